@@ -1,0 +1,154 @@
+//! Atomic changes to the tree: every write and re-point is a rename of a complete temporary.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context as _, Result};
+
+/// Prefix of every temporary name pxectl creates; leftovers from a crash are removed under the lock.
+pub const TEMP_PREFIX: &str = ".pxectl.tmp.";
+
+/// Whether `name` is one of pxectl's temporaries.
+pub fn is_temp(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
+
+/// Writes `contents` to `path` with `mode`: temporary in the same folder, fsync, rename.
+/// A reader sees the old file or the new one, never a part; a crash leaves only a temporary.
+pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    let dir = parent(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
+    tmp.write_all(contents)
+        .and_then(|()| tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)))
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write a temporary file for `{}`", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename a temporary file over `{}`", path.display()))?;
+    Ok(())
+}
+
+/// Points the link `path` at `target`, replacing whatever entry is there but a folder:
+/// a new link under a temporary name, then a rename over the old one.
+pub fn replace_link(path: &Path, target: &str) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = parent(path);
+    let tmp: PathBuf = dir.join(format!(
+        "{TEMP_PREFIX}{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::os::unix::fs::symlink(target, &tmp)
+        .with_context(|| format!("cannot create a temporary link `{}`", tmp.display()))?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("cannot rename a temporary link over `{}`", path.display()))
+    })
+}
+
+/// Creates the link `path` -> `target` when nothing is there; `Ok(false)` when something is.
+pub fn create_link(path: &Path, target: &str) -> Result<bool> {
+    match std::os::unix::fs::symlink(target, path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot create link `{}` -> `{target}`", path.display())),
+    }
+}
+
+/// Flushes a folder's entries (new names, renames) to disk.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync folder `{}`", dir.display()))
+}
+
+/// Creates `dir` and its parents (mode 0755 less the umask).
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create folder `{}`", dir.display()))
+}
+
+/// Removes pxectl temporaries left in `dir` by a killed run; returns how many.
+pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("cannot read folder `{}`", dir.display())),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read folder `{}`", dir.display()))?;
+        if entry.file_name().to_str().is_some_and(is_temp) {
+            let path = entry.path();
+            fs::remove_file(&path).with_context(|| format!("cannot remove stale temporary `{}`", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt as _;
+
+    #[test]
+    fn write_file_sets_mode_and_replaces_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_file(&p, b"one", 0o644).unwrap();
+        write_file(&p, b"two", 0o644).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o644);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary left");
+    }
+
+    #[test]
+    fn write_file_replaces_a_link_instead_of_following_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"keep").unwrap();
+        let p = dir.path().join("f");
+        std::os::unix::fs::symlink(&outside, &p).unwrap();
+        write_file(&p, b"new", 0o644).unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+        assert!(!fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn replace_link_and_create_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("01-aa");
+        assert!(create_link(&p, "a").unwrap());
+        assert!(!create_link(&p, "b").unwrap());
+        replace_link(&p, "b").unwrap();
+        assert_eq!(fs::read_link(&p).unwrap(), Path::new("b"));
+        fs::remove_file(&p).unwrap();
+        fs::write(&p, "hand edit").unwrap();
+        replace_link(&p, "c").unwrap();
+        assert_eq!(fs::read_link(&p).unwrap(), Path::new("c"));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temps_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(format!("{TEMP_PREFIX}1.2")), "").unwrap();
+        fs::write(dir.path().join("keep"), "").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
+        assert_eq!(remove_stale_temps(&dir.path().join("missing")).unwrap(), 0);
+        assert!(dir.path().join("keep").exists());
+    }
+}

@@ -1,0 +1,136 @@
+//! The command line as clap sees it, and the checked settings made from it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Verbosity;
+
+/// Describe a PXE boot service (dnsmasq, nginx, pxelinux) in one YAML file and manage it.
+#[derive(Debug, Parser)]
+#[command(name = "pxectl", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Cluster description to use
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "PXECTL_CONFIG",
+        value_name = "PATH",
+        default_value = "/etc/pxectl/cluster.yaml"
+    )]
+    pub config: PathBuf,
+
+    /// Prefix every output path with DIR, like DESTDIR (file contents still name the real paths)
+    #[arg(long, global = true, env = "PXECTL_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Take templates from DIR, replacing the built-in ones of the same name
+    #[arg(long, global = true, env = "PXECTL_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
+    /// How long to wait for another pxectl that holds the lock, like `10s` or `1m`
+    #[arg(long, global = true, env = "PXECTL_LOCK_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+
+    /// Print only warnings, errors and the summary
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also list what is unchanged
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// pxectl's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render dnsmasq.conf, nginx.conf and pxelinux.cfg/ from the description, writing only what changed
+    Render(RenderArgs),
+    /// Check the description and exit: 0 when valid, 2 when not
+    Validate,
+}
+
+/// Options of `pxectl render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Print what would change and change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print unified diffs of changed files and links
+    #[arg(short, long)]
+    pub diff: bool,
+
+    /// Change nothing; exit 1 when the disk differs from the description (for CI and monitoring)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+
+    /// Remove per-MAC links whose MAC is no longer described
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write it like `10s`, `2m` or `1h30m`"))
+}
+
+/// The settings every command works from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: PathBuf,
+    pub root: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+    pub lock_timeout: Duration,
+    pub verbosity: Verbosity,
+}
+
+impl From<&Cli> for Settings {
+    fn from(cli: &Cli) -> Self {
+        let verbosity = if cli.quiet {
+            Verbosity::Quiet
+        } else if cli.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        Self {
+            config: cli.config.clone(),
+            root: cli.root.clone(),
+            templates: cli.templates.clone(),
+            lock_timeout: cli.lock_timeout,
+            verbosity,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_command() {
+        let a = Cli::parse_from(["pxectl", "--config", "c.yaml", "--root", "out", "render"]);
+        let b = Cli::parse_from(["pxectl", "render", "--config", "c.yaml", "--root", "out"]);
+        assert_eq!(a.config, b.config);
+        assert_eq!(a.root, b.root);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! The checked cluster: every value parsed, every reference resolved, ready to render.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use crate::mac::MacAddr;
+
+/// A cluster description that passed every check.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub server: Server,
+    pub paths: Paths,
+    pub dhcp: Dhcp,
+    pub http: Http,
+    /// Template override folder, resolved against the description's folder.
+    pub templates: Option<PathBuf>,
+    pub profiles: BTreeMap<String, Profile>,
+    pub roles: Roles,
+    pub reservations: Vec<Host>,
+    pub nodes: Vec<Node>,
+}
+
+/// The boot server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub hostname: String,
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub interface: String,
+    pub domain: Option<String>,
+}
+
+impl Server {
+    /// `hostname.domain`, or the bare host name without a domain.
+    pub fn fqdn(&self) -> String {
+        qualify(&self.hostname, self.domain.as_deref())
+    }
+
+    /// The subnet mask derived from the prefix length.
+    pub fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(mask(self.prefix))
+    }
+
+    /// The subnet's network address.
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.address) & mask(self.prefix))
+    }
+
+    /// The subnet's broadcast address.
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.address) | !mask(self.prefix))
+    }
+
+    /// Whether `ip` is a usable host address of the subnet (not network, not broadcast).
+    pub fn subnet_has_host(&self, ip: Ipv4Addr) -> bool {
+        let inside = u32::from(ip) & mask(self.prefix) == u32::from(self.network());
+        inside && (self.prefix >= 31 || (ip != self.network() && ip != self.broadcast()))
+    }
+}
+
+fn mask(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+/// `name.domain`, or `name` alone.
+pub fn qualify(name: &str, domain: Option<&str>) -> String {
+    match domain {
+        Some(d) => format!("{name}.{d}"),
+        None => name.to_string(),
+    }
+}
+
+/// Output locations on the boot server (real paths, before any `--root`).
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dnsmasq_conf: PathBuf,
+    pub nginx_conf: PathBuf,
+    pub web_root: PathBuf,
+    pub tftp_root: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+impl Paths {
+    /// pxelinux's folder of configs: profiles, `default` and the per-MAC links.
+    pub fn pxelinux_dir(&self) -> PathBuf {
+        self.tftp_root.join("pxelinux.cfg")
+    }
+}
+
+/// DHCP settings.
+#[derive(Debug, Clone)]
+pub struct Dhcp {
+    pub range: Option<(Ipv4Addr, Ipv4Addr)>,
+    pub lease_time: String,
+    pub read_ethers: bool,
+    pub boot_file: String,
+}
+
+impl Dhcp {
+    /// Whether `ip` is handed out dynamically.
+    pub fn in_range(&self, ip: Ipv4Addr) -> bool {
+        self.range.is_some_and(|(a, b)| a <= ip && ip <= b)
+    }
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub server_names: Vec<String>,
+    pub listen_address: Option<IpAddr>,
+    pub port: u16,
+    pub default_server: bool,
+    pub keepalive_timeout: u32,
+    pub autoindex: bool,
+    /// Base URL booting machines use to reach nginx, like `http://192.168.10.10`.
+    pub url: String,
+}
+
+impl Http {
+    /// The value of nginx's `listen` directive, without flags.
+    pub fn listen(&self) -> String {
+        match self.listen_address {
+            None => self.port.to_string(),
+            Some(IpAddr::V4(a)) => format!("{a}:{}", self.port),
+            Some(IpAddr::V6(a)) => format!("[{a}]:{}", self.port),
+        }
+    }
+}
+
+/// A pxelinux profile with every template string already expanded.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub label: String,
+    pub kernel: String,
+    pub initrd: Option<String>,
+    pub append: Option<String>,
+    pub timeout: u32,
+    pub prompt: bool,
+}
+
+/// The profile each role means; all name described profiles.
+#[derive(Debug, Clone)]
+pub struct Roles {
+    pub normal: String,
+    pub reimage: String,
+    pub rescue: Option<String>,
+    pub default: Option<String>,
+}
+
+/// A DHCP reservation that never PXE boots.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub mac: MacAddr,
+    pub ip: Option<Ipv4Addr>,
+}
+
+/// A machine pxectl images.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub mac: MacAddr,
+    pub ip: Option<Ipv4Addr>,
+    pub groups: Vec<String>,
+    /// The profile it boots day to day (its override, else `roles.normal`).
+    pub normal_profile: String,
+}
+
+impl Cluster {
+    /// The per-MAC link folder.
+    pub fn pxelinux_dir(&self) -> PathBuf {
+        self.paths.pxelinux_dir()
+    }
+
+    /// Path of a profile's file.
+    pub fn profile_path(&self, name: &str) -> PathBuf {
+        self.pxelinux_dir().join(name)
+    }
+
+    /// Every directory pxectl writes into (real paths).
+    pub fn output_dirs(&self) -> Vec<&Path> {
+        let mut dirs: Vec<&Path> = [&self.paths.dnsmasq_conf, &self.paths.nginx_conf]
+            .into_iter()
+            .filter_map(|p| p.parent())
+            .collect();
+        dirs.extend([
+            self.paths.web_root.as_path(),
+            self.paths.tftp_root.as_path(),
+            self.paths.state_dir.as_path(),
+        ]);
+        dirs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(address: &str, prefix: u8) -> Server {
+        Server {
+            hostname: "node0".into(),
+            address: address.parse().unwrap(),
+            prefix,
+            interface: "eno1".into(),
+            domain: Some("pc.example.com".into()),
+        }
+    }
+
+    #[test]
+    fn derives_the_subnet() {
+        let s = server("192.168.10.10", 24);
+        assert_eq!(s.network(), Ipv4Addr::new(192, 168, 10, 0));
+        assert_eq!(s.netmask(), Ipv4Addr::new(255, 255, 255, 0));
+        assert_eq!(s.broadcast(), Ipv4Addr::new(192, 168, 10, 255));
+        assert!(s.subnet_has_host(Ipv4Addr::new(192, 168, 10, 1)));
+        assert!(!s.subnet_has_host(Ipv4Addr::new(192, 168, 10, 0)));
+        assert!(!s.subnet_has_host(Ipv4Addr::new(192, 168, 10, 255)));
+        assert!(!s.subnet_has_host(Ipv4Addr::new(192, 168, 11, 1)));
+        assert_eq!(s.fqdn(), "node0.pc.example.com");
+    }
+
+    #[test]
+    fn handles_extreme_prefixes() {
+        assert_eq!(server("10.1.2.3", 0).network(), Ipv4Addr::UNSPECIFIED);
+        let s = server("10.1.2.3", 32);
+        assert_eq!(s.network(), Ipv4Addr::new(10, 1, 2, 3));
+        assert!(s.subnet_has_host(Ipv4Addr::new(10, 1, 2, 3)));
+        assert!(!s.subnet_has_host(Ipv4Addr::new(10, 1, 2, 4)));
+    }
+}

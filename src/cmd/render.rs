@@ -1,0 +1,200 @@
+//! `pxectl render`: bring the disk in line with the description, changing only what differs.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::atomic;
+use crate::cli::{RenderArgs, Settings};
+use crate::exit_codes::ExitCode;
+use crate::lock;
+use crate::output::{progress_bar, Verbosity};
+use crate::tree::{self, Applied, Change, Comparison, Finding, Root, Why};
+
+/// Runs `pxectl render` with `args`.
+pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let (cluster, plan) = super::load_plan(settings)?;
+    let root = Root::new(settings.root.clone());
+    let trusted = [
+        cluster.paths.web_root.clone(),
+        cluster.paths.tftp_root.clone(),
+        cluster.paths.state_dir.clone(),
+    ];
+    let verbosity = settings.verbosity;
+
+    if args.check || args.dry_run {
+        let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
+        report(&cmp, args.diff, verbosity, out)?;
+        if args.check {
+            return check_summary(&cmp, settings, out);
+        }
+        writeln!(out, "dry run: {}; nothing was written", planned_summary(&cmp))?;
+        return Ok(ExitCode::Success);
+    }
+
+    let _lock = lock::acquire(&root.host(&cluster.paths.state_dir), settings.lock_timeout)?;
+    let mut stale = 0;
+    let mut dirs: Vec<PathBuf> = plan.files.iter().filter_map(|f| f.path.parent().map(PathBuf::from)).collect();
+    dirs.extend(plan.link_dirs.iter().map(|d| d.dir.clone()));
+    dirs.sort();
+    dirs.dedup();
+    for dir in &dirs {
+        stale += atomic::remove_stale_temps(&root.host(dir))?;
+    }
+    if stale > 0 && verbosity > Verbosity::Quiet {
+        writeln!(out, "removed {stale} temporary files left by an interrupted run")?;
+    }
+    let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
+    report(&cmp, args.diff, verbosity, out)?;
+    let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
+    let done = tree::apply(&cmp.changes, &bar)?;
+    writeln!(out, "render: {}", applied_summary(&done, &cmp))?;
+    Ok(ExitCode::Success)
+}
+
+fn check_summary(cmp: &Comparison, settings: &Settings, out: &mut dyn Write) -> Result<ExitCode> {
+    if cmp.differs() {
+        let problems = cmp.findings.iter().filter(|f| f.is_drift()).count();
+        writeln!(
+            out,
+            "check: the disk differs from `{}`: {}, {problems} {}",
+            settings.config.display(),
+            planned_summary(cmp),
+            if problems == 1 { "problem" } else { "problems" }
+        )?;
+        Ok(ExitCode::Differs)
+    } else {
+        writeln!(
+            out,
+            "check: up to date ({} files, {} links)",
+            cmp.unchanged_files, cmp.unchanged_links
+        )?;
+        Ok(ExitCode::Success)
+    }
+}
+
+/// Prints every change (unless quiet), diffs when asked, and every finding as a warning.
+fn report(cmp: &Comparison, diff: bool, verbosity: Verbosity, out: &mut dyn Write) -> Result<()> {
+    for change in &cmp.changes {
+        if verbosity > Verbosity::Quiet {
+            writeln!(out, "{}", describe(change))?;
+        }
+        if diff {
+            write_diff(change, out)?;
+        }
+    }
+    for finding in &cmp.findings {
+        match finding {
+            Finding::Switched { path, node, target } => {
+                if verbosity == Verbosity::Verbose {
+                    writeln!(out, "keep   {} -> {target} (node `{node}` was switched; render never undoes a switch)", path.display())?;
+                }
+            }
+            Finding::BadLink { path, node, target, escapes } => {
+                let what = if *escapes {
+                    "outside pxelinux.cfg/ (dnsmasq would follow it)".to_string()
+                } else {
+                    "at a profile that is not described".to_string()
+                };
+                eprintln!(
+                    "warning: `{}` (node `{node}`) points {what}: `{}`; remove it and run `pxectl render` again to recreate it",
+                    path.display(),
+                    target.display()
+                );
+            }
+            Finding::Blocked { path, node, entry } => {
+                let whose = node.as_ref().map_or_else(|| "a link".to_string(), |n| format!("the link of node `{n}`"));
+                eprintln!(
+                    "warning: `{}` is {} where {whose} belongs; move it away and run `pxectl render` again",
+                    path.display(),
+                    entry.describe()
+                );
+            }
+            Finding::Orphan { path, entry } => match entry {
+                tree::Entry::Link(_) => eprintln!(
+                    "warning: `{}` is a link for a MAC that no node has; `pxectl render --prune` removes it",
+                    path.display()
+                ),
+                other => eprintln!(
+                    "warning: `{}` is {}, named like the link of a MAC that no node has; remove it by hand",
+                    path.display(),
+                    other.describe()
+                ),
+            },
+        }
+    }
+    Ok(())
+}
+
+fn describe(change: &Change) -> String {
+    match change {
+        Change::WriteFile { path, why, .. } => {
+            let why = match why {
+                Why::New => "new",
+                Why::Content => "changed",
+            };
+            format!("write  {} ({why})", path.display())
+        }
+        Change::SetMode { path, mode, old } => format!("chmod  {} ({old:o} -> {mode:o})", path.display()),
+        Change::CreateLink { path, target } => format!("link   {} -> {target}", path.display()),
+        Change::ReplaceLink { path, target, old } => {
+            format!("relink {} -> {target} (was {})", path.display(), old.describe())
+        }
+        Change::RemoveLink { path, old } => format!("prune  {} (was a link to `{}`)", path.display(), old.display()),
+    }
+}
+
+fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
+    let (path, old, new) = match change {
+        Change::WriteFile { path, old, contents, .. } => (path, old.clone().unwrap_or_default(), contents.clone()),
+        Change::CreateLink { path, target } => (path, String::new(), format!("-> {target}\n")),
+        Change::ReplaceLink { path, target, old } => (path, format!("{}\n", old.describe()), format!("-> {target}\n")),
+        Change::RemoveLink { path, old } => (path, format!("-> {}\n", old.display()), String::new()),
+        Change::SetMode { .. } => return Ok(()),
+    };
+    let shown = path.display().to_string();
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    write!(out, "{}", diff.unified_diff().context_radius(3).header(&shown, &format!("{shown} (rendered)")))?;
+    Ok(())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What a comparison would do, for `--dry-run` and `--check`.
+fn planned_summary(cmp: &Comparison) -> String {
+    let (mut files, mut create, mut replace, mut prune) = (0, 0, 0, 0);
+    for c in &cmp.changes {
+        match c {
+            Change::WriteFile { .. } | Change::SetMode { .. } => files += 1,
+            Change::CreateLink { .. } => create += 1,
+            Change::ReplaceLink { .. } => replace += 1,
+            Change::RemoveLink { .. } => prune += 1,
+        }
+    }
+    format!(
+        "{} to write, {} unchanged; {} to create, {replace} to re-point, {prune} to prune",
+        plural(files, "file", "files"),
+        cmp.unchanged_files,
+        plural(create, "link", "links"),
+    )
+}
+
+fn applied_summary(done: &Applied, cmp: &Comparison) -> String {
+    let switched = cmp.findings.iter().filter(|f| matches!(f, Finding::Switched { .. })).count();
+    let mut line = format!(
+        "{} written, {} unchanged; {} created, {} re-pointed, {} pruned, {} unchanged",
+        plural(done.files_written, "file", "files"),
+        cmp.unchanged_files,
+        plural(done.links_created, "link", "links"),
+        done.links_replaced,
+        done.links_pruned,
+        cmp.unchanged_links,
+    );
+    if switched > 0 {
+        line.push_str(&format!(" ({} left alone)", plural(switched, "switched node", "switched nodes")));
+    }
+    line
+}

@@ -1,0 +1,220 @@
+//! The cluster description as written in YAML, before any check.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole YAML file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDescription {
+    /// The machine that runs dnsmasq and nginx.
+    pub server: RawServer,
+    /// Where rendered files go on the boot server.
+    #[serde(default)]
+    pub paths: RawPaths,
+    /// dnsmasq's DHCP settings.
+    #[serde(default)]
+    pub dhcp: RawDhcp,
+    /// nginx's HTTP settings.
+    #[serde(default)]
+    pub http: RawHttp,
+    /// A folder whose templates replace the built-in ones of the same name (relative to this file).
+    #[serde(default)]
+    pub templates: Option<PathBuf>,
+    /// pxelinux profiles by name; each becomes `pxelinux.cfg/<name>`.
+    pub profiles: BTreeMap<String, RawProfile>,
+    /// Which profile each role means.
+    pub roles: RawRoles,
+    /// DHCP reservations for machines that never PXE boot (switches, PDUs).
+    #[serde(default)]
+    pub reservations: Vec<RawReservation>,
+    /// The machines pxectl images.
+    #[serde(default)]
+    pub nodes: Vec<RawNode>,
+}
+
+/// The boot server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Short host name, like `node0`.
+    pub hostname: String,
+    /// IPv4 address with prefix length, like `192.168.10.10/24`; the subnet is derived from it.
+    pub address: String,
+    /// The interface dnsmasq binds to, like `eno1`.
+    pub interface: String,
+    /// DNS domain appended to host names, like `pc.example.com`.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+/// Output locations, as absolute paths on the boot server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPaths {
+    /// dnsmasq's configuration file.
+    pub dnsmasq_conf: String,
+    /// nginx's main configuration file.
+    pub nginx_conf: String,
+    /// nginx's web root.
+    pub web_root: String,
+    /// dnsmasq's TFTP root; `pxelinux.cfg/` lives under it.
+    pub tftp_root: String,
+    /// pxectl's own files: lock, journal.
+    pub state_dir: String,
+}
+
+impl Default for RawPaths {
+    fn default() -> Self {
+        Self {
+            dnsmasq_conf: "/etc/dnsmasq.conf".into(),
+            nginx_conf: "/etc/nginx/nginx.conf".into(),
+            web_root: "/srv/public".into(),
+            tftp_root: "/srv/public/pxe".into(),
+            state_dir: "/var/lib/pxectl".into(),
+        }
+    }
+}
+
+/// DHCP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDhcp {
+    /// The dynamic range handed to unknown machines; without it only reservations get addresses.
+    pub range: Option<RawRange>,
+    /// Lease time in dnsmasq's syntax: seconds, or a number with `m`, `h`, `d`, `w`, or `infinite`.
+    pub lease_time: String,
+    /// Whether dnsmasq reads `/etc/ethers` for MAC-to-address pairs.
+    pub read_ethers: bool,
+    /// The file every PXE client is told to boot, relative to the TFTP root.
+    pub boot_file: String,
+}
+
+impl Default for RawDhcp {
+    fn default() -> Self {
+        Self {
+            range: None,
+            lease_time: "1h".into(),
+            read_ethers: false,
+            boot_file: "/pxelinux.0".into(),
+        }
+    }
+}
+
+/// A dynamic DHCP range.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRange {
+    /// First address handed out.
+    pub start: String,
+    /// Last address handed out.
+    pub end: String,
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHttp {
+    /// nginx `server_name`s; default: the server's FQDN, host name, `localhost` and address.
+    pub server_names: Option<Vec<String>>,
+    /// Address nginx listens on; default: every address.
+    pub listen_address: Option<String>,
+    /// Port nginx listens on.
+    pub port: u16,
+    /// Whether the server block is nginx's `default_server`.
+    pub default_server: bool,
+    /// nginx `keepalive_timeout` in seconds; 0 turns keep-alive off.
+    pub keepalive_timeout: u32,
+    /// Whether nginx lists directories.
+    pub autoindex: bool,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            server_names: None,
+            listen_address: None,
+            port: 80,
+            default_server: true,
+            keepalive_timeout: 0,
+            autoindex: false,
+        }
+    }
+}
+
+/// One pxelinux profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    /// The `LABEL`; default: the profile's name.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Kernel path, relative to the TFTP root (a template string).
+    pub kernel: String,
+    /// Initramfs path (a template string).
+    #[serde(default)]
+    pub initrd: Option<String>,
+    /// Kernel command line (a template string).
+    #[serde(default)]
+    pub append: Option<String>,
+    /// pxelinux `TIMEOUT`, in tenths of a second.
+    #[serde(default = "default_timeout")]
+    pub timeout: u32,
+    /// pxelinux `PROMPT`: whether to show the `boot:` prompt.
+    #[serde(default)]
+    pub prompt: bool,
+}
+
+fn default_timeout() -> u32 {
+    10
+}
+
+/// The profile each role means.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoles {
+    /// What a node boots day to day.
+    pub normal: String,
+    /// What a node boots to be reinstalled.
+    pub reimage: String,
+    /// What a node boots to be repaired.
+    #[serde(default)]
+    pub rescue: Option<String>,
+    /// What an unknown machine boots (`pxelinux.cfg/default`); none when unset.
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+/// A DHCP reservation for a machine that never PXE boots.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReservation {
+    /// Host name (one DNS label).
+    pub name: String,
+    /// Hardware address, in any common spelling.
+    pub mac: String,
+    /// Fixed IPv4 address; default: none (dnsmasq picks one, or `/etc/ethers` does).
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+/// A machine pxectl images.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    /// Host name (one DNS label).
+    pub name: String,
+    /// Hardware address of the interface that PXE boots, in any common spelling.
+    pub mac: String,
+    /// Fixed IPv4 address; default: none.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Groups, for selecting several nodes at once.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The profile this node boots day to day, instead of `roles.normal`.
+    #[serde(default)]
+    pub normal_profile: Option<String>,
+}

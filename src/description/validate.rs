@@ -1,0 +1,753 @@
+//! Turns a raw description into a checked [`Cluster`], reporting every problem at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use super::model::{RawDescription, RawNode, RawProfile, RawReservation};
+use crate::cluster::{Cluster, Dhcp, Host, Http, Node, Paths, Profile, Roles, Server};
+use crate::diagnostic::Diagnostic;
+use crate::mac::MacAddr;
+use crate::templates;
+
+/// Checks `raw`; `base_dir` is the description's folder, for relative paths in it.
+pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
+    let mut v = Validator::default();
+    let server = v.server(raw);
+    let paths = v.paths(raw);
+    let dhcp = v.dhcp(raw, server.as_ref());
+    let http = v.http(raw, server.as_ref());
+    let profiles = v.profiles(raw, server.as_ref(), http.as_ref(), paths.as_ref());
+    let roles = v.roles(raw);
+    let reservations: Vec<Option<Host>> = raw
+        .reservations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| v.reservation(i, r))
+        .collect();
+    let nodes: Vec<Option<Node>> = raw
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| v.node(i, n, raw))
+        .collect();
+    if let (Some(server), Some(dhcp)) = (&server, &dhcp) {
+        v.addresses(server, dhcp, &reservations, &nodes);
+    }
+    v.uniqueness(raw, server.as_ref());
+
+    match (server, paths, dhcp, http, roles) {
+        (Some(server), Some(paths), Some(dhcp), Some(http), Some(roles)) if v.diags.is_empty() => {
+            Ok(Cluster {
+                server,
+                paths,
+                dhcp,
+                http,
+                templates: raw.templates.as_ref().map(|t| base_dir.join(t)),
+                profiles,
+                roles,
+                reservations: reservations.into_iter().flatten().collect(),
+                nodes: nodes.into_iter().flatten().collect(),
+            })
+        }
+        _ => Err(v.diags),
+    }
+}
+
+/// A user value as it should appear in a message: in backticks, control characters escaped.
+pub fn shown(value: &str) -> String {
+    format!("`{}`", value.escape_debug())
+}
+
+#[derive(Default)]
+struct Validator {
+    diags: Vec<Diagnostic>,
+}
+
+type Check = Result<(), (String, String)>;
+
+fn fail(what: &str, hint: &str) -> Check {
+    Err((what.to_string(), hint.to_string()))
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// One DNS label as RFC 1123 allows it in a host name.
+fn check_label(s: &str) -> Check {
+    let hint = "use 1 to 63 letters, digits and `-`, not starting or ending with `-` (RFC 1123)";
+    if s.is_empty() || s.len() > 63 {
+        return fail("must be 1 to 63 characters long", hint);
+    }
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return fail("is not a valid host name", hint);
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return fail("starts or ends with `-`", hint);
+    }
+    Ok(())
+}
+
+fn check_domain(s: &str) -> Check {
+    let hint = "use dot-separated labels of letters, digits and `-`, like `pc.example.com`";
+    if s.is_empty() || s.len() > 253 || s.split('.').any(|l| check_label(l).is_err()) {
+        return fail("is not a valid DNS domain", hint);
+    }
+    Ok(())
+}
+
+/// Characters allowed in paths that end up in dnsmasq, nginx or pxelinux files.
+fn path_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b'@')
+}
+
+fn check_abs_path(s: &str) -> Check {
+    let hint = "use an absolute path of letters, digits and `/._-+@`, without `..`";
+    if !s.starts_with('/') {
+        return fail("is not an absolute path", hint);
+    }
+    if !s.bytes().all(path_char) {
+        return fail("has characters that are not safe in a config file", hint);
+    }
+    if s.split('/').any(|seg| seg == "." || seg == "..") {
+        return fail("contains `.` or `..` components", hint);
+    }
+    Ok(())
+}
+
+fn check_interface(s: &str) -> Check {
+    let hint = "use the kernel's interface name, like `eno1` or `eth0` (at most 15 characters)";
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b':' | b'*'));
+    if ok {
+        Ok(())
+    } else {
+        fail("is not a valid interface name", hint)
+    }
+}
+
+fn check_lease_time(s: &str) -> Check {
+    let hint = "write seconds or a number with `m`, `h`, `d` or `w` (at least `2m`), or `infinite`";
+    if s == "infinite" {
+        return Ok(());
+    }
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return fail("has an unknown unit", hint),
+    };
+    let Some(n) = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse::<u64>().ok())
+        .flatten()
+    else {
+        return fail("is not a lease time", hint);
+    };
+    if n.saturating_mul(scale) < 120 {
+        return fail("is shorter than dnsmasq's minimum of 2 minutes", hint);
+    }
+    Ok(())
+}
+
+fn check_server_name(s: &str) -> Check {
+    let hint = "use a host name, a wildcard like `*.example.com`, or an address; no spaces, quotes, `;`, `{`, `}` or `$`";
+    let ok = !s.is_empty()
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*' | b':' | b'[' | b']'));
+    if ok {
+        Ok(())
+    } else {
+        fail("is not a safe nginx server name", hint)
+    }
+}
+
+/// A token on a pxelinux line (label, kernel, initrd): printable, no spaces.
+fn check_token(s: &str) -> Check {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return fail(
+            "must be printable ASCII without spaces",
+            "pxelinux reads this as one word; remove spaces and control characters",
+        );
+    }
+    Ok(())
+}
+
+/// A whole pxelinux line's argument (APPEND): anything but control characters.
+fn check_line(s: &str) -> Check {
+    if has_control(s) {
+        return fail(
+            "contains a newline or control character",
+            "a pxelinux directive is one line; remove the newline or control character",
+        );
+    }
+    Ok(())
+}
+
+/// Whether pxelinux would look `name` up on its own for some client before `default`:
+/// 1 to 8 uppercase hex digits (an IP address prefix) or a UUID.
+fn pxelinux_reserved(name: &str) -> bool {
+    let hex_ip = (1..=8).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+    let uuid = name.len() == 36
+        && name.bytes().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
+    hex_ip || uuid
+}
+
+fn check_profile_name(s: &str) -> Check {
+    let hint = "name profiles with letters, digits and `._-`, not starting with `.`, like `arch-linux`";
+    if s.is_empty() || s.len() > 64 {
+        return fail("must be 1 to 64 characters long", hint);
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return fail("is not a plain file name", hint);
+    }
+    if s.starts_with('.') {
+        return fail("starts with `.`", hint);
+    }
+    if s == "default" {
+        return fail(
+            "collides with pxelinux's `default`",
+            "choose another name; `roles.default` says which profile `default` links to",
+        );
+    }
+    if s.starts_with("01-") {
+        return fail(
+            "looks like a per-MAC link name (`01-...`)",
+            "choose a name that does not start with `01-`",
+        );
+    }
+    if pxelinux_reserved(s) {
+        return fail(
+            "is a name pxelinux looks up by IP address or UUID",
+            "choose a name that is not 1 to 8 uppercase hex digits or a UUID",
+        );
+    }
+    Ok(())
+}
+
+fn check_group(s: &str) -> Check {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) {
+        return fail(
+            "is not a valid group name",
+            "name groups with letters, digits, `_` and `-`, like `rack1`",
+        );
+    }
+    Ok(())
+}
+
+impl Validator {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Runs `check` on the value at `path`; records a diagnostic naming `what` when it fails.
+    fn check(&mut self, path: &str, what: &str, value: &str, check: impl Fn(&str) -> Check) -> bool {
+        let result = if has_control(value) {
+            fail(
+                "contains a newline or control character",
+                "remove it: it would break or inject into the generated files",
+            )
+        } else {
+            check(value)
+        };
+        match result {
+            Ok(()) => true,
+            Err((problem, hint)) => {
+                self.push(Diagnostic::new(path, format!("{what} {} {problem}", shown(value))).hint(hint));
+                false
+            }
+        }
+    }
+
+    fn ipv4(&mut self, path: &str, what: &str, value: &str) -> Option<Ipv4Addr> {
+        if !self.check(path, what, value, |_| Ok(())) {
+            return None;
+        }
+        match value.parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                self.push(
+                    Diagnostic::new(path, format!("{what} {} is not an IPv4 address", shown(value)))
+                        .hint("write four dot-separated numbers, like `192.168.10.20`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn mac(&mut self, path: &str, what: &str, value: &str) -> Option<MacAddr> {
+        if !self.check(path, what, value, |_| Ok(())) {
+            return None;
+        }
+        match value.parse() {
+            Ok(mac) => Some(mac),
+            Err(_) => {
+                self.push(
+                    Diagnostic::new(path, format!("{what} {} is not a MAC address", shown(value)))
+                        .hint("write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn server(&mut self, raw: &RawDescription) -> Option<Server> {
+        let s = &raw.server;
+        let hostname_ok = self.check("server.hostname", "host name", &s.hostname, check_label);
+        let interface_ok = self.check("server.interface", "interface", &s.interface, check_interface);
+        let domain_ok = match &s.domain {
+            Some(d) => self.check("server.domain", "domain", d, check_domain),
+            None => true,
+        };
+        let address = self.server_address(&s.address);
+        let (address, prefix) = address?;
+        (hostname_ok && interface_ok && domain_ok).then(|| Server {
+            hostname: s.hostname.clone(),
+            address,
+            prefix,
+            interface: s.interface.clone(),
+            domain: s.domain.clone(),
+        })
+    }
+
+    fn server_address(&mut self, value: &str) -> Option<(Ipv4Addr, u8)> {
+        let path = "server.address";
+        if !self.check(path, "address", value, |_| Ok(())) {
+            return None;
+        }
+        let parsed = value.split_once('/').and_then(|(ip, prefix)| {
+            let ip: Ipv4Addr = ip.parse().ok()?;
+            let prefix: u8 = prefix.parse().ok().filter(|p| (8..=30).contains(p))?;
+            Some((ip, prefix))
+        });
+        if parsed.is_none() {
+            self.push(
+                Diagnostic::new(path, format!("address {} is not an IPv4 address with a prefix length", shown(value)))
+                    .hint("write the address and the subnet's prefix length (8 to 30), like `192.168.10.10/24`"),
+            );
+        }
+        parsed
+    }
+
+    fn paths(&mut self, raw: &RawDescription) -> Option<Paths> {
+        let p = &raw.paths;
+        let fields = [
+            ("paths.dnsmasq_conf", &p.dnsmasq_conf),
+            ("paths.nginx_conf", &p.nginx_conf),
+            ("paths.web_root", &p.web_root),
+            ("paths.tftp_root", &p.tftp_root),
+            ("paths.state_dir", &p.state_dir),
+        ];
+        let mut ok = true;
+        for (path, value) in fields {
+            ok &= self.check(path, "path", value, check_abs_path);
+        }
+        if ok {
+            for (path, value) in [("paths.dnsmasq_conf", &p.dnsmasq_conf), ("paths.nginx_conf", &p.nginx_conf)] {
+                if value.ends_with('/') || value == "/" {
+                    ok = false;
+                    self.push(
+                        Diagnostic::new(path, format!("path {} names a folder, not a file", shown(value)))
+                            .hint("name the configuration file itself, like `/etc/dnsmasq.conf`"),
+                    );
+                }
+            }
+        }
+        let norm = |s: &str| PathBuf::from(s).components().collect::<PathBuf>();
+        ok.then(|| Paths {
+            dnsmasq_conf: norm(&p.dnsmasq_conf),
+            nginx_conf: norm(&p.nginx_conf),
+            web_root: norm(&p.web_root),
+            tftp_root: norm(&p.tftp_root),
+            state_dir: norm(&p.state_dir),
+        })
+    }
+
+    fn dhcp(&mut self, raw: &RawDescription, server: Option<&Server>) -> Option<Dhcp> {
+        let d = &raw.dhcp;
+        let lease_ok = self.check("dhcp.lease_time", "lease time", &d.lease_time, check_lease_time);
+        let boot_ok = self.check("dhcp.boot_file", "boot file", &d.boot_file, |s| {
+            if s.is_empty() || !s.bytes().all(path_char) {
+                fail("has characters that are not safe in a config file", "use letters, digits and `/._-+@`, like `/pxelinux.0`")
+            } else {
+                Ok(())
+            }
+        });
+        let mut range = None;
+        let mut range_ok = true;
+        if let Some(r) = &d.range {
+            let start = self.ipv4("dhcp.range.start", "range start", &r.start);
+            let end = self.ipv4("dhcp.range.end", "range end", &r.end);
+            range_ok = start.is_some() && end.is_some();
+            if let (Some(start), Some(end)) = (start, end) {
+                if start > end {
+                    range_ok = false;
+                    self.push(
+                        Diagnostic::new("dhcp.range.start", format!("range start `{start}` is after range end `{end}`"))
+                            .hint("swap `start` and `end`"),
+                    );
+                }
+                if let Some(server) = server {
+                    for (path, ip) in [("dhcp.range.start", start), ("dhcp.range.end", end)] {
+                        if !server.subnet_has_host(ip) {
+                            range_ok = false;
+                            self.push(outside_subnet(path, "range address", ip, server));
+                        }
+                    }
+                    if (start..=end).contains(&server.address) {
+                        range_ok = false;
+                        self.push(
+                            Diagnostic::new("dhcp.range", format!("the boot server's own address `{}` is inside the dynamic range `{start}`..`{end}`", server.address))
+                                .hint("move the range so it leaves the server's address out"),
+                        );
+                    }
+                }
+                range = Some((start, end));
+            }
+        }
+        (lease_ok && boot_ok && range_ok).then(|| Dhcp {
+            range,
+            lease_time: d.lease_time.clone(),
+            read_ethers: d.read_ethers,
+            boot_file: d.boot_file.clone(),
+        })
+    }
+
+    fn http(&mut self, raw: &RawDescription, server: Option<&Server>) -> Option<Http> {
+        let h = &raw.http;
+        let mut ok = true;
+        let listen_address = match &h.listen_address {
+            None => None,
+            Some(a) => {
+                let parsed = a.parse::<IpAddr>().ok().filter(|_| !has_control(a));
+                if parsed.is_none() {
+                    ok = false;
+                    self.push(
+                        Diagnostic::new("http.listen_address", format!("listen address {} is not an IP address", shown(a)))
+                            .hint("write an IPv4 or IPv6 address, like `192.168.10.10`, or leave the key out to listen on every address"),
+                    );
+                }
+                parsed
+            }
+        };
+        if h.port == 0 {
+            ok = false;
+            self.push(Diagnostic::new("http.port", "port `0` cannot be listened on").hint("use a port from 1 to 65535, like `80`"));
+        }
+        let names = match &h.server_names {
+            Some(names) => {
+                if names.is_empty() {
+                    ok = false;
+                    self.push(Diagnostic::new("http.server_names", "`server_names` is empty").hint("list at least one name, or leave the key out for the default"));
+                }
+                for (i, n) in names.iter().enumerate() {
+                    ok &= self.check(&format!("http.server_names[{i}]"), "server name", n, check_server_name);
+                }
+                names.clone()
+            }
+            None => match server {
+                Some(s) => {
+                    let mut names = vec![s.fqdn(), s.hostname.clone(), "localhost".into(), s.address.to_string()];
+                    names.dedup();
+                    names
+                }
+                None => Vec::new(),
+            },
+        };
+        let server = server?;
+        let host = match listen_address {
+            Some(IpAddr::V4(a)) if !a.is_unspecified() => a.to_string(),
+            Some(IpAddr::V6(a)) if !a.is_unspecified() => format!("[{a}]"),
+            _ => server.address.to_string(),
+        };
+        let url = if h.port == 80 { format!("http://{host}") } else { format!("http://{host}:{}", h.port) };
+        ok.then(|| Http {
+            server_names: names,
+            listen_address,
+            port: h.port,
+            default_server: h.default_server,
+            keepalive_timeout: h.keepalive_timeout,
+            autoindex: h.autoindex,
+            url,
+        })
+    }
+
+    fn profiles(
+        &mut self,
+        raw: &RawDescription,
+        server: Option<&Server>,
+        http: Option<&Http>,
+        paths: Option<&Paths>,
+    ) -> BTreeMap<String, Profile> {
+        let mut out = BTreeMap::new();
+        if raw.profiles.is_empty() {
+            self.push(Diagnostic::new("profiles", "no profiles are described").hint("describe at least the profile `roles.normal` names"));
+        }
+        let ctx = match (server, http, paths) {
+            (Some(s), Some(h), Some(p)) => Some(templates::string_context(s, h, p)),
+            _ => None,
+        };
+        for (name, p) in &raw.profiles {
+            let base = format!("profiles.{name}");
+            if !self.check(&base, "profile name", name, check_profile_name) {
+                if let Some(d) = self.diags.pop() {
+                    self.push(d.on_key());
+                }
+                continue;
+            }
+            if let Some(profile) = self.profile(&base, name, p, ctx.as_ref()) {
+                out.insert(name.clone(), profile);
+            }
+        }
+        out
+    }
+
+    fn profile(&mut self, base: &str, name: &str, p: &RawProfile, ctx: Option<&tera::Context>) -> Option<Profile> {
+        let label = p.label.clone().unwrap_or_else(|| name.to_string());
+        let mut ok = self.check(&format!("{base}.label"), "label", &label, check_token);
+        let mut expand = |field: &str, value: &str, line: bool| -> Option<String> {
+            let path = format!("{base}.{field}");
+            let ctx = ctx?;
+            match templates::expand(value, ctx) {
+                Ok(s) => {
+                    let rule = if line { check_line } else { check_token };
+                    self.check(&path, field, &s, rule).then_some(s)
+                }
+                Err(e) => {
+                    self.push(
+                        Diagnostic::new(&path, format!("{field} {} cannot be expanded: {e}", shown(value)))
+                            .hint(format!("use only the variables {}", templates::STRING_VARIABLES)),
+                    );
+                    None
+                }
+            }
+        };
+        let kernel = expand("kernel", &p.kernel, false);
+        let initrd = p.initrd.as_ref().map(|s| expand("initrd", s, false));
+        let append = p.append.as_ref().map(|s| expand("append", s, true));
+        ok &= kernel.is_some() && !matches!(initrd, Some(None)) && !matches!(append, Some(None));
+        ok.then(|| Profile {
+            label,
+            kernel: kernel.unwrap_or_default(),
+            initrd: initrd.flatten(),
+            append: append.flatten(),
+            timeout: p.timeout,
+            prompt: p.prompt,
+        })
+    }
+
+    fn profile_ref(&mut self, raw: &RawDescription, path: &str, name: &str) -> bool {
+        if raw.profiles.contains_key(name) {
+            return true;
+        }
+        let known: Vec<String> = raw.profiles.keys().map(|k| format!("`{k}`")).collect();
+        self.push(
+            Diagnostic::new(path, format!("profile {} is not described", shown(name)))
+                .hint(format!("use one of {}, or add it under `profiles:`", known.join(", "))),
+        );
+        false
+    }
+
+    fn roles(&mut self, raw: &RawDescription) -> Option<Roles> {
+        let r = &raw.roles;
+        let mut ok = self.profile_ref(raw, "roles.normal", &r.normal);
+        ok &= self.profile_ref(raw, "roles.reimage", &r.reimage);
+        for (path, value) in [("roles.rescue", &r.rescue), ("roles.default", &r.default)] {
+            if let Some(v) = value {
+                ok &= self.profile_ref(raw, path, v);
+            }
+        }
+        ok.then(|| Roles {
+            normal: r.normal.clone(),
+            reimage: r.reimage.clone(),
+            rescue: r.rescue.clone(),
+            default: r.default.clone(),
+        })
+    }
+
+    fn reservation(&mut self, i: usize, r: &RawReservation) -> Option<Host> {
+        let base = format!("reservations[{i}]");
+        let name_ok = self.check(&format!("{base}.name"), "host name", &r.name, check_label);
+        let mac = self.mac(&format!("{base}.mac"), "MAC address", &r.mac);
+        let ip = r.ip.as_ref().map(|ip| self.ipv4(&format!("{base}.ip"), "address", ip));
+        if !name_ok || matches!(ip, Some(None)) {
+            return None;
+        }
+        Some(Host { name: r.name.clone(), mac: mac?, ip: ip.flatten() })
+    }
+
+    fn node(&mut self, i: usize, n: &RawNode, raw: &RawDescription) -> Option<Node> {
+        let base = format!("nodes[{i}]");
+        let mut ok = self.check(&format!("{base}.name"), "host name", &n.name, check_label);
+        let mac = self.mac(&format!("{base}.mac"), "MAC address", &n.mac);
+        let ip = n.ip.as_ref().map(|ip| self.ipv4(&format!("{base}.ip"), "address", ip));
+        ok &= !matches!(ip, Some(None));
+        for (g, group) in n.groups.iter().enumerate() {
+            ok &= self.check(&format!("{base}.groups[{g}]"), "group", group, check_group);
+        }
+        let normal = match &n.normal_profile {
+            Some(p) => {
+                ok &= self.profile_ref(raw, &format!("{base}.normal_profile"), p);
+                p.clone()
+            }
+            None => raw.roles.normal.clone(),
+        };
+        ok.then_some(())?;
+        Some(Node { name: n.name.clone(), mac: mac?, ip: ip.flatten(), groups: n.groups.clone(), normal_profile: normal })
+    }
+
+    fn addresses(&mut self, server: &Server, dhcp: &Dhcp, reservations: &[Option<Host>], nodes: &[Option<Node>]) {
+        let fixed = reservations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| Some((format!("reservations[{i}].ip"), h.as_ref()?.ip?)))
+            .chain(nodes.iter().enumerate().filter_map(|(i, n)| Some((format!("nodes[{i}].ip"), n.as_ref()?.ip?))));
+        for (path, ip) in fixed {
+            if !server.subnet_has_host(ip) {
+                self.push(outside_subnet(&path, "fixed address", ip, server));
+            } else if dhcp.in_range(ip) {
+                let (a, b) = dhcp.range.unwrap_or((ip, ip));
+                self.push(
+                    Diagnostic::new(&path, format!("fixed address `{ip}` is inside the dynamic range `{a}`..`{b}`"))
+                        .hint("pick an address outside `dhcp.range`, or shrink the range"),
+                );
+            }
+        }
+    }
+
+    /// Duplicate names, MACs and addresses across the server, reservations and nodes.
+    fn uniqueness(&mut self, raw: &RawDescription, server: Option<&Server>) {
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut macs: HashMap<MacAddr, String> = HashMap::new();
+        let mut ips: HashMap<Ipv4Addr, String> = HashMap::new();
+        names.insert(raw.server.hostname.to_ascii_lowercase(), "server.hostname".into());
+        if let Some(s) = server {
+            ips.insert(s.address, "server.address".into());
+        }
+        let entries = raw
+            .reservations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("reservations[{i}]"), &r.name, &r.mac, &r.ip))
+            .chain(raw.nodes.iter().enumerate().map(|(i, n)| (format!("nodes[{i}]"), &n.name, &n.mac, &n.ip)));
+        for (base, name, mac, ip) in entries {
+            let path = format!("{base}.name");
+            if let Some(first) = names.get(&name.to_ascii_lowercase()) {
+                self.push(duplicate(&path, "host name", name, first));
+            } else {
+                names.insert(name.to_ascii_lowercase(), path);
+            }
+            if let Ok(m) = mac.parse::<MacAddr>() {
+                let path = format!("{base}.mac");
+                match macs.get(&m) {
+                    Some(first) => self.push(duplicate(&path, "MAC address", &m.colon(), first)),
+                    None => {
+                        macs.insert(m, path);
+                    }
+                }
+            }
+            if let Some(Ok(a)) = ip.as_ref().map(|s| s.parse::<Ipv4Addr>()) {
+                let path = format!("{base}.ip");
+                match ips.get(&a) {
+                    Some(first) => self.push(duplicate(&path, "address", &a.to_string(), first)),
+                    None => {
+                        ips.insert(a, path);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn outside_subnet(path: &str, what: &str, ip: Ipv4Addr, server: &Server) -> Diagnostic {
+    Diagnostic::new(path, format!("{what} `{ip}` is outside the boot server's subnet `{}/{}`", server.network(), server.prefix))
+        .hint(format!(
+            "use a host address between `{}` and `{}`, or change `server.address`",
+            Ipv4Addr::from(u32::from(server.network()) + 1),
+            Ipv4Addr::from(u32::from(server.broadcast()) - 1)
+        ))
+}
+
+fn duplicate(path: &str, what: &str, value: &str, first: &str) -> Diagnostic {
+    Diagnostic::new(path, format!("{what} {} is used twice", shown(value)))
+        .note(format!("first used at `{first}`"))
+        .hint("every host needs its own name, MAC address and fixed address")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert!(check_label("node1").is_ok());
+        assert!(check_label("a").is_ok());
+        assert!(check_label(&"a".repeat(63)).is_ok());
+        for bad in ["", "-a", "a-", "a.b", "a_b", "ñ", "a b", &"a".repeat(64)] {
+            assert!(check_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lease_times() {
+        for ok in ["1h", "120", "2m", "infinite", "12h", "1w", "3d"] {
+            assert!(check_lease_time(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1m", "119", "h", "1x", "-1h", "1.5h", "1hh", "99999999999999999999999h"] {
+            assert!(check_lease_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn profile_names() {
+        for ok in ["arch-linux", "installer", "rescue", "ubuntu-24.04", "abc", "C0A8G"] {
+            assert!(check_profile_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", ".hidden", "..", "a/b", "default", "01-c0-3f-d5-60-e5-a1", "C0A80A", "A",
+            "b8945908-d6a6-41a9-611d-74a6ab80b83d", "a b",
+        ] {
+            assert!(check_profile_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert!(check_abs_path("/srv/public/pxe").is_ok());
+        for bad in ["srv", "/srv/../etc", "/srv/./x", "/srv/a b", "/srv;", "/srv/${x}", "/srv/{a}"] {
+            assert!(check_abs_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_names() {
+        for ok in ["node0.pc.example.com", "localhost", "192.168.10.10", "*.example.com", "[::1]", "_"] {
+            assert!(check_server_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a;b", "a}", "a{", "a b", "$host", "\"x\"", "~^re$"] {
+            assert!(check_server_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The `pxectl` binary: parse the command line, run, print the final error, pick the exit status.
+
+use clap::Parser as _;
+
+use pxectl::cli::Cli;
+use pxectl::diagnostic::InvalidDescription;
+use pxectl::exit_codes::{is_broken_pipe, ExitCode};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match pxectl::run(&cli) {
+        Ok(code) => code.into(),
+        Err(err) if is_broken_pipe(&err) => ExitCode::Success.into(),
+        Err(err) => {
+            if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
+                eprint!("{}", invalid.report());
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::for_error(&err).into()
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The desired tree as data: every file with its contents and mode, every link with its target.
+//!
+//! Building a plan touches no disk; `tree` compares it with the disk and applies it.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cluster::Cluster;
+use crate::mac::MacAddr;
+use crate::templates::{self, Templates};
+
+/// Mode of every rendered file: dnsmasq refuses to serve files that are not world-readable.
+pub const FILE_MODE: u32 = 0o644;
+
+/// A file that should exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePlan {
+    /// Real path on the boot server.
+    pub path: PathBuf,
+    pub contents: String,
+    pub mode: u32,
+}
+
+/// Who decides a link's target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkRole {
+    /// The description does: render re-points it when it differs (`pxelinux.cfg/default`).
+    Managed,
+    /// The operator does, once it exists: render only creates it, pointing at the node's
+    /// normal profile, and never undoes a switch.
+    Node { name: String, mac: MacAddr },
+}
+
+/// A symlink that should exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPlan {
+    /// Real path on the boot server.
+    pub path: PathBuf,
+    /// Relative target: a profile's file name in the same folder.
+    pub target: String,
+    pub role: LinkRole,
+}
+
+/// How per-machine link names are spelled in a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkScheme {
+    /// pxelinux and syslinux.efi: `01-aa-bb-cc-dd-ee-ff`.
+    Pxelinux,
+}
+
+impl LinkScheme {
+    /// The link name for `mac`.
+    pub fn name(self, mac: MacAddr) -> String {
+        match self {
+            Self::Pxelinux => mac.pxelinux_name(),
+        }
+    }
+
+    /// The MAC a link name stands for, if it is one of this scheme's names.
+    pub fn parse(self, name: &str) -> Option<MacAddr> {
+        match self {
+            Self::Pxelinux => MacAddr::from_pxelinux_name(name),
+        }
+    }
+}
+
+/// A folder whose per-machine links pxectl owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkDir {
+    /// Real path on the boot server.
+    pub dir: PathBuf,
+    pub scheme: LinkScheme,
+    /// Names a link in this folder may point at: the described profiles.
+    pub targets: BTreeSet<String>,
+}
+
+/// Everything render wants on disk.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub files: Vec<FilePlan>,
+    pub links: Vec<LinkPlan>,
+    pub link_dirs: Vec<LinkDir>,
+}
+
+/// Renders `cluster` through `templates` into a plan.
+pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
+    let ctx = templates::cluster_context(cluster);
+    let mut files = vec![
+        FilePlan {
+            path: cluster.paths.dnsmasq_conf.clone(),
+            contents: templates.render(templates::DNSMASQ, &ctx)?,
+            mode: FILE_MODE,
+        },
+        FilePlan {
+            path: cluster.paths.nginx_conf.clone(),
+            contents: templates.render(templates::NGINX, &ctx)?,
+            mode: FILE_MODE,
+        },
+    ];
+    for (name, profile) in &cluster.profiles {
+        files.push(FilePlan {
+            path: cluster.profile_path(name),
+            contents: templates.render(templates::PROFILE, &templates::profile_context(name, profile))?,
+            mode: FILE_MODE,
+        });
+    }
+
+    let dir = cluster.pxelinux_dir();
+    let scheme = LinkScheme::Pxelinux;
+    let mut links = Vec::with_capacity(cluster.nodes.len() + 1);
+    if let Some(default) = &cluster.roles.default {
+        links.push(LinkPlan {
+            path: dir.join("default"),
+            target: default.clone(),
+            role: LinkRole::Managed,
+        });
+    }
+    links.extend(cluster.nodes.iter().map(|n| LinkPlan {
+        path: dir.join(scheme.name(n.mac)),
+        target: n.normal_profile.clone(),
+        role: LinkRole::Node {
+            name: n.name.clone(),
+            mac: n.mac,
+        },
+    }));
+    let link_dirs = vec![LinkDir {
+        dir,
+        scheme,
+        targets: cluster.profiles.keys().cloned().collect(),
+    }];
+    Ok(Plan {
+        files,
+        links,
+        link_dirs,
+    })
+}

@@ -1,0 +1,363 @@
+//! The tera templates: built-in ones embedded in the binary, replaced by a user's folder.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use crate::cluster::{Cluster, Http, Paths, Server};
+
+/// dnsmasq's configuration file.
+pub const DNSMASQ: &str = "dnsmasq.conf.tera";
+/// nginx's configuration file.
+pub const NGINX: &str = "nginx.conf.tera";
+/// One pxelinux profile.
+pub const PROFILE: &str = "pxelinux-profile.tera";
+
+const BUILTIN: [(&str, &str); 3] = [
+    (DNSMASQ, include_str!("../templates/dnsmasq.conf.tera")),
+    (NGINX, include_str!("../templates/nginx.conf.tera")),
+    (PROFILE, include_str!("../templates/pxelinux-profile.tera")),
+];
+
+/// The variables a profile string may use.
+pub const STRING_VARIABLES: &str = "`server.hostname`, `server.fqdn`, `server.address`, `server.interface`, `server.domain`, `http.url`, `http.port`, `paths.web_root`, `paths.tftp_root`";
+
+/// Where a template came from, for messages.
+#[derive(Debug, Clone)]
+enum Origin {
+    BuiltIn,
+    File(PathBuf),
+}
+
+/// The loaded template set.
+pub struct Templates {
+    tera: Tera,
+    sources: HashMap<String, (Origin, String)>,
+}
+
+impl Templates {
+    /// The built-in templates, each replaced by a file of the same name in `dir` when there is one.
+    pub fn load(dir: Option<&Path>) -> Result<Self> {
+        let mut sources: HashMap<String, (Origin, String)> = BUILTIN
+            .iter()
+            .map(|(name, text)| ((*name).to_string(), (Origin::BuiltIn, (*text).to_string())))
+            .collect();
+        if let Some(dir) = dir {
+            let entries = std::fs::read_dir(dir).with_context(|| {
+                format!("cannot read the template folder `{}` (set by `templates:` or `--templates`)", dir.display())
+            })?;
+            for entry in entries {
+                let entry = entry.with_context(|| format!("cannot read the template folder `{}`", dir.display()))?;
+                let path = entry.path();
+                if !path.is_file() {
+                    continue;
+                }
+                let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                    continue;
+                };
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read template `{}`", path.display()))?;
+                sources.insert(name, (Origin::File(path), text));
+            }
+        }
+        let mut tera = Tera::default();
+        tera.autoescape_on(Vec::new());
+        let mut names: Vec<&String> = sources.keys().collect();
+        names.sort();
+        for name in names {
+            let (origin, text) = &sources[name];
+            tera.add_raw_template(name, text)
+                .map_err(|e| anyhow::anyhow!(chain(&e)))
+                .with_context(|| format!("template {} has a syntax error", describe(name, origin)))?;
+        }
+        Ok(Self { tera, sources })
+    }
+
+    /// Renders template `name`; errors name the template, the line and the missing variable.
+    pub fn render(&self, name: &str, ctx: &Context) -> Result<String> {
+        self.tera.render(name, ctx).map_err(|e| {
+            let (origin, text) = &self.sources[name];
+            let detail = chain(&e);
+            let mut msg = format!("cannot render template {}", describe(name, origin));
+            if let Some(var) = missing_variable(&detail) {
+                if let Some(line) = line_using(text, &var) {
+                    let _ = write!(msg, " at line {line}");
+                }
+                let _ = write!(
+                    msg,
+                    ": variable `{var}` is not defined; docs/templates.md lists every variable"
+                );
+            } else {
+                let _ = write!(msg, ": {detail}");
+            }
+            anyhow::anyhow!(msg)
+        })
+    }
+}
+
+fn describe(name: &str, origin: &Origin) -> String {
+    match origin {
+        Origin::BuiltIn => format!("`{name}` (built in)"),
+        Origin::File(p) => format!("`{}`", p.display()),
+    }
+}
+
+/// tera's error and its sources, joined.
+fn chain(e: &tera::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let _ = write!(out, ": {s}");
+        source = s.source();
+    }
+    out
+}
+
+fn missing_variable(detail: &str) -> Option<String> {
+    let start = detail.find("Variable `")? + "Variable `".len();
+    let len = detail[start..].find('`')?;
+    Some(detail[start..start + len].to_string())
+}
+
+/// The first line (from 1) of `text` whose tags mention `var`.
+fn line_using(text: &str, var: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.contains(var) && (l.contains("{{") || l.contains("{%")))
+        .map(|i| i + 1)
+}
+
+/// Expands a description string (a profile's `append`, say) against `ctx`.
+pub fn expand(text: &str, ctx: &Context) -> Result<String, String> {
+    if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
+        return Ok(text.to_string());
+    }
+    Tera::one_off(text, ctx, false).map_err(|e| {
+        let detail = chain(&e);
+        match missing_variable(&detail) {
+            Some(var) => format!("variable `{var}` is not defined"),
+            None => detail.rsplit(": ").next().unwrap_or(&detail).trim().to_string(),
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct ServerView<'a> {
+    hostname: &'a str,
+    fqdn: String,
+    address: String,
+    prefix: u8,
+    network: String,
+    netmask: String,
+    broadcast: String,
+    interface: &'a str,
+    domain: Option<&'a str>,
+}
+
+impl<'a> ServerView<'a> {
+    fn new(s: &'a Server) -> Self {
+        Self {
+            hostname: &s.hostname,
+            fqdn: s.fqdn(),
+            address: s.address.to_string(),
+            prefix: s.prefix,
+            network: s.network().to_string(),
+            netmask: s.netmask().to_string(),
+            broadcast: s.broadcast().to_string(),
+            interface: &s.interface,
+            domain: s.domain.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PathsView {
+    dnsmasq_conf: String,
+    nginx_conf: String,
+    web_root: String,
+    tftp_root: String,
+    state_dir: String,
+    pxelinux_dir: String,
+}
+
+impl PathsView {
+    fn new(p: &Paths) -> Self {
+        let s = |p: &Path| p.display().to_string();
+        Self {
+            dnsmasq_conf: s(&p.dnsmasq_conf),
+            nginx_conf: s(&p.nginx_conf),
+            web_root: s(&p.web_root),
+            tftp_root: s(&p.tftp_root),
+            state_dir: s(&p.state_dir),
+            pxelinux_dir: s(&p.pxelinux_dir()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HttpView<'a> {
+    server_names: &'a [String],
+    listen: String,
+    listen_address: Option<String>,
+    port: u16,
+    default_server: bool,
+    keepalive_timeout: u32,
+    autoindex: bool,
+    url: &'a str,
+}
+
+impl<'a> HttpView<'a> {
+    fn new(h: &'a Http) -> Self {
+        Self {
+            server_names: &h.server_names,
+            listen: h.listen(),
+            listen_address: h.listen_address.map(|a| a.to_string()),
+            port: h.port,
+            default_server: h.default_server,
+            keepalive_timeout: h.keepalive_timeout,
+            autoindex: h.autoindex,
+            url: &h.url,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RangeView {
+    start: String,
+    end: String,
+}
+
+#[derive(Serialize)]
+struct DhcpView<'a> {
+    range: Option<RangeView>,
+    lease_time: &'a str,
+    read_ethers: bool,
+    boot_file: &'a str,
+}
+
+#[derive(Serialize)]
+struct HostView<'a> {
+    kind: &'static str,
+    name: &'a str,
+    fqdn: String,
+    mac: String,
+    ip: Option<String>,
+    groups: &'a [String],
+    normal_profile: Option<&'a str>,
+}
+
+/// The context profile strings are expanded in.
+pub fn string_context(server: &Server, http: &Http, paths: &Paths) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("server", &ServerView::new(server));
+    ctx.insert("http", &HttpView::new(http));
+    ctx.insert("paths", &PathsView::new(paths));
+    ctx
+}
+
+/// The context dnsmasq.conf and nginx.conf are rendered in.
+pub fn cluster_context(c: &Cluster) -> Context {
+    let mut ctx = string_context(&c.server, &c.http, &c.paths);
+    let domain = c.server.domain.as_deref();
+    ctx.insert(
+        "dhcp",
+        &DhcpView {
+            range: c.dhcp.range.map(|(a, b)| RangeView { start: a.to_string(), end: b.to_string() }),
+            lease_time: &c.dhcp.lease_time,
+            read_ethers: c.dhcp.read_ethers,
+            boot_file: &c.dhcp.boot_file,
+        },
+    );
+    let reservations = c.reservations.iter().map(|h| HostView {
+        kind: "reservation",
+        name: &h.name,
+        fqdn: crate::cluster::qualify(&h.name, domain),
+        mac: h.mac.colon(),
+        ip: h.ip.map(|ip| ip.to_string()),
+        groups: &[],
+        normal_profile: None,
+    });
+    let nodes = c.nodes.iter().map(|n| HostView {
+        kind: "node",
+        name: &n.name,
+        fqdn: crate::cluster::qualify(&n.name, domain),
+        mac: n.mac.colon(),
+        ip: n.ip.map(|ip| ip.to_string()),
+        groups: &n.groups,
+        normal_profile: Some(&n.normal_profile),
+    });
+    let hosts: Vec<HostView> = reservations.chain(nodes).collect();
+    ctx.insert("hosts", &hosts);
+    ctx
+}
+
+/// The context of one profile.
+pub fn profile_context(name: &str, p: &crate::cluster::Profile) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert(
+        "profile",
+        &serde_json::json!({
+            "name": name,
+            "label": p.label,
+            "kernel": p.kernel,
+            "initrd": p.initrd,
+            "append": p.append,
+            "timeout": p.timeout,
+            "prompt": p.prompt,
+        }),
+    );
+    ctx
+}
+
+/// Fails when `dir` is set but is not a folder.
+pub fn check_dir(dir: Option<&Path>) -> Result<()> {
+    if let Some(d) = dir {
+        if !d.is_dir() {
+            bail!(
+                "the template folder `{}` does not exist; fix `templates:` or `--templates`",
+                d.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expand_passes_plain_strings_through() {
+        let ctx = Context::new();
+        assert_eq!(expand("root=/dev/sda2 rw", &ctx).unwrap(), "root=/dev/sda2 rw");
+    }
+
+    #[test]
+    fn expand_names_a_missing_variable() {
+        let ctx = Context::new();
+        let err = expand("x={{ http.ur }}", &ctx).unwrap_err();
+        assert!(err.contains("`http.ur`"), "{err}");
+    }
+
+    #[test]
+    fn render_error_names_template_line_and_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(NGINX), "a\nb {{ nope.x }}\n").unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let err = t.render(NGINX, &Context::new()).unwrap_err().to_string();
+        assert!(err.contains("nginx.conf.tera"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("`nope.x`"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DNSMASQ), "{% if %}\n").unwrap();
+        let err = format!("{:#}", Templates::load(Some(dir.path())).err().unwrap());
+        assert!(err.contains("dnsmasq.conf.tera"), "{err}");
+    }
+}

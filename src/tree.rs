@@ -1,0 +1,400 @@
+//! The output tree on disk: the only module that compares a plan with it and changes it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use indicatif::ProgressBar;
+
+use crate::atomic;
+use crate::plan::{LinkRole, Plan};
+
+/// Maps the boot server's real paths to where they are on this machine (`--root`).
+#[derive(Debug, Clone, Default)]
+pub struct Root(Option<PathBuf>);
+
+impl Root {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Self(dir)
+    }
+
+    /// Where the real path `real` is on this machine.
+    pub fn host(&self, real: &Path) -> PathBuf {
+        match &self.0 {
+            None => real.to_path_buf(),
+            Some(root) => {
+                let rel: PathBuf = real
+                    .components()
+                    .filter(|c| matches!(c, Component::Normal(_)))
+                    .collect();
+                root.join(rel)
+            }
+        }
+    }
+}
+
+/// What is at a name in a folder, never following a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Link(PathBuf),
+    File,
+    Dir,
+    Other,
+}
+
+impl Entry {
+    /// A short description for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Link(t) => format!("a link to `{}`", t.display()),
+            Self::File => "a regular file".into(),
+            Self::Dir => "a folder".into(),
+            Self::Other => "a special file".into(),
+        }
+    }
+}
+
+/// The entries of `dir` by name (none when it does not exist), with link targets read.
+pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
+    let mut out = HashMap::new();
+    let walk = walkdir::WalkDir::new(dir).min_depth(1).max_depth(1).follow_links(false);
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.depth() == 0 && e.io_error().is_some_and(|io| io.kind() == ErrorKind::NotFound) => {
+                return Ok(out)
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read folder `{}`", dir.display())),
+        };
+        let Some(name) = entry.file_name().to_str() else { continue };
+        let ft = entry.file_type();
+        let kind = if ft.is_symlink() {
+            let target = fs::read_link(entry.path())
+                .with_context(|| format!("cannot read link `{}`", entry.path().display()))?;
+            Entry::Link(target)
+        } else if ft.is_file() {
+            Entry::File
+        } else if ft.is_dir() {
+            Entry::Dir
+        } else {
+            Entry::Other
+        };
+        out.insert(name.to_string(), kind);
+    }
+    Ok(out)
+}
+
+/// Why a file is rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    New,
+    Content,
+}
+
+/// One change that would bring the disk in line with the plan. Paths are on this machine.
+#[derive(Debug, Clone)]
+pub enum Change {
+    WriteFile { path: PathBuf, dest: PathBuf, contents: String, mode: u32, old: Option<String>, why: Why },
+    SetMode { path: PathBuf, mode: u32, old: u32 },
+    CreateLink { path: PathBuf, target: String },
+    ReplaceLink { path: PathBuf, target: String, old: Entry },
+    RemoveLink { path: PathBuf, old: PathBuf },
+}
+
+/// Something on disk worth reporting that render does not change.
+#[derive(Debug, Clone)]
+pub enum Finding {
+    /// A node's link an operator switched to another described profile: not drift.
+    Switched { path: PathBuf, node: String, target: String },
+    /// A node's link to something that is not a described profile in the same folder.
+    BadLink { path: PathBuf, node: String, target: PathBuf, escapes: bool },
+    /// A folder, file or special file where a link belongs.
+    Blocked { path: PathBuf, node: Option<String>, entry: Entry },
+    /// A per-MAC link for a MAC no longer described (removed by `--prune` when it is a link).
+    Orphan { path: PathBuf, entry: Entry },
+}
+
+impl Finding {
+    /// Whether this makes the disk differ from the description.
+    pub fn is_drift(&self) -> bool {
+        !matches!(self, Self::Switched { .. })
+    }
+}
+
+/// The plan compared with the disk.
+#[derive(Debug, Default)]
+pub struct Comparison {
+    pub changes: Vec<Change>,
+    pub findings: Vec<Finding>,
+    pub unchanged_files: usize,
+    pub unchanged_links: usize,
+}
+
+impl Comparison {
+    /// Whether `--check` should fail.
+    pub fn differs(&self) -> bool {
+        !self.changes.is_empty() || self.findings.iter().any(Finding::is_drift)
+    }
+}
+
+/// Compares `plan` with the disk under `root`. Files may be written through an existing link
+/// only when it resolves inside one of `trusted` (real paths: web root, TFTP root, state dir).
+pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Result<Comparison> {
+    let mut cmp = Comparison::default();
+    let trusted: Vec<PathBuf> = trusted
+        .iter()
+        .filter_map(|t| fs::canonicalize(root.host(t)).ok())
+        .collect();
+    for file in &plan.files {
+        compare_file(&mut cmp, root.host(&file.path), &file.contents, file.mode, &trusted)?;
+    }
+
+    let mut scans: HashMap<PathBuf, HashMap<String, Entry>> = HashMap::new();
+    for d in &plan.link_dirs {
+        let host = root.host(&d.dir);
+        let entries = scan(&host)?;
+        scans.insert(d.dir.clone(), entries);
+    }
+    let mut planned: HashSet<&Path> = HashSet::with_capacity(plan.links.len());
+    let no_targets = BTreeSet::new();
+    for link in &plan.links {
+        planned.insert(&link.path);
+        let dir = link.path.parent().unwrap_or(Path::new("/"));
+        let name = link.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let targets = plan.link_dirs.iter().find(|d| d.dir == dir).map_or(&no_targets, |d| &d.targets);
+        let existing = match scans.get(dir) {
+            Some(entries) => entries.get(name).cloned(),
+            None => entry_at(&root.host(&link.path))?,
+        };
+        let path = root.host(&link.path);
+        match (existing, &link.role) {
+            (None, _) => cmp.changes.push(Change::CreateLink { path, target: link.target.clone() }),
+            (Some(Entry::Link(t)), _) if t.as_os_str() == link.target.as_str() => cmp.unchanged_links += 1,
+            (Some(entry @ (Entry::Dir | Entry::Other)), role) => cmp.findings.push(Finding::Blocked {
+                path,
+                node: node_name(role),
+                entry,
+            }),
+            (Some(old), LinkRole::Managed) => cmp.changes.push(Change::ReplaceLink { path, target: link.target.clone(), old }),
+            (Some(Entry::File), LinkRole::Node { name, .. }) => cmp.findings.push(Finding::Blocked {
+                path,
+                node: Some(name.clone()),
+                entry: Entry::File,
+            }),
+            (Some(Entry::Link(t)), LinkRole::Node { name, .. }) => {
+                let plain = t.to_str().filter(|s| is_plain_name(s));
+                match plain {
+                    Some(s) if targets.contains(s) => {
+                        cmp.unchanged_links += 1;
+                        cmp.findings.push(Finding::Switched { path, node: name.clone(), target: s.to_string() });
+                    }
+                    _ => cmp.findings.push(Finding::BadLink { path, node: name.clone(), escapes: plain.is_none(), target: t }),
+                }
+            }
+        }
+    }
+
+    for d in &plan.link_dirs {
+        let mut orphans: Vec<(&String, &Entry)> = scans[&d.dir]
+            .iter()
+            .filter(|(name, _)| d.scheme.parse(name).is_some() && !planned.contains(d.dir.join(name).as_path()))
+            .collect();
+        orphans.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, entry) in orphans {
+            let path = root.host(&d.dir.join(name));
+            match entry {
+                Entry::Link(old) if prune => cmp.changes.push(Change::RemoveLink { path, old: old.clone() }),
+                _ => cmp.findings.push(Finding::Orphan { path, entry: entry.clone() }),
+            }
+        }
+    }
+    Ok(cmp)
+}
+
+fn node_name(role: &LinkRole) -> Option<String> {
+    match role {
+        LinkRole::Managed => None,
+        LinkRole::Node { name, .. } => Some(name.clone()),
+    }
+}
+
+/// A name inside the same folder: no `/`, not `.` or `..`, not empty.
+pub fn is_plain_name(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && !s.contains('/')
+}
+
+fn entry_at(path: &Path) -> Result<Option<Entry>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Ok(Some(Entry::Link(
+            fs::read_link(path).with_context(|| format!("cannot read link `{}`", path.display()))?,
+        ))),
+        Ok(m) if m.is_file() => Ok(Some(Entry::File)),
+        Ok(m) if m.is_dir() => Ok(Some(Entry::Dir)),
+        Ok(_) => Ok(Some(Entry::Other)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot inspect `{}`", path.display())),
+    }
+}
+
+fn compare_file(cmp: &mut Comparison, path: PathBuf, contents: &str, mode: u32, trusted: &[PathBuf]) -> Result<()> {
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            cmp.changes.push(Change::WriteFile {
+                dest: path.clone(),
+                path,
+                contents: contents.to_string(),
+                mode,
+                old: None,
+                why: Why::New,
+            });
+            return Ok(());
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect `{}`", path.display())),
+    };
+    let dest = if meta.file_type().is_symlink() {
+        link_destination(&path, trusted)?
+    } else {
+        path.clone()
+    };
+    let meta = match fs::metadata(&dest) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect `{}`", dest.display())),
+    };
+    let Some(meta) = meta else {
+        cmp.changes.push(Change::WriteFile { path, dest, contents: contents.to_string(), mode, old: None, why: Why::New });
+        return Ok(());
+    };
+    if !meta.is_file() {
+        bail!(
+            "`{}` is {}, not a file; move it away so pxectl can write its file there",
+            dest.display(),
+            if meta.is_dir() { "a folder" } else { "a special file" }
+        );
+    }
+    let old = fs::read(&dest).with_context(|| format!("cannot read `{}`", dest.display()))?;
+    if old != contents.as_bytes() {
+        cmp.changes.push(Change::WriteFile {
+            path,
+            dest,
+            contents: contents.to_string(),
+            mode,
+            old: Some(String::from_utf8_lossy(&old).into_owned()),
+            why: Why::Content,
+        });
+    } else if meta.permissions().mode() & 0o7777 != mode {
+        cmp.changes.push(Change::SetMode { path: dest, mode, old: meta.permissions().mode() & 0o7777 });
+    } else {
+        cmp.unchanged_files += 1;
+    }
+    Ok(())
+}
+
+/// Where a write to the link `path` would land, if that is inside a trusted folder.
+fn link_destination(path: &Path, trusted: &[PathBuf]) -> Result<PathBuf> {
+    let target = fs::read_link(path).with_context(|| format!("cannot read link `{}`", path.display()))?;
+    let abs = path.parent().unwrap_or(Path::new("/")).join(&target);
+    let resolved = fs::canonicalize(&abs).or_else(|_| {
+        let parent = abs.parent().unwrap_or(Path::new("/"));
+        fs::canonicalize(parent).map(|p| p.join(abs.file_name().unwrap_or_default()))
+    });
+    match resolved {
+        Ok(dest) if trusted.iter().any(|t| dest.starts_with(t)) => Ok(dest),
+        _ => bail!(
+            "`{}` is a link to `{}`, outside the web root, TFTP root and state folder; \
+             pxectl does not write through it: remove the link or point `paths` at the real file",
+            path.display(),
+            target.display()
+        ),
+    }
+}
+
+/// What apply did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Applied {
+    pub files_written: usize,
+    pub links_created: usize,
+    pub links_replaced: usize,
+    pub links_pruned: usize,
+}
+
+/// Applies `changes` in order (files first, so links never dangle), then syncs every folder touched.
+pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
+    let mut done = Applied::default();
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut ensured: HashSet<PathBuf> = HashSet::new();
+    let mut ensure = |path: &Path, dirs: &mut BTreeSet<PathBuf>| -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        if !ensured.contains(&dir) {
+            atomic::ensure_dir(&dir)?;
+            ensured.insert(dir.clone());
+            dirs.insert(dir);
+        }
+        Ok(())
+    };
+    for change in changes {
+        match change {
+            Change::WriteFile { dest, contents, mode, .. } => {
+                ensure(dest, &mut dirs)?;
+                atomic::write_file(dest, contents.as_bytes(), *mode)?;
+                done.files_written += 1;
+            }
+            Change::SetMode { path, mode, .. } => {
+                fs::set_permissions(path, fs::Permissions::from_mode(*mode))
+                    .with_context(|| format!("cannot change the mode of `{}`", path.display()))?;
+                done.files_written += 1;
+            }
+            Change::CreateLink { path, target } => {
+                ensure(path, &mut dirs)?;
+                if atomic::create_link(path, target)? {
+                    done.links_created += 1;
+                }
+            }
+            Change::ReplaceLink { path, target, .. } => {
+                ensure(path, &mut dirs)?;
+                atomic::replace_link(path, target)?;
+                done.links_replaced += 1;
+            }
+            Change::RemoveLink { path, .. } => {
+                match fs::remove_file(path) {
+                    Err(e) if e.kind() != ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("cannot remove link `{}`", path.display()))
+                    }
+                    _ => {}
+                }
+                ensure(path, &mut dirs)?;
+                done.links_pruned += 1;
+            }
+        }
+        progress.inc(1);
+    }
+    for dir in &dirs {
+        atomic::sync_dir(dir)?;
+    }
+    progress.finish_and_clear();
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_prefixes_absolute_paths() {
+        let r = Root::new(Some(PathBuf::from("out")));
+        assert_eq!(r.host(Path::new("/etc/dnsmasq.conf")), Path::new("out/etc/dnsmasq.conf"));
+        assert_eq!(Root::default().host(Path::new("/etc/x")), Path::new("/etc/x"));
+    }
+
+    #[test]
+    fn plain_names() {
+        assert!(is_plain_name("installer"));
+        for bad in ["", ".", "..", "../etc/shadow", "/etc/shadow", "a/b"] {
+            assert!(!is_plain_name(bad), "{bad}");
+        }
+    }
+}
