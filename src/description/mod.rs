@@ -17,6 +17,11 @@ use spans::Spans;
 
 /// Parses and checks a description; `base_dir` anchors its relative paths.
 pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
+    if text.trim().is_empty() {
+        return Err(vec![Diagnostic::new("", "the description is empty")
+            .at(Some(Position { line: 1, column: 1 }))
+            .hint("describe at least `server`, `profiles` and `roles`; examples/portacluster.yaml is a complete one")]);
+    }
     let raw: RawDescription = serde_yaml::from_str(text).map_err(|e| vec![yaml_error(&e)])?;
     validate::validate(&raw, base_dir).map_err(|mut diags| {
         let spans = Spans::index(text);

@@ -81,7 +81,7 @@ fn check_label(s: &str) -> Check {
         return fail("must be 1 to 63 characters long", hint);
     }
     if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return fail("is not a valid host name", hint);
+        return fail("has characters other than letters, digits and `-`", hint);
     }
     if s.starts_with('-') || s.ends_with('-') {
         return fail("starts or ends with `-`", hint);
@@ -305,7 +305,7 @@ impl Validator {
             Ok(mac) => Some(mac),
             Err(_) => {
                 self.push(
-                    Diagnostic::new(path, format!("{what} {} is not a MAC address", shown(value)))
+                    Diagnostic::new(path, format!("{what} {} is malformed", shown(value)))
                         .hint("write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`"),
                 );
                 None
@@ -682,7 +682,15 @@ impl Validator {
 }
 
 fn outside_subnet(path: &str, what: &str, ip: Ipv4Addr, server: &Server) -> Diagnostic {
-    Diagnostic::new(path, format!("{what} `{ip}` is outside the boot server's subnet `{}/{}`", server.network(), server.prefix))
+    let subnet = format!("`{}/{}`", server.network(), server.prefix);
+    let problem = if ip == server.network() {
+        format!("is the network address of the subnet {subnet}")
+    } else if ip == server.broadcast() {
+        format!("is the broadcast address of the subnet {subnet}")
+    } else {
+        format!("is outside the boot server's subnet {subnet}")
+    };
+    Diagnostic::new(path, format!("{what} `{ip}` {problem}"))
         .hint(format!(
             "use a host address between `{}` and `{}`, or change `server.address`",
             Ipv4Addr::from(u32::from(server.network()) + 1),

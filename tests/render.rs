@@ -1,0 +1,285 @@
+//! `pxectl render` through the real binary: the reference setup, idempotence, drift, links.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt as _};
+use std::path::Path;
+
+use common::{assert_same_tree, identities, repo, Env};
+
+const NODE3: &str = "01-c0-3f-d5-60-e5-b9";
+
+fn rendered() -> Env {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0);
+    env
+}
+
+#[test]
+fn reproduces_the_reference_setup_byte_for_byte() {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0).stdout_has("5 files written").stdout_has("7 links created");
+    let golden = repo("tests/fixtures/portacluster");
+    for part in ["etc", "srv"] {
+        assert_same_tree(&env.root().join(part), &golden.join(part));
+    }
+    // Besides the boot server's files, only pxectl's own state folder exists.
+    let top: Vec<String> = fs::read_dir(env.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(top, ["etc", "srv", "var"]);
+    let mut state: Vec<String> = fs::read_dir(env.at("/var/lib/pxectl"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    state.sort();
+    assert_eq!(state, ["lock"]);
+}
+
+#[test]
+fn rendered_files_are_world_readable() {
+    let env = rendered();
+    for f in ["/etc/dnsmasq.conf", "/etc/nginx/nginx.conf", "/srv/public/pxe/pxelinux.cfg/installer"] {
+        let mode = fs::metadata(env.at(f)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o644, "{f}");
+    }
+}
+
+#[test]
+fn a_second_render_rewrites_nothing() {
+    let env = rendered();
+    let before = identities(&env.root());
+    env.run(&["render"]).expect(0).stdout_has("0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged");
+    assert_eq!(before, identities(&env.root()), "inodes or mtimes changed");
+}
+
+#[test]
+fn check_passes_on_a_fresh_render_and_fails_on_drift() {
+    let env = rendered();
+    env.run(&["render", "--check"]).expect(0).stdout_has("check: up to date");
+    fs::write(env.at("/etc/dnsmasq.conf"), "hand edit\n").unwrap();
+    let before = identities(&env.root());
+    env.run(&["render", "--check"])
+        .expect(1)
+        .stdout_has("write  ")
+        .stdout_has("etc/dnsmasq.conf (changed)")
+        .stdout_has("check: the disk differs");
+    assert_eq!(before, identities(&env.root()), "--check changed the tree");
+}
+
+#[test]
+fn check_fails_on_a_cold_tree() {
+    let env = Env::example("portacluster");
+    env.run(&["render", "--check"]).expect(1).stdout_has("5 files to write");
+    assert!(common::tree(&env.root()).is_empty(), "--check wrote files");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let env = Env::example("portacluster");
+    env.run(&["render", "--dry-run"])
+        .expect(0)
+        .stdout_has("link   ")
+        .stdout_has(&format!("{NODE3} -> arch-linux"))
+        .stdout_has("nothing was written");
+    assert!(common::tree(&env.root()).is_empty());
+}
+
+#[test]
+fn diff_shows_unified_diffs() {
+    let env = rendered();
+    let conf = env.at("/etc/nginx/nginx.conf");
+    let old = fs::read_to_string(&conf).unwrap();
+    fs::write(&conf, old.replace("keepalive_timeout  0;", "keepalive_timeout  65;")).unwrap();
+    env.run(&["render", "--check", "--diff"])
+        .expect(1)
+        .stdout_has("-    keepalive_timeout  65;\n+    keepalive_timeout  0;")
+        .stdout_has("(rendered)");
+    env.run(&["render", "--diff"]).expect(0).stdout_has("+    keepalive_timeout  0;");
+    assert_eq!(fs::read_to_string(&conf).unwrap(), old);
+}
+
+#[test]
+fn a_0600_file_is_made_world_readable_without_rewriting() {
+    let env = rendered();
+    let f = env.pxe("installer");
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+    env.run(&["render", "--check"]).expect(1).stdout_has("chmod");
+    env.run(&["render"]).expect(0).stdout_has("(600 -> 644)");
+    assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o7777, 0o644);
+}
+
+#[test]
+fn a_switched_link_is_left_alone() {
+    let env = rendered();
+    let link = env.pxe(NODE3);
+    fs::remove_file(&link).unwrap();
+    symlink("installer", &link).unwrap();
+    let before = identities(&env.root());
+    env.run(&["-v", "render"]).expect(0).stdout_has("node `node3` was switched").stdout_has("1 switched node left alone");
+    assert_eq!(fs::read_link(&link).unwrap(), Path::new("installer"));
+    assert_eq!(before, identities(&env.root()));
+    env.run(&["render", "--check"]).expect(0);
+}
+
+#[test]
+fn a_missing_link_is_created_and_default_is_repointed() {
+    let env = rendered();
+    fs::remove_file(env.pxe(NODE3)).unwrap();
+    fs::remove_file(env.pxe("default")).unwrap();
+    symlink("rescue", env.pxe("default")).unwrap();
+    env.run(&["render"]).expect(0).stdout_has("1 link created, 1 re-pointed");
+    assert_eq!(fs::read_link(env.pxe(NODE3)).unwrap(), Path::new("arch-linux"));
+    assert_eq!(fs::read_link(env.pxe("default")).unwrap(), Path::new("installer"));
+}
+
+#[test]
+fn orphan_links_are_reported_and_pruned_on_request() {
+    let env = rendered();
+    let orphan = env.pxe("01-aa-bb-cc-dd-ee-ff");
+    symlink("installer", &orphan).unwrap();
+    env.run(&["render"]).expect(0).stderr_has("01-aa-bb-cc-dd-ee-ff` is a link for a MAC that no node has");
+    assert!(fs::symlink_metadata(&orphan).is_ok());
+    env.run(&["render", "--check"]).expect(1);
+    env.run(&["render", "--prune"]).expect(0).stdout_has("prune  ").stdout_has("1 pruned");
+    assert!(fs::symlink_metadata(&orphan).is_err());
+    env.run(&["render", "--check"]).expect(0);
+}
+
+#[test]
+fn a_node_link_to_a_file_outside_is_reported_never_followed() {
+    let env = rendered();
+    let secret = env.dir.path().join("shadow");
+    fs::write(&secret, "root:secret\n").unwrap();
+    let link = env.pxe(NODE3);
+    fs::remove_file(&link).unwrap();
+    symlink(&secret, &link).unwrap();
+    env.run(&["render"]).expect(0).stderr_has("points outside pxelinux.cfg/");
+    assert_eq!(fs::read_to_string(&secret).unwrap(), "root:secret\n");
+    assert_eq!(fs::read_link(&link).unwrap(), secret);
+    env.run(&["render", "--check"]).expect(1);
+}
+
+#[test]
+fn a_folder_or_file_where_a_link_belongs_is_reported() {
+    let env = rendered();
+    let link = env.pxe(NODE3);
+    fs::remove_file(&link).unwrap();
+    fs::create_dir(&link).unwrap();
+    env.run(&["render"]).expect(0).stderr_has("is a folder where the link of node `node3` belongs");
+    assert!(link.is_dir());
+    fs::remove_dir(&link).unwrap();
+    fs::write(&link, "hand edit").unwrap();
+    env.run(&["render", "--check"]).expect(1).stderr_has("is a regular file where the link of node `node3` belongs");
+    assert_eq!(fs::read_to_string(&link).unwrap(), "hand edit");
+}
+
+#[test]
+fn a_config_link_pointing_outside_the_roots_is_refused() {
+    let env = rendered();
+    let outside = env.dir.path().join("elsewhere.conf");
+    fs::write(&outside, "keep\n").unwrap();
+    let conf = env.at("/etc/dnsmasq.conf");
+    fs::remove_file(&conf).unwrap();
+    symlink(&outside, &conf).unwrap();
+    env.run(&["render"]).expect(3).stderr_has("does not write through it");
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "keep\n");
+}
+
+#[test]
+fn a_config_link_into_the_state_folder_is_written_through() {
+    let env = rendered();
+    let real = env.at("/var/lib/pxectl/dnsmasq.conf");
+    fs::write(&real, "old\n").unwrap();
+    let conf = env.at("/etc/dnsmasq.conf");
+    fs::remove_file(&conf).unwrap();
+    symlink(&real, &conf).unwrap();
+    env.run(&["render"]).expect(0).stdout_has("1 file written");
+    assert!(fs::symlink_metadata(&conf).unwrap().file_type().is_symlink());
+    assert!(fs::read_to_string(&real).unwrap().starts_with("interface=eno1\n"));
+}
+
+#[test]
+fn stale_temporaries_are_removed_under_the_lock() {
+    let env = rendered();
+    let stale = env.pxe(".pxectl.tmp.999.0");
+    symlink("installer", &stale).unwrap();
+    env.run(&["render"]).expect(0).stdout_has("removed 1 temporary file");
+    assert!(fs::symlink_metadata(&stale).is_err());
+}
+
+#[test]
+fn templates_folder_replaces_built_ins_by_name() {
+    let env = Env::example("portacluster");
+    let tpl = env.dir.path().join("tpl");
+    fs::create_dir(&tpl).unwrap();
+    fs::write(tpl.join("nginx.conf.tera"), "# {{ server.fqdn }} on {{ http.listen }}\n").unwrap();
+    env.run(&["render", "--templates", tpl.to_str().unwrap()]).expect(0);
+    assert_eq!(fs::read_to_string(env.at("/etc/nginx/nginx.conf")).unwrap(), "# node0.pc.datastax.com on 80\n");
+    // The others stay built in.
+    assert!(fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap().starts_with("interface=eno1\n"));
+}
+
+#[test]
+fn templates_key_is_relative_to_the_description() {
+    let text = fs::read_to_string(repo("examples/portacluster.yaml")).unwrap();
+    let env = Env::new(&format!("templates: tpl\n{text}"));
+    fs::create_dir(env.dir.path().join("tpl")).unwrap();
+    fs::write(env.dir.path().join("tpl/dnsmasq.conf.tera"), "interface={{ server.interface }}\n").unwrap();
+    env.run(&["render"]).expect(0);
+    assert_eq!(fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(), "interface=eno1\n");
+}
+
+#[test]
+fn a_template_error_names_template_line_and_variable() {
+    let env = Env::example("portacluster");
+    let tpl = env.dir.path().join("tpl");
+    fs::create_dir(&tpl).unwrap();
+    fs::write(tpl.join("dnsmasq.conf.tera"), "interface={{ server.interface }}\ndhcp-boot={{ dhcp.bootfile }}\n").unwrap();
+    env.run(&["render", "--templates", tpl.to_str().unwrap()])
+        .expect(3)
+        .stderr_has("dnsmasq.conf.tera` at line 2: variable `dhcp.bootfile` is not defined");
+    assert!(common::tree(&env.root()).is_empty(), "a failed render wrote files");
+}
+
+#[test]
+fn a_missing_template_folder_is_an_error() {
+    let env = Env::example("portacluster");
+    env.run(&["render", "--templates", "/nonexistent/tpl"]).expect(3).stderr_has("template folder `/nonexistent/tpl` does not exist");
+}
+
+#[test]
+fn config_comes_from_the_environment_and_flags_go_anywhere() {
+    let env = Env::example("portacluster");
+    let mut cmd = assert_cmd::Command::cargo_bin("pxectl").unwrap();
+    cmd.arg("render").arg("--root").arg(env.root()).env("PXECTL_CONFIG", env.config());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.at("/etc/dnsmasq.conf").exists());
+}
+
+#[test]
+fn a_missing_description_says_how_to_point_at_one() {
+    let env = Env::example("portacluster");
+    fs::remove_file(env.config()).unwrap();
+    env.run(&["render"]).expect(3).stderr_has("cannot read the cluster description").stderr_has("--config PATH");
+}
+
+#[test]
+fn validate_checks_without_writing() {
+    let env = Env::example("portacluster");
+    env.run(&["validate"]).expect(0).stdout_has("valid (6 nodes, 2 reservations, 3 profiles");
+    assert!(common::tree(&env.root()).is_empty());
+}
+
+#[test]
+fn quiet_prints_only_the_summary() {
+    let env = Env::example("portacluster");
+    let run = env.run(&["-q", "render"]);
+    run.expect(0);
+    assert_eq!(run.stdout().lines().count(), 1, "{}", run.stdout());
+}
