@@ -1,1 +1,182 @@
-fn main(){}
+//! `cargo bench --bench render`: times `pxectl render` on synthetic clusters of 1,000, 10,000
+//! and 100,000 nodes, cold (empty tree) and as a no-op re-render, with peak memory.
+//!
+//! Each run is a separate process of the release binary; the median of several runs is
+//! reported. `PXECTL_BENCH_SIZES=1000,10000` picks sizes, `PXECTL_BENCH_RUNS=5` the runs.
+
+// Figures for a table: precision loss in usize/u64 -> f64 is irrelevant at these sizes.
+#![allow(clippy::cast_precision_loss)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
+
+/// A cluster of `n` nodes, each with a fixed address, in a /14.
+fn description(n: usize) -> String {
+    let mut s = String::from(
+        "server: {hostname: boot, address: 10.0.0.1/14, interface: eth0, domain: bench.example.com}\n\
+         dhcp: {range: {start: 10.3.255.1, end: 10.3.255.200}, lease_time: 12h}\n\
+         profiles:\n  local: {kernel: /vmlinuz, initrd: /initrd.img, append: root=/dev/sda1 ro}\n  \
+         install: {kernel: /i/vmlinuz, append: 'url={{ http.url }}/install'}\n\
+         roles: {normal: local, reimage: install, default: install}\nnodes:\n",
+    );
+    for i in 0..n {
+        let ip = 0x0A00_0000u32 + 10 + u32::try_from(i).unwrap();
+        let ip = std::net::Ipv4Addr::from(ip);
+        let mac = i.to_be_bytes();
+        let _ = writeln!(
+            s,
+            "  - {{name: n{i:06}, mac: '02:00:{:02x}:{:02x}:{:02x}:{:02x}', ip: {ip}, groups: [rack{}]}}",
+            mac[4],
+            mac[5],
+            mac[6],
+            mac[7],
+            i / 40
+        );
+    }
+    s
+}
+
+/// Runs pxectl through this bench's own `--measure` wrapper; returns wall time and peak RSS.
+fn measure(config: &Path, root: &Path) -> (Duration, u64) {
+    let start = Instant::now();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--measure", PXECTL, "-q", "--config"])
+        .arg(config)
+        .arg("--root")
+        .arg(root)
+        .arg("render")
+        .output()
+        .expect("run pxectl");
+    let wall = start.elapsed();
+    assert!(
+        out.status.success(),
+        "pxectl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kib="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("wrapper reports maxrss");
+    (wall, rss)
+}
+
+fn identities(dir: &Path) -> BTreeMap<std::path::PathBuf, (u64, i64, i64)> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.path().starts_with(dir.join("var")))
+        .map(|e| {
+            let m = e.path().symlink_metadata().unwrap();
+            (e.path().to_path_buf(), (m.ino(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect()
+}
+
+/// The least any tool can do for a cold tree of `n` nodes: one `symlink()` per node into an
+/// empty folder on the same filesystem, from this process (no start-up, no parsing).
+fn symlink_floor(dir: &Path, n: usize) -> Duration {
+    std::fs::create_dir_all(dir).unwrap();
+    let start = Instant::now();
+    for i in 0..n {
+        std::os::unix::fs::symlink("local", dir.join(format!("01-02-00-{i:08x}"))).unwrap();
+    }
+    let t = start.elapsed();
+    std::fs::remove_dir_all(dir).unwrap();
+    t
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--measure") {
+        // The wrapper: run pxectl, report its peak RSS from this process's children's usage.
+        let status = Command::new(&args[2])
+            .args(&args[3..])
+            .status()
+            .expect("spawn pxectl");
+        let usage =
+            nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+        eprintln!("maxrss_kib={}", usage.max_rss());
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    // `cargo bench` passes `--bench`; under `cargo test` this is a smoke run that keeps the
+    // benchmark compiling and working without spending minutes.
+    let full = args.iter().any(|a| a == "--bench");
+    let default_sizes = if full { "1000,10000,100000" } else { "100" };
+    let sizes: Vec<usize> = std::env::var("PXECTL_BENCH_SIZES")
+        .unwrap_or_else(|_| default_sizes.into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("size"))
+        .collect();
+    let runs: usize = std::env::var("PXECTL_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if full { 5 } else { 1 });
+
+    println!(
+        "temp folder: {} (set TMPDIR to measure another filesystem)",
+        std::env::temp_dir().display()
+    );
+    println!();
+    println!("| nodes | cold render, median ms | per node, µs | symlink() floor, median ms | render / floor | peak RSS, MB | no-op re-render, median ms | no-op wrote |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|");
+    for &n in &sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("cluster.yaml");
+        std::fs::write(&config, description(n)).unwrap();
+        let (mut cold, mut noop, mut floor, mut rss) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        let mut wrote_nothing = true;
+        for run in 0..runs {
+            let root = dir.path().join(format!("out{run}"));
+            let (t, r) = measure(&config, &root);
+            cold.push(t);
+            rss = rss.max(r);
+            let before = identities(&root);
+            let (t, r) = measure(&config, &root);
+            noop.push(t);
+            rss = rss.max(r);
+            wrote_nothing &= before == identities(&root);
+            std::fs::remove_dir_all(&root).unwrap();
+            floor.push(symlink_floor(&dir.path().join(format!("floor{run}")), n));
+        }
+        let cold = median(cold);
+        let floor = median(floor);
+        println!(
+            "| {n} | {} | {:.1} | {} | {:.2} | {:.1} | {} | {} |",
+            ms(cold),
+            cold.as_secs_f64() * 1e6 / n as f64,
+            ms(floor),
+            cold.as_secs_f64() / floor.as_secs_f64(),
+            rss as f64 / 1024.0,
+            ms(median(noop)),
+            if wrote_nothing {
+                "nothing"
+            } else {
+                "SOMETHING"
+            }
+        );
+        assert!(
+            wrote_nothing,
+            "the no-op re-render of {n} nodes changed the tree"
+        );
+    }
+}

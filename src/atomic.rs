@@ -25,7 +25,10 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
     tmp.write_all(contents)
-        .and_then(|()| tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)))
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(fs::Permissions::from_mode(mode))
+        })
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write a temporary file for `{}`", path.display()))?;
     tmp.persist(path)
@@ -48,7 +51,10 @@ pub fn replace_link(path: &Path, target: &str) -> Result<()> {
         .with_context(|| format!("cannot create a temporary link `{}`", tmp.display()))?;
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!("cannot rename a temporary link over `{}`", path.display()))
+        anyhow::Error::new(e).context(format!(
+            "cannot rename a temporary link over `{}`",
+            path.display()
+        ))
     })
 }
 
@@ -57,7 +63,9 @@ pub fn create_link(path: &Path, target: &str) -> Result<bool> {
     match std::os::unix::fs::symlink(target, path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("cannot create link `{}` -> `{target}`", path.display())),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot create link `{}` -> `{target}`", path.display()))
+        }
     }
 }
 
@@ -85,7 +93,8 @@ pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
         let entry = entry.with_context(|| format!("cannot read folder `{}`", dir.display()))?;
         if entry.file_name().to_str().is_some_and(is_temp) {
             let path = entry.path();
-            fs::remove_file(&path).with_context(|| format!("cannot remove stale temporary `{}`", path.display()))?;
+            fs::remove_file(&path)
+                .with_context(|| format!("cannot remove stale temporary `{}`", path.display()))?;
             removed += 1;
         }
     }
@@ -112,7 +121,11 @@ mod tests {
         write_file(&p, b"two", 0o644).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o644);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
     }
 
     #[test]

@@ -9,7 +9,12 @@ use crate::output::Verbosity;
 
 /// Describe a PXE boot service (dnsmasq, nginx, pxelinux) in one YAML file and manage it.
 #[derive(Debug, Parser)]
-#[command(name = "pxectl", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "pxectl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Cluster description to use
     #[arg(
@@ -77,7 +82,8 @@ pub struct RenderArgs {
 
 /// Parses `10s`, `500ms`, `2m`, `1h30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write it like `10s`, `2m` or `1h30m`"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like `10s`, `2m` or `1h30m`"))
 }
 
 /// The settings every command works from.

@@ -32,12 +32,20 @@ pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
                     .set_len(0)
                     .and_then(|()| locked.seek(SeekFrom::Start(0)).map(drop))
                     .and_then(|()| writeln!(locked, "{pid}"))
-                    .with_context(|| format!("cannot write pid to the lock file `{}`", path.display()))?;
-                return Ok(Lock { _file: locked, path });
+                    .with_context(|| {
+                        format!("cannot write pid to the lock file `{}`", path.display())
+                    })?;
+                return Ok(Lock {
+                    _file: locked,
+                    path,
+                });
             }
             Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => {
                 if start.elapsed() >= timeout {
-                    let holder = holder(&path).map_or_else(|| "another pxectl".to_string(), |pid| format!("pxectl pid {pid}"));
+                    let holder = holder(&path).map_or_else(
+                        || "another pxectl".to_string(),
+                        |pid| format!("pxectl pid {pid}"),
+                    );
                     bail!(
                         "{holder} holds the lock `{}`; waited {:.1}s: retry when it is done, or raise `--lock-timeout`",
                         path.display(),
@@ -78,8 +86,13 @@ mod tests {
     fn second_holder_times_out_naming_the_first() {
         let dir = tempfile::tempdir().unwrap();
         let first = acquire(dir.path(), Duration::from_secs(1)).unwrap();
-        let err = acquire(dir.path(), Duration::from_millis(50)).unwrap_err().to_string();
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        let err = acquire(dir.path(), Duration::from_millis(50))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
         acquire(dir.path(), Duration::from_millis(50)).unwrap();
     }

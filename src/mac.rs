@@ -170,7 +170,10 @@ mod tests {
 
     #[test]
     fn pxelinux_name_round_trips_and_is_strict() {
-        assert_eq!(MacAddr::from_pxelinux_name("01-c0-3f-d5-60-e5-a1"), Some(A1));
+        assert_eq!(
+            MacAddr::from_pxelinux_name("01-c0-3f-d5-60-e5-a1"),
+            Some(A1)
+        );
         assert_eq!(MacAddr::from_pxelinux_name("01-C0-3F-D5-60-E5-A1"), None);
         assert_eq!(MacAddr::from_pxelinux_name("02-c0-3f-d5-60-e5-a1"), None);
         assert_eq!(MacAddr::from_pxelinux_name("01-c0:3f:d5:60:e5:a1"), None);

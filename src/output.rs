@@ -22,5 +22,7 @@ pub fn progress_bar(len: usize, verbosity: Verbosity, what: &str) -> ProgressBar
     let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
-    ProgressBar::new(len).with_style(style).with_message(what.to_string())
+    ProgressBar::new(len)
+        .with_style(style)
+        .with_message(what.to_string())
 }

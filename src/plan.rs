@@ -102,7 +102,10 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
     for (name, profile) in &cluster.profiles {
         files.push(FilePlan {
             path: cluster.profile_path(name),
-            contents: templates.render(templates::PROFILE, &templates::profile_context(name, profile))?,
+            contents: templates.render(
+                templates::PROFILE,
+                &templates::profile_context(name, profile),
+            )?,
             mode: FILE_MODE,
         });
     }

@@ -48,15 +48,24 @@ impl Templates {
             .collect();
         if let Some(dir) = dir {
             let entries = std::fs::read_dir(dir).with_context(|| {
-                format!("cannot read the template folder `{}` (set by `templates:` or `--templates`)", dir.display())
+                format!(
+                    "cannot read the template folder `{}` (set by `templates:` or `--templates`)",
+                    dir.display()
+                )
             })?;
             for entry in entries {
-                let entry = entry.with_context(|| format!("cannot read the template folder `{}`", dir.display()))?;
+                let entry = entry.with_context(|| {
+                    format!("cannot read the template folder `{}`", dir.display())
+                })?;
                 let path = entry.path();
                 if !path.is_file() {
                     continue;
                 }
-                let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                let Some(name) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_string)
+                else {
                     continue;
                 };
                 let text = std::fs::read_to_string(&path)
@@ -72,7 +81,9 @@ impl Templates {
             let (origin, text) = &sources[name];
             tera.add_raw_template(name, text)
                 .map_err(|e| anyhow::anyhow!(chain(&e)))
-                .with_context(|| format!("template {} has a syntax error", describe(name, origin)))?;
+                .with_context(|| {
+                    format!("template {} has a syntax error", describe(name, origin))
+                })?;
         }
         Ok(Self { tera, sources })
     }
@@ -139,7 +150,12 @@ pub fn expand(text: &str, ctx: &Context) -> Result<String, String> {
         let detail = chain(&e);
         match missing_variable(&detail) {
             Some(var) => format!("variable `{var}` is not defined"),
-            None => detail.rsplit(": ").next().unwrap_or(&detail).trim().to_string(),
+            None => detail
+                .rsplit(": ")
+                .next()
+                .unwrap_or(&detail)
+                .trim()
+                .to_string(),
         }
     })
 }
@@ -265,7 +281,10 @@ pub fn cluster_context(c: &Cluster) -> Context {
     ctx.insert(
         "dhcp",
         &DhcpView {
-            range: c.dhcp.range.map(|(a, b)| RangeView { start: a.to_string(), end: b.to_string() }),
+            range: c.dhcp.range.map(|(a, b)| RangeView {
+                start: a.to_string(),
+                end: b.to_string(),
+            }),
             lease_time: &c.dhcp.lease_time,
             read_ethers: c.dhcp.read_ethers,
             boot_file: &c.dhcp.boot_file,
@@ -332,7 +351,10 @@ mod tests {
     #[test]
     fn expand_passes_plain_strings_through() {
         let ctx = Context::new();
-        assert_eq!(expand("root=/dev/sda2 rw", &ctx).unwrap(), "root=/dev/sda2 rw");
+        assert_eq!(
+            expand("root=/dev/sda2 rw", &ctx).unwrap(),
+            "root=/dev/sda2 rw"
+        );
     }
 
     #[test]

@@ -26,11 +26,11 @@ impl Root {
         match &self.0 {
             None => real.to_path_buf(),
             Some(root) => {
-                let rel: PathBuf = real
+                let relative: PathBuf = real
                     .components()
                     .filter(|c| matches!(c, Component::Normal(_)))
                     .collect();
-                root.join(rel)
+                root.join(relative)
             }
         }
     }
@@ -60,16 +60,27 @@ impl Entry {
 /// The entries of `dir` by name (none when it does not exist), with link targets read.
 pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
     let mut out = HashMap::new();
-    let walk = walkdir::WalkDir::new(dir).min_depth(1).max_depth(1).follow_links(false);
+    let walk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(1)
+        .follow_links(false);
     for entry in walk {
         let entry = match entry {
             Ok(e) => e,
-            Err(e) if e.depth() == 0 && e.io_error().is_some_and(|io| io.kind() == ErrorKind::NotFound) => {
+            Err(e)
+                if e.depth() == 0
+                    && e.io_error()
+                        .is_some_and(|io| io.kind() == ErrorKind::NotFound) =>
+            {
                 return Ok(out)
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read folder `{}`", dir.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read folder `{}`", dir.display()))
+            }
         };
-        let Some(name) = entry.file_name().to_str() else { continue };
+        let Some(name) = entry.file_name().to_str() else {
+            continue;
+        };
         let ft = entry.file_type();
         let kind = if ft.is_symlink() {
             let target = fs::read_link(entry.path())
@@ -97,22 +108,56 @@ pub enum Why {
 /// One change that would bring the disk in line with the plan. Paths are on this machine.
 #[derive(Debug, Clone)]
 pub enum Change {
-    WriteFile { path: PathBuf, dest: PathBuf, contents: String, mode: u32, old: Option<String>, why: Why },
-    SetMode { path: PathBuf, mode: u32, old: u32 },
-    CreateLink { path: PathBuf, target: String },
-    ReplaceLink { path: PathBuf, target: String, old: Entry },
-    RemoveLink { path: PathBuf, old: PathBuf },
+    WriteFile {
+        path: PathBuf,
+        dest: PathBuf,
+        contents: String,
+        mode: u32,
+        old: Option<String>,
+        why: Why,
+    },
+    SetMode {
+        path: PathBuf,
+        mode: u32,
+        old: u32,
+    },
+    CreateLink {
+        path: PathBuf,
+        target: String,
+    },
+    ReplaceLink {
+        path: PathBuf,
+        target: String,
+        old: Entry,
+    },
+    RemoveLink {
+        path: PathBuf,
+        old: PathBuf,
+    },
 }
 
 /// Something on disk worth reporting that render does not change.
 #[derive(Debug, Clone)]
 pub enum Finding {
     /// A node's link an operator switched to another described profile: not drift.
-    Switched { path: PathBuf, node: String, target: String },
+    Switched {
+        path: PathBuf,
+        node: String,
+        target: String,
+    },
     /// A node's link to something that is not a described profile in the same folder.
-    BadLink { path: PathBuf, node: String, target: PathBuf, escapes: bool },
+    BadLink {
+        path: PathBuf,
+        node: String,
+        target: PathBuf,
+        escapes: bool,
+    },
     /// A folder, file or special file where a link belongs.
-    Blocked { path: PathBuf, node: Option<String>, entry: Entry },
+    Blocked {
+        path: PathBuf,
+        node: Option<String>,
+        entry: Entry,
+    },
     /// A per-MAC link for a MAC no longer described (removed by `--prune` when it is a link).
     Orphan { path: PathBuf, entry: Entry },
 }
@@ -149,7 +194,13 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
         .filter_map(|t| fs::canonicalize(root.host(t)).ok())
         .collect();
     for file in &plan.files {
-        compare_file(&mut cmp, root.host(&file.path), &file.contents, file.mode, &trusted)?;
+        compare_file(
+            &mut cmp,
+            root.host(&file.path),
+            &file.contents,
+            file.mode,
+            &trusted,
+        )?;
     }
 
     let mut scans: HashMap<PathBuf, HashMap<String, Entry>> = HashMap::new();
@@ -163,55 +214,105 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
     for link in &plan.links {
         planned.insert(&link.path);
         let dir = link.path.parent().unwrap_or(Path::new("/"));
-        let name = link.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let targets = plan.link_dirs.iter().find(|d| d.dir == dir).map_or(&no_targets, |d| &d.targets);
+        let name = link
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let targets = plan
+            .link_dirs
+            .iter()
+            .find(|d| d.dir == dir)
+            .map_or(&no_targets, |d| &d.targets);
         let existing = match scans.get(dir) {
             Some(entries) => entries.get(name).cloned(),
             None => entry_at(&root.host(&link.path))?,
         };
         let path = root.host(&link.path);
         match (existing, &link.role) {
-            (None, _) => cmp.changes.push(Change::CreateLink { path, target: link.target.clone() }),
-            (Some(Entry::Link(t)), _) if t.as_os_str() == link.target.as_str() => cmp.unchanged_links += 1,
-            (Some(entry @ (Entry::Dir | Entry::Other)), role) => cmp.findings.push(Finding::Blocked {
+            (None, _) => cmp.changes.push(Change::CreateLink {
                 path,
-                node: node_name(role),
-                entry,
+                target: link.target.clone(),
             }),
-            (Some(old), LinkRole::Managed) => cmp.changes.push(Change::ReplaceLink { path, target: link.target.clone(), old }),
-            (Some(Entry::File), LinkRole::Node { name, .. }) => cmp.findings.push(Finding::Blocked {
+            (Some(Entry::Link(t)), _) if t.as_os_str() == link.target.as_str() => {
+                cmp.unchanged_links += 1;
+            }
+            (Some(entry @ (Entry::Dir | Entry::Other)), role) => {
+                cmp.findings.push(Finding::Blocked {
+                    path,
+                    node: node_name(role),
+                    entry,
+                });
+            }
+            (Some(old), LinkRole::Managed) => cmp.changes.push(Change::ReplaceLink {
                 path,
-                node: Some(name.clone()),
-                entry: Entry::File,
+                target: link.target.clone(),
+                old,
             }),
+            (Some(Entry::File), LinkRole::Node { name, .. }) => {
+                cmp.findings.push(Finding::Blocked {
+                    path,
+                    node: Some(name.clone()),
+                    entry: Entry::File,
+                });
+            }
             (Some(Entry::Link(t)), LinkRole::Node { name, .. }) => {
-                let plain = t.to_str().filter(|s| is_plain_name(s));
-                match plain {
+                let in_dir = t.to_str().filter(|s| is_plain_name(s));
+                match in_dir {
                     Some(s) if targets.contains(s) => {
                         cmp.unchanged_links += 1;
-                        cmp.findings.push(Finding::Switched { path, node: name.clone(), target: s.to_string() });
+                        cmp.findings.push(Finding::Switched {
+                            path,
+                            node: name.clone(),
+                            target: s.to_string(),
+                        });
                     }
-                    _ => cmp.findings.push(Finding::BadLink { path, node: name.clone(), escapes: plain.is_none(), target: t }),
+                    _ => cmp.findings.push(Finding::BadLink {
+                        path,
+                        node: name.clone(),
+                        escapes: in_dir.is_none(),
+                        target: t,
+                    }),
                 }
             }
         }
     }
 
+    orphans(&mut cmp, plan, root, &scans, &planned, prune);
+    Ok(cmp)
+}
+
+/// Per-MAC entries in the link folders that no described node owns.
+fn orphans(
+    cmp: &mut Comparison,
+    plan: &Plan,
+    root: &Root,
+    scans: &HashMap<PathBuf, HashMap<String, Entry>>,
+    planned: &HashSet<&Path>,
+    prune: bool,
+) {
     for d in &plan.link_dirs {
         let mut orphans: Vec<(&String, &Entry)> = scans[&d.dir]
             .iter()
-            .filter(|(name, _)| d.scheme.parse(name).is_some() && !planned.contains(d.dir.join(name).as_path()))
+            .filter(|(name, _)| {
+                d.scheme.parse(name).is_some() && !planned.contains(d.dir.join(name).as_path())
+            })
             .collect();
         orphans.sort_by(|a, b| a.0.cmp(b.0));
         for (name, entry) in orphans {
             let path = root.host(&d.dir.join(name));
             match entry {
-                Entry::Link(old) if prune => cmp.changes.push(Change::RemoveLink { path, old: old.clone() }),
-                _ => cmp.findings.push(Finding::Orphan { path, entry: entry.clone() }),
+                Entry::Link(old) if prune => cmp.changes.push(Change::RemoveLink {
+                    path,
+                    old: old.clone(),
+                }),
+                _ => cmp.findings.push(Finding::Orphan {
+                    path,
+                    entry: entry.clone(),
+                }),
             }
         }
     }
-    Ok(cmp)
 }
 
 fn node_name(role: &LinkRole) -> Option<String> {
@@ -229,7 +330,8 @@ pub fn is_plain_name(s: &str) -> bool {
 fn entry_at(path: &Path) -> Result<Option<Entry>> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => Ok(Some(Entry::Link(
-            fs::read_link(path).with_context(|| format!("cannot read link `{}`", path.display()))?,
+            fs::read_link(path)
+                .with_context(|| format!("cannot read link `{}`", path.display()))?,
         ))),
         Ok(m) if m.is_file() => Ok(Some(Entry::File)),
         Ok(m) if m.is_dir() => Ok(Some(Entry::Dir)),
@@ -239,7 +341,13 @@ fn entry_at(path: &Path) -> Result<Option<Entry>> {
     }
 }
 
-fn compare_file(cmp: &mut Comparison, path: PathBuf, contents: &str, mode: u32, trusted: &[PathBuf]) -> Result<()> {
+fn compare_file(
+    cmp: &mut Comparison,
+    path: PathBuf,
+    contents: &str,
+    mode: u32,
+    trusted: &[PathBuf],
+) -> Result<()> {
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -266,14 +374,25 @@ fn compare_file(cmp: &mut Comparison, path: PathBuf, contents: &str, mode: u32, 
         Err(e) => return Err(e).with_context(|| format!("cannot inspect `{}`", dest.display())),
     };
     let Some(meta) = meta else {
-        cmp.changes.push(Change::WriteFile { path, dest, contents: contents.to_string(), mode, old: None, why: Why::New });
+        cmp.changes.push(Change::WriteFile {
+            path,
+            dest,
+            contents: contents.to_string(),
+            mode,
+            old: None,
+            why: Why::New,
+        });
         return Ok(());
     };
     if !meta.is_file() {
         bail!(
             "`{}` is {}, not a file; move it away so pxectl can write its file there",
             dest.display(),
-            if meta.is_dir() { "a folder" } else { "a special file" }
+            if meta.is_dir() {
+                "a folder"
+            } else {
+                "a special file"
+            }
         );
     }
     let old = fs::read(&dest).with_context(|| format!("cannot read `{}`", dest.display()))?;
@@ -287,7 +406,11 @@ fn compare_file(cmp: &mut Comparison, path: PathBuf, contents: &str, mode: u32, 
             why: Why::Content,
         });
     } else if meta.permissions().mode() & 0o7777 != mode {
-        cmp.changes.push(Change::SetMode { path: dest, mode, old: meta.permissions().mode() & 0o7777 });
+        cmp.changes.push(Change::SetMode {
+            path: dest,
+            mode,
+            old: meta.permissions().mode() & 0o7777,
+        });
     } else {
         cmp.unchanged_files += 1;
     }
@@ -296,7 +419,8 @@ fn compare_file(cmp: &mut Comparison, path: PathBuf, contents: &str, mode: u32, 
 
 /// Where a write to the link `path` would land, if that is inside a trusted folder.
 fn link_destination(path: &Path, trusted: &[PathBuf]) -> Result<PathBuf> {
-    let target = fs::read_link(path).with_context(|| format!("cannot read link `{}`", path.display()))?;
+    let target =
+        fs::read_link(path).with_context(|| format!("cannot read link `{}`", path.display()))?;
     let abs = path.parent().unwrap_or(Path::new("/")).join(&target);
     let resolved = fs::canonicalize(&abs).or_else(|_| {
         let parent = abs.parent().unwrap_or(Path::new("/"));
@@ -338,7 +462,12 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
     };
     for change in changes {
         match change {
-            Change::WriteFile { dest, contents, mode, .. } => {
+            Change::WriteFile {
+                dest,
+                contents,
+                mode,
+                ..
+            } => {
                 ensure(dest, &mut dirs)?;
                 atomic::write_file(dest, contents.as_bytes(), *mode)?;
                 done.files_written += 1;
@@ -362,7 +491,8 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
             Change::RemoveLink { path, .. } => {
                 match fs::remove_file(path) {
                     Err(e) if e.kind() != ErrorKind::NotFound => {
-                        return Err(e).with_context(|| format!("cannot remove link `{}`", path.display()))
+                        return Err(e)
+                            .with_context(|| format!("cannot remove link `{}`", path.display()))
                     }
                     _ => {}
                 }
@@ -386,8 +516,14 @@ mod tests {
     #[test]
     fn root_prefixes_absolute_paths() {
         let r = Root::new(Some(PathBuf::from("out")));
-        assert_eq!(r.host(Path::new("/etc/dnsmasq.conf")), Path::new("out/etc/dnsmasq.conf"));
-        assert_eq!(Root::default().host(Path::new("/etc/x")), Path::new("/etc/x"));
+        assert_eq!(
+            r.host(Path::new("/etc/dnsmasq.conf")),
+            Path::new("out/etc/dnsmasq.conf")
+        );
+        assert_eq!(
+            Root::default().host(Path::new("/etc/x")),
+            Path::new("/etc/x")
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Every description under tests/fixtures/invalid/ is refused with exit status 2, each problem
-//! named with its file:line:column, and the output tree is left exactly as it was.
+//! named with its <file:line:column>, and the output tree is left exactly as it was.
 
 mod common;
 
@@ -54,21 +54,41 @@ fn every_invalid_description_is_refused_with_its_place_and_nothing_is_touched() 
                 why.push("the output tree changed".into());
             }
             if !why.is_empty() {
-                failures.push(format!("{name} ({}): {}\n{stderr}", args.join(" "), why.join("; ")));
+                failures.push(format!(
+                    "{name} ({}): {}\n{stderr}",
+                    args.join(" "),
+                    why.join("; ")
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_problem_has_a_hint() {
-    let env = Env::new(&fs::read_to_string(repo("tests/fixtures/invalid/several-problems-at-once/cluster.yaml")).unwrap());
+    let env = Env::new(
+        &fs::read_to_string(repo(
+            "tests/fixtures/invalid/several-problems-at-once/cluster.yaml",
+        ))
+        .unwrap(),
+    );
     let run = env.run(&["validate"]);
     run.expect(2);
     let stderr = run.stderr();
-    let errors = stderr.lines().filter(|l| l.starts_with("error: ") && !l.contains("nothing was written")).count();
-    let hints = stderr.lines().filter(|l| l.trim_start().starts_with("= help: ")).count();
+    let errors = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: ") && !l.contains("nothing was written"))
+        .count();
+    let hints = stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("= help: "))
+        .count();
     assert_eq!(errors, 3, "{stderr}");
     assert_eq!(hints, errors, "{stderr}");
 }

@@ -19,7 +19,10 @@ fn rendered() -> Env {
 #[test]
 fn reproduces_the_reference_setup_byte_for_byte() {
     let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0).stdout_has("5 files written").stdout_has("7 links created");
+    env.run(&["render"])
+        .expect(0)
+        .stdout_has("5 files written")
+        .stdout_has("7 links created");
     let golden = repo("tests/fixtures/portacluster");
     for part in ["etc", "srv"] {
         assert_same_tree(&env.root().join(part), &golden.join(part));
@@ -43,7 +46,11 @@ fn reproduces_the_reference_setup_byte_for_byte() {
 #[test]
 fn rendered_files_are_world_readable() {
     let env = rendered();
-    for f in ["/etc/dnsmasq.conf", "/etc/nginx/nginx.conf", "/srv/public/pxe/pxelinux.cfg/installer"] {
+    for f in [
+        "/etc/dnsmasq.conf",
+        "/etc/nginx/nginx.conf",
+        "/srv/public/pxe/pxelinux.cfg/installer",
+    ] {
         let mode = fs::metadata(env.at(f)).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o644, "{f}");
     }
@@ -53,14 +60,18 @@ fn rendered_files_are_world_readable() {
 fn a_second_render_rewrites_nothing() {
     let env = rendered();
     let before = identities(&env.root());
-    env.run(&["render"]).expect(0).stdout_has("0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged");
+    env.run(&["render"]).expect(0).stdout_has(
+        "0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged",
+    );
     assert_eq!(before, identities(&env.root()), "inodes or mtimes changed");
 }
 
 #[test]
 fn check_passes_on_a_fresh_render_and_fails_on_drift() {
     let env = rendered();
-    env.run(&["render", "--check"]).expect(0).stdout_has("check: up to date");
+    env.run(&["render", "--check"])
+        .expect(0)
+        .stdout_has("check: up to date");
     fs::write(env.at("/etc/dnsmasq.conf"), "hand edit\n").unwrap();
     let before = identities(&env.root());
     env.run(&["render", "--check"])
@@ -74,7 +85,9 @@ fn check_passes_on_a_fresh_render_and_fails_on_drift() {
 #[test]
 fn check_fails_on_a_cold_tree() {
     let env = Env::example("portacluster");
-    env.run(&["render", "--check"]).expect(1).stdout_has("5 files to write");
+    env.run(&["render", "--check"])
+        .expect(1)
+        .stdout_has("5 files to write");
     assert!(common::tree(&env.root()).is_empty(), "--check wrote files");
 }
 
@@ -94,12 +107,18 @@ fn diff_shows_unified_diffs() {
     let env = rendered();
     let conf = env.at("/etc/nginx/nginx.conf");
     let old = fs::read_to_string(&conf).unwrap();
-    fs::write(&conf, old.replace("keepalive_timeout  0;", "keepalive_timeout  65;")).unwrap();
+    fs::write(
+        &conf,
+        old.replace("keepalive_timeout  0;", "keepalive_timeout  65;"),
+    )
+    .unwrap();
     env.run(&["render", "--check", "--diff"])
         .expect(1)
         .stdout_has("-    keepalive_timeout  65;\n+    keepalive_timeout  0;")
         .stdout_has("(rendered)");
-    env.run(&["render", "--diff"]).expect(0).stdout_has("+    keepalive_timeout  0;");
+    env.run(&["render", "--diff"])
+        .expect(0)
+        .stdout_has("+    keepalive_timeout  0;");
     assert_eq!(fs::read_to_string(&conf).unwrap(), old);
 }
 
@@ -108,9 +127,14 @@ fn a_0600_file_is_made_world_readable_without_rewriting() {
     let env = rendered();
     let f = env.pxe("installer");
     fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
-    env.run(&["render", "--check"]).expect(1).stdout_has("chmod");
+    env.run(&["render", "--check"])
+        .expect(1)
+        .stdout_has("chmod");
     env.run(&["render"]).expect(0).stdout_has("(600 -> 644)");
-    assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o7777, 0o644);
+    assert_eq!(
+        fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+        0o644
+    );
 }
 
 #[test]
@@ -120,7 +144,10 @@ fn a_switched_link_is_left_alone() {
     fs::remove_file(&link).unwrap();
     symlink("installer", &link).unwrap();
     let before = identities(&env.root());
-    env.run(&["-v", "render"]).expect(0).stdout_has("node `node3` was switched").stdout_has("1 switched node left alone");
+    env.run(&["-v", "render"])
+        .expect(0)
+        .stdout_has("node `node3` was switched")
+        .stdout_has("1 switched node left alone");
     assert_eq!(fs::read_link(&link).unwrap(), Path::new("installer"));
     assert_eq!(before, identities(&env.root()));
     env.run(&["render", "--check"]).expect(0);
@@ -132,9 +159,17 @@ fn a_missing_link_is_created_and_default_is_repointed() {
     fs::remove_file(env.pxe(NODE3)).unwrap();
     fs::remove_file(env.pxe("default")).unwrap();
     symlink("rescue", env.pxe("default")).unwrap();
-    env.run(&["render"]).expect(0).stdout_has("1 link created, 1 re-pointed");
-    assert_eq!(fs::read_link(env.pxe(NODE3)).unwrap(), Path::new("arch-linux"));
-    assert_eq!(fs::read_link(env.pxe("default")).unwrap(), Path::new("installer"));
+    env.run(&["render"])
+        .expect(0)
+        .stdout_has("1 link created, 1 re-pointed");
+    assert_eq!(
+        fs::read_link(env.pxe(NODE3)).unwrap(),
+        Path::new("arch-linux")
+    );
+    assert_eq!(
+        fs::read_link(env.pxe("default")).unwrap(),
+        Path::new("installer")
+    );
 }
 
 #[test]
@@ -142,10 +177,15 @@ fn orphan_links_are_reported_and_pruned_on_request() {
     let env = rendered();
     let orphan = env.pxe("01-aa-bb-cc-dd-ee-ff");
     symlink("installer", &orphan).unwrap();
-    env.run(&["render"]).expect(0).stderr_has("01-aa-bb-cc-dd-ee-ff` is a link for a MAC that no node has");
+    env.run(&["render"])
+        .expect(0)
+        .stderr_has("01-aa-bb-cc-dd-ee-ff` is a link for a MAC that no node has");
     assert!(fs::symlink_metadata(&orphan).is_ok());
     env.run(&["render", "--check"]).expect(1);
-    env.run(&["render", "--prune"]).expect(0).stdout_has("prune  ").stdout_has("1 pruned");
+    env.run(&["render", "--prune"])
+        .expect(0)
+        .stdout_has("prune  ")
+        .stdout_has("1 pruned");
     assert!(fs::symlink_metadata(&orphan).is_err());
     env.run(&["render", "--check"]).expect(0);
 }
@@ -158,7 +198,9 @@ fn a_node_link_to_a_file_outside_is_reported_never_followed() {
     let link = env.pxe(NODE3);
     fs::remove_file(&link).unwrap();
     symlink(&secret, &link).unwrap();
-    env.run(&["render"]).expect(0).stderr_has("points outside pxelinux.cfg/");
+    env.run(&["render"])
+        .expect(0)
+        .stderr_has("points outside pxelinux.cfg/");
     assert_eq!(fs::read_to_string(&secret).unwrap(), "root:secret\n");
     assert_eq!(fs::read_link(&link).unwrap(), secret);
     env.run(&["render", "--check"]).expect(1);
@@ -170,11 +212,15 @@ fn a_folder_or_file_where_a_link_belongs_is_reported() {
     let link = env.pxe(NODE3);
     fs::remove_file(&link).unwrap();
     fs::create_dir(&link).unwrap();
-    env.run(&["render"]).expect(0).stderr_has("is a folder where the link of node `node3` belongs");
+    env.run(&["render"])
+        .expect(0)
+        .stderr_has("is a folder where the link of node `node3` belongs");
     assert!(link.is_dir());
     fs::remove_dir(&link).unwrap();
     fs::write(&link, "hand edit").unwrap();
-    env.run(&["render", "--check"]).expect(1).stderr_has("is a regular file where the link of node `node3` belongs");
+    env.run(&["render", "--check"])
+        .expect(1)
+        .stderr_has("is a regular file where the link of node `node3` belongs");
     assert_eq!(fs::read_to_string(&link).unwrap(), "hand edit");
 }
 
@@ -186,7 +232,9 @@ fn a_config_link_pointing_outside_the_roots_is_refused() {
     let conf = env.at("/etc/dnsmasq.conf");
     fs::remove_file(&conf).unwrap();
     symlink(&outside, &conf).unwrap();
-    env.run(&["render"]).expect(3).stderr_has("does not write through it");
+    env.run(&["render"])
+        .expect(3)
+        .stderr_has("does not write through it");
     assert_eq!(fs::read_to_string(&outside).unwrap(), "keep\n");
 }
 
@@ -199,8 +247,13 @@ fn a_config_link_into_the_state_folder_is_written_through() {
     fs::remove_file(&conf).unwrap();
     symlink(&real, &conf).unwrap();
     env.run(&["render"]).expect(0).stdout_has("1 file written");
-    assert!(fs::symlink_metadata(&conf).unwrap().file_type().is_symlink());
-    assert!(fs::read_to_string(&real).unwrap().starts_with("interface=eno1\n"));
+    assert!(fs::symlink_metadata(&conf)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(fs::read_to_string(&real)
+        .unwrap()
+        .starts_with("interface=eno1\n"));
 }
 
 #[test]
@@ -208,7 +261,9 @@ fn stale_temporaries_are_removed_under_the_lock() {
     let env = rendered();
     let stale = env.pxe(".pxectl.tmp.999.0");
     symlink("installer", &stale).unwrap();
-    env.run(&["render"]).expect(0).stdout_has("removed 1 temporary file");
+    env.run(&["render"])
+        .expect(0)
+        .stdout_has("removed 1 temporary file");
     assert!(fs::symlink_metadata(&stale).is_err());
 }
 
@@ -217,11 +272,21 @@ fn templates_folder_replaces_built_ins_by_name() {
     let env = Env::example("portacluster");
     let tpl = env.dir.path().join("tpl");
     fs::create_dir(&tpl).unwrap();
-    fs::write(tpl.join("nginx.conf.tera"), "# {{ server.fqdn }} on {{ http.listen }}\n").unwrap();
-    env.run(&["render", "--templates", tpl.to_str().unwrap()]).expect(0);
-    assert_eq!(fs::read_to_string(env.at("/etc/nginx/nginx.conf")).unwrap(), "# node0.pc.datastax.com on 80\n");
+    fs::write(
+        tpl.join("nginx.conf.tera"),
+        "# {{ server.fqdn }} on {{ http.listen }}\n",
+    )
+    .unwrap();
+    env.run(&["render", "--templates", tpl.to_str().unwrap()])
+        .expect(0);
+    assert_eq!(
+        fs::read_to_string(env.at("/etc/nginx/nginx.conf")).unwrap(),
+        "# node0.pc.datastax.com on 80\n"
+    );
     // The others stay built in.
-    assert!(fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap().starts_with("interface=eno1\n"));
+    assert!(fs::read_to_string(env.at("/etc/dnsmasq.conf"))
+        .unwrap()
+        .starts_with("interface=eno1\n"));
 }
 
 #[test]
@@ -229,9 +294,16 @@ fn templates_key_is_relative_to_the_description() {
     let text = fs::read_to_string(repo("examples/portacluster.yaml")).unwrap();
     let env = Env::new(&format!("templates: tpl\n{text}"));
     fs::create_dir(env.dir.path().join("tpl")).unwrap();
-    fs::write(env.dir.path().join("tpl/dnsmasq.conf.tera"), "interface={{ server.interface }}\n").unwrap();
+    fs::write(
+        env.dir.path().join("tpl/dnsmasq.conf.tera"),
+        "interface={{ server.interface }}\n",
+    )
+    .unwrap();
     env.run(&["render"]).expect(0);
-    assert_eq!(fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(), "interface=eno1\n");
+    assert_eq!(
+        fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(),
+        "interface=eno1\n"
+    );
 }
 
 #[test]
@@ -239,26 +311,42 @@ fn a_template_error_names_template_line_and_variable() {
     let env = Env::example("portacluster");
     let tpl = env.dir.path().join("tpl");
     fs::create_dir(&tpl).unwrap();
-    fs::write(tpl.join("dnsmasq.conf.tera"), "interface={{ server.interface }}\ndhcp-boot={{ dhcp.bootfile }}\n").unwrap();
+    fs::write(
+        tpl.join("dnsmasq.conf.tera"),
+        "interface={{ server.interface }}\ndhcp-boot={{ dhcp.bootfile }}\n",
+    )
+    .unwrap();
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(3)
         .stderr_has("dnsmasq.conf.tera` at line 2: variable `dhcp.bootfile` is not defined");
-    assert!(common::tree(&env.root()).is_empty(), "a failed render wrote files");
+    assert!(
+        common::tree(&env.root()).is_empty(),
+        "a failed render wrote files"
+    );
 }
 
 #[test]
 fn a_missing_template_folder_is_an_error() {
     let env = Env::example("portacluster");
-    env.run(&["render", "--templates", "/nonexistent/tpl"]).expect(3).stderr_has("template folder `/nonexistent/tpl` does not exist");
+    env.run(&["render", "--templates", "/nonexistent/tpl"])
+        .expect(3)
+        .stderr_has("template folder `/nonexistent/tpl` does not exist");
 }
 
 #[test]
 fn config_comes_from_the_environment_and_flags_go_anywhere() {
     let env = Env::example("portacluster");
     let mut cmd = assert_cmd::Command::cargo_bin("pxectl").unwrap();
-    cmd.arg("render").arg("--root").arg(env.root()).env("PXECTL_CONFIG", env.config());
+    cmd.arg("render")
+        .arg("--root")
+        .arg(env.root())
+        .env("PXECTL_CONFIG", env.config());
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(env.at("/etc/dnsmasq.conf").exists());
 }
 
@@ -266,13 +354,18 @@ fn config_comes_from_the_environment_and_flags_go_anywhere() {
 fn a_missing_description_says_how_to_point_at_one() {
     let env = Env::example("portacluster");
     fs::remove_file(env.config()).unwrap();
-    env.run(&["render"]).expect(3).stderr_has("cannot read the cluster description").stderr_has("--config PATH");
+    env.run(&["render"])
+        .expect(3)
+        .stderr_has("cannot read the cluster description")
+        .stderr_has("--config PATH");
 }
 
 #[test]
 fn validate_checks_without_writing() {
     let env = Env::example("portacluster");
-    env.run(&["validate"]).expect(0).stdout_has("valid (6 nodes, 2 reservations, 3 profiles");
+    env.run(&["validate"])
+        .expect(0)
+        .stdout_has("valid (6 nodes, 2 reservations, 3 profiles");
     assert!(common::tree(&env.root()).is_empty());
 }
 

@@ -16,7 +16,10 @@ use crate::templates::{self, Templates};
 /// Loads the description and renders it into a plan: the pure half of every command.
 pub(crate) fn load_plan(settings: &Settings) -> Result<(Cluster, Plan)> {
     let cluster = crate::description::from_file(&settings.config)?;
-    let dir = settings.templates.as_deref().or(cluster.templates.as_deref());
+    let dir = settings
+        .templates
+        .as_deref()
+        .or(cluster.templates.as_deref());
     templates::check_dir(dir)?;
     let templates = Templates::load(dir)?;
     let plan = plan::build(&cluster, &templates)?;

@@ -1,5 +1,6 @@
 //! `pxectl render`: bring the disk in line with the description, changing only what differs.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -29,13 +30,21 @@ pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Re
         if args.check {
             return check_summary(&cmp, settings, out);
         }
-        writeln!(out, "dry run: {}; nothing was written", planned_summary(&cmp))?;
+        writeln!(
+            out,
+            "dry run: {}; nothing was written",
+            planned_summary(&cmp)
+        )?;
         return Ok(ExitCode::Success);
     }
 
     let _lock = lock::acquire(&root.host(&cluster.paths.state_dir), settings.lock_timeout)?;
     let mut stale = 0;
-    let mut dirs: Vec<PathBuf> = plan.files.iter().filter_map(|f| f.path.parent().map(PathBuf::from)).collect();
+    let mut dirs: Vec<PathBuf> = plan
+        .files
+        .iter()
+        .filter_map(|f| f.path.parent().map(PathBuf::from))
+        .collect();
     dirs.extend(plan.link_dirs.iter().map(|d| d.dir.clone()));
     dirs.sort();
     dirs.dedup();
@@ -43,7 +52,10 @@ pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Re
         stale += atomic::remove_stale_temps(&root.host(dir))?;
     }
     if stale > 0 && verbosity > Verbosity::Quiet {
-        writeln!(out, "removed {stale} temporary files left by an interrupted run")?;
+        writeln!(
+            out,
+            "removed {stale} temporary files left by an interrupted run"
+        )?;
     }
     let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
     report(&cmp, args.diff, verbosity, out)?;
@@ -136,26 +148,53 @@ fn describe(change: &Change) -> String {
             };
             format!("write  {} ({why})", path.display())
         }
-        Change::SetMode { path, mode, old } => format!("chmod  {} ({old:o} -> {mode:o})", path.display()),
+        Change::SetMode { path, mode, old } => {
+            format!("chmod  {} ({old:o} -> {mode:o})", path.display())
+        }
         Change::CreateLink { path, target } => format!("link   {} -> {target}", path.display()),
         Change::ReplaceLink { path, target, old } => {
-            format!("relink {} -> {target} (was {})", path.display(), old.describe())
+            format!(
+                "relink {} -> {target} (was {})",
+                path.display(),
+                old.describe()
+            )
         }
-        Change::RemoveLink { path, old } => format!("prune  {} (was a link to `{}`)", path.display(), old.display()),
+        Change::RemoveLink { path, old } => format!(
+            "prune  {} (was a link to `{}`)",
+            path.display(),
+            old.display()
+        ),
     }
 }
 
 fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
     let (path, old, new) = match change {
-        Change::WriteFile { path, old, contents, .. } => (path, old.clone().unwrap_or_default(), contents.clone()),
+        Change::WriteFile {
+            path,
+            old,
+            contents,
+            ..
+        } => (path, old.clone().unwrap_or_default(), contents.clone()),
         Change::CreateLink { path, target } => (path, String::new(), format!("-> {target}\n")),
-        Change::ReplaceLink { path, target, old } => (path, format!("{}\n", old.describe()), format!("-> {target}\n")),
-        Change::RemoveLink { path, old } => (path, format!("-> {}\n", old.display()), String::new()),
+        Change::ReplaceLink { path, target, old } => (
+            path,
+            format!("{}\n", old.describe()),
+            format!("-> {target}\n"),
+        ),
+        Change::RemoveLink { path, old } => {
+            (path, format!("-> {}\n", old.display()), String::new())
+        }
         Change::SetMode { .. } => return Ok(()),
     };
     let shown = path.display().to_string();
     let diff = similar::TextDiff::from_lines(&old, &new);
-    write!(out, "{}", diff.unified_diff().context_radius(3).header(&shown, &format!("{shown} (rendered)")))?;
+    write!(
+        out,
+        "{}",
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&shown, &format!("{shown} (rendered)"))
+    )?;
     Ok(())
 }
 
@@ -183,7 +222,11 @@ fn planned_summary(cmp: &Comparison) -> String {
 }
 
 fn applied_summary(done: &Applied, cmp: &Comparison) -> String {
-    let switched = cmp.findings.iter().filter(|f| matches!(f, Finding::Switched { .. })).count();
+    let switched = cmp
+        .findings
+        .iter()
+        .filter(|f| matches!(f, Finding::Switched { .. }))
+        .count();
     let mut line = format!(
         "{} written, {} unchanged; {} created, {} re-pointed, {} pruned, {} unchanged",
         plural(done.files_written, "file", "files"),
@@ -194,7 +237,11 @@ fn applied_summary(done: &Applied, cmp: &Comparison) -> String {
         cmp.unchanged_links,
     );
     if switched > 0 {
-        line.push_str(&format!(" ({} left alone)", plural(switched, "switched node", "switched nodes")));
+        let _ = write!(
+            line,
+            " ({} left alone)",
+            plural(switched, "switched node", "switched nodes")
+        );
     }
     line
 }

@@ -26,8 +26,12 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
     validate::validate(&raw, base_dir).map_err(|mut diags| {
         let spans = Spans::index(text);
         for d in &mut diags {
-            d.position = if d.on_key { spans.key(&d.path) } else { spans.value(&d.path) }
-                .or_else(|| spans.nearest(&d.path));
+            d.position = if d.on_key {
+                spans.key(&d.path)
+            } else {
+                spans.value(&d.path)
+            }
+            .or_else(|| spans.nearest(&d.path));
         }
         diags.sort_by_key(|d| d.position);
         diags
@@ -52,7 +56,7 @@ pub fn from_file(path: &Path) -> Result<Cluster> {
     })
 }
 
-/// A serde_yaml error (syntax, type, unknown key) as a diagnostic.
+/// A `serde_yaml` error (syntax, type, unknown key) as a diagnostic.
 fn yaml_error(e: &serde_yaml::Error) -> Diagnostic {
     let mut text = e.to_string();
     let position = e.location().map(|l| Position {
@@ -100,7 +104,9 @@ mod tests {
 
     #[test]
     fn unknown_key_is_located() {
-        let d = errors(&format!("{MINIMAL}nodes:\n  - name: n1\n    macc: aa:bb:cc:dd:ee:ff\n"));
+        let d = errors(&format!(
+            "{MINIMAL}nodes:\n  - name: n1\n    macc: aa:bb:cc:dd:ee:ff\n"
+        ));
         assert_eq!(d.len(), 1);
         assert!(d[0].message.contains("unknown field `macc`"), "{:?}", d[0]);
         assert_eq!(d[0].path, "nodes[0]");
@@ -121,8 +127,18 @@ mod tests {
         );
         let d = errors(&text);
         let paths: Vec<&str> = d.iter().map(|d| d.path.as_str()).collect();
-        assert_eq!(paths, ["nodes[0].mac", "nodes[1].name", "nodes[2].mac"], "{d:#?}");
-        assert_eq!(d[2].position, Some(Position { line: 8, column: 21 }));
+        assert_eq!(
+            paths,
+            ["nodes[0].mac", "nodes[1].name", "nodes[2].mac"],
+            "{d:#?}"
+        );
+        assert_eq!(
+            d[2].position,
+            Some(Position {
+                line: 8,
+                column: 21
+            })
+        );
         assert!(d[2].note.as_deref().unwrap().contains("nodes[1].mac"));
     }
 }

@@ -51,14 +51,8 @@ impl Spans {
 }
 
 enum Frame {
-    Map {
-        path: String,
-        key: Option<String>,
-    },
-    Seq {
-        path: String,
-        next: usize,
-    },
+    Map { path: String, key: Option<String> },
+    Seq { path: String, next: usize },
 }
 
 #[derive(Default)]
@@ -92,9 +86,10 @@ impl Builder {
                 *next += 1;
                 p
             }
-            Some(Frame::Map { path, key }) => match key.take() {
-                Some(k) => join(path, &k),
-                None => {
+            Some(Frame::Map { path, key }) => {
+                if let Some(k) = key.take() {
+                    join(path, &k)
+                } else {
                     let name = match ev {
                         Event::Scalar(s, ..) => s.clone(),
                         _ => "?".to_string(),
@@ -104,7 +99,7 @@ impl Builder {
                     *key = Some(name);
                     return None;
                 }
-            },
+            }
         };
         self.spans.values.insert(path.clone(), position(mark));
         Some(path)

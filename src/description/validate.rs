@@ -1,6 +1,8 @@
 //! Turns a raw description into a checked [`Cluster`], reporting every problem at once.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
@@ -57,6 +59,48 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
 /// A user value as it should appear in a message: in backticks, control characters escaped.
 pub fn shown(value: &str) -> String {
     format!("`{}`", value.escape_debug())
+}
+
+/// Where a value is in the description, formatted into a key path only when a check fails.
+#[derive(Debug, Clone)]
+enum At {
+    /// A fixed path, like `server.hostname`.
+    Key(&'static str),
+    /// A path built elsewhere.
+    Owned(String),
+    /// A field of a list item: `nodes[3].mac`.
+    Item(&'static str, usize, &'static str),
+    /// A node's group: `nodes[3].groups[1]`.
+    Group(usize, usize),
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(k) => f.write_str(k),
+            Self::Owned(s) => f.write_str(s),
+            Self::Item(list, i, field) => write!(f, "{list}[{i}].{field}"),
+            Self::Group(i, g) => write!(f, "nodes[{i}].groups[{g}]"),
+        }
+    }
+}
+
+impl From<&'static str> for At {
+    fn from(k: &'static str) -> Self {
+        Self::Key(k)
+    }
+}
+
+impl From<String> for At {
+    fn from(s: String) -> Self {
+        Self::Owned(s)
+    }
+}
+
+impl From<&String> for At {
+    fn from(s: &String) -> Self {
+        Self::Owned(s.clone())
+    }
 }
 
 #[derive(Default)]
@@ -120,9 +164,9 @@ fn check_interface(s: &str) -> Check {
     let hint = "use the kernel's interface name, like `eno1` or `eth0` (at most 15 characters)";
     let ok = !s.is_empty()
         && s.len() <= 15
-        && s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b':' | b'*'));
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b':' | b'*')
+        });
     if ok {
         Ok(())
     } else {
@@ -162,9 +206,9 @@ fn check_lease_time(s: &str) -> Check {
 fn check_server_name(s: &str) -> Check {
     let hint = "use a host name, a wildcard like `*.example.com`, or an address; no spaces, quotes, `;`, `{`, `}` or `$`";
     let ok = !s.is_empty()
-        && s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*' | b':' | b'[' | b']'));
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*' | b':' | b'[' | b']')
+        });
     if ok {
         Ok(())
     } else {
@@ -213,7 +257,8 @@ fn pxelinux_reserved(name: &str) -> bool {
 }
 
 fn check_profile_name(s: &str) -> Check {
-    let hint = "name profiles with letters, digits and `._-`, not starting with `.`, like `arch-linux`";
+    let hint =
+        "name profiles with letters, digits and `._-`, not starting with `.`, like `arch-linux`";
     if s.is_empty() || s.len() > 64 {
         return fail("must be 1 to 64 characters long", hint);
     }
@@ -248,7 +293,11 @@ fn check_profile_name(s: &str) -> Check {
 }
 
 fn check_group(s: &str) -> Check {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) {
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    {
         return fail(
             "is not a valid group name",
             "name groups with letters, digits, `_` and `-`, like `rack1`",
@@ -263,7 +312,13 @@ impl Validator {
     }
 
     /// Runs `check` on the value at `path`; records a diagnostic naming `what` when it fails.
-    fn check(&mut self, path: &str, what: &str, value: &str, check: impl Fn(&str) -> Check) -> bool {
+    fn check(
+        &mut self,
+        path: impl Into<At>,
+        what: &str,
+        value: &str,
+        check: impl Fn(&str) -> Check,
+    ) -> bool {
         let result = if has_control(value) {
             fail(
                 "contains a newline or control character",
@@ -275,48 +330,60 @@ impl Validator {
         match result {
             Ok(()) => true,
             Err((problem, hint)) => {
-                self.push(Diagnostic::new(path, format!("{what} {} {problem}", shown(value))).hint(hint));
+                self.push(
+                    Diagnostic::new(
+                        path.into().to_string(),
+                        format!("{what} {} {problem}", shown(value)),
+                    )
+                    .hint(hint),
+                );
                 false
             }
         }
     }
 
-    fn ipv4(&mut self, path: &str, what: &str, value: &str) -> Option<Ipv4Addr> {
-        if !self.check(path, what, value, |_| Ok(())) {
+    fn ipv4(&mut self, path: &At, what: &str, value: &str) -> Option<Ipv4Addr> {
+        if !self.check(path.clone(), what, value, |_| Ok(())) {
             return None;
         }
-        match value.parse() {
-            Ok(ip) => Some(ip),
-            Err(_) => {
-                self.push(
-                    Diagnostic::new(path, format!("{what} {} is not an IPv4 address", shown(value)))
-                        .hint("write four dot-separated numbers, like `192.168.10.20`"),
-                );
-                None
-            }
+        if let Ok(ip) = value.parse() {
+            Some(ip)
+        } else {
+            self.push(
+                Diagnostic::new(
+                    path.to_string(),
+                    format!("{what} {} is not an IPv4 address", shown(value)),
+                )
+                .hint("write four dot-separated numbers, like `192.168.10.20`"),
+            );
+            None
         }
     }
 
-    fn mac(&mut self, path: &str, what: &str, value: &str) -> Option<MacAddr> {
-        if !self.check(path, what, value, |_| Ok(())) {
+    fn mac(&mut self, path: &At, what: &str, value: &str) -> Option<MacAddr> {
+        if !self.check(path.clone(), what, value, |_| Ok(())) {
             return None;
         }
-        match value.parse() {
-            Ok(mac) => Some(mac),
-            Err(_) => {
-                self.push(
-                    Diagnostic::new(path, format!("{what} {} is malformed", shown(value)))
-                        .hint("write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`"),
-                );
-                None
-            }
+        if let Ok(mac) = value.parse() {
+            Some(mac)
+        } else {
+            self.push(
+                Diagnostic::new(path.to_string(), format!("{what} {} is malformed", shown(value)))
+                    .hint("write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`"),
+            );
+            None
         }
     }
 
     fn server(&mut self, raw: &RawDescription) -> Option<Server> {
         let s = &raw.server;
         let hostname_ok = self.check("server.hostname", "host name", &s.hostname, check_label);
-        let interface_ok = self.check("server.interface", "interface", &s.interface, check_interface);
+        let interface_ok = self.check(
+            "server.interface",
+            "interface",
+            &s.interface,
+            check_interface,
+        );
         let domain_ok = match &s.domain {
             Some(d) => self.check("server.domain", "domain", d, check_domain),
             None => true,
@@ -365,12 +432,18 @@ impl Validator {
             ok &= self.check(path, "path", value, check_abs_path);
         }
         if ok {
-            for (path, value) in [("paths.dnsmasq_conf", &p.dnsmasq_conf), ("paths.nginx_conf", &p.nginx_conf)] {
+            for (path, value) in [
+                ("paths.dnsmasq_conf", &p.dnsmasq_conf),
+                ("paths.nginx_conf", &p.nginx_conf),
+            ] {
                 if value.ends_with('/') || value == "/" {
                     ok = false;
                     self.push(
-                        Diagnostic::new(path, format!("path {} names a folder, not a file", shown(value)))
-                            .hint("name the configuration file itself, like `/etc/dnsmasq.conf`"),
+                        Diagnostic::new(
+                            path,
+                            format!("path {} names a folder, not a file", shown(value)),
+                        )
+                        .hint("name the configuration file itself, like `/etc/dnsmasq.conf`"),
                     );
                 }
             }
@@ -387,10 +460,18 @@ impl Validator {
 
     fn dhcp(&mut self, raw: &RawDescription, server: Option<&Server>) -> Option<Dhcp> {
         let d = &raw.dhcp;
-        let lease_ok = self.check("dhcp.lease_time", "lease time", &d.lease_time, check_lease_time);
+        let lease_ok = self.check(
+            "dhcp.lease_time",
+            "lease time",
+            &d.lease_time,
+            check_lease_time,
+        );
         let boot_ok = self.check("dhcp.boot_file", "boot file", &d.boot_file, |s| {
             if s.is_empty() || !s.bytes().all(path_char) {
-                fail("has characters that are not safe in a config file", "use letters, digits and `/._-+@`, like `/pxelinux.0`")
+                fail(
+                    "has characters that are not safe in a config file",
+                    "use letters, digits and `/._-+@`, like `/pxelinux.0`",
+                )
             } else {
                 Ok(())
             }
@@ -398,15 +479,18 @@ impl Validator {
         let mut range = None;
         let mut range_ok = true;
         if let Some(r) = &d.range {
-            let start = self.ipv4("dhcp.range.start", "range start", &r.start);
-            let end = self.ipv4("dhcp.range.end", "range end", &r.end);
+            let start = self.ipv4(&At::Key("dhcp.range.start"), "range start", &r.start);
+            let end = self.ipv4(&At::Key("dhcp.range.end"), "range end", &r.end);
             range_ok = start.is_some() && end.is_some();
             if let (Some(start), Some(end)) = (start, end) {
                 if start > end {
                     range_ok = false;
                     self.push(
-                        Diagnostic::new("dhcp.range.start", format!("range start `{start}` is after range end `{end}`"))
-                            .hint("swap `start` and `end`"),
+                        Diagnostic::new(
+                            "dhcp.range.start",
+                            format!("range start `{start}` is after range end `{end}`"),
+                        )
+                        .hint("swap `start` and `end`"),
                     );
                 }
                 if let Some(server) = server {
@@ -454,22 +538,38 @@ impl Validator {
         };
         if h.port == 0 {
             ok = false;
-            self.push(Diagnostic::new("http.port", "port `0` cannot be listened on").hint("use a port from 1 to 65535, like `80`"));
+            self.push(
+                Diagnostic::new("http.port", "port `0` cannot be listened on")
+                    .hint("use a port from 1 to 65535, like `80`"),
+            );
         }
         let names = match &h.server_names {
             Some(names) => {
                 if names.is_empty() {
                     ok = false;
-                    self.push(Diagnostic::new("http.server_names", "`server_names` is empty").hint("list at least one name, or leave the key out for the default"));
+                    self.push(
+                        Diagnostic::new("http.server_names", "`server_names` is empty")
+                            .hint("list at least one name, or leave the key out for the default"),
+                    );
                 }
                 for (i, n) in names.iter().enumerate() {
-                    ok &= self.check(&format!("http.server_names[{i}]"), "server name", n, check_server_name);
+                    ok &= self.check(
+                        format!("http.server_names[{i}]"),
+                        "server name",
+                        n,
+                        check_server_name,
+                    );
                 }
                 names.clone()
             }
             None => match server {
                 Some(s) => {
-                    let mut names = vec![s.fqdn(), s.hostname.clone(), "localhost".into(), s.address.to_string()];
+                    let mut names = vec![
+                        s.fqdn(),
+                        s.hostname.clone(),
+                        "localhost".into(),
+                        s.address.to_string(),
+                    ];
                     names.dedup();
                     names
                 }
@@ -482,8 +582,12 @@ impl Validator {
             Some(IpAddr::V6(a)) if !a.is_unspecified() => format!("[{a}]"),
             _ => server.address.to_string(),
         };
-        let url = if h.port == 80 { format!("http://{host}") } else { format!("http://{host}:{}", h.port) };
-        ok.then(|| Http {
+        let url = if h.port == 80 {
+            format!("http://{host}")
+        } else {
+            format!("http://{host}:{}", h.port)
+        };
+        ok.then_some(Http {
             server_names: names,
             listen_address,
             port: h.port,
@@ -503,7 +607,10 @@ impl Validator {
     ) -> BTreeMap<String, Profile> {
         let mut out = BTreeMap::new();
         if raw.profiles.is_empty() {
-            self.push(Diagnostic::new("profiles", "no profiles are described").hint("describe at least the profile `roles.normal` names"));
+            self.push(
+                Diagnostic::new("profiles", "no profiles are described")
+                    .hint("describe at least the profile `roles.normal` names"),
+            );
         }
         let ctx = match (server, http, paths) {
             (Some(s), Some(h), Some(p)) => Some(templates::string_context(s, h, p)),
@@ -524,9 +631,15 @@ impl Validator {
         out
     }
 
-    fn profile(&mut self, base: &str, name: &str, p: &RawProfile, ctx: Option<&tera::Context>) -> Option<Profile> {
+    fn profile(
+        &mut self,
+        base: &str,
+        name: &str,
+        p: &RawProfile,
+        ctx: Option<&tera::Context>,
+    ) -> Option<Profile> {
         let label = p.label.clone().unwrap_or_else(|| name.to_string());
-        let mut ok = self.check(&format!("{base}.label"), "label", &label, check_token);
+        let mut ok = self.check(format!("{base}.label"), "label", &label, check_token);
         let mut expand = |field: &str, value: &str, line: bool| -> Option<String> {
             let path = format!("{base}.{field}");
             let ctx = ctx?;
@@ -537,8 +650,14 @@ impl Validator {
                 }
                 Err(e) => {
                     self.push(
-                        Diagnostic::new(&path, format!("{field} {} cannot be expanded: {e}", shown(value)))
-                            .hint(format!("use only the variables {}", templates::STRING_VARIABLES)),
+                        Diagnostic::new(
+                            &path,
+                            format!("{field} {} cannot be expanded: {e}", shown(value)),
+                        )
+                        .hint(format!(
+                            "use only the variables {}",
+                            templates::STRING_VARIABLES
+                        )),
                     );
                     None
                 }
@@ -564,8 +683,12 @@ impl Validator {
         }
         let known: Vec<String> = raw.profiles.keys().map(|k| format!("`{k}`")).collect();
         self.push(
-            Diagnostic::new(path, format!("profile {} is not described", shown(name)))
-                .hint(format!("use one of {}, or add it under `profiles:`", known.join(", "))),
+            Diagnostic::new(path, format!("profile {} is not described", shown(name))).hint(
+                format!(
+                    "use one of {}, or add it under `profiles:`",
+                    known.join(", ")
+                ),
+            ),
         );
         false
     }
@@ -588,50 +711,78 @@ impl Validator {
     }
 
     fn reservation(&mut self, i: usize, r: &RawReservation) -> Option<Host> {
-        let base = format!("reservations[{i}]");
-        let name_ok = self.check(&format!("{base}.name"), "host name", &r.name, check_label);
-        let mac = self.mac(&format!("{base}.mac"), "MAC address", &r.mac);
-        let ip = r.ip.as_ref().map(|ip| self.ipv4(&format!("{base}.ip"), "address", ip));
+        let at = |field| At::Item("reservations", i, field);
+        let name_ok = self.check(at("name"), "host name", &r.name, check_label);
+        let mac = self.mac(&at("mac"), "MAC address", &r.mac);
+        let ip = r.ip.as_ref().map(|ip| self.ipv4(&at("ip"), "address", ip));
         if !name_ok || matches!(ip, Some(None)) {
             return None;
         }
-        Some(Host { name: r.name.clone(), mac: mac?, ip: ip.flatten() })
+        Some(Host {
+            name: r.name.clone(),
+            mac: mac?,
+            ip: ip.flatten(),
+        })
     }
 
     fn node(&mut self, i: usize, n: &RawNode, raw: &RawDescription) -> Option<Node> {
-        let base = format!("nodes[{i}]");
-        let mut ok = self.check(&format!("{base}.name"), "host name", &n.name, check_label);
-        let mac = self.mac(&format!("{base}.mac"), "MAC address", &n.mac);
-        let ip = n.ip.as_ref().map(|ip| self.ipv4(&format!("{base}.ip"), "address", ip));
+        let at = |field| At::Item("nodes", i, field);
+        let mut ok = self.check(at("name"), "host name", &n.name, check_label);
+        let mac = self.mac(&at("mac"), "MAC address", &n.mac);
+        let ip = n.ip.as_ref().map(|ip| self.ipv4(&at("ip"), "address", ip));
         ok &= !matches!(ip, Some(None));
         for (g, group) in n.groups.iter().enumerate() {
-            ok &= self.check(&format!("{base}.groups[{g}]"), "group", group, check_group);
+            ok &= self.check(At::Group(i, g), "group", group, check_group);
         }
         let normal = match &n.normal_profile {
             Some(p) => {
-                ok &= self.profile_ref(raw, &format!("{base}.normal_profile"), p);
+                ok &= self.profile_ref(raw, &at("normal_profile").to_string(), p);
                 p.clone()
             }
             None => raw.roles.normal.clone(),
         };
         ok.then_some(())?;
-        Some(Node { name: n.name.clone(), mac: mac?, ip: ip.flatten(), groups: n.groups.clone(), normal_profile: normal })
+        Some(Node {
+            name: n.name.clone(),
+            mac: mac?,
+            ip: ip.flatten(),
+            groups: n.groups.clone(),
+            normal_profile: normal,
+        })
     }
 
-    fn addresses(&mut self, server: &Server, dhcp: &Dhcp, reservations: &[Option<Host>], nodes: &[Option<Node>]) {
+    fn addresses(
+        &mut self,
+        server: &Server,
+        dhcp: &Dhcp,
+        reservations: &[Option<Host>],
+        nodes: &[Option<Node>],
+    ) {
         let fixed = reservations
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| Some((format!("reservations[{i}].ip"), h.as_ref()?.ip?)))
-            .chain(nodes.iter().enumerate().filter_map(|(i, n)| Some((format!("nodes[{i}].ip"), n.as_ref()?.ip?))));
-        for (path, ip) in fixed {
+            .filter_map(|(i, h)| Some((At::Item("reservations", i, "ip"), h.as_ref()?.ip?)))
+            .chain(
+                nodes
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, n)| Some((At::Item("nodes", i, "ip"), n.as_ref()?.ip?))),
+            );
+        for (at, ip) in fixed {
+            if server.subnet_has_host(ip) && !dhcp.in_range(ip) {
+                continue;
+            }
+            let path = at.to_string();
             if !server.subnet_has_host(ip) {
                 self.push(outside_subnet(&path, "fixed address", ip, server));
             } else if dhcp.in_range(ip) {
                 let (a, b) = dhcp.range.unwrap_or((ip, ip));
                 self.push(
-                    Diagnostic::new(&path, format!("fixed address `{ip}` is inside the dynamic range `{a}`..`{b}`"))
-                        .hint("pick an address outside `dhcp.range`, or shrink the range"),
+                    Diagnostic::new(
+                        &path,
+                        format!("fixed address `{ip}` is inside the dynamic range `{a}`..`{b}`"),
+                    )
+                    .hint("pick an address outside `dhcp.range`, or shrink the range"),
                 );
             }
         }
@@ -639,41 +790,58 @@ impl Validator {
 
     /// Duplicate names, MACs and addresses across the server, reservations and nodes.
     fn uniqueness(&mut self, raw: &RawDescription, server: Option<&Server>) {
-        let mut names: HashMap<String, String> = HashMap::new();
-        let mut macs: HashMap<MacAddr, String> = HashMap::new();
-        let mut ips: HashMap<Ipv4Addr, String> = HashMap::new();
-        names.insert(raw.server.hostname.to_ascii_lowercase(), "server.hostname".into());
+        let n = raw.reservations.len() + raw.nodes.len() + 1;
+        let mut names: HashMap<String, At> = HashMap::with_capacity(n);
+        let mut macs: HashMap<MacAddr, At> = HashMap::with_capacity(n);
+        let mut ips: HashMap<Ipv4Addr, At> = HashMap::with_capacity(n);
+        names.insert(
+            raw.server.hostname.to_ascii_lowercase(),
+            At::Key("server.hostname"),
+        );
         if let Some(s) = server {
-            ips.insert(s.address, "server.address".into());
+            ips.insert(s.address, At::Key("server.address"));
         }
         let entries = raw
             .reservations
             .iter()
             .enumerate()
-            .map(|(i, r)| (format!("reservations[{i}]"), &r.name, &r.mac, &r.ip))
-            .chain(raw.nodes.iter().enumerate().map(|(i, n)| (format!("nodes[{i}]"), &n.name, &n.mac, &n.ip)));
-        for (base, name, mac, ip) in entries {
-            let path = format!("{base}.name");
-            if let Some(first) = names.get(&name.to_ascii_lowercase()) {
-                self.push(duplicate(&path, "host name", name, first));
-            } else {
-                names.insert(name.to_ascii_lowercase(), path);
+            .map(|(i, r)| ("reservations", i, &r.name, &r.mac, &r.ip))
+            .chain(
+                raw.nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| ("nodes", i, &n.name, &n.mac, &n.ip)),
+            );
+        for (list, i, name, mac, ip) in entries {
+            let at = |field| At::Item(list, i, field);
+            match names.entry(name.to_ascii_lowercase()) {
+                Entry::Occupied(first) => {
+                    self.push(duplicate(&at("name"), "host name", name, first.get()));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(at("name"));
+                }
             }
             if let Ok(m) = mac.parse::<MacAddr>() {
-                let path = format!("{base}.mac");
-                match macs.get(&m) {
-                    Some(first) => self.push(duplicate(&path, "MAC address", &m.colon(), first)),
-                    None => {
-                        macs.insert(m, path);
+                match macs.entry(m) {
+                    Entry::Occupied(first) => self.push(duplicate(
+                        &at("mac"),
+                        "MAC address",
+                        &m.colon(),
+                        first.get(),
+                    )),
+                    Entry::Vacant(slot) => {
+                        slot.insert(at("mac"));
                     }
                 }
             }
             if let Some(Ok(a)) = ip.as_ref().map(|s| s.parse::<Ipv4Addr>()) {
-                let path = format!("{base}.ip");
-                match ips.get(&a) {
-                    Some(first) => self.push(duplicate(&path, "address", &a.to_string(), first)),
-                    None => {
-                        ips.insert(a, path);
+                match ips.entry(a) {
+                    Entry::Occupied(first) => {
+                        self.push(duplicate(&at("ip"), "address", &a.to_string(), first.get()));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(at("ip"));
                     }
                 }
             }
@@ -690,18 +858,20 @@ fn outside_subnet(path: &str, what: &str, ip: Ipv4Addr, server: &Server) -> Diag
     } else {
         format!("is outside the boot server's subnet {subnet}")
     };
-    Diagnostic::new(path, format!("{what} `{ip}` {problem}"))
-        .hint(format!(
-            "use a host address between `{}` and `{}`, or change `server.address`",
-            Ipv4Addr::from(u32::from(server.network()) + 1),
-            Ipv4Addr::from(u32::from(server.broadcast()) - 1)
-        ))
+    Diagnostic::new(path, format!("{what} `{ip}` {problem}")).hint(format!(
+        "use a host address between `{}` and `{}`, or change `server.address`",
+        Ipv4Addr::from(u32::from(server.network()) + 1),
+        Ipv4Addr::from(u32::from(server.broadcast()) - 1)
+    ))
 }
 
-fn duplicate(path: &str, what: &str, value: &str, first: &str) -> Diagnostic {
-    Diagnostic::new(path, format!("{what} {} is used twice", shown(value)))
-        .note(format!("first used at `{first}`"))
-        .hint("every host needs its own name, MAC address and fixed address")
+fn duplicate(at: &At, what: &str, value: &str, first: &At) -> Diagnostic {
+    Diagnostic::new(
+        at.to_string(),
+        format!("{what} {} is used twice", shown(value)),
+    )
+    .note(format!("first used at `{first}`"))
+    .hint("every host needs its own name, MAC address and fixed address")
 }
 
 #[cfg(test)]
@@ -723,19 +893,44 @@ mod tests {
         for ok in ["1h", "120", "2m", "infinite", "12h", "1w", "3d"] {
             assert!(check_lease_time(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "1m", "119", "h", "1x", "-1h", "1.5h", "1hh", "99999999999999999999999h"] {
+        for bad in [
+            "",
+            "1m",
+            "119",
+            "h",
+            "1x",
+            "-1h",
+            "1.5h",
+            "1hh",
+            "99999999999999999999999h",
+        ] {
             assert!(check_lease_time(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn profile_names() {
-        for ok in ["arch-linux", "installer", "rescue", "ubuntu-24.04", "abc", "C0A8G"] {
+        for ok in [
+            "arch-linux",
+            "installer",
+            "rescue",
+            "ubuntu-24.04",
+            "abc",
+            "C0A8G",
+        ] {
             assert!(check_profile_name(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", ".hidden", "..", "a/b", "default", "01-c0-3f-d5-60-e5-a1", "C0A80A", "A",
-            "b8945908-d6a6-41a9-611d-74a6ab80b83d", "a b",
+            "",
+            ".hidden",
+            "..",
+            "a/b",
+            "default",
+            "01-c0-3f-d5-60-e5-a1",
+            "C0A80A",
+            "A",
+            "b8945908-d6a6-41a9-611d-74a6ab80b83d",
+            "a b",
         ] {
             assert!(check_profile_name(bad).is_err(), "{bad}");
         }
@@ -744,14 +939,29 @@ mod tests {
     #[test]
     fn paths() {
         assert!(check_abs_path("/srv/public/pxe").is_ok());
-        for bad in ["srv", "/srv/../etc", "/srv/./x", "/srv/a b", "/srv;", "/srv/${x}", "/srv/{a}"] {
+        for bad in [
+            "srv",
+            "/srv/../etc",
+            "/srv/./x",
+            "/srv/a b",
+            "/srv;",
+            "/srv/${x}",
+            "/srv/{a}",
+        ] {
             assert!(check_abs_path(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn server_names() {
-        for ok in ["node0.pc.example.com", "localhost", "192.168.10.10", "*.example.com", "[::1]", "_"] {
+        for ok in [
+            "node0.pc.example.com",
+            "localhost",
+            "192.168.10.10",
+            "*.example.com",
+            "[::1]",
+            "_",
+        ] {
             assert!(check_server_name(ok).is_ok(), "{ok}");
         }
         for bad in ["", "a;b", "a}", "a{", "a b", "$host", "\"x\"", "~^re$"] {

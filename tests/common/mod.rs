@@ -61,8 +61,14 @@ impl Env {
     /// `pxectl --config cluster.yaml --root out ARGS`.
     pub fn run(&self, args: &[&str]) -> Run {
         let mut cmd = Command::cargo_bin("pxectl").expect("binary");
-        cmd.arg("--config").arg(self.config()).arg("--root").arg(self.root());
-        cmd.args(args).env_remove("PXECTL_CONFIG").env_remove("PXECTL_ROOT").env_remove("PXECTL_TEMPLATES");
+        cmd.arg("--config")
+            .arg(self.config())
+            .arg("--root")
+            .arg(self.root());
+        cmd.args(args)
+            .env_remove("PXECTL_CONFIG")
+            .env_remove("PXECTL_ROOT")
+            .env_remove("PXECTL_TEMPLATES");
         Run(cmd.output().expect("run pxectl"))
     }
 }
@@ -98,13 +104,21 @@ impl Run {
 
     #[track_caller]
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout().contains(needle), "stdout lacks {needle:?}:\n{}", self.stdout());
+        assert!(
+            self.stdout().contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout()
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr().contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr());
+        assert!(
+            self.stderr().contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr()
+        );
         self
     }
 }
@@ -132,7 +146,10 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Node> {
                 Node::Dir
             } else {
                 let m = e.metadata().unwrap();
-                Node::File { bytes: fs::read(e.path()).unwrap(), mode: m.mode() & 0o7777 }
+                Node::File {
+                    bytes: fs::read(e.path()).unwrap(),
+                    mode: m.mode() & 0o7777,
+                }
             };
             (rel, node)
         })
@@ -146,11 +163,17 @@ pub fn identities(dir: &Path) -> BTreeMap<PathBuf, (u64, i64, i64)> {
         .min_depth(1)
         .follow_links(false)
         .into_iter()
-        .filter(|e| !e.as_ref().is_ok_and(|e| e.path().starts_with(dir.join("var/lib/pxectl"))))
+        .filter(|e| {
+            !e.as_ref()
+                .is_ok_and(|e| e.path().starts_with(dir.join("var/lib/pxectl")))
+        })
         .map(|e| {
             let e = e.expect("walk");
             let m = fs::symlink_metadata(e.path()).unwrap();
-            (e.path().strip_prefix(dir).unwrap().to_path_buf(), (m.ino(), m.mtime(), m.mtime_nsec()))
+            (
+                e.path().strip_prefix(dir).unwrap().to_path_buf(),
+                (m.ino(), m.mtime(), m.mtime_nsec()),
+            )
         })
         .collect()
 }
@@ -175,10 +198,17 @@ pub fn assert_same_tree(actual: &Path, expected: &Path) {
             None => problems.push(format!("missing: {}", path.display())),
             Some(got) if got != want => {
                 let show = |n: &Node| match n {
-                    Node::File { bytes, .. } => format!("file:\n{}", String::from_utf8_lossy(bytes)),
+                    Node::File { bytes, .. } => {
+                        format!("file:\n{}", String::from_utf8_lossy(bytes))
+                    }
                     other => format!("{other:?}"),
                 };
-                problems.push(format!("differs: {}\n--- expected {}\n--- got {}", path.display(), show(want), show(got)));
+                problems.push(format!(
+                    "differs: {}\n--- expected {}\n--- got {}",
+                    path.display(),
+                    show(want),
+                    show(got)
+                ));
             }
             Some(_) => {}
         }
@@ -186,5 +216,9 @@ pub fn assert_same_tree(actual: &Path, expected: &Path) {
     for path in a.keys().filter(|p| !e.contains_key(*p)) {
         problems.push(format!("unexpected: {}", path.display()));
     }
-    assert!(problems.is_empty(), "trees differ:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "trees differ:\n{}",
+        problems.join("\n")
+    );
 }
