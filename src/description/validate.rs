@@ -342,37 +342,49 @@ impl Validator {
         }
     }
 
-    fn ipv4(&mut self, path: &At, what: &str, value: &str) -> Option<Ipv4Addr> {
+    /// Parses `value` as a `T`, or records that it is not one (`problem`, `hint`).
+    fn parsed<T: std::str::FromStr>(
+        &mut self,
+        path: &At,
+        what: &str,
+        value: &str,
+        problem: &str,
+        hint: &str,
+    ) -> Option<T> {
         if !self.check(path.clone(), what, value, |_| Ok(())) {
             return None;
         }
-        if let Ok(ip) = value.parse() {
-            Some(ip)
-        } else {
+        let parsed = value.parse().ok();
+        if parsed.is_none() {
             self.push(
                 Diagnostic::new(
                     path.to_string(),
-                    format!("{what} {} is not an IPv4 address", shown(value)),
+                    format!("{what} {} {problem}", shown(value)),
                 )
-                .hint("write four dot-separated numbers, like `192.168.10.20`"),
+                .hint(hint),
             );
-            None
         }
+        parsed
+    }
+
+    fn ipv4(&mut self, path: &At, what: &str, value: &str) -> Option<Ipv4Addr> {
+        self.parsed(
+            path,
+            what,
+            value,
+            "is not an IPv4 address",
+            "write four dot-separated numbers, like `192.168.10.20`",
+        )
     }
 
     fn mac(&mut self, path: &At, what: &str, value: &str) -> Option<MacAddr> {
-        if !self.check(path.clone(), what, value, |_| Ok(())) {
-            return None;
-        }
-        if let Ok(mac) = value.parse() {
-            Some(mac)
-        } else {
-            self.push(
-                Diagnostic::new(path.to_string(), format!("{what} {} is malformed", shown(value)))
-                    .hint("write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`"),
-            );
-            None
-        }
+        self.parsed(
+            path,
+            what,
+            value,
+            "is malformed",
+            "write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`",
+        )
     }
 
     fn server(&mut self, raw: &RawDescription) -> Option<Server> {
