@@ -22,7 +22,16 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
             .at(Some(Position { line: 1, column: 1 }))
             .hint("describe at least `server`, `profiles` and `roles`; examples/portacluster.yaml is a complete one")]);
     }
-    let raw: RawDescription = serde_yaml::from_str(text).map_err(|e| vec![yaml_error(&e)])?;
+    let raw: RawDescription = serde_yaml::from_str(text).map_err(|e| {
+        // serde_yaml places its first error precisely; the others come from reading each
+        // section on its own, placed by section.
+        let first = yaml_error(&e);
+        let mut all = shape_errors(text);
+        all.retain(|d| d.message != first.message);
+        all.push(first);
+        all.sort_by_key(|d| d.position);
+        all
+    })?;
     validate::validate(&raw, base_dir).map_err(|mut diags| {
         let spans = Spans::index(text);
         for d in &mut diags {
@@ -54,6 +63,97 @@ pub fn from_file(path: &Path) -> Result<Cluster> {
         }
         .into()
     })
+}
+
+/// Every type error and unknown key of a syntactically valid document, found by reading each
+/// section, profile, reservation and node on its own (serde stops at the first error).
+fn shape_errors(text: &str) -> Vec<Diagnostic> {
+    use serde::de::DeserializeOwned;
+    use serde_yaml::Value;
+
+    fn check<T: DeserializeOwned>(
+        path: &str,
+        value: &Value,
+        spans: &Spans,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        if let Err(e) = serde_yaml::from_value::<T>(value.clone()) {
+            let mut d = yaml_error(&e);
+            let field = d
+                .message
+                .strip_prefix("unknown field `")
+                .and_then(|m| m.split('`').next());
+            d.position = field
+                .and_then(|f| spans.key(&format!("{path}.{f}")))
+                .or_else(|| spans.nearest(path));
+            d.path = path.to_string();
+            out.push(d);
+        }
+    }
+
+    fn items<T: DeserializeOwned>(
+        path: &str,
+        value: &Value,
+        spans: &Spans,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        match value {
+            Value::Sequence(seq) => {
+                for (i, item) in seq.iter().enumerate() {
+                    check::<T>(&format!("{path}[{i}]"), item, spans, out);
+                }
+            }
+            other => check::<Vec<T>>(path, other, spans, out),
+        }
+    }
+
+    let Ok(Value::Mapping(top)) = serde_yaml::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let spans = Spans::index(text);
+    let mut out = Vec::new();
+    for required in ["server", "profiles", "roles"] {
+        if !top.contains_key(required) {
+            out.push(
+                Diagnostic::new("", format!("missing field `{required}`"))
+                    .at(Some(Position { line: 1, column: 1 }))
+                    .hint("add the key; docs/configuration.md says what it means"),
+            );
+        }
+    }
+    for (key, value) in &top {
+        let Some(key) = key.as_str() else {
+            out.push(Diagnostic::new("", "a top-level key is not a string").at(spans.nearest("")));
+            continue;
+        };
+        match key {
+            "server" => check::<RawServer>(key, value, &spans, &mut out),
+            "paths" => check::<RawPaths>(key, value, &spans, &mut out),
+            "dhcp" => check::<RawDhcp>(key, value, &spans, &mut out),
+            "http" => check::<RawHttp>(key, value, &spans, &mut out),
+            "roles" => check::<RawRoles>(key, value, &spans, &mut out),
+            "templates" => check::<Option<std::path::PathBuf>>(key, value, &spans, &mut out),
+            "reservations" => items::<RawReservation>(key, value, &spans, &mut out),
+            "nodes" => items::<RawNode>(key, value, &spans, &mut out),
+            "profiles" => match value {
+                Value::Mapping(profiles) => {
+                    for (name, profile) in profiles {
+                        let name = name.as_str().unwrap_or("?");
+                        check::<RawProfile>(&format!("profiles.{name}"), profile, &spans, &mut out);
+                    }
+                }
+                other => check::<std::collections::BTreeMap<String, RawProfile>>(
+                    key, other, &spans, &mut out,
+                ),
+            },
+            other => out.push(
+                Diagnostic::new("", format!("unknown field `{other}`"))
+                    .at(spans.key(other))
+                    .hint("check the spelling; docs/configuration.md lists every key"),
+            ),
+        }
+    }
+    out
 }
 
 /// A `serde_yaml` error (syntax, type, unknown key) as a diagnostic.
@@ -111,6 +211,34 @@ mod tests {
         assert!(d[0].message.contains("unknown field `macc`"), "{:?}", d[0]);
         assert_eq!(d[0].path, "nodes[0]");
         assert_eq!(d[0].position, Some(Position { line: 7, column: 5 }));
+    }
+
+    #[test]
+    fn every_shape_error_is_reported_at_once() {
+        let d = errors(&format!(
+            "{MINIMAL}nodes:\n  - {{name: n1, macc: aa:bb:cc:dd:ee:ff}}\n  - {{name: n2, mac: aa:bb:cc:dd:ee:02, groups: rack1}}\nhttp: {{port: eighty}}\nextra: 1\n"
+        ));
+        let found: Vec<(&str, &str)> = d
+            .iter()
+            .map(|d| (d.path.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(d.len(), 4, "{found:#?}");
+        assert!(
+            d[0].message.starts_with("unknown field `macc`"),
+            "{found:#?}"
+        );
+        assert_eq!(
+            d[0].position,
+            Some(Position {
+                line: 6,
+                column: 16
+            })
+        );
+        assert_eq!(d[0].path, "nodes[0]");
+        assert_eq!(d[1].path, "nodes[1]");
+        assert_eq!(d[2].path, "http");
+        assert_eq!(d[3].message, "unknown field `extra`");
+        assert_eq!(d[3].position, Some(Position { line: 9, column: 1 }));
     }
 
     #[test]
