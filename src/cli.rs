@@ -58,6 +58,108 @@ pub enum Command {
     Render(RenderArgs),
     /// Check the description and exit: 0 when valid, 2 when not
     Validate,
+    /// Boot nodes into the reimage profile (`roles.reimage`) from their next PXE boot on
+    Reimage(SwitchArgs),
+    /// Boot nodes into their normal profile again
+    BootNormal(SwitchArgs),
+    /// Boot nodes into the rescue profile (`roles.rescue`)
+    Rescue(SwitchArgs),
+    /// Boot nodes into any described profile
+    Boot(BootArgs),
+    /// Put switched nodes back on their normal profile, e.g. `--all --older-than 2h` from cron
+    Reset(ResetArgs),
+    /// Show what each node boots next, since when, and every problem; exit 1 when there is one
+    Status(StatusArgs),
+    /// Print the journal of switches, oldest first
+    Log(LogArgs),
+}
+
+/// Which nodes a command acts on.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Nodes: names, MAC addresses (any spelling), or hostlist ranges like `node[1-3,5]`
+    #[arg(value_name = "TARGETS")]
+    pub targets: Vec<String>,
+
+    /// Every node in group NAME (may be repeated)
+    #[arg(short, long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+
+    /// Every described node
+    #[arg(short, long, conflicts_with_all = ["targets", "groups"])]
+    pub all: bool,
+}
+
+impl TargetArgs {
+    /// The selection these arguments make.
+    pub fn selection(&self) -> crate::targets::Selection<'_> {
+        crate::targets::Selection {
+            names: &self.targets,
+            groups: &self.groups,
+            all: self.all,
+        }
+    }
+}
+
+/// Options of the switching commands.
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Print what would change and change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+/// Options of `pxectl boot`.
+#[derive(Debug, Args)]
+pub struct BootArgs {
+    #[command(flatten)]
+    pub switch: SwitchArgs,
+
+    /// The described profile to boot
+    #[arg(short, long, value_name = "NAME")]
+    pub profile: String,
+}
+
+/// Options of `pxectl reset`.
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub switch: SwitchArgs,
+
+    /// Only nodes switched longer ago than DURATION (like `2h`), by the link's own mtime
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
+}
+
+/// Options of `pxectl status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Nodes to show (default: every node, and orphan links)
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Print JSON (shape in docs/cli.md) instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `pxectl log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Nodes whose entries to show (default: all); names need not be described any more
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Only entries since WHEN: a duration back from now (`2h`, `7d`) or a time (`2026-11-25T10:00:00Z`)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Print the entries as JSON lines, as stored
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `pxectl render`.

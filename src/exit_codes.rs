@@ -1,15 +1,21 @@
 //! Every exit status pxectl uses, in one place.
 
 use crate::diagnostic::InvalidDescription;
+use crate::targets::InvalidTargets;
+
+/// A request that cannot be carried out as asked: exit status 2, nothing changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// pxectl's exit statuses (documented in docs/cli.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     /// Done; with `--check`, the disk matches the description.
     Success = 0,
-    /// `--check` found differences.
+    /// `render --check` found differences, or `status` found a problem.
     Differs = 1,
-    /// The description or the command line is invalid; nothing was changed.
+    /// The description, the command line or its targets are invalid; nothing was changed.
     Invalid = 2,
     /// Something failed while working (a file, the lock, a template).
     Failure = 3,
@@ -18,7 +24,10 @@ pub enum ExitCode {
 impl ExitCode {
     /// The status for an error that ended the run.
     pub fn for_error(err: &anyhow::Error) -> Self {
-        if err.downcast_ref::<InvalidDescription>().is_some() {
+        if err.downcast_ref::<InvalidDescription>().is_some()
+            || err.downcast_ref::<InvalidTargets>().is_some()
+            || err.downcast_ref::<UsageError>().is_some()
+        {
             Self::Invalid
         } else {
             Self::Failure

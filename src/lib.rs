@@ -7,16 +7,21 @@ pub mod cmd;
 pub mod description;
 pub mod diagnostic;
 pub mod exit_codes;
+pub mod journal;
 pub mod lock;
 pub mod mac;
 pub mod output;
 pub mod plan;
+pub mod status;
+pub mod switch;
+pub mod targets;
 pub mod templates;
 pub mod tree;
 
 use std::io::Write as _;
 
 use cli::{Cli, Command, Settings};
+use cmd::{Destination, Only};
 use exit_codes::ExitCode;
 
 /// Runs the command `cli` names; the caller prints any error and exits.
@@ -27,6 +32,48 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let code = match &cli.command {
         Command::Render(args) => cmd::render(&settings, args, &mut out)?,
         Command::Validate => cmd::validate(&settings, &mut out)?,
+        Command::Reimage(a) => cmd::switch(
+            &settings,
+            "reimage",
+            a,
+            &Destination::Reimage,
+            Only::Every,
+            &mut out,
+        )?,
+        Command::BootNormal(a) => cmd::switch(
+            &settings,
+            "boot-normal",
+            a,
+            &Destination::Normal,
+            Only::Every,
+            &mut out,
+        )?,
+        Command::Rescue(a) => cmd::switch(
+            &settings,
+            "rescue",
+            a,
+            &Destination::Rescue,
+            Only::Every,
+            &mut out,
+        )?,
+        Command::Boot(a) => cmd::switch(
+            &settings,
+            "boot",
+            &a.switch,
+            &Destination::Profile(a.profile.clone()),
+            Only::Every,
+            &mut out,
+        )?,
+        Command::Reset(a) => cmd::switch(
+            &settings,
+            "reset",
+            &a.switch,
+            &Destination::Normal,
+            Only::OlderThan(a.older_than),
+            &mut out,
+        )?,
+        Command::Status(a) => cmd::status(&settings, a, &mut out)?,
+        Command::Log(a) => cmd::log(&settings, a, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -5,6 +5,7 @@ use clap::Parser as _;
 use pxectl::cli::Cli;
 use pxectl::diagnostic::InvalidDescription;
 use pxectl::exit_codes::{is_broken_pipe, ExitCode};
+use pxectl::targets::InvalidTargets;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -14,8 +15,15 @@ fn main() -> std::process::ExitCode {
         Err(err) => {
             if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
                 eprint!("{}", invalid.report());
+                eprintln!("error: {err:#}");
+            } else if let Some(targets) = err.downcast_ref::<InvalidTargets>() {
+                for problem in &targets.problems {
+                    eprintln!("error: {problem}");
+                }
+                eprintln!("error: nothing was changed");
+            } else {
+                eprintln!("error: {err:#}");
             }
-            eprintln!("error: {err:#}");
             ExitCode::for_error(&err).into()
         }
     }

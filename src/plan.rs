@@ -84,6 +84,24 @@ pub struct Plan {
     pub link_dirs: Vec<LinkDir>,
 }
 
+/// The rendered file of every profile.
+pub fn profile_files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> {
+    cluster
+        .profiles
+        .iter()
+        .map(|(name, profile)| {
+            Ok(FilePlan {
+                path: cluster.profile_path(name),
+                contents: templates.render(
+                    templates::PROFILE,
+                    &templates::profile_context(name, profile),
+                )?,
+                mode: FILE_MODE,
+            })
+        })
+        .collect()
+}
+
 /// Renders `cluster` through `templates` into a plan.
 pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
     let ctx = templates::cluster_context(cluster);
@@ -99,16 +117,7 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
             mode: FILE_MODE,
         },
     ];
-    for (name, profile) in &cluster.profiles {
-        files.push(FilePlan {
-            path: cluster.profile_path(name),
-            contents: templates.render(
-                templates::PROFILE,
-                &templates::profile_context(name, profile),
-            )?,
-            mode: FILE_MODE,
-        });
-    }
+    files.extend(profile_files(cluster, templates)?);
 
     let dir = cluster.pxelinux_dir();
     let scheme = LinkScheme::Pxelinux;

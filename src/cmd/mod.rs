@@ -1,9 +1,15 @@
 //! One module per subcommand.
 
+mod log;
 mod render;
+mod status;
+mod switch;
 mod validate;
 
+pub use log::log;
 pub use render::render;
+pub use status::status;
+pub use switch::{switch, Destination, Only};
 pub use validate::validate;
 
 use anyhow::Result;

@@ -1,0 +1,124 @@
+//! `pxectl status`: who boots what, since when, and every problem.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::cli::{Settings, StatusArgs};
+use crate::exit_codes::ExitCode;
+use crate::plan;
+use crate::status::{self, Report};
+use crate::targets;
+use crate::templates::{self, Templates};
+use crate::tree::Root;
+
+/// Prints the status table (or JSON); exits 1 when there is any problem.
+pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let cluster = crate::description::from_file(&settings.config)?;
+    let sel = args.targets.selection();
+    let all = sel.is_empty() || sel.all;
+    let nodes = if all {
+        cluster.nodes.iter().collect()
+    } else {
+        targets::resolve(&cluster, &sel)?
+    };
+    let dir = settings
+        .templates
+        .as_deref()
+        .or(cluster.templates.as_deref());
+    templates::check_dir(dir)?;
+    let profiles = plan::profile_files(&cluster, &Templates::load(dir)?)?;
+    let report = status::report(
+        &cluster,
+        &Root::new(settings.root.clone()),
+        &nodes,
+        &profiles,
+        all,
+    )?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        table(&report, out)?;
+    }
+    Ok(if report.problem_count == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::Differs
+    })
+}
+
+fn table(report: &Report, out: &mut dyn Write) -> Result<()> {
+    let rows: Vec<[String; 7]> = report
+        .nodes
+        .iter()
+        .map(|n| {
+            let boots = match (&n.profile, n.switched) {
+                (Some(p), true) => format!("{p} *"),
+                (Some(p), false) => p.clone(),
+                (None, _) => "?".into(),
+            };
+            let problems: Vec<&str> = n.problems.iter().map(|p| p.kind).collect();
+            [
+                n.name.clone(),
+                n.mac.clone(),
+                n.ip.clone().unwrap_or_else(|| "-".into()),
+                boots,
+                n.since.clone().unwrap_or_else(|| "-".into()),
+                n.normal_profile.clone(),
+                problems.join(","),
+            ]
+        })
+        .collect();
+    let header = ["NODE", "MAC", "IP", "BOOTS", "SINCE", "NORMAL", "PROBLEMS"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[&str]| -> String {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, "{cell:w$}  ");
+            }
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(&header))?;
+    for row in &rows {
+        writeln!(out, "{}", line(&row.each_ref().map(String::as_str)))?;
+    }
+    for node in &report.nodes {
+        for p in &node.problems {
+            writeln!(out, "problem: {}: {}", node.name, p.message)?;
+        }
+    }
+    for o in &report.orphans {
+        writeln!(
+            out,
+            "problem: orphan `{}` ({}) -> {}: no node has this MAC; `pxectl render --prune` removes it",
+            o.name, o.mac, o.target
+        )?;
+    }
+    for p in &report.profiles {
+        writeln!(out, "problem: {}", p.message)?;
+    }
+    let switched = report.nodes.iter().filter(|n| n.switched).count();
+    writeln!(
+        out,
+        "{} nodes, {switched} switched (*), {} {}",
+        report.nodes.len(),
+        report.problem_count,
+        if report.problem_count == 1 {
+            "problem"
+        } else {
+            "problems"
+        }
+    )?;
+    Ok(())
+}

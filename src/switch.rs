@@ -1,0 +1,151 @@
+//! Re-pointing nodes' per-MAC links: the one operation behind reimage, boot-normal, rescue,
+//! boot and reset. Every switch is atomic, journaled, and never follows what it replaces.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use indicatif::ProgressBar;
+
+use crate::atomic;
+use crate::cluster::{Cluster, Node};
+use crate::journal;
+use crate::plan::LinkScheme;
+use crate::tree::{self, Entry, Root};
+
+/// Prefix of the name a folder found where a link belongs is moved to.
+pub const DISPLACED_PREFIX: &str = ".pxectl.displaced.";
+
+/// One node and where it should boot next.
+#[derive(Debug, Clone)]
+pub struct Step<'a> {
+    pub node: &'a Node,
+    /// The link on this machine.
+    pub path: PathBuf,
+    /// What is there now.
+    pub current: Option<Entry>,
+    /// The profile it should point at.
+    pub to: String,
+}
+
+impl Step<'_> {
+    /// Whether the link already points where it should (and so is not touched).
+    pub fn already(&self) -> bool {
+        matches!(&self.current, Some(Entry::Link(t)) if t.as_os_str() == self.to.as_str())
+    }
+
+    /// What the link points at now, as the output and journal show it.
+    pub fn from(&self) -> Option<String> {
+        self.current.as_ref().map(|e| match e {
+            Entry::Link(t) => t
+                .to_str()
+                .filter(|s| tree::is_plain_name(s))
+                .map_or_else(|| e.describe(), str::to_string),
+            other => other.describe(),
+        })
+    }
+
+    /// The link's own modification time: when it was last switched.
+    pub fn since(&self) -> Option<SystemTime> {
+        std::fs::symlink_metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
+    }
+}
+
+/// Reads the link folder once and pairs each `(node, profile)` with what is on disk.
+pub fn plan<'a>(
+    cluster: &Cluster,
+    root: &Root,
+    wanted: impl IntoIterator<Item = (&'a Node, String)>,
+) -> Result<Vec<Step<'a>>> {
+    let dir = root.host(&cluster.pxelinux_dir());
+    let mut entries: HashMap<String, Entry> = tree::scan(&dir)?;
+    let scheme = LinkScheme::Pxelinux;
+    Ok(wanted
+        .into_iter()
+        .map(|(node, to)| {
+            let name = scheme.name(node.mac);
+            Step {
+                node,
+                current: entries.remove(&name),
+                path: dir.join(name),
+                to,
+            }
+        })
+        .collect())
+}
+
+/// What one applied switch did.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub node: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// Where a folder found in the link's place was moved.
+    pub displaced: Option<PathBuf>,
+}
+
+/// Applies every step that is not `already`, journaling each as `command`; the caller holds
+/// the lock. Journal lines follow their switches in chunks, so a crash loses at most the
+/// tail of the journal, never a link.
+pub fn apply(
+    steps: &[Step<'_>],
+    state_dir: &Path,
+    command: &str,
+    progress: &ProgressBar,
+) -> Result<Vec<Done>> {
+    let todo: Vec<&Step<'_>> = steps.iter().filter(|s| !s.already()).collect();
+    let mut done = Vec::with_capacity(todo.len());
+    if todo.is_empty() {
+        return Ok(done);
+    }
+    let mut journal = journal::Writer::open(state_dir)?;
+    let user = journal::current_user();
+    for (i, step) in todo.iter().enumerate() {
+        let displaced = match step.current {
+            Some(Entry::Dir) => Some(displace(&step.path)?),
+            _ => None,
+        };
+        atomic::replace_link(&step.path, &step.to)?;
+        let from = step.from();
+        journal.append(&journal::Entry {
+            time: journal::now(),
+            user: user.clone(),
+            command: command.to_string(),
+            node: step.node.name.clone(),
+            mac: step.node.mac.colon(),
+            from: from.clone(),
+            to: step.to.clone(),
+        })?;
+        done.push(Done {
+            node: step.node.name.clone(),
+            from,
+            to: step.to.clone(),
+            displaced,
+        });
+        if i % 512 == 511 {
+            journal.sync()?;
+        }
+        progress.inc(1);
+    }
+    if let Some(dir) = todo[0].path.parent() {
+        atomic::sync_dir(dir)?;
+    }
+    journal.sync()?;
+    progress.finish_and_clear();
+    Ok(done)
+}
+
+/// Moves a folder found where a link belongs out of the way, keeping it for the operator.
+fn displace(path: &Path) -> Result<PathBuf> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let to = path.with_file_name(format!("{DISPLACED_PREFIX}{name}.{stamp}"));
+    std::fs::rename(path, &to)
+        .with_context(|| format!("cannot move the folder `{}` out of the way", path.display()))?;
+    Ok(to)
+}

@@ -1,0 +1,381 @@
+//! reimage, boot-normal, rescue, boot, reset, status and log through the real binary.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::{identities, Env};
+use nix::sys::stat::{utimensat, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+
+const N1: &str = "01-c0-3f-d5-60-e5-a1";
+const N3: &str = "01-c0-3f-d5-60-e5-b9";
+const N5: &str = "01-c0-3f-d5-60-6f-18";
+
+fn rendered() -> Env {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0);
+    env
+}
+
+fn target(env: &Env, link: &str) -> String {
+    fs::read_link(env.pxe(link))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Sets a link's own mtime `ago` into the past.
+fn age(path: &Path, ago: Duration) {
+    let t = SystemTime::now() - ago;
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let ts = TimeSpec::new(i64::try_from(secs).unwrap(), 0);
+    utimensat(None, path, &ts, &ts, UtimensatFlags::NoFollowSymlink).unwrap();
+}
+
+fn journal(env: &Env) -> Vec<serde_json::Value> {
+    fs::read_to_string(env.at("/var/lib/pxectl/journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn reimage_and_boot_normal_repoint_links_and_say_what_changed() {
+    let env = rendered();
+    env.run(&["reimage", "node3"])
+        .expect(0)
+        .stdout_has("node3  arch-linux -> installer")
+        .stdout_has("reimage: 1 switched, 0 already");
+    assert_eq!(target(&env, N3), "installer");
+    let before = identities(&env.root());
+    env.run(&["reimage", "node3"])
+        .expect(0)
+        .stdout_has("node3  installer (already)")
+        .stdout_has("0 switched, 1 already");
+    assert_eq!(
+        before,
+        identities(&env.root()),
+        "an `already` node was touched"
+    );
+    env.run(&["boot-normal", "--all"])
+        .expect(0)
+        .stdout_has("node3  installer -> arch-linux")
+        .stdout_has("node1  arch-linux (already)");
+    assert_eq!(target(&env, N3), "arch-linux");
+}
+
+#[test]
+fn rescue_and_boot_any_profile() {
+    let env = rendered();
+    env.run(&["rescue", "node1"])
+        .expect(0)
+        .stdout_has("node1  arch-linux -> rescue");
+    env.run(&["boot", "--profile", "installer", "node1"])
+        .expect(0)
+        .stdout_has("node1  rescue -> installer");
+    assert_eq!(target(&env, N1), "installer");
+    env.run(&["boot", "--profile", "windows", "node1"])
+        .expect(2)
+        .stderr_has(
+            "profile `windows` is not described; use one of `arch-linux`, `installer`, `rescue`",
+        );
+}
+
+#[test]
+fn targets_by_mac_range_and_group() {
+    let text = fs::read_to_string(common::repo("examples/portacluster.yaml"))
+        .unwrap()
+        .replace(
+            "{name: node5, mac: c0:3f:d5:60:6f:18}",
+            "{name: node5, mac: c0:3f:d5:60:6f:18, groups: [top]}",
+        );
+    let env = Env::new(&text);
+    env.run(&["render"]).expect(0);
+    env.run(&["reimage", "C0-3F-D5-60-E5-A1", "node[3,4]"])
+        .expect(0)
+        .stdout_has("reimage: 3 switched");
+    assert_eq!(target(&env, N1), "installer");
+    assert_eq!(target(&env, N3), "installer");
+    env.run(&["rescue", "--group", "top"])
+        .expect(0)
+        .stdout_has("node5  arch-linux -> rescue")
+        .stdout_has("1 switched");
+    assert_eq!(target(&env, N5), "rescue");
+    env.run(&["boot-normal", "c03f.d560.e5a1"])
+        .expect(0)
+        .stdout_has("node1  installer -> arch-linux");
+}
+
+#[test]
+fn an_invalid_target_changes_nothing_and_suggests_names() {
+    let env = rendered();
+    let before = identities(&env.root());
+    env.run(&["reimage", "node1", "nod3", "node[7-8]", "--group", "nope"])
+        .expect(2)
+        .stderr_has("unknown node `nod3`; did you mean `node3`?")
+        .stderr_has("`node[7-8]` names nodes that are not described: `node7`, `node8`")
+        .stderr_has("no node is in group `nope`")
+        .stderr_has("nothing was changed");
+    env.run(&["reimage", "node[1-"])
+        .expect(2)
+        .stderr_has("has a `[` without `]`");
+    env.run(&["reimage"])
+        .expect(2)
+        .stderr_has("name the nodes to reimage");
+    assert_eq!(before, identities(&env.root()));
+    assert!(journal(&env).is_empty());
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let env = rendered();
+    let before = identities(&env.root());
+    env.run(&["reimage", "--all", "--dry-run"])
+        .expect(0)
+        .stdout_has("node6  arch-linux -> installer")
+        .stdout_has("6 would switch");
+    assert_eq!(before, identities(&env.root()));
+}
+
+#[test]
+fn every_switch_is_journaled_and_log_filters() {
+    let env = rendered();
+    env.run(&["reimage", "node3", "node5"]).expect(0);
+    env.run(&["boot-normal", "node3"]).expect(0);
+    let j = journal(&env);
+    assert_eq!(j.len(), 3);
+    assert_eq!(j[0]["command"], "reimage");
+    assert_eq!(j[0]["node"], "node3");
+    assert_eq!(j[0]["mac"], "c0:3f:d5:60:e5:b9");
+    assert_eq!(j[0]["from"], "arch-linux");
+    assert_eq!(j[0]["to"], "installer");
+    assert!(j[0]["time"].as_str().unwrap().ends_with('Z'));
+    assert!(!j[0]["user"].as_str().unwrap().is_empty());
+    let run = env.run(&["log", "node3"]);
+    run.expect(0)
+        .stdout_has("reimage  node3  arch-linux -> installer")
+        .stdout_has("boot-normal  node3  installer -> arch-linux");
+    assert_eq!(run.stdout().lines().count(), 2);
+    assert_eq!(
+        env.run(&["log", "--since", "1h"]).stdout().lines().count(),
+        3
+    );
+    assert_eq!(
+        env.run(&["log", "--since", "2999-01-01T00:00:00Z"])
+            .stdout()
+            .lines()
+            .count(),
+        0
+    );
+    env.run(&["log", "--since", "yesterday-ish"])
+        .expect(2)
+        .stderr_has("neither a duration nor a time");
+    assert_eq!(
+        env.run(&["log", "--json", "c0:3f:d5:60:6f:18"])
+            .stdout()
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_torn_journal_line_does_not_break_log_or_the_next_append() {
+    let env = rendered();
+    env.run(&["reimage", "node3"]).expect(0);
+    let path = env.at("/var/lib/pxectl/journal.jsonl");
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"time":"2026-11-25T1"#);
+    fs::write(&path, text).unwrap();
+    env.run(&["log"])
+        .expect(0)
+        .stderr_has("journal line 2 is not an entry")
+        .stdout_has("node3");
+    env.run(&["boot-normal", "node3"]).expect(0);
+    let run = env.run(&["log"]);
+    run.expect(0);
+    assert_eq!(run.stdout().lines().count(), 2, "{}", run.stdout());
+}
+
+#[test]
+fn reset_older_than_puts_back_only_stale_switches() {
+    let env = rendered();
+    env.run(&["reimage", "node3", "node5"]).expect(0);
+    age(&env.pxe(N3), Duration::from_secs(3 * 3600));
+    env.run(&["reset", "--all", "--older-than", "2h"])
+        .expect(0)
+        .stdout_has("node3  installer -> arch-linux")
+        .stdout_has("reset: 1 switched, 4 already, 1 switched less than 2h ago (kept)");
+    assert_eq!(target(&env, N3), "arch-linux");
+    assert_eq!(target(&env, N5), "installer");
+    assert_eq!(journal(&env).last().unwrap()["command"], "reset");
+    env.run(&["reset", "--all"])
+        .expect(0)
+        .stdout_has("node5  installer -> arch-linux");
+}
+
+#[test]
+fn status_shows_who_boots_what_and_exits_0_when_clean() {
+    let env = rendered();
+    env.run(&["reimage", "node3"]).expect(0);
+    let run = env.run(&["status"]);
+    run.expect(0)
+        .stdout_has("NODE   MAC                IP  BOOTS        SINCE")
+        .stdout_has("node3  c0:3f:d5:60:e5:b9  -   installer *")
+        .stdout_has("6 nodes, 1 switched (*), 0 problems");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "--json", "node3"]).stdout()).unwrap();
+    let n = &json["nodes"][0];
+    assert_eq!(json["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(n["name"], "node3");
+    assert_eq!(n["profile"], "installer");
+    assert_eq!(n["normal_profile"], "arch-linux");
+    assert_eq!(n["switched"], true);
+    assert!(n["since"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(json["problem_count"], 0);
+}
+
+#[test]
+fn status_reports_every_kind_of_problem_and_exits_1() {
+    let env = rendered();
+    let secret = env.dir.path().join("shadow");
+    fs::write(&secret, "x").unwrap();
+    fs::remove_file(env.pxe(N1)).unwrap(); // no link
+    fs::remove_file(env.pxe(N3)).unwrap();
+    symlink(&secret, env.pxe(N3)).unwrap(); // escapes
+    fs::remove_file(env.pxe(N5)).unwrap();
+    symlink("ubuntu", env.pxe(N5)).unwrap(); // not described
+    let n2 = env.pxe("01-c0-3f-d5-60-cd-8b");
+    fs::remove_file(&n2).unwrap();
+    fs::write(&n2, "hand edit").unwrap(); // not a link
+    fs::remove_file(env.pxe("rescue")).unwrap(); // profile missing
+    fs::write(env.pxe("installer"), "edited").unwrap(); // profile differs
+    symlink("installer", env.pxe("01-aa-bb-cc-dd-ee-ff")).unwrap(); // orphan
+    let json: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "--json"]).expect(1).stdout()).unwrap();
+    let kinds = |name: &str| -> Vec<String> {
+        json["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds("node1"), ["no-link"]);
+    assert_eq!(kinds("node2"), ["not-a-link"]);
+    assert_eq!(kinds("node3"), ["escapes"]);
+    assert_eq!(kinds("node5"), ["unknown-profile"]);
+    assert_eq!(kinds("node4"), Vec::<String>::new());
+    assert_eq!(json["orphans"][0]["mac"], "aa:bb:cc:dd:ee:ff");
+    let profile_kinds: Vec<&str> = json["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(profile_kinds, ["differs", "missing"]);
+    assert_eq!(json["problem_count"], 7);
+    env.run(&["status"]).expect(1).stdout_has(
+        "problem: node1: no `01-c0-3f-d5-60-e5-a1` link: the node boots `default` (`installer`)",
+    );
+    // A link to a described profile whose file is gone dangles.
+    fs::remove_file(env.pxe(N5)).unwrap();
+    symlink("rescue", env.pxe(N5)).unwrap();
+    env.run(&["status", "node5"])
+        .expect(1)
+        .stdout_has("whose file does not exist");
+}
+
+#[test]
+fn a_hostile_link_or_folder_is_replaced_never_followed() {
+    let env = rendered();
+    // A link to /etc/shadow: replaced, and /etc/shadow is never opened for writing.
+    let shadow = Path::new("/etc/shadow");
+    let shadow_before = fs::symlink_metadata(shadow)
+        .ok()
+        .map(|m| (m.len(), m.modified().unwrap()));
+    fs::remove_file(env.pxe(N3)).unwrap();
+    symlink(shadow, env.pxe(N3)).unwrap();
+    env.run(&["status", "node3"])
+        .expect(1)
+        .stdout_has("escapes");
+    env.run(&["boot-normal", "node3"])
+        .expect(0)
+        .stdout_has("node3  a link to `/etc/shadow` -> arch-linux");
+    assert_eq!(target(&env, N3), "arch-linux");
+    assert_eq!(
+        shadow_before,
+        fs::symlink_metadata(shadow)
+            .ok()
+            .map(|m| (m.len(), m.modified().unwrap()))
+    );
+    // A folder: moved aside (kept for the operator), the link put in its place.
+    fs::remove_file(env.pxe(N5)).unwrap();
+    fs::create_dir(env.pxe(N5)).unwrap();
+    fs::write(env.pxe(N5).join("keep"), "data").unwrap();
+    env.run(&["reimage", "node5"])
+        .expect(0)
+        .stdout_has("node5  a folder -> installer")
+        .stderr_has("was moved to");
+    assert_eq!(target(&env, N5), "installer");
+    let moved: Vec<_> = fs::read_dir(env.pxe(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".pxectl.displaced.")
+        })
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(fs::read_to_string(moved[0].join("keep")).unwrap(), "data");
+    // A regular file (hand edit): replaced by the link.
+    fs::remove_file(env.pxe(N1)).unwrap();
+    fs::write(env.pxe(N1), "hand edit").unwrap();
+    env.run(&["rescue", "node1"])
+        .expect(0)
+        .stdout_has("node1  a regular file -> rescue");
+    assert_eq!(target(&env, N1), "rescue");
+}
+
+#[test]
+fn a_second_writer_waits_then_names_the_holder() {
+    let env = rendered();
+    let lock_path = env.at("/var/lib/pxectl/lock");
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    fs::write(&lock_path, "4242\n").unwrap();
+    env.run(&["--lock-timeout", "300ms", "reimage", "node1"])
+        .expect(3)
+        .stderr_has("pxectl pid 4242 holds the lock")
+        .stderr_has("--lock-timeout");
+    env.run(&["--lock-timeout", "300ms", "render"])
+        .expect(3)
+        .stderr_has("pid 4242");
+    drop(held);
+    env.run(&["reimage", "node1"]).expect(0);
+}
+
+#[test]
+fn switching_to_a_profile_not_yet_rendered_warns() {
+    let env = rendered();
+    fs::remove_file(env.pxe("rescue")).unwrap();
+    env.run(&["rescue", "node1"])
+        .expect(0)
+        .stderr_has("`pxelinux.cfg/rescue` does not exist yet");
+}
