@@ -8,39 +8,16 @@
 #![allow(clippy::cast_precision_loss)]
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
+#[path = "../tests/common/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 
-/// A cluster of `n` nodes, each with a fixed address, in a /14.
-fn description(n: usize) -> String {
-    let mut s = String::from(
-        "server: {hostname: boot, address: 10.0.0.1/14, interface: eth0, domain: bench.example.com}\n\
-         dhcp: {range: {start: 10.3.255.1, end: 10.3.255.200}, lease_time: 12h}\n\
-         profiles:\n  local: {kernel: /vmlinuz, initrd: /initrd.img, append: root=/dev/sda1 ro}\n  \
-         install: {kernel: /i/vmlinuz, append: 'url={{ http.url }}/install'}\n\
-         roles: {normal: local, reimage: install, default: install}\nnodes:\n",
-    );
-    for i in 0..n {
-        let ip = 0x0A00_0000u32 + 10 + u32::try_from(i).unwrap();
-        let ip = std::net::Ipv4Addr::from(ip);
-        let mac = i.to_be_bytes();
-        let _ = writeln!(
-            s,
-            "  - {{name: n{i:06}, mac: '02:00:{:02x}:{:02x}:{:02x}:{:02x}', ip: {ip}, groups: [rack{}]}}",
-            mac[4],
-            mac[5],
-            mac[6],
-            mac[7],
-            i / 40
-        );
-    }
-    s
-}
+const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
 
 /// Runs pxectl through this bench's own `--measure` wrapper; returns wall time and peak RSS.
 fn measure(config: &Path, root: &Path) -> (Duration, u64) {
@@ -142,7 +119,7 @@ fn main() {
     for &n in &sizes {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("cluster.yaml");
-        std::fs::write(&config, description(n)).unwrap();
+        std::fs::write(&config, synthetic::description(n)).unwrap();
         let (mut cold, mut noop, mut floor, mut rss) = (Vec::new(), Vec::new(), Vec::new(), 0);
         let mut wrote_nothing = true;
         for run in 0..runs {

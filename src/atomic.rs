@@ -40,32 +40,119 @@ pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
 /// Points the link `path` at `target`, replacing whatever entry is there but a folder:
 /// a new link under a temporary name, then a rename over the old one.
 pub fn replace_link(path: &Path, target: &str) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = parent(path);
-    let tmp: PathBuf = dir.join(format!(
-        "{TEMP_PREFIX}{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::os::unix::fs::symlink(target, &tmp)
-        .with_context(|| format!("cannot create a temporary link `{}`", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!(
-            "cannot rename a temporary link over `{}`",
-            path.display()
-        ))
-    })
+    let name = file_name(path)?;
+    Dir::open(parent(path))?.replace_link(name, target)
 }
 
 /// Creates the link `path` -> `target` when nothing is there; `Ok(false)` when something is.
 pub fn create_link(path: &Path, target: &str) -> Result<bool> {
-    match std::os::unix::fs::symlink(target, path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => {
-            Err(e).with_context(|| format!("cannot create link `{}` -> `{target}`", path.display()))
+    let name = file_name(path)?;
+    Dir::open(parent(path))?.create_link(name, target)
+}
+
+fn file_name(path: &Path) -> Result<&str> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("`{}` has no usable file name", path.display()))
+}
+
+/// An open folder. Link operations by name relative to it spare the kernel a walk of the
+/// whole path on each of thousands of links.
+#[derive(Debug)]
+pub struct Dir {
+    file: fs::File,
+    path: PathBuf,
+    /// `.pxectl.tmp.<pid>.`: this process's temporary names start with it.
+    temp_prefix: String,
+}
+
+impl Dir {
+    /// Opens the folder `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = fs::File::open(path)
+            .with_context(|| format!("cannot open folder `{}`", path.display()))?;
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+            temp_prefix: format!("{TEMP_PREFIX}{}.", std::process::id()),
+        })
+    }
+
+    /// The folder's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.file)
+    }
+
+    /// The target of the link `name`.
+    pub fn read_link(&self, name: &str) -> Result<PathBuf> {
+        nix::fcntl::readlinkat(Some(self.fd()), name)
+            .map(PathBuf::from)
+            .with_context(|| format!("cannot read link `{}`", self.path.join(name).display()))
+    }
+
+    /// When the entry `name` itself (not what it points at) was last modified.
+    pub fn mtime(&self, name: &str) -> Option<std::time::SystemTime> {
+        let st = nix::sys::stat::fstatat(
+            Some(self.fd()),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok()?;
+        let secs = u64::try_from(st.st_mtime).ok()?;
+        let nanos = u32::try_from(st.st_mtime_nsec).ok()?;
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
+    }
+
+    /// Points the link `name` at `target` atomically: a reader sees the old target or the new.
+    pub fn replace_link(&self, name: &str, target: &str) -> Result<()> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let tmp = format!(
+            "{}{}",
+            self.temp_prefix,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        nix::unistd::symlinkat(target, Some(self.fd()), tmp.as_str()).with_context(|| {
+            format!(
+                "cannot create a temporary link `{}`",
+                self.path.join(&tmp).display()
+            )
+        })?;
+        nix::fcntl::renameat(Some(self.fd()), tmp.as_str(), Some(self.fd()), name).map_err(|e| {
+            let _ = nix::unistd::unlinkat(
+                Some(self.fd()),
+                tmp.as_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+            anyhow::Error::new(e).context(format!(
+                "cannot rename a temporary link over `{}`",
+                self.path.join(name).display()
+            ))
+        })
+    }
+
+    /// Creates the link `name` -> `target` when nothing is there; `Ok(false)` when something is.
+    pub fn create_link(&self, name: &str, target: &str) -> Result<bool> {
+        match nix::unistd::symlinkat(target, Some(self.fd()), name) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::EEXIST) => Ok(false),
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "cannot create link `{}` -> `{target}`",
+                    self.path.join(name).display()
+                )
+            }),
         }
+    }
+
+    /// Flushes the folder's entries to disk.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_all()
+            .with_context(|| format!("cannot sync folder `{}`", self.path.display()))
     }
 }
 

@@ -3,11 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::atomic;
 use crate::cluster::{Cluster, Node};
 use crate::mac::MacAddr;
 use crate::plan::{FilePlan, LinkScheme};
@@ -79,6 +79,7 @@ pub fn report(
 ) -> Result<Report> {
     let dir = root.host(&cluster.pxelinux_dir());
     let entries = tree::scan(&dir)?;
+    let handle = atomic::Dir::open(&dir).ok();
     let scheme = LinkScheme::Pxelinux;
     let present: HashSet<&str> = entries
         .iter()
@@ -99,20 +100,19 @@ pub fn report(
         profiles: Vec::new(),
         problem_count: 0,
     };
-    for node in nodes {
+    out.nodes = tree::par_map(nodes, |node| {
         let name = scheme.name(node.mac);
-        let status = node_status(
+        Ok(node_status(
             cluster,
             node,
-            &dir.join(&name),
+            handle.as_ref(),
             &name,
             entries.get(&name),
             &present,
             default_target.as_deref(),
-        );
-        out.problem_count += status.problems.len();
-        out.nodes.push(status);
-    }
+        ))
+    })?;
+    out.problem_count += out.nodes.iter().map(|n| n.problems.len()).sum::<usize>();
     if all {
         let described: HashSet<MacAddr> = cluster.nodes.iter().map(|n| n.mac).collect();
         let mut orphans: Vec<Orphan> = entries
@@ -142,7 +142,7 @@ pub fn report(
 fn node_status(
     cluster: &Cluster,
     node: &Node,
-    path: &Path,
+    dir: Option<&atomic::Dir>,
     name: &str,
     entry: Option<&Entry>,
     present: &HashSet<&str>,
@@ -191,11 +191,7 @@ fn node_status(
     };
     let since = link
         .as_ref()
-        .and_then(|_| {
-            std::fs::symlink_metadata(path)
-                .and_then(|m| m.modified())
-                .ok()
-        })
+        .and_then(|_| dir.and_then(|d| d.mtime(name)))
         .map(|t| humantime::format_rfc3339_seconds(t).to_string());
     NodeStatus {
         name: node.name.clone(),

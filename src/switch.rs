@@ -103,12 +103,18 @@ pub fn apply(
     }
     let mut journal = journal::Writer::open(state_dir)?;
     let user = journal::current_user();
+    let dir = atomic::Dir::open(todo[0].path.parent().unwrap_or(Path::new("/")))?;
     for (i, step) in todo.iter().enumerate() {
         let displaced = match step.current {
             Some(Entry::Dir) => Some(displace(&step.path)?),
             _ => None,
         };
-        atomic::replace_link(&step.path, &step.to)?;
+        let name = step
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        dir.replace_link(name, &step.to)?;
         let from = step.from();
         journal.append(&journal::Entry {
             time: journal::now(),
@@ -130,9 +136,7 @@ pub fn apply(
         }
         progress.inc(1);
     }
-    if let Some(dir) = todo[0].path.parent() {
-        atomic::sync_dir(dir)?;
-    }
+    dir.sync()?;
     journal.sync()?;
     progress.finish_and_clear();
     Ok(done)

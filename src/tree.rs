@@ -59,11 +59,17 @@ impl Entry {
 
 /// The entries of `dir` by name (none when it does not exist), with link targets read.
 pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
-    let mut out = HashMap::new();
+    let handle = match atomic::Dir::open(dir) {
+        Ok(h) => h,
+        Err(_) if !dir.exists() => return Ok(HashMap::new()),
+        Err(e) => return Err(e),
+    };
     let walk = walkdir::WalkDir::new(dir)
         .min_depth(1)
         .max_depth(1)
         .follow_links(false);
+    let mut out = HashMap::new();
+    let mut links = Vec::new();
     for entry in walk {
         let entry = match entry {
             Ok(e) => e,
@@ -72,7 +78,7 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
                     && e.io_error()
                         .is_some_and(|io| io.kind() == ErrorKind::NotFound) =>
             {
-                return Ok(out)
+                return Ok(HashMap::new())
             }
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot read folder `{}`", dir.display()))
@@ -82,11 +88,11 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
             continue;
         };
         let ft = entry.file_type();
-        let kind = if ft.is_symlink() {
-            let target = fs::read_link(entry.path())
-                .with_context(|| format!("cannot read link `{}`", entry.path().display()))?;
-            Entry::Link(target)
-        } else if ft.is_file() {
+        if ft.is_symlink() {
+            links.push(name.to_string());
+            continue;
+        }
+        let kind = if ft.is_file() {
             Entry::File
         } else if ft.is_dir() {
             Entry::Dir
@@ -95,7 +101,42 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
         };
         out.insert(name.to_string(), kind);
     }
+    let targets = par_map(&links, |name| handle.read_link(name))?;
+    out.extend(
+        links
+            .into_iter()
+            .zip(targets)
+            .map(|(name, target)| (name, Entry::Link(target))),
+    );
     Ok(out)
+}
+
+/// `f` over `items` on every core (for thousands of independent syscalls), in order.
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(8);
+    if threads == 1 || items.len() < 512 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(|| part.iter().map(&f).collect::<Result<Vec<R>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for w in workers {
+            out.extend(
+                w.join()
+                    .map_err(|_| anyhow::anyhow!("a worker thread panicked"))??,
+            );
+        }
+        Ok(out)
+    })
 }
 
 /// Why a file is rewritten.
@@ -451,6 +492,7 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
     let mut done = Applied::default();
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut ensured: HashSet<PathBuf> = HashSet::new();
+    let mut open: HashMap<PathBuf, atomic::Dir> = HashMap::new();
     let mut ensure = |path: &Path, dirs: &mut BTreeSet<PathBuf>| -> Result<()> {
         let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         if !ensured.contains(&dir) {
@@ -479,7 +521,18 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
             }
             Change::CreateLink { path, target } => {
                 ensure(path, &mut dirs)?;
-                if atomic::create_link(path, target)? {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                let handle = match open.get(dir) {
+                    Some(h) => h,
+                    None => open
+                        .entry(dir.to_path_buf())
+                        .or_insert(atomic::Dir::open(dir)?),
+                };
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                if handle.create_link(name, target)? {
                     done.links_created += 1;
                 }
             }

@@ -1,41 +1,134 @@
-//! Every example in examples/ is exercised, so none can go stale.
+//! Every file in examples/ is exercised, so none can go stale.
 
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::{repo, Env};
+
+fn example_files() -> Vec<PathBuf> {
+    walkdir::WalkDir::new(repo("examples"))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .collect()
+}
 
 #[test]
 fn every_example_description_validates_renders_and_is_then_up_to_date() {
     let mut seen = 0;
-    for entry in fs::read_dir(repo("examples")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-            continue;
-        }
+    for path in example_files()
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
         seen += 1;
-        let env = Env::new(&fs::read_to_string(&path).unwrap());
+        let env = Env::new(&fs::read_to_string(path).unwrap());
         env.run(&["validate"]).expect(0);
         env.run(&["render"]).expect(0);
         env.run(&["render", "--check"])
             .expect(0)
             .stdout_has("check: up to date");
+        env.run(&["status"]).expect(0);
     }
     assert!(seen >= 1, "no example descriptions found");
 }
 
+/// The pxectl arguments of a command line that runs `/usr/local/bin/pxectl`.
+fn pxectl_args(line: &str) -> Vec<String> {
+    let at = line
+        .find("/usr/local/bin/pxectl")
+        .unwrap_or_else(|| panic!("no pxectl in {line:?}"));
+    line[at..]
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs an example's pxectl command on a rendered portacluster with one stale and one fresh switch.
+fn run_reset_example(args: &[String], origin: &Path) {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0);
+    env.run(&["reimage", "node3", "node5"]).expect(0);
+    let stale = env.pxe("01-c0-3f-d5-60-e5-b9");
+    let old = std::time::SystemTime::now() - Duration::from_secs(3 * 3600);
+    let secs = i64::try_from(old.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap();
+    let ts = nix::sys::time::TimeSpec::new(secs, 0);
+    nix::sys::stat::utimensat(
+        None,
+        &stale,
+        &ts,
+        &ts,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.run(&refs).expect(0).stdout_has("reset: 1 switched");
+    assert_eq!(
+        fs::read_link(&stale).unwrap(),
+        Path::new("arch-linux"),
+        "{}",
+        origin.display()
+    );
+    assert_eq!(
+        fs::read_link(env.pxe("01-c0-3f-d5-60-6f-18")).unwrap(),
+        Path::new("installer")
+    );
+}
+
 #[test]
-fn every_file_in_examples_is_known_to_this_test() {
-    // A new kind of example needs a test of its own before it is listed here.
-    for entry in fs::read_dir(repo("examples")).unwrap() {
-        let path = entry.unwrap().path();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or_default();
+fn the_crontab_example_runs_a_working_reset() {
+    let path = repo("examples/pxectl-reset.cron");
+    let text = fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one job expected");
+    let fields: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        fields[5], "root",
+        "an /etc/cron.d line names the user in field 6"
+    );
+    run_reset_example(&pxectl_args(lines[0]), &path);
+}
+
+#[test]
+fn the_systemd_units_run_a_working_reset_on_a_timer() {
+    let service = repo("examples/systemd/pxectl-reset.service");
+    let text = fs::read_to_string(&service).unwrap();
+    let exec = text
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    assert!(text.contains("Type=oneshot"));
+    run_reset_example(&pxectl_args(exec), &service);
+    let timer = fs::read_to_string(repo("examples/systemd/pxectl-reset.timer")).unwrap();
+    assert!(
+        timer.contains("[Timer]")
+            && timer.contains("OnUnitActiveSec=")
+            && timer.contains("WantedBy=timers.target")
+    );
+}
+
+#[test]
+fn every_file_in_examples_is_known_to_a_test() {
+    let known = [
+        "portacluster.yaml",
+        "pxectl-reset.cron",
+        "pxectl-reset.service",
+        "pxectl-reset.timer",
+    ];
+    for path in example_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
-            ["yaml"].contains(&ext),
+            known.contains(&name.as_str())
+                || Path::new(&name)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("yaml")),
             "{} is not exercised by any test",
             path.display()
         );

@@ -1,0 +1,211 @@
+//! Real processes against one tree: concurrent writers, SIGKILL mid-run, readers racing flips.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{synthetic, Env};
+
+const PROFILES: [&str; 3] = ["local", "install", "rescue"];
+
+fn spawn(env: &Env, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
+        .arg("--config")
+        .arg(env.config())
+        .arg("--root")
+        .arg(env.root())
+        .args(["--lock-timeout", "300s", "-q"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pxectl")
+}
+
+/// A random number, different on every call.
+fn random() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+/// Every node of a synthetic cluster of `n` has a link to a described profile; returns how
+/// many pxectl temporaries are in the folder.
+#[track_caller]
+fn assert_links_valid(dir: &Path, n: usize) -> usize {
+    for i in 0..n {
+        let name = synthetic::link_name(i);
+        let target = fs::read_link(dir.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let target = target.to_str().unwrap();
+        assert!(PROFILES.contains(&target), "{name} -> {target}");
+    }
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".pxectl.tmp.")
+        })
+        .count()
+}
+
+#[track_caller]
+fn assert_journal_parses(env: &Env) -> usize {
+    let text = fs::read_to_string(env.at("/var/lib/pxectl/journal.jsonl")).unwrap_or_default();
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("journal line {}: {e}: {line}", i + 1));
+        assert!(v["node"].is_string() && v["to"].is_string(), "{line}");
+    }
+    text.lines().count()
+}
+
+#[test]
+fn sixteen_concurrent_writers_leave_a_valid_tree() {
+    let n = 200;
+    let env = Env::new(&synthetic::description(n));
+    env.run(&["-q", "render"]).expect(0);
+    let jobs: [&[&str]; 8] = [
+        &["reimage", "--all"],
+        &["boot-normal", "--all"],
+        &["reset", "--all"],
+        &["render"],
+        &["rescue", "n000[000-099]"],
+        &["boot", "--profile", "install", "--group", "rack1"],
+        &["reset", "--all", "--older-than", "1s"],
+        &["boot-normal", "n000[050-150]"],
+    ];
+    let children: Vec<(usize, Child)> = (0..16)
+        .map(|i| (i, spawn(&env, jobs[i % jobs.len()])))
+        .collect();
+    for (i, child) in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "job {i} {:?}: {}",
+            jobs[i % jobs.len()],
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let temps = assert_links_valid(&env.pxe(""), n);
+    assert_eq!(temps, 0, "temporaries left behind");
+    assert!(assert_journal_parses(&env) > 0);
+    env.run(&["status"]).expect(0);
+}
+
+#[test]
+fn sigkill_during_reimage_all_never_leaves_a_node_without_a_valid_link() {
+    let n = 10_000;
+    let env = Env::new(&synthetic::description(n));
+    env.run(&["-q", "render"]).expect(0);
+    let dir = env.pxe("");
+    let mut kills_mid_run = 0;
+    for round in 0..8 {
+        let command = if round % 2 == 0 {
+            "reimage"
+        } else {
+            "boot-normal"
+        };
+        let mut child = spawn(&env, &[command, "--all"]);
+        std::thread::sleep(Duration::from_millis(100 + random() % 1400));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        child.wait().unwrap();
+        kills_mid_run += usize::from(!finished);
+        assert_links_valid(&dir, n);
+        assert_journal_parses(&env);
+    }
+    assert!(kills_mid_run > 0, "no kill landed while pxectl ran");
+    // The next run cleans up whatever the kills left and finishes the job.
+    env.run(&["-q", "boot-normal", "--all"]).expect(0);
+    assert_eq!(
+        assert_links_valid(&dir, n),
+        0,
+        "temporaries left after a full run"
+    );
+    for i in (0..n).step_by(997) {
+        assert_eq!(
+            fs::read_link(dir.join(synthetic::link_name(i))).unwrap(),
+            Path::new("local")
+        );
+    }
+}
+
+/// Reads `link` through in a loop until `stop`; returns how many reads found nothing.
+fn reader(
+    link: std::path::PathBuf,
+    stop: Arc<AtomicBool>,
+    reads: Arc<AtomicUsize>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut missing = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if let Err(e) = fs::read(&link) {
+                assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+                missing += 1;
+            }
+            reads.fetch_add(1, Ordering::Relaxed);
+        }
+        missing
+    })
+}
+
+#[test]
+fn a_reader_never_finds_a_link_missing_during_a_thousand_flips() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("local"), "normal").unwrap();
+    fs::write(dir.path().join("install"), "installer").unwrap();
+    let link = dir.path().join("01-02-00-00-00-00-01");
+    std::os::unix::fs::symlink("local", &link).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let handle = reader(link.clone(), stop.clone(), reads.clone());
+    for i in 0..1000 {
+        pxectl::atomic::replace_link(&link, if i % 2 == 0 { "install" } else { "local" }).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(
+        handle.join().unwrap(),
+        0,
+        "the link was missing for some reads"
+    );
+    assert!(
+        reads.load(Ordering::Relaxed) > 1000,
+        "the reader barely ran"
+    );
+}
+
+#[test]
+fn a_reader_never_finds_a_link_missing_while_the_binary_flips_it() {
+    let env = Env::new(&synthetic::description(3));
+    env.run(&["-q", "render"]).expect(0);
+    let link = env.pxe(&synthetic::link_name(1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let handle = reader(link, stop.clone(), reads.clone());
+    let mut seen = HashSet::new();
+    for i in 0..40 {
+        let command = if i % 2 == 0 { "reimage" } else { "boot-normal" };
+        env.run(&["-q", command, "n000001"]).expect(0);
+        seen.insert(fs::read_link(env.pxe(&synthetic::link_name(1))).unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(
+        handle.join().unwrap(),
+        0,
+        "the link was missing for some reads"
+    );
+    assert_eq!(seen.len(), 2, "the link did not flip");
+}
