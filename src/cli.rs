@@ -56,6 +56,10 @@ pub struct Cli {
 pub enum Command {
     /// Render dnsmasq.conf, nginx.conf and pxelinux.cfg/ from the description, writing only what changed
     Render(RenderArgs),
+    /// Render, verify, and reload or restart exactly the daemons the change needs
+    Apply(RenderArgs),
+    /// Reload (or `--restart`) dnsmasq, nginx, or both
+    Reload(ReloadArgs),
     /// Check the description and exit: 0 when valid, 2 when not
     Validate,
     /// Boot nodes into the reimage profile (`roles.reimage`) from their next PXE boot on
@@ -180,6 +184,31 @@ pub struct RenderArgs {
     /// Remove per-MAC links whose MAC is no longer described
     #[arg(long)]
     pub prune: bool,
+
+    /// Do not test dnsmasq.conf and nginx.conf with the real programs before installing them
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// Options of `pxectl reload`.
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// The daemon; both when left out
+    #[arg(value_enum)]
+    pub daemon: Option<DaemonName>,
+
+    /// Restart instead of reload (dnsmasq re-reads dnsmasq.conf only on a restart)
+    #[arg(long)]
+    pub restart: bool,
+}
+
+/// A daemon pxectl manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DaemonName {
+    /// DHCP and TFTP: a reload (SIGHUP) re-reads the hosts file and /etc/ethers
+    Dnsmasq,
+    /// HTTP: a reload (SIGHUP) re-reads nginx.conf, keeping the old one if the new is bad
+    Nginx,
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h30m`.

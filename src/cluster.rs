@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+pub use crate::description::HostsMode;
 use crate::mac::MacAddr;
 
 /// A cluster description that passed every check.
@@ -19,6 +20,7 @@ pub struct Cluster {
     pub roles: Roles,
     pub reservations: Vec<Host>,
     pub nodes: Vec<Node>,
+    pub daemons: Daemons,
 }
 
 /// The boot server.
@@ -95,6 +97,43 @@ pub struct Dhcp {
     pub lease_time: String,
     pub read_ethers: bool,
     pub boot_file: String,
+    pub hosts: HostsMode,
+    /// The `dhcp-hostsfile` (used in `hostsfile` mode).
+    pub hostsfile: PathBuf,
+}
+
+/// How pxectl checks and reloads the daemons.
+#[derive(Debug, Clone)]
+pub struct Daemons {
+    pub dnsmasq: Daemon,
+    pub nginx: Daemon,
+    /// Time limit of a config test or a reload command.
+    pub timeout: std::time::Duration,
+}
+
+/// One daemon.
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    /// `dnsmasq` or `nginx`.
+    pub name: &'static str,
+    /// The program: a name looked up in `PATH` (then `/usr/sbin`), or an absolute path.
+    pub binary: String,
+    pub reload: Reload,
+}
+
+/// How a daemon is reloaded and restarted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    Systemd(String),
+    /// Not prefixed by `--root`: it names a running process's file.
+    PidFile {
+        path: PathBuf,
+        start: Option<Vec<String>>,
+    },
+    Command {
+        reload: Vec<String>,
+        restart: Vec<String>,
+    },
 }
 
 impl Dhcp {

@@ -4,6 +4,7 @@ pub mod atomic;
 pub mod cli;
 pub mod cluster;
 pub mod cmd;
+pub mod daemons;
 pub mod description;
 pub mod diagnostic;
 pub mod exit_codes;
@@ -30,7 +31,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let code = match &cli.command {
-        Command::Render(args) => cmd::render(&settings, args, &mut out)?,
+        Command::Render(args) => cmd::render(&settings, args, false, &mut out)?,
+        Command::Apply(args) => cmd::render(&settings, args, true, &mut out)?,
+        Command::Reload(args) => cmd::reload(&settings, args, &mut out)?,
         Command::Validate => cmd::validate(&settings, &mut out)?,
         Command::Reimage(a) => cmd::switch(
             &settings,

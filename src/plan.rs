@@ -14,6 +14,17 @@ use crate::templates::{self, Templates};
 /// Mode of every rendered file: dnsmasq refuses to serve files that are not world-readable.
 pub const FILE_MODE: u32 = 0o644;
 
+/// What a rendered file is for: decides how it is verified and what reloads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    DnsmasqConf,
+    NginxConf,
+    /// dnsmasq's `dhcp-hostsfile`, re-read on SIGHUP.
+    DhcpHosts,
+    /// A pxelinux profile, read by TFTP per request.
+    Profile,
+}
+
 /// A file that should exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePlan {
@@ -21,6 +32,7 @@ pub struct FilePlan {
     pub path: PathBuf,
     pub contents: String,
     pub mode: u32,
+    pub kind: FileKind,
 }
 
 /// Who decides a link's target.
@@ -97,6 +109,7 @@ pub fn profile_files(cluster: &Cluster, templates: &Templates) -> Result<Vec<Fil
                     &templates::profile_context(name, profile),
                 )?,
                 mode: FILE_MODE,
+                kind: FileKind::Profile,
             })
         })
         .collect()
@@ -110,13 +123,23 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
             path: cluster.paths.dnsmasq_conf.clone(),
             contents: templates.render(templates::DNSMASQ, &ctx)?,
             mode: FILE_MODE,
+            kind: FileKind::DnsmasqConf,
         },
         FilePlan {
             path: cluster.paths.nginx_conf.clone(),
             contents: templates.render(templates::NGINX, &ctx)?,
             mode: FILE_MODE,
+            kind: FileKind::NginxConf,
         },
     ];
+    if cluster.dhcp.hosts == crate::cluster::HostsMode::Hostsfile {
+        files.push(FilePlan {
+            path: cluster.dhcp.hostsfile.clone(),
+            contents: templates.render(templates::DHCP_HOSTS, &ctx)?,
+            mode: FILE_MODE,
+            kind: FileKind::DhcpHosts,
+        });
+    }
     files.extend(profile_files(cluster, templates)?);
 
     let dir = cluster.pxelinux_dir();

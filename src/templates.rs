@@ -16,11 +16,14 @@ pub const DNSMASQ: &str = "dnsmasq.conf.tera";
 pub const NGINX: &str = "nginx.conf.tera";
 /// One pxelinux profile.
 pub const PROFILE: &str = "pxelinux-profile.tera";
+/// dnsmasq's `dhcp-hostsfile` (hosts-file mode).
+pub const DHCP_HOSTS: &str = "dhcp-hosts.tera";
 
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 4] = [
     (DNSMASQ, include_str!("../templates/dnsmasq.conf.tera")),
     (NGINX, include_str!("../templates/nginx.conf.tera")),
     (PROFILE, include_str!("../templates/pxelinux-profile.tera")),
+    (DHCP_HOSTS, include_str!("../templates/dhcp-hosts.tera")),
 ];
 
 /// The variables a profile string may use.
@@ -252,6 +255,8 @@ struct DhcpView<'a> {
     lease_time: &'a str,
     read_ethers: bool,
     boot_file: &'a str,
+    hosts: crate::cluster::HostsMode,
+    hostsfile: String,
 }
 
 #[derive(Serialize)]
@@ -288,6 +293,8 @@ pub fn cluster_context(c: &Cluster) -> Context {
             lease_time: &c.dhcp.lease_time,
             read_ethers: c.dhcp.read_ethers,
             boot_file: &c.dhcp.boot_file,
+            hosts: c.dhcp.hosts,
+            hostsfile: c.dhcp.hostsfile.display().to_string(),
         },
     );
     let reservations = c.reservations.iter().map(|h| HostView {

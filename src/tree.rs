@@ -10,7 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use indicatif::ProgressBar;
 
 use crate::atomic;
-use crate::plan::{LinkRole, Plan};
+use crate::plan::{FileKind, FilePlan, LinkRole, Plan};
 
 /// Maps the boot server's real paths to where they are on this machine (`--root`).
 #[derive(Debug, Clone, Default)]
@@ -156,6 +156,7 @@ pub enum Change {
         mode: u32,
         old: Option<String>,
         why: Why,
+        kind: FileKind,
     },
     SetMode {
         path: PathBuf,
@@ -235,13 +236,7 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
         .filter_map(|t| fs::canonicalize(root.host(t)).ok())
         .collect();
     for file in &plan.files {
-        compare_file(
-            &mut cmp,
-            root.host(&file.path),
-            &file.contents,
-            file.mode,
-            &trusted,
-        )?;
+        compare_file(&mut cmp, root.host(&file.path), file, &trusted)?;
     }
 
     let mut scans: HashMap<PathBuf, HashMap<String, Entry>> = HashMap::new();
@@ -385,10 +380,10 @@ fn entry_at(path: &Path) -> Result<Option<Entry>> {
 fn compare_file(
     cmp: &mut Comparison,
     path: PathBuf,
-    contents: &str,
-    mode: u32,
+    file: &FilePlan,
     trusted: &[PathBuf],
 ) -> Result<()> {
+    let (contents, mode, kind) = (file.contents.as_str(), file.mode, file.kind);
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -399,6 +394,7 @@ fn compare_file(
                 mode,
                 old: None,
                 why: Why::New,
+                kind,
             });
             return Ok(());
         }
@@ -422,6 +418,7 @@ fn compare_file(
             mode,
             old: None,
             why: Why::New,
+            kind,
         });
         return Ok(());
     };
@@ -445,6 +442,7 @@ fn compare_file(
             mode,
             old: Some(String::from_utf8_lossy(&old).into_owned()),
             why: Why::Content,
+            kind,
         });
     } else if meta.permissions().mode() & 0o7777 != mode {
         cmp.changes.push(Change::SetMode {

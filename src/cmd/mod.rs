@@ -7,7 +7,7 @@ mod switch;
 mod validate;
 
 pub use log::log;
-pub use render::render;
+pub use render::{reload, render};
 pub use status::status;
 pub use switch::{switch, Destination, Only};
 pub use validate::validate;

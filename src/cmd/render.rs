@@ -4,17 +4,25 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Context as _, Result};
 
 use crate::atomic;
-use crate::cli::{RenderArgs, Settings};
+use crate::cli::{DaemonName, ReloadArgs, RenderArgs, Settings};
+use crate::cluster::Cluster;
+use crate::daemons::{self, Action, Verified};
 use crate::exit_codes::ExitCode;
 use crate::lock;
 use crate::output::{progress_bar, Verbosity};
+use crate::plan::FileKind;
 use crate::tree::{self, Applied, Change, Comparison, Finding, Root, Why};
 
-/// Runs `pxectl render` with `args`.
-pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode> {
+/// Runs `pxectl render` (`reload` false) or `pxectl apply` (`reload` true) with `args`.
+pub fn render(
+    settings: &Settings,
+    args: &RenderArgs,
+    reload: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
     let (cluster, plan) = super::load_plan(settings)?;
     let root = Root::new(settings.root.clone());
     let trusted = [
@@ -29,6 +37,18 @@ pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Re
         report(&cmp, args.diff, verbosity, out)?;
         if args.check {
             return check_summary(&cmp, settings, out);
+        }
+        verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
+        if reload {
+            for need in daemons::needed(&cmp.changes) {
+                writeln!(
+                    out,
+                    "would {} {}: {}",
+                    verb(need.action),
+                    need.daemon,
+                    need.why
+                )?;
+            }
         }
         writeln!(
             out,
@@ -59,9 +79,181 @@ pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Re
     }
     let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
     report(&cmp, args.diff, verbosity, out)?;
+    verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
     let done = tree::apply(&cmp.changes, &bar)?;
-    writeln!(out, "render: {}", applied_summary(&done, &cmp))?;
+    writeln!(
+        out,
+        "{}: {}",
+        if reload { "apply" } else { "render" },
+        applied_summary(&done, &cmp)
+    )?;
+    if reload {
+        reload_needed(&cluster, &cmp, out)?;
+    }
+    Ok(ExitCode::Success)
+}
+
+/// Tests every changed dnsmasq.conf and nginx.conf with the real program; any refusal stops
+/// the run before anything is written.
+fn verify(
+    cluster: &Cluster,
+    root: &Root,
+    cmp: &Comparison,
+    skip: bool,
+    verbosity: Verbosity,
+    out: &mut dyn Write,
+) -> Result<()> {
+    for change in &cmp.changes {
+        let Change::WriteFile {
+            path,
+            contents,
+            kind,
+            ..
+        } = change
+        else {
+            continue;
+        };
+        let (daemon, real) = match kind {
+            FileKind::DnsmasqConf => (&cluster.daemons.dnsmasq, &cluster.paths.dnsmasq_conf),
+            FileKind::NginxConf => (&cluster.daemons.nginx, &cluster.paths.nginx_conf),
+            FileKind::DhcpHosts | FileKind::Profile => continue,
+        };
+        if skip {
+            eprintln!(
+                "warning: `{}` was not tested with {} (`--no-verify`)",
+                path.display(),
+                daemon.name
+            );
+            continue;
+        }
+        match daemons::verify(daemon, *kind, contents, real, root, cluster.daemons.timeout)? {
+            Verified::Passed(how) => {
+                if verbosity > Verbosity::Quiet {
+                    writeln!(out, "verify {} (`{how}`: ok)", path.display())?;
+                }
+            }
+            Verified::NotInstalled => eprintln!(
+                "warning: `{}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
+                path.display(),
+                daemon.binary,
+                daemon.name
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Reload => "reload",
+        Action::Restart => "restart",
+    }
+}
+
+fn daemon<'c>(cluster: &'c Cluster, name: &str) -> &'c crate::cluster::Daemon {
+    if name == "nginx" {
+        &cluster.daemons.nginx
+    } else {
+        &cluster.daemons.dnsmasq
+    }
+}
+
+/// Reloads or restarts what the applied changes need; on failure restores the previous files,
+/// tries to bring the daemon back on them, and reports both outcomes.
+fn reload_needed(cluster: &Cluster, cmp: &Comparison, out: &mut dyn Write) -> Result<()> {
+    let needs = daemons::needed(&cmp.changes);
+    if needs.is_empty() {
+        let why = if cmp.changes.is_empty() {
+            "nothing changed"
+        } else {
+            "only pxelinux.cfg/ changed, and TFTP reads its files on every request"
+        };
+        writeln!(out, "reload: none needed ({why})")?;
+        return Ok(());
+    }
+    let timeout = cluster.daemons.timeout;
+    for need in needs {
+        let d = daemon(cluster, need.daemon);
+        match daemons::perform(d, need.action, timeout) {
+            Ok(how) => writeln!(
+                out,
+                "{} {}: {how} ({})",
+                verb(need.action),
+                need.daemon,
+                need.why
+            )?,
+            Err(first) => {
+                let restored = restore(&cmp.changes, &need.files);
+                let again = match &restored {
+                    Ok(()) => {
+                        daemons::perform(d, need.action, timeout).map_err(|e| format!("{e:#}"))
+                    }
+                    Err(e) => Err(format!("not tried: {e:#}")),
+                };
+                let restored = match restored {
+                    Ok(()) => "the previous files were restored".to_string(),
+                    Err(e) => format!("restoring the previous files failed: {e:#}"),
+                };
+                let again = match again {
+                    Ok(how) => format!(
+                        "{} on the previous files succeeded ({how})",
+                        verb(need.action)
+                    ),
+                    Err(e) => format!(
+                        "{} on the previous files failed too: {e}",
+                        verb(need.action)
+                    ),
+                };
+                bail!(
+                    "cannot {} {}: {first:#}; {restored}; {again}",
+                    verb(need.action),
+                    need.daemon
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts back the files `files` had before `changes` (removing the new ones).
+fn restore(changes: &[Change], files: &[PathBuf]) -> Result<()> {
+    for change in changes {
+        let Change::WriteFile {
+            dest, old, mode, ..
+        } = change
+        else {
+            continue;
+        };
+        if !files.contains(dest) {
+            continue;
+        }
+        match old {
+            Some(old) => atomic::write_file(dest, old.as_bytes(), *mode)?,
+            None => std::fs::remove_file(dest)
+                .with_context(|| format!("cannot remove `{}`", dest.display()))?,
+        }
+    }
+    Ok(())
+}
+
+/// Runs `pxectl reload`.
+pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let cluster = crate::description::from_file(&settings.config)?;
+    let action = if args.restart {
+        Action::Restart
+    } else {
+        Action::Reload
+    };
+    let names: &[&str] = match args.daemon {
+        Some(DaemonName::Dnsmasq) => &["dnsmasq"],
+        Some(DaemonName::Nginx) => &["nginx"],
+        None => &["dnsmasq", "nginx"],
+    };
+    for name in names {
+        let how = daemons::perform(daemon(&cluster, name), action, cluster.daemons.timeout)?;
+        writeln!(out, "{} {name}: {how}", verb(action))?;
+    }
     Ok(ExitCode::Success)
 }
 

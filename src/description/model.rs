@@ -33,6 +33,64 @@ pub struct RawDescription {
     /// The machines pxectl images.
     #[serde(default)]
     pub nodes: Vec<RawNode>,
+    /// How pxectl checks and reloads dnsmasq and nginx.
+    #[serde(default)]
+    pub daemons: RawDaemons,
+}
+
+/// The daemons pxectl verifies configs with and reloads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDaemons {
+    /// dnsmasq: binary and reload method.
+    pub dnsmasq: RawDaemon,
+    /// nginx: binary and reload method.
+    pub nginx: RawDaemon,
+    /// How long a config test (`dnsmasq --test`, `nginx -t`) or a reload command may take.
+    pub timeout: String,
+}
+
+impl Default for RawDaemons {
+    fn default() -> Self {
+        Self {
+            dnsmasq: RawDaemon::default(),
+            nginx: RawDaemon::default(),
+            timeout: "10s".into(),
+        }
+    }
+}
+
+/// One daemon.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDaemon {
+    /// The program, by name (looked up in `PATH`, then `/usr/sbin`) or absolute path; default: `dnsmasq` or `nginx`.
+    pub binary: Option<String>,
+    /// How to reload and restart it; default: the systemd unit named like the daemon.
+    pub reload: Option<RawReload>,
+}
+
+/// How a daemon is reloaded and restarted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawReload {
+    /// A systemd unit: `systemctl reload UNIT` and `systemctl restart UNIT`.
+    Systemd(String),
+    /// A pid file: SIGHUP to reload; to restart, SIGTERM then the `start` command.
+    PidFile {
+        /// The daemon's pid file.
+        path: String,
+        /// The command that starts the daemon again (needed to restart).
+        #[serde(default)]
+        start: Option<Vec<String>>,
+    },
+    /// Commands of your own, each a list of arguments.
+    Command {
+        /// The command that reloads it.
+        reload: Vec<String>,
+        /// The command that restarts it.
+        restart: Vec<String>,
+    },
 }
 
 /// The boot server.
@@ -90,6 +148,21 @@ pub struct RawDhcp {
     pub read_ethers: bool,
     /// The file every PXE client is told to boot, relative to the TFTP root.
     pub boot_file: String,
+    /// Where reservations go: `inline` (`dhcp-host=` lines in dnsmasq.conf) or `hostsfile`.
+    pub hosts: HostsMode,
+    /// The `dhcp-hostsfile` in `hostsfile` mode; default: `<state_dir>/dhcp-hosts`.
+    pub hostsfile: Option<String>,
+}
+
+/// Where DHCP reservations are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostsMode {
+    /// `dhcp-host=` lines in dnsmasq.conf: a change needs a dnsmasq restart.
+    #[default]
+    Inline,
+    /// A `dhcp-hostsfile` that dnsmasq re-reads on SIGHUP: adding a node needs no restart.
+    Hostsfile,
 }
 
 impl Default for RawDhcp {
@@ -99,6 +172,8 @@ impl Default for RawDhcp {
             lease_time: "1h".into(),
             read_ethers: false,
             boot_file: "/pxelinux.0".into(),
+            hosts: HostsMode::Inline,
+            hostsfile: None,
         }
     }
 }

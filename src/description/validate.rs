@@ -6,8 +6,10 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use super::model::{RawDescription, RawNode, RawProfile, RawReservation};
-use crate::cluster::{Cluster, Dhcp, Host, Http, Node, Paths, Profile, Roles, Server};
+use super::model::{RawDaemon, RawDescription, RawNode, RawProfile, RawReload, RawReservation};
+use crate::cluster::{
+    Cluster, Daemon, Daemons, Dhcp, Host, Http, Node, Paths, Profile, Reload, Roles, Server,
+};
 use crate::diagnostic::Diagnostic;
 use crate::mac::MacAddr;
 use crate::templates;
@@ -17,7 +19,8 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
     let mut v = Validator::default();
     let server = v.server(raw);
     let paths = v.paths(raw);
-    let dhcp = v.dhcp(raw, server.as_ref());
+    let dhcp = v.dhcp(raw, server.as_ref(), paths.as_ref());
+    let daemons = v.daemons(raw);
     let http = v.http(raw, server.as_ref());
     let profiles = v.profiles(raw, server.as_ref(), http.as_ref(), paths.as_ref());
     let roles = v.roles(raw);
@@ -38,8 +41,10 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
     }
     v.uniqueness(raw, server.as_ref());
 
-    match (server, paths, dhcp, http, roles) {
-        (Some(server), Some(paths), Some(dhcp), Some(http), Some(roles)) if v.diags.is_empty() => {
+    match (server, paths, dhcp, http, roles, daemons) {
+        (Some(server), Some(paths), Some(dhcp), Some(http), Some(roles), Some(daemons))
+            if v.diags.is_empty() =>
+        {
             Ok(Cluster {
                 server,
                 paths,
@@ -50,6 +55,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
                 roles,
                 reservations: reservations.into_iter().flatten().collect(),
                 nodes: nodes.into_iter().flatten().collect(),
+                daemons,
             })
         }
         _ => Err(v.diags),
@@ -470,7 +476,12 @@ impl Validator {
         })
     }
 
-    fn dhcp(&mut self, raw: &RawDescription, server: Option<&Server>) -> Option<Dhcp> {
+    fn dhcp(
+        &mut self,
+        raw: &RawDescription,
+        server: Option<&Server>,
+        paths: Option<&Paths>,
+    ) -> Option<Dhcp> {
         let d = &raw.dhcp;
         let lease_ok = self.check(
             "dhcp.lease_time",
@@ -523,11 +534,20 @@ impl Validator {
                 range = Some((start, end));
             }
         }
+        let hostsfile = match &d.hostsfile {
+            Some(h) => self
+                .check("dhcp.hostsfile", "path", h, check_abs_path)
+                .then(|| PathBuf::from(h)),
+            None => paths.map(|p| p.state_dir.join("dhcp-hosts")),
+        };
+        let hostsfile = hostsfile?;
         (lease_ok && boot_ok && range_ok).then(|| Dhcp {
             range,
             lease_time: d.lease_time.clone(),
             read_ethers: d.read_ethers,
             boot_file: d.boot_file.clone(),
+            hosts: d.hosts,
+            hostsfile,
         })
     }
 
@@ -686,6 +706,111 @@ impl Validator {
             append: append.flatten(),
             timeout: p.timeout,
             prompt: p.prompt,
+        })
+    }
+
+    fn daemons(&mut self, raw: &RawDescription) -> Option<Daemons> {
+        let d = &raw.daemons;
+        let timeout = match humantime::parse_duration(&d.timeout) {
+            Ok(t)
+                if t >= std::time::Duration::from_millis(100)
+                    && t <= std::time::Duration::from_secs(3600) =>
+            {
+                Some(t)
+            }
+            _ => {
+                self.push(
+                    Diagnostic::new(
+                        "daemons.timeout",
+                        format!(
+                            "timeout {} is not a duration from 100ms to 1h",
+                            shown(&d.timeout)
+                        ),
+                    )
+                    .hint("write it like `10s` or `1m`"),
+                );
+                None
+            }
+        };
+        let dnsmasq = self.daemon("dnsmasq", &d.dnsmasq);
+        let nginx = self.daemon("nginx", &d.nginx);
+        Some(Daemons {
+            dnsmasq: dnsmasq?,
+            nginx: nginx?,
+            timeout: timeout?,
+        })
+    }
+
+    fn daemon(&mut self, name: &'static str, d: &RawDaemon) -> Option<Daemon> {
+        let base = format!("daemons.{name}");
+        let binary = d.binary.clone().unwrap_or_else(|| name.to_string());
+        let binary_ok = self.check(format!("{base}.binary"), "binary", &binary, |b| {
+            if b.is_empty() || (b.contains('/') && !b.starts_with('/')) {
+                fail(
+                    "is neither a program name nor an absolute path",
+                    "write `dnsmasq` (looked up in PATH) or a path like `/usr/sbin/dnsmasq`",
+                )
+            } else {
+                Ok(())
+            }
+        });
+        let argv_ok = |v: &mut Self, path: String, argv: &[String]| -> bool {
+            if argv.is_empty() || argv[0].is_empty() {
+                v.push(Diagnostic::new(path, "the command is empty").hint("write the program and its arguments as a list, like `[systemctl, reload, nginx]`"));
+                return false;
+            }
+            argv.iter()
+                .enumerate()
+                .all(|(i, a)| v.check(format!("{path}[{i}]"), "argument", a, |_| Ok(())))
+        };
+        let reload = match &d.reload {
+            None => Some(Reload::Systemd(name.to_string())),
+            Some(RawReload::Systemd(unit)) => self
+                .check(format!("{base}.reload.systemd"), "unit", unit, |u| {
+                    if !u.is_empty()
+                        && u.bytes().all(|b| {
+                            b.is_ascii_alphanumeric()
+                                || matches!(b, b'@' | b'.' | b'_' | b':' | b'-')
+                        })
+                    {
+                        Ok(())
+                    } else {
+                        fail(
+                            "is not a systemd unit name",
+                            "write a unit like `dnsmasq` or `nginx.service`",
+                        )
+                    }
+                })
+                .then(|| Reload::Systemd(unit.clone())),
+            Some(RawReload::PidFile { path, start }) => {
+                let ok = self.check(
+                    format!("{base}.reload.pid_file.path"),
+                    "pid file",
+                    path,
+                    check_abs_path,
+                );
+                let start_ok = start
+                    .as_ref()
+                    .is_none_or(|s| argv_ok(self, format!("{base}.reload.pid_file.start"), s));
+                (ok && start_ok).then(|| Reload::PidFile {
+                    path: PathBuf::from(path),
+                    start: start.clone(),
+                })
+            }
+            Some(RawReload::Command { reload, restart }) => {
+                let a = argv_ok(self, format!("{base}.reload.command.reload"), reload);
+                let b = argv_ok(self, format!("{base}.reload.command.restart"), restart);
+                (a && b).then(|| Reload::Command {
+                    reload: reload.clone(),
+                    restart: restart.clone(),
+                })
+            }
+        };
+        (binary_ok).then_some(())?;
+        Some(Daemon {
+            name,
+            binary,
+            reload: reload?,
         })
     }
 

@@ -1,0 +1,424 @@
+//! dnsmasq and nginx: testing a candidate config with the real program before it is installed,
+//! and reloading exactly what a change needs (docs/daemons.md).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::cluster::{Daemon, Reload};
+use crate::plan::FileKind;
+use crate::tree::{Change, Root};
+
+/// A candidate config the daemon itself refused: nothing was replaced.
+#[derive(Debug, thiserror::Error)]
+#[error("{daemon} refused the rendered `{file}`; nothing was replaced:\n{output}")]
+pub struct VerifyFailed {
+    pub daemon: &'static str,
+    pub file: String,
+    pub output: String,
+}
+
+/// Finds `binary`: an absolute path as is, else in `PATH`, then `/usr/sbin` and `/sbin`.
+pub fn find_binary(binary: &str) -> Option<PathBuf> {
+    if binary.starts_with('/') {
+        return Path::new(binary).is_file().then(|| PathBuf::from(binary));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(binary))
+        .find(|p| p.is_file())
+}
+
+/// Runs `cmd`, killing it when it outlives `timeout`.
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {what}"))?;
+    let start = Instant::now();
+    loop {
+        if child
+            .try_wait()
+            .with_context(|| format!("cannot wait for {what}"))?
+            .is_some()
+        {
+            return child
+                .wait_with_output()
+                .with_context(|| format!("cannot read the output of {what}"));
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{what} did not finish within {}; it was killed (raise `daemons.timeout` if it is only slow)",
+                humantime::format_duration(timeout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn output_text(out: &Output) -> String {
+    let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.trim().is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(stdout.trim());
+    }
+    text
+}
+
+/// What a verification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// The daemon accepted the candidate; the command line used.
+    Passed(String),
+    /// The program is not installed here: not verified.
+    NotInstalled,
+}
+
+/// Tests `contents`, a candidate for the daemon's config at real path `real`, with the real
+/// program. nginx gets the candidate in a scratch folder beside links to the files of the
+/// config's own folder (so `include mime.types` resolves as it will when installed).
+pub fn verify(
+    daemon: &Daemon,
+    kind: FileKind,
+    contents: &str,
+    real: &Path,
+    root: &Root,
+    timeout: Duration,
+) -> Result<Verified> {
+    let Some(binary) = find_binary(&daemon.binary) else {
+        return Ok(Verified::NotInstalled);
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix("pxectl-verify.")
+        .tempdir()
+        .context("cannot create a scratch folder to test the config in")?;
+    let name = real.file_name().unwrap_or_default();
+    let candidate = scratch.path().join(name);
+    std::fs::write(&candidate, contents)
+        .with_context(|| format!("cannot write `{}`", candidate.display()))?;
+    let mut cmd = Command::new(&binary);
+    match kind {
+        FileKind::DnsmasqConf => {
+            cmd.arg("--test").arg("-C").arg(&candidate);
+        }
+        FileKind::NginxConf => {
+            let dirs = [
+                real.parent().map(|d| root.host(d)),
+                real.parent().map(Path::to_path_buf),
+            ];
+            for dir in dirs.iter().flatten() {
+                link_siblings(dir, name, scratch.path());
+            }
+            cmd.args(["-t", "-q", "-e", "stderr", "-p"])
+                .arg(scratch.path())
+                .arg("-c")
+                .arg(&candidate);
+        }
+        FileKind::DhcpHosts | FileKind::Profile => return Ok(Verified::Passed(String::new())),
+    }
+    let shown = format!(
+        "{} {}",
+        binary.display(),
+        if kind == FileKind::DnsmasqConf {
+            "--test"
+        } else {
+            "-t"
+        }
+    );
+    let out = run_with_timeout(cmd, timeout, &format!("`{shown}`"))?;
+    if out.status.success() {
+        return Ok(Verified::Passed(shown));
+    }
+    Err(VerifyFailed {
+        daemon: daemon.name,
+        file: real.display().to_string(),
+        output: output_text(&out).replace(
+            &candidate.display().to_string(),
+            &real.display().to_string(),
+        ),
+    }
+    .into())
+}
+
+/// Links every entry of `dir` but `except` into `into`, first come first served.
+fn link_siblings(dir: &Path, except: &std::ffi::OsStr, into: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name != except && !into.join(&name).exists() {
+            let _ = std::os::unix::fs::symlink(entry.path(), into.join(&name));
+        }
+    }
+}
+
+/// Reload or restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Reload,
+    Restart,
+}
+
+impl Action {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Reload => "reload",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+/// What one daemon needs after a change, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// `dnsmasq` or `nginx`.
+    pub daemon: &'static str,
+    pub action: Action,
+    pub why: &'static str,
+    /// The changed files of that daemon (paths on this machine), for restoring them.
+    pub files: Vec<PathBuf>,
+}
+
+/// The reload rules: what `changes` need from each daemon (docs/daemons.md).
+pub fn needed(changes: &[Change]) -> Vec<Need> {
+    let files_of = |kind: FileKind| -> Vec<PathBuf> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::WriteFile { dest, kind: k, .. } if *k == kind => Some(dest.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut needs = Vec::new();
+    let conf = files_of(FileKind::DnsmasqConf);
+    let hosts = files_of(FileKind::DhcpHosts);
+    if !conf.is_empty() {
+        needs.push(Need {
+            daemon: "dnsmasq",
+            action: Action::Restart,
+            why: "dnsmasq.conf changed, and SIGHUP does not re-read it",
+            files: conf.into_iter().chain(hosts).collect(),
+        });
+    } else if !hosts.is_empty() {
+        needs.push(Need {
+            daemon: "dnsmasq",
+            action: Action::Reload,
+            why: "only DHCP reservations changed, in the hosts file dnsmasq re-reads on SIGHUP",
+            files: hosts,
+        });
+    }
+    let nginx = files_of(FileKind::NginxConf);
+    if !nginx.is_empty() {
+        needs.push(Need {
+            daemon: "nginx",
+            action: Action::Reload,
+            why: "nginx.conf changed (on SIGHUP nginx keeps its old config if the new one is bad)",
+            files: nginx,
+        });
+    }
+    needs
+}
+
+/// Reloads or restarts `daemon`; returns what was done, for the output.
+pub fn perform(daemon: &Daemon, action: Action, timeout: Duration) -> Result<String> {
+    match &daemon.reload {
+        Reload::Systemd(unit) => {
+            let systemctl = find_binary("systemctl")
+                .context("`systemctl` is not available here; set `daemons.<name>.reload` to `pid_file` or `command` (docs/daemons.md)")?;
+            let mut cmd = Command::new(&systemctl);
+            cmd.arg(action.verb()).arg(unit);
+            let shown = format!("systemctl {} {unit}", action.verb());
+            let out = run_with_timeout(cmd, timeout, &format!("`{shown}`"))?;
+            if !out.status.success() {
+                bail!(
+                    "`{shown}` failed: {}; see `systemctl status {unit}`",
+                    output_text(&out)
+                );
+            }
+            Ok(shown)
+        }
+        Reload::PidFile { path, start } => {
+            let pid = running_pid(daemon, path)?;
+            match action {
+                Action::Reload => {
+                    kill(pid, Signal::SIGHUP).with_context(|| {
+                        format!("cannot send SIGHUP to {} (pid {pid})", daemon.name)
+                    })?;
+                    Ok(format!("SIGHUP to pid {pid}"))
+                }
+                Action::Restart => {
+                    let start = start.as_ref().with_context(|| {
+                        format!("cannot restart {}: `daemons.{}.reload.pid_file.start` says how to start it again", daemon.name, daemon.name)
+                    })?;
+                    kill(pid, Signal::SIGTERM).with_context(|| {
+                        format!("cannot send SIGTERM to {} (pid {pid})", daemon.name)
+                    })?;
+                    let deadline = Instant::now() + timeout;
+                    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    if Path::new(&format!("/proc/{pid}")).exists() {
+                        bail!(
+                            "{} (pid {pid}) did not stop within {} of SIGTERM",
+                            daemon.name,
+                            humantime::format_duration(timeout)
+                        );
+                    }
+                    run_argv(start, timeout)?;
+                    Ok(format!("SIGTERM to pid {pid}, then `{}`", start.join(" ")))
+                }
+            }
+        }
+        Reload::Command { reload, restart } => {
+            let argv = if action == Action::Reload {
+                reload
+            } else {
+                restart
+            };
+            run_argv(argv, timeout)?;
+            Ok(format!("`{}`", argv.join(" ")))
+        }
+    }
+}
+
+fn run_argv(argv: &[String], timeout: Duration) -> Result<()> {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    let shown = format!("`{}`", argv.join(" "));
+    let out = run_with_timeout(cmd, timeout, &shown)?;
+    if !out.status.success() {
+        bail!("{shown} failed ({}): {}", out.status, output_text(&out));
+    }
+    Ok(())
+}
+
+/// The pid in `path`, if it names a running process of `daemon`'s program.
+fn running_pid(daemon: &Daemon, path: &Path) -> Result<Pid> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the pid file `{}`: is {} running?",
+            path.display(),
+            daemon.name
+        )
+    })?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|p| *p > 1)
+        .with_context(|| {
+            format!(
+                "the pid file `{}` does not hold a pid: `{}`",
+                path.display(),
+                text.trim()
+            )
+        })?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim().to_string());
+    if exe.is_err() && comm.is_err() {
+        bail!(
+            "the pid file `{}` names pid {pid}, which is not running (a stale pid file); start {} or fix the pid file",
+            path.display(),
+            daemon.name
+        );
+    }
+    let want = Path::new(&daemon.binary)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let exe_name = exe
+        .ok()
+        .and_then(|e| e.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let is_daemon = exe_name.as_deref() == Some(want.as_str())
+        || comm
+            .as_deref()
+            .is_ok_and(|c| want.starts_with(c) && !c.is_empty());
+    if !is_daemon {
+        bail!(
+            "the pid file `{}` names pid {pid}, which is `{}`, not {}; refusing to signal it (a stale pid file?)",
+            path.display(),
+            exe_name.or(comm.ok()).unwrap_or_default(),
+            daemon.name
+        );
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Why;
+
+    fn write(kind: FileKind) -> Change {
+        Change::WriteFile {
+            path: PathBuf::from("/x"),
+            dest: PathBuf::from("/x"),
+            contents: String::new(),
+            mode: 0o644,
+            old: None,
+            why: Why::Content,
+            kind,
+        }
+    }
+
+    fn actions(changes: &[Change]) -> Vec<(&'static str, Action)> {
+        needed(changes)
+            .iter()
+            .map(|n| (n.daemon, n.action))
+            .collect()
+    }
+
+    #[test]
+    fn reload_rules() {
+        assert_eq!(actions(&[]), []);
+        assert_eq!(actions(&[write(FileKind::Profile)]), []);
+        let link = Change::CreateLink {
+            path: PathBuf::from("/l"),
+            target: "a".into(),
+        };
+        assert_eq!(actions(&[link]), []);
+        assert_eq!(
+            actions(&[write(FileKind::DnsmasqConf)]),
+            [("dnsmasq", Action::Restart)]
+        );
+        assert_eq!(
+            actions(&[write(FileKind::DhcpHosts)]),
+            [("dnsmasq", Action::Reload)]
+        );
+        assert_eq!(
+            actions(&[write(FileKind::DhcpHosts), write(FileKind::DnsmasqConf)]),
+            [("dnsmasq", Action::Restart)]
+        );
+        assert_eq!(
+            actions(&[write(FileKind::NginxConf)]),
+            [("nginx", Action::Reload)]
+        );
+    }
+
+    #[test]
+    fn a_hung_command_is_killed() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let start = Instant::now();
+        let err = run_with_timeout(cmd, Duration::from_millis(200), "`sleep 30`")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did not finish within"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}
