@@ -70,27 +70,40 @@ pub struct RawDaemon {
     pub reload: Option<RawReload>,
 }
 
-/// How a daemon is reloaded and restarted.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum RawReload {
+/// How a daemon is reloaded and restarted: exactly one of the keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReload {
     /// A systemd unit: `systemctl reload UNIT` and `systemctl restart UNIT`.
-    Systemd(String),
+    #[serde(default)]
+    pub systemd: Option<String>,
     /// A pid file: SIGHUP to reload; to restart, SIGTERM then the `start` command.
-    PidFile {
-        /// The daemon's pid file.
-        path: String,
-        /// The command that starts the daemon again (needed to restart).
-        #[serde(default)]
-        start: Option<Vec<String>>,
-    },
-    /// Commands of your own, each a list of arguments.
-    Command {
-        /// The command that reloads it.
-        reload: Vec<String>,
-        /// The command that restarts it.
-        restart: Vec<String>,
-    },
+    #[serde(default)]
+    pub pid_file: Option<RawPidFile>,
+    /// Commands of your own.
+    #[serde(default)]
+    pub command: Option<RawCommands>,
+}
+
+/// The pid-file reload method.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPidFile {
+    /// The daemon's pid file (not prefixed by `--root`).
+    pub path: String,
+    /// The command that starts the daemon again, as a list of arguments (needed to restart).
+    #[serde(default)]
+    pub start: Option<Vec<String>>,
+}
+
+/// The command reload method.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommands {
+    /// The command that reloads it, as a list of arguments.
+    pub reload: Vec<String>,
+    /// The command that restarts it, as a list of arguments.
+    pub restart: Vec<String>,
 }
 
 /// The boot server.

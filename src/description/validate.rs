@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use super::model::{RawDaemon, RawDescription, RawNode, RawProfile, RawReload, RawReservation};
+use super::model::{RawDaemon, RawDescription, RawNode, RawProfile, RawReservation};
 use crate::cluster::{
     Cluster, Daemon, Daemons, Dhcp, Host, Http, Node, Paths, Profile, Reload, Roles, Server,
 };
@@ -763,48 +763,59 @@ impl Validator {
                 .enumerate()
                 .all(|(i, a)| v.check(format!("{path}[{i}]"), "argument", a, |_| Ok(())))
         };
-        let reload = match &d.reload {
-            None => Some(Reload::Systemd(name.to_string())),
-            Some(RawReload::Systemd(unit)) => self
-                .check(format!("{base}.reload.systemd"), "unit", unit, |u| {
-                    if !u.is_empty()
-                        && u.bytes().all(|b| {
-                            b.is_ascii_alphanumeric()
-                                || matches!(b, b'@' | b'.' | b'_' | b':' | b'-')
-                        })
-                    {
-                        Ok(())
-                    } else {
-                        fail(
-                            "is not a systemd unit name",
-                            "write a unit like `dnsmasq` or `nginx.service`",
-                        )
-                    }
-                })
-                .then(|| Reload::Systemd(unit.clone())),
-            Some(RawReload::PidFile { path, start }) => {
-                let ok = self.check(
-                    format!("{base}.reload.pid_file.path"),
-                    "pid file",
-                    path,
-                    check_abs_path,
-                );
-                let start_ok = start
-                    .as_ref()
-                    .is_none_or(|s| argv_ok(self, format!("{base}.reload.pid_file.start"), s));
-                (ok && start_ok).then(|| Reload::PidFile {
-                    path: PathBuf::from(path),
-                    start: start.clone(),
-                })
-            }
-            Some(RawReload::Command { reload, restart }) => {
-                let a = argv_ok(self, format!("{base}.reload.command.reload"), reload);
-                let b = argv_ok(self, format!("{base}.reload.command.restart"), restart);
-                (a && b).then(|| Reload::Command {
-                    reload: reload.clone(),
-                    restart: restart.clone(),
-                })
-            }
+        let r = d.reload.clone().unwrap_or_default();
+        let given = usize::from(r.systemd.is_some())
+            + usize::from(r.pid_file.is_some())
+            + usize::from(r.command.is_some());
+        let reload = if given > 1 {
+            self.push(
+                Diagnostic::new(
+                    format!("{base}.reload"),
+                    "`reload` names more than one method",
+                )
+                .hint("keep exactly one of `systemd`, `pid_file` and `command`"),
+            );
+            None
+        } else if let Some(unit) = &r.systemd {
+            self.check(format!("{base}.reload.systemd"), "unit", unit, |u| {
+                if !u.is_empty()
+                    && u.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'@' | b'.' | b'_' | b':' | b'-')
+                    })
+                {
+                    Ok(())
+                } else {
+                    fail(
+                        "is not a systemd unit name",
+                        "write a unit like `dnsmasq` or `nginx.service`",
+                    )
+                }
+            })
+            .then(|| Reload::Systemd(unit.clone()))
+        } else if let Some(p) = &r.pid_file {
+            let ok = self.check(
+                format!("{base}.reload.pid_file.path"),
+                "pid file",
+                &p.path,
+                check_abs_path,
+            );
+            let start_ok = p
+                .start
+                .as_ref()
+                .is_none_or(|s| argv_ok(self, format!("{base}.reload.pid_file.start"), s));
+            (ok && start_ok).then(|| Reload::PidFile {
+                path: PathBuf::from(&p.path),
+                start: p.start.clone(),
+            })
+        } else if let Some(c) = &r.command {
+            let a = argv_ok(self, format!("{base}.reload.command.reload"), &c.reload);
+            let b = argv_ok(self, format!("{base}.reload.command.restart"), &c.restart);
+            (a && b).then(|| Reload::Command {
+                reload: c.reload.clone(),
+                restart: c.restart.clone(),
+            })
+        } else {
+            Some(Reload::Systemd(name.to_string()))
         };
         (binary_ok).then_some(())?;
         Some(Daemon {

@@ -75,6 +75,50 @@ impl Env {
     }
 }
 
+/// Whether a test's prerequisite holds. When it does not, the test is skipped with the reason
+/// printed (to the real stderr, past the harness's capture) — or, under `CI=true`, it fails.
+#[track_caller]
+pub fn prerequisite(ok: bool, what: &str) -> bool {
+    use std::io::Write as _;
+    if ok {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "prerequisite missing under CI=true: {what}"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {}: {what}",
+        std::thread::current().name().unwrap_or("test")
+    );
+    false
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Whether `program` is installed.
+pub fn have(program: &str) -> bool {
+    pxectl::daemons::find_binary(program).is_some()
+}
+
+impl Env {
+    /// `pxectl --config cluster.yaml ARGS`, without `--root`: for descriptions whose paths are
+    /// already inside the scratch folder.
+    pub fn run_live(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::cargo_bin("pxectl").expect("binary");
+        cmd.arg("--config").arg(self.config());
+        cmd.args(args)
+            .env_remove("PXECTL_CONFIG")
+            .env_remove("PXECTL_ROOT")
+            .env_remove("PXECTL_TEMPLATES");
+        Run(cmd.output().expect("run pxectl"))
+    }
+}
+
 /// A finished run of the binary.
 pub struct Run(pub Output);
 

@@ -1,0 +1,493 @@
+//! The daemons: configs tested with the real dnsmasq and nginx, reload rules, reload failures,
+//! and a real nginx reloaded by `pxectl apply`.
+
+mod common;
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{have, identities, is_root, prerequisite, repo, Env};
+
+fn example() -> String {
+    fs::read_to_string(repo("examples/portacluster.yaml")).unwrap()
+}
+
+fn with_daemons(text: &str, daemons: &str) -> String {
+    format!("{text}\ndaemons:\n{daemons}")
+}
+
+#[test]
+fn every_rendered_config_passes_the_real_dnsmasq_and_nginx() {
+    if !prerequisite(
+        have("dnsmasq") && have("nginx"),
+        "dnsmasq and nginx are not installed",
+    ) {
+        return;
+    }
+    let hostsfile = example().replace(
+        "  boot_file: /pxelinux.0\n",
+        "  boot_file: /pxelinux.0\n  hosts: hostsfile\n",
+    );
+    let mut seen = 0;
+    for text in [example(), hostsfile, common::synthetic::description(50)] {
+        let env = Env::new(&text);
+        let run = env.run(&["render"]);
+        run.expect(0)
+            .stdout_has("etc/dnsmasq.conf (`/usr/sbin/dnsmasq --test`: ok)")
+            .stdout_has("etc/nginx/nginx.conf (`/usr/sbin/nginx -t`: ok)");
+        seen += 1;
+    }
+    // The golden reference tree itself.
+    let golden = repo("tests/fixtures/portacluster/etc");
+    let out = std::process::Command::new("dnsmasq")
+        .args(["--test", "-C"])
+        .arg(golden.join("dnsmasq.conf"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    fs::copy(
+        golden.join("nginx/nginx.conf"),
+        scratch.path().join("nginx.conf"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/nginx/mime.types", scratch.path().join("mime.types")).unwrap();
+    let out = std::process::Command::new("nginx")
+        .args(["-t", "-q", "-e", "stderr", "-p"])
+        .arg(scratch.path())
+        .arg("-c")
+        .arg(scratch.path().join("nginx.conf"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(seen, 3);
+}
+
+#[test]
+fn the_hostsfile_mode_renders_a_hosts_file_dnsmasq_reads() {
+    let env = Env::new(&example().replace(
+        "  boot_file: /pxelinux.0\n",
+        "  boot_file: /pxelinux.0\n  hosts: hostsfile\n",
+    ));
+    env.run(&["render", "--no-verify"]).expect(0);
+    let conf = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
+    assert!(
+        conf.ends_with("dhcp-boot=/pxelinux.0\ndhcp-hostsfile=/var/lib/pxectl/dhcp-hosts\n"),
+        "{conf}"
+    );
+    assert!(!conf.contains("dhcp-host="));
+    let hosts = fs::read_to_string(env.at("/var/lib/pxectl/dhcp-hosts")).unwrap();
+    assert!(hosts.starts_with("c4:04:15:90:bf:b4,switch.pc.datastax.com\n00:c0:b7:b6:6a:4c,pdu.pc.datastax.com\nc0:3f:d5:60:e5:a1,node1.pc.datastax.com\n"), "{hosts}");
+    assert_eq!(hosts.lines().count(), 8);
+}
+
+/// Renders the example with `template` replaced, expecting the daemon to refuse it.
+fn assert_broken_template_is_caught(template: &str, text: &str, daemon_says: &str) {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0);
+    let before = identities(&env.root());
+    let served = |env: &Env| {
+        (
+            common::tree(&env.root().join("etc")),
+            common::tree(&env.root().join("srv")),
+        )
+    };
+    let before_tree = served(&env);
+    let tpl = env.dir.path().join("tpl");
+    fs::create_dir(&tpl).unwrap();
+    fs::write(tpl.join(template), text).unwrap();
+    env.run(&["render", "--templates", tpl.to_str().unwrap()])
+        .expect(3)
+        .stderr_has("refused the rendered")
+        .stderr_has("nothing was replaced")
+        .stderr_has(daemon_says);
+    env.run(&["apply", "--templates", tpl.to_str().unwrap()])
+        .expect(3)
+        .stderr_has(daemon_says);
+    assert_eq!(
+        before,
+        identities(&env.root()),
+        "a refused config was installed"
+    );
+    assert_eq!(before_tree, served(&env));
+}
+
+#[test]
+fn a_template_that_breaks_nginx_syntax_is_caught_before_install() {
+    if !prerequisite(have("nginx"), "nginx is not installed") {
+        return;
+    }
+    let broken = fs::read_to_string(repo("templates/nginx.conf.tera"))
+        .unwrap()
+        .replace("sendfile           on;", "sendfile           on");
+    assert_broken_template_is_caught("nginx.conf.tera", &broken, "nginx.conf");
+}
+
+#[test]
+fn a_template_that_breaks_dnsmasq_syntax_is_caught_before_install() {
+    if !prerequisite(have("dnsmasq"), "dnsmasq is not installed") {
+        return;
+    }
+    let broken = fs::read_to_string(repo("templates/dnsmasq.conf.tera"))
+        .unwrap()
+        .replace("enable-tftp", "enable-tftp\ndhcp-range=nonsense");
+    assert_broken_template_is_caught(
+        "dnsmasq.conf.tera",
+        &broken,
+        "bad dhcp-range at line 3 of /etc/dnsmasq.conf",
+    );
+}
+
+#[test]
+fn a_verify_that_hangs_is_killed_and_nothing_is_written() {
+    let env = Env::new("");
+    let slow = env.dir.path().join("slow-dnsmasq");
+    fs::write(&slow, "#!/bin/sh\nsleep 30\n").unwrap();
+    fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    env.write_config(&with_daemons(
+        &example(),
+        &format!(
+            "  timeout: 300ms\n  dnsmasq: {{binary: {}}}\n",
+            slow.display()
+        ),
+    ));
+    let start = Instant::now();
+    env.run(&["render"])
+        .expect(3)
+        .stderr_has("did not finish within 300ms; it was killed");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        !env.root().join("etc").exists() && !env.root().join("srv").exists(),
+        "files were written"
+    );
+}
+
+#[test]
+fn a_daemon_that_is_not_installed_is_not_verified_with_a_warning() {
+    let env = Env::new(&with_daemons(
+        &example(),
+        "  dnsmasq: {binary: /nonexistent/dnsmasq}\n  nginx: {binary: no-such-nginx}\n",
+    ));
+    env.run(&["render"])
+        .expect(0)
+        .stderr_has("was not tested: `/nonexistent/dnsmasq` is not installed here")
+        .stderr_has("`no-such-nginx` is not installed here");
+}
+
+/// A description whose reload methods append `<daemon> <action>` to `marker`.
+fn marked(text: &str, marker: &Path) -> String {
+    let cmd = |d: &str, a: &str| format!("[sh, -c, 'echo {d} {a} >> {}']", marker.display());
+    with_daemons(
+        text,
+        &format!(
+            "  dnsmasq: {{binary: /nonexistent/dnsmasq, reload: {{command: {{reload: {}, restart: {}}}}}}}\n  nginx: {{binary: /nonexistent/nginx, reload: {{command: {{reload: {}, restart: {}}}}}}}\n",
+            cmd("dnsmasq", "reload"),
+            cmd("dnsmasq", "restart"),
+            cmd("nginx", "reload"),
+            cmd("nginx", "restart")
+        ),
+    )
+}
+
+#[test]
+fn apply_reloads_exactly_what_each_change_needs() {
+    let env = Env::new("");
+    let marker = env.dir.path().join("marker");
+    let take = || -> String {
+        let s = fs::read_to_string(&marker).unwrap_or_default();
+        let _ = fs::remove_file(&marker);
+        s
+    };
+    let base = example().replace(
+        "  boot_file: /pxelinux.0\n",
+        "  boot_file: /pxelinux.0\n  hosts: hostsfile\n",
+    );
+    env.write_config(&marked(&base, &marker));
+    env.run(&["apply"])
+        .expect(0)
+        .stdout_has("restart dnsmasq")
+        .stdout_has("reload nginx");
+    assert_eq!(take(), "dnsmasq restart\nnginx reload\n");
+
+    env.run(&["apply"])
+        .expect(0)
+        .stdout_has("reload: none needed (nothing changed)");
+    assert_eq!(take(), "");
+
+    env.run(&["reimage", "node3"]).expect(0);
+    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
+    env.run(&["apply"])
+        .expect(0)
+        .stdout_has("only pxelinux.cfg/ changed");
+    assert_eq!(take(), "");
+
+    // A new node in hosts-file mode: SIGHUP-style reload, no restart.
+    let grown = base.replace(
+        "  - {name: node6, mac: c0:3f:d5:60:d0:9e}\n",
+        "  - {name: node6, mac: c0:3f:d5:60:d0:9e}\n  - {name: node7, mac: c0:3f:d5:60:d0:9f}\n",
+    );
+    env.write_config(&marked(&grown, &marker));
+    env.run(&["apply"])
+        .expect(0)
+        .stdout_has("reload dnsmasq")
+        .stdout_has("only DHCP reservations changed");
+    assert_eq!(take(), "dnsmasq reload\n");
+
+    // dnsmasq.conf itself: restart.
+    env.write_config(&marked(
+        &grown.replace("lease_time: 1h", "lease_time: 2h"),
+        &marker,
+    ));
+    env.run(&["apply"])
+        .expect(0)
+        .stdout_has("dnsmasq.conf changed, and SIGHUP does not re-read it");
+    assert_eq!(take(), "dnsmasq restart\n");
+
+    // nginx.conf: reload.
+    env.write_config(&marked(
+        &grown
+            .replace("lease_time: 1h", "lease_time: 2h")
+            .replace("autoindex: true", "autoindex: false"),
+        &marker,
+    ));
+    env.run(&["apply"]).expect(0);
+    assert_eq!(take(), "nginx reload\n");
+
+    // Explicit reloads.
+    env.run(&["reload", "nginx"])
+        .expect(0)
+        .stdout_has("reload nginx: `sh -c");
+    env.run(&["reload", "--restart"]).expect(0);
+    assert_eq!(take(), "nginx reload\ndnsmasq restart\nnginx restart\n");
+}
+
+#[test]
+fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
+    let env = Env::new("");
+    let marker = env.dir.path().join("marker");
+    env.write_config(&marked(&example(), &marker));
+    env.run(&["apply"]).expect(0);
+    let conf = env.at("/etc/nginx/nginx.conf");
+    let good = fs::read_to_string(&conf).unwrap();
+    // nginx's reload now fails every time.
+    let failing = marked(
+        &example().replace("autoindex: true", "autoindex: false"),
+        &marker,
+    )
+    .replace(
+        &format!(
+            "reload: [sh, -c, 'echo nginx reload >> {}']",
+            marker.display()
+        ),
+        "reload: [sh, -c, 'echo no >&2; exit 1']",
+    );
+    env.write_config(&failing);
+    env.run(&["apply"])
+        .expect(3)
+        .stderr_has("cannot reload nginx")
+        .stderr_has("exit status: 1")
+        .stderr_has("the previous files were restored")
+        .stderr_has("reload on the previous files failed too");
+    assert_eq!(
+        fs::read_to_string(&conf).unwrap(),
+        good,
+        "nginx.conf was not restored"
+    );
+}
+
+#[test]
+fn pid_files_that_lie_are_refused() {
+    let env = Env::new("");
+    let pid_file = env.dir.path().join("dnsmasq.pid");
+    env.write_config(&with_daemons(
+        &example(),
+        &format!(
+            "  dnsmasq: {{reload: {{pid_file: {{path: {}}}}}}}\n",
+            pid_file.display()
+        ),
+    ));
+    env.run(&["reload", "dnsmasq"])
+        .expect(3)
+        .stderr_has("cannot read the pid file")
+        .stderr_has("is dnsmasq running?");
+    fs::write(&pid_file, "not a pid\n").unwrap();
+    env.run(&["reload", "dnsmasq"])
+        .expect(3)
+        .stderr_has("does not hold a pid");
+    fs::write(&pid_file, "4194303\n").unwrap();
+    env.run(&["reload", "dnsmasq"])
+        .expect(3)
+        .stderr_has("which is not running (a stale pid file)");
+    // A pid file naming some other process: never signalled.
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    fs::write(&pid_file, format!("{}\n", other.id())).unwrap();
+    env.run(&["reload", "dnsmasq"])
+        .expect(3)
+        .stderr_has("which is `sleep`, not dnsmasq; refusing to signal it");
+    env.run(&["reload", "--restart", "dnsmasq"])
+        .expect(3)
+        .stderr_has("not dnsmasq");
+    assert!(
+        other.try_wait().unwrap().is_none(),
+        "the other process was signalled"
+    );
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+#[test]
+fn a_unit_that_does_not_exist_is_a_clear_error() {
+    let env = Env::new(&with_daemons(
+        &example(),
+        "  nginx: {reload: {systemd: pxectl-no-such-unit}}\n",
+    ));
+    let run = env.run(&["reload", "nginx"]);
+    run.expect(3);
+    let err = run.stderr();
+    assert!(
+        err.contains("`systemctl` is not available here")
+            || err.contains("`systemctl reload pxectl-no-such-unit` failed"),
+        "{err}"
+    );
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Stops a daemon by the pid in its pid file when dropped, even when the test fails.
+struct StopByPidFile(std::path::PathBuf);
+
+impl Drop for StopByPidFile {
+    fn drop(&mut self) {
+        if let Some(pid) = fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            for _ in 0..200 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
+    if !prerequisite(have("nginx"), "nginx is not installed")
+        || !prerequisite(
+            is_root(),
+            "nginx needs root for /var/log/nginx and /var/lib/nginx",
+        )
+    {
+        return;
+    }
+    let env = Env::new("");
+    let base = env.dir.path();
+    let port = free_port();
+    let pid_file = base.join("nginx.pid");
+    let description = |autoindex: bool| {
+        format!(
+            "server: {{hostname: boot, address: 10.20.0.1/24, interface: lo}}\n\
+             paths: {{dnsmasq_conf: {b}/etc/dnsmasq.conf, nginx_conf: {b}/etc/nginx/nginx.conf, web_root: {b}/public, tftp_root: {b}/public/pxe, state_dir: {b}/state}}\n\
+             http: {{listen_address: 127.0.0.1, port: {port}, autoindex: {autoindex}}}\n\
+             profiles: {{local: {{kernel: /vmlinuz}}}}\n\
+             roles: {{normal: local, reimage: local}}\n\
+             daemons: {{dnsmasq: {{reload: {{command: {{reload: [true], restart: [true]}}}}}}, nginx: {{reload: {{pid_file: {{path: {p}}}}}}}}}\n",
+            b = base.display(),
+            p = pid_file.display()
+        )
+    };
+    env.write_config(&description(true));
+    fs::create_dir_all(base.join("public")).unwrap();
+    fs::write(base.join("public/hello.txt"), "hello\n").unwrap();
+    fs::create_dir_all(base.join("etc/nginx")).unwrap();
+    fs::copy("/etc/nginx/mime.types", base.join("etc/nginx/mime.types")).unwrap();
+    env.run_live(&["render"])
+        .expect(0)
+        .stdout_has("nginx -t`: ok");
+
+    let _stop = StopByPidFile(pid_file.clone());
+    let status = std::process::Command::new(pxectl::daemons::find_binary("nginx").unwrap())
+        .arg("-c")
+        .arg(base.join("etc/nginx/nginx.conf"))
+        .arg("-g")
+        .arg(format!(
+            "pid {}; error_log {}/error.log;",
+            pid_file.display(),
+            base.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "nginx did not start: {}",
+        fs::read_to_string(base.join("error.log")).unwrap_or_default()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut page = None;
+    while page.is_none() && Instant::now() < deadline {
+        page = http_get(port, "/").filter(|p| p.starts_with("HTTP/1.1 200"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let page = page.expect("nginx did not answer on its loopback port");
+    assert!(
+        page.contains("hello.txt"),
+        "autoindex listing expected:\n{page}"
+    );
+    assert!(http_get(port, "/hello.txt").unwrap().ends_with("hello\n"));
+    let master = fs::read_to_string(&pid_file).unwrap();
+
+    env.write_config(&description(false));
+    env.run_live(&["apply"])
+        .expect(0)
+        .stdout_has("reload nginx: SIGHUP to pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = String::new();
+    while !status.starts_with("HTTP/1.1 403") && Instant::now() < deadline {
+        status = http_get(port, "/").unwrap_or_default();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        status.starts_with("HTTP/1.1 403"),
+        "nginx still lists the folder after the reload:\n{status}"
+    );
+    assert!(http_get(port, "/hello.txt").unwrap().ends_with("hello\n"));
+    assert_eq!(
+        master,
+        fs::read_to_string(&pid_file).unwrap(),
+        "nginx was restarted, not reloaded"
+    );
+}
