@@ -15,7 +15,7 @@ pub enum ExitCode {
     Success = 0,
     /// `render --check` found differences, or `status` found a problem.
     Differs = 1,
-    /// The description, the command line or its targets are invalid; nothing was changed.
+    /// The description, a template, the command line or its targets are invalid; nothing was changed.
     Invalid = 2,
     /// Something failed while working (a file, the lock, a template).
     Failure = 3,
@@ -27,6 +27,9 @@ impl ExitCode {
         if err.downcast_ref::<InvalidDescription>().is_some()
             || err.downcast_ref::<InvalidTargets>().is_some()
             || err.downcast_ref::<UsageError>().is_some()
+            || err
+                .downcast_ref::<crate::templates::TemplateError>()
+                .is_some()
         {
             Self::Invalid
         } else {

@@ -57,9 +57,18 @@ impl Writer {
             .read(true)
             .append(true)
             .create(true)
-            .mode(0o644)
+                        .mode(0o644)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)
-            .with_context(|| format!("cannot open the journal `{}`", path.display()))?;
+            .with_context(|| {
+                format!("cannot open the journal `{}` (if it is a symbolic link, remove it: pxectl never follows one there)", path.display())
+            })?;
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            anyhow::bail!(
+                "the journal `{}` is not a regular file; move it away",
+                path.display()
+            );
+        }
         // A crash may have left a torn last line; end it so the next line stays whole.
         let len = file.metadata().map_or(0, |m| m.len());
         if len > 0 {

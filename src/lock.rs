@@ -2,12 +2,16 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+
+/// The lock file's name in the state folder.
+pub const FILE: &str = "lock";
 
 /// Held until dropped; the kernel releases it if the process dies.
 #[derive(Debug)]
@@ -20,7 +24,7 @@ pub struct Lock {
 pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create the state folder `{}`", state_dir.display()))?;
-    let path = state_dir.join("lock");
+    let path = state_dir.join(FILE);
     let start = Instant::now();
     let mut file = open(&path)?;
     loop {
@@ -63,13 +67,27 @@ pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
 }
 
 fn open(path: &Path) -> Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o644)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
-        .with_context(|| format!("cannot open the lock file `{}`", path.display()))
+        .with_context(|| {
+            format!("cannot open the lock file `{}` (if it is a symbolic link, remove it: pxectl never follows one there)", path.display())
+        })?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot inspect the lock file `{}`", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "the lock file `{}` is not a regular file; remove it",
+            path.display()
+        );
+    }
+    Ok(file)
 }
 
 fn holder(path: &Path) -> Option<u32> {

@@ -94,6 +94,8 @@ pub struct Plan {
     pub files: Vec<FilePlan>,
     pub links: Vec<LinkPlan>,
     pub link_dirs: Vec<LinkDir>,
+    /// pxectl's own files (lock, journal): never written through a link by render.
+    pub state_files: Vec<PathBuf>,
 }
 
 /// The rendered file of every profile.
@@ -165,9 +167,14 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
         scheme,
         targets: cluster.profiles.keys().cloned().collect(),
     }];
+    let state = &cluster.paths.state_dir;
     Ok(Plan {
         files,
         links,
         link_dirs,
+        state_files: vec![
+            state.join(crate::lock::FILE),
+            state.join(crate::journal::FILE),
+        ],
     })
 }

@@ -197,7 +197,7 @@ fn node_status(
         name: node.name.clone(),
         mac: node.mac.colon(),
         ip: node.ip.map(|ip| ip.to_string()),
-        switched: link.is_some() && profile.as_deref() != Some(node.normal_profile.as_str()),
+        switched: link.is_some() && profile.as_ref().is_some_and(|p| *p != node.normal_profile),
         profile,
         link,
         since,

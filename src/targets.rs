@@ -219,6 +219,9 @@ pub fn expand(expr: &str) -> Result<Vec<String>, String> {
         if names.iter().any(|n| n.contains(']')) {
             return Err("has a `]` without `[`".into());
         }
+        if out.len() + names.len() > MAX_EXPANSION {
+            return Err(format!("expands to more than {MAX_EXPANSION} names"));
+        }
         out.extend(names);
     }
     Ok(out)
@@ -271,7 +274,7 @@ fn ranges(spec: &str) -> Result<Vec<String>, String> {
                 "has the range `{item}`, whose start is after its end"
             ));
         }
-        if b - a >= MAX_EXPANSION as u64 {
+        if (b - a).saturating_add(out.len() as u64) >= MAX_EXPANSION as u64 {
             return Err(format!("expands to more than {MAX_EXPANSION} names"));
         }
         let width = if lo.starts_with('0') { lo.len() } else { 0 };
@@ -318,6 +321,8 @@ mod tests {
             "a,,b",
             "node[1-]",
             "n[0-99999999999]",
+            "n[0-999999,0-999999]",
+            "a[0-999999],b[0-999999]",
         ] {
             assert!(expand(bad).is_err(), "{bad}");
         }

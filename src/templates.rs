@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -28,6 +28,11 @@ const BUILTIN: [(&str, &str); 4] = [
 
 /// The variables a profile string may use.
 pub const STRING_VARIABLES: &str = "`server.hostname`, `server.fqdn`, `server.address`, `server.interface`, `server.domain`, `http.url`, `http.port`, `paths.web_root`, `paths.tftp_root`";
+
+/// A template that cannot be used: exit status 2, like an invalid description.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
 
 /// Where a template came from, for messages.
 #[derive(Debug, Clone)]
@@ -64,9 +69,11 @@ impl Templates {
                 if !path.is_file() {
                     continue;
                 }
+                // Only `*.tera`: an editor's backup or a README beside them is not a template.
                 let Some(name) = path
                     .file_name()
                     .and_then(|n| n.to_str())
+                    .filter(|n| Path::new(n).extension().is_some_and(|e| e == "tera"))
                     .map(str::to_string)
                 else {
                     continue;
@@ -82,11 +89,13 @@ impl Templates {
         names.sort();
         for name in names {
             let (origin, text) = &sources[name];
-            tera.add_raw_template(name, text)
-                .map_err(|e| anyhow::anyhow!(chain(&e)))
-                .with_context(|| {
-                    format!("template {} has a syntax error", describe(name, origin))
-                })?;
+            tera.add_raw_template(name, text).map_err(|e| {
+                TemplateError(format!(
+                    "template {} has a syntax error: {}",
+                    describe(name, origin),
+                    chain(&e)
+                ))
+            })?;
         }
         Ok(Self { tera, sources })
     }
@@ -108,7 +117,7 @@ impl Templates {
             } else {
                 let _ = write!(msg, ": {detail}");
             }
-            anyhow::anyhow!(msg)
+            TemplateError(msg).into()
         })
     }
 }
@@ -342,10 +351,11 @@ pub fn profile_context(name: &str, p: &crate::cluster::Profile) -> Context {
 pub fn check_dir(dir: Option<&Path>) -> Result<()> {
     if let Some(d) = dir {
         if !d.is_dir() {
-            bail!(
+            return Err(TemplateError(format!(
                 "the template folder `{}` does not exist; fix `templates:` or `--templates`",
                 d.display()
-            );
+            ))
+            .into());
         }
     }
     Ok(())

@@ -235,8 +235,22 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
         .iter()
         .filter_map(|t| fs::canonicalize(root.host(t)).ok())
         .collect();
+    let mut forbidden: Vec<PathBuf> = plan
+        .files
+        .iter()
+        .map(|f| resolve_lenient(&root.host(&f.path)))
+        .collect();
+    forbidden.extend(plan.link_dirs.iter().map(|d| {
+        let dir = root.host(&d.dir);
+        fs::canonicalize(&dir).unwrap_or(dir)
+    }));
+    forbidden.extend(
+        plan.state_files
+            .iter()
+            .map(|f| resolve_lenient(&root.host(f))),
+    );
     for file in &plan.files {
-        compare_file(&mut cmp, root.host(&file.path), file, &trusted)?;
+        compare_file(&mut cmp, root.host(&file.path), file, &trusted, &forbidden)?;
     }
 
     let mut scans: HashMap<PathBuf, HashMap<String, Entry>> = HashMap::new();
@@ -382,6 +396,7 @@ fn compare_file(
     path: PathBuf,
     file: &FilePlan,
     trusted: &[PathBuf],
+    forbidden: &[PathBuf],
 ) -> Result<()> {
     let (contents, mode, kind) = (file.contents.as_str(), file.mode, file.kind);
     let meta = match fs::symlink_metadata(&path) {
@@ -400,10 +415,24 @@ fn compare_file(
         }
         Err(e) => return Err(e).with_context(|| format!("cannot inspect `{}`", path.display())),
     };
-    let dest = if meta.file_type().is_symlink() {
-        link_destination(&path, trusted)?
-    } else {
+    let dest = if !meta.file_type().is_symlink() {
         path.clone()
+    } else if matches!(kind, FileKind::DnsmasqConf | FileKind::NginxConf) {
+        link_destination(&path, trusted, forbidden)?
+    } else {
+        // Profiles and the hosts file are pxectl's own: a link there is replaced, never followed.
+        let target = fs::read_link(&path)
+            .with_context(|| format!("cannot read link `{}`", path.display()))?;
+        cmp.changes.push(Change::WriteFile {
+            dest: path.clone(),
+            path,
+            contents: contents.to_string(),
+            mode,
+            old: Some(format!("(a link to `{}`)\n", target.display())),
+            why: Why::Content,
+            kind,
+        });
+        return Ok(());
     };
     let meta = match fs::metadata(&dest) {
         Ok(m) => Some(m),
@@ -456,8 +485,20 @@ fn compare_file(
     Ok(())
 }
 
-/// Where a write to the link `path` would land, if that is inside a trusted folder.
-fn link_destination(path: &Path, trusted: &[PathBuf]) -> Result<PathBuf> {
+/// `path` with the links of its folders resolved (not a link at its end, which names
+/// the entry itself).
+fn resolve_lenient(path: &Path) -> PathBuf {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    fs::canonicalize(parent).map_or_else(
+        |_| path.to_path_buf(),
+        |p| p.join(path.file_name().unwrap_or_default()),
+    )
+}
+
+/// Where a write to the link `path` would land, if that is inside a trusted folder and not
+/// one of the `forbidden` files or folders (other rendered files, `pxelinux.cfg/`, the lock,
+/// the journal).
+fn link_destination(path: &Path, trusted: &[PathBuf], forbidden: &[PathBuf]) -> Result<PathBuf> {
     let target =
         fs::read_link(path).with_context(|| format!("cannot read link `{}`", path.display()))?;
     let abs = path.parent().unwrap_or(Path::new("/")).join(&target);
@@ -466,6 +507,12 @@ fn link_destination(path: &Path, trusted: &[PathBuf]) -> Result<PathBuf> {
         fs::canonicalize(parent).map(|p| p.join(abs.file_name().unwrap_or_default()))
     });
     match resolved {
+        Ok(dest) if forbidden.iter().any(|f| dest.starts_with(f)) => bail!(
+            "`{}` is a link to `{}`, which pxectl manages otherwise (another rendered file, \
+             pxelinux.cfg/, or its own state); pxectl does not write through it: remove the link",
+            path.display(),
+            target.display()
+        ),
         Ok(dest) if trusted.iter().any(|t| dest.starts_with(t)) => Ok(dest),
         _ => bail!(
             "`{}` is a link to `{}`, outside the web root, TFTP root and state folder; \

@@ -324,7 +324,7 @@ fn a_template_error_names_template_line_and_variable() {
     )
     .unwrap();
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
-        .expect(3)
+        .expect(2)
         .stderr_has("dnsmasq.conf.tera` at line 2: variable `dhcp.bootfile` is not defined");
     assert!(
         common::tree(&env.root()).is_empty(),
@@ -336,7 +336,7 @@ fn a_template_error_names_template_line_and_variable() {
 fn a_missing_template_folder_is_an_error() {
     let env = Env::example("portacluster");
     env.run(&["render", "--templates", "/nonexistent/tpl"])
-        .expect(3)
+        .expect(2)
         .stderr_has("template folder `/nonexistent/tpl` does not exist");
 }
 
@@ -382,4 +382,59 @@ fn quiet_prints_only_the_summary() {
     let run = env.run(&["-q", "render"]);
     run.expect(0);
     assert_eq!(run.stdout().lines().count(), 1, "{}", run.stdout());
+}
+
+#[test]
+fn a_profile_that_links_to_another_profile_is_replaced_not_written_through() {
+    let env = rendered();
+    let installer = fs::read_to_string(env.pxe("installer")).unwrap();
+    fs::remove_file(env.pxe("rescue")).unwrap();
+    symlink("installer", env.pxe("rescue")).unwrap();
+    env.run(&["render"])
+        .expect(0)
+        .stdout_has("rescue (changed)");
+    assert_eq!(
+        fs::read_to_string(env.pxe("installer")).unwrap(),
+        installer,
+        "installer was overwritten"
+    );
+    assert!(!fs::symlink_metadata(env.pxe("rescue"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(fs::read_to_string(env.pxe("rescue"))
+        .unwrap()
+        .contains("ar_source=http://192.168.10.10/rescue"));
+    env.run(&["render", "--check"]).expect(0);
+}
+
+#[test]
+fn a_config_link_to_pxectls_own_files_is_refused() {
+    let env = rendered();
+    let journal = env.at("/var/lib/pxectl/journal.jsonl");
+    fs::write(&journal, "").unwrap();
+    let conf = env.at("/etc/nginx/nginx.conf");
+    fs::remove_file(&conf).unwrap();
+    symlink(&journal, &conf).unwrap();
+    env.run(&["render"])
+        .expect(3)
+        .stderr_has("which pxectl manages otherwise");
+    assert_eq!(fs::read_to_string(&journal).unwrap(), "");
+    let conf = env.at("/etc/dnsmasq.conf");
+    fs::remove_file(&conf).unwrap();
+    symlink(env.pxe("installer"), &conf).unwrap();
+    env.run(&["render"])
+        .expect(3)
+        .stderr_has("which pxectl manages otherwise");
+}
+
+#[test]
+fn an_override_folder_loads_only_tera_files() {
+    let env = Env::example("portacluster");
+    let tpl = env.dir.path().join("tpl");
+    fs::create_dir(&tpl).unwrap();
+    fs::write(tpl.join("nginx.conf.tera~"), "{{ broken").unwrap();
+    fs::write(tpl.join("README"), [0xff, 0xfe]).unwrap();
+    env.run(&["render", "--templates", tpl.to_str().unwrap()])
+        .expect(0);
 }

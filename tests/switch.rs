@@ -379,3 +379,78 @@ fn switching_to_a_profile_not_yet_rendered_warns() {
         .expect(0)
         .stderr_has("`pxelinux.cfg/rescue` does not exist yet");
 }
+
+#[test]
+fn a_linked_lock_or_journal_is_never_followed() {
+    let env = rendered();
+    let victim = env.dir.path().join("victim");
+    fs::write(&victim, "precious data\n").unwrap();
+    let lock = env.at("/var/lib/pxectl/lock");
+    fs::remove_file(&lock).unwrap();
+    symlink(&victim, &lock).unwrap();
+    env.run(&["reimage", "node1"])
+        .expect(3)
+        .stderr_has("never follows one there");
+    env.run(&["render"]).expect(3);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious data\n");
+    fs::remove_file(&lock).unwrap();
+    let journal = env.at("/var/lib/pxectl/journal.jsonl");
+    symlink(&victim, &journal).unwrap();
+    env.run(&["reimage", "node1"])
+        .expect(3)
+        .stderr_has("the journal");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious data\n");
+}
+
+#[test]
+fn reset_older_than_never_keeps_a_fresh_hostile_link() {
+    let env = rendered();
+    fs::remove_file(env.pxe(N1)).unwrap();
+    symlink("/etc/shadow", env.pxe(N1)).unwrap();
+    fs::remove_file(env.pxe(N5)).unwrap();
+    symlink("ubuntu", env.pxe(N5)).unwrap();
+    env.run(&["reimage", "node3"]).expect(0);
+    env.run(&["reset", "--all", "--older-than", "2h"])
+        .expect(0)
+        .stdout_has("node1  a link to `/etc/shadow` -> arch-linux")
+        .stdout_has("node5  ubuntu -> arch-linux")
+        .stdout_has("1 switched less than 2h ago (kept)");
+    assert_eq!(target(&env, N3), "installer");
+}
+
+#[test]
+fn a_link_to_no_usable_profile_is_not_counted_as_switched() {
+    let env = rendered();
+    fs::remove_file(env.pxe(N1)).unwrap();
+    symlink("/etc/shadow", env.pxe(N1)).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "--json", "node1"]).expect(1).stdout()).unwrap();
+    assert_eq!(json["nodes"][0]["switched"], false);
+    assert_eq!(json["nodes"][0]["profile"], serde_json::Value::Null);
+}
+
+#[test]
+fn status_json_into_a_closed_pipe_is_not_an_error() {
+    use std::io::Read as _;
+    let env = Env::new(&common::synthetic::description(3000));
+    env.run(&["-q", "render"]).expect(0);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
+        .arg("--config")
+        .arg(env.config())
+        .arg("--root")
+        .arg(env.root())
+        .args(["status", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

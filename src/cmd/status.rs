@@ -37,8 +37,10 @@ pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Re
         all,
     )?;
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
+        // Through a string, so a closed pipe surfaces as the io::Error main knows to ignore.
+        let mut json = serde_json::to_string_pretty(&report)?;
+        json.push('\n');
+        out.write_all(json.as_bytes())?;
     } else {
         table(&report, out)?;
     }

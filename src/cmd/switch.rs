@@ -87,7 +87,7 @@ pub fn switch(
         Some(lock)
     };
     let steps = switch::plan(&cluster, &root, wanted())?;
-    let (steps, kept) = select(steps, only);
+    let (steps, kept) = select(&cluster, steps, only);
     warn_missing_profiles(&cluster, &root, &steps);
 
     let width = steps.iter().map(|s| s.node.name.len()).max().unwrap_or(0);
@@ -145,7 +145,7 @@ fn require_targets(sel: &Selection<'_>, command: &str) -> Result<(), UsageError>
 }
 
 /// Keeps the steps `only` asks for; returns them and how many recent switches were kept.
-fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, usize) {
+fn select<'a>(cluster: &Cluster, steps: Vec<Step<'a>>, only: Only) -> (Vec<Step<'a>>, usize) {
     let Only::OlderThan(age) = only else {
         return (steps, 0);
     };
@@ -158,10 +158,11 @@ fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, usize) {
                 return true;
             }
             let Some(age) = age else { return true };
-            // A missing or hostile entry has no switch time worth waiting for.
-            let recent = matches!(s.current, Some(crate::tree::Entry::Link(_)))
-                && s.since()
-                    .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
+                        // Only a link to a described profile is a switch worth waiting for; a missing
+            // entry, a file, or a link anywhere else is reset whatever its age.
+            let is_switch = matches!(&s.current, Some(crate::tree::Entry::Link(t))
+                if t.to_str().is_some_and(|t| crate::tree::is_plain_name(t) && cluster.profiles.contains_key(t)));
+            let recent = is_switch && s.since().is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
             kept += usize::from(recent);
             !recent
         })

@@ -139,6 +139,29 @@ fn check_label(s: &str) -> Check {
     Ok(())
 }
 
+/// A node's or reservation's host name: a DNS label that neither reads as a MAC address
+/// (targets would be ambiguous) nor as something dnsmasq parses in `dhcp-host=` itself.
+fn check_host_name(s: &str) -> Check {
+    check_label(s)?;
+    if s.parse::<MacAddr>().is_ok() {
+        return fail(
+            "reads as a MAC address, so `pxectl reimage` could not tell the two apart",
+            "choose a name that is not twelve hex digits",
+        );
+    }
+    let lease_like = {
+        let digits = s.strip_suffix(['s', 'm', 'h', 'd', 'w']).unwrap_or(s);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    if lease_like || s.eq_ignore_ascii_case("ignore") || s.eq_ignore_ascii_case("infinite") {
+        return fail(
+            "is a word dnsmasq reads as a lease time or `ignore` in `dhcp-host=`, not as a name",
+            "choose a name with letters in it, like `node600`",
+        );
+    }
+    Ok(())
+}
+
 fn check_domain(s: &str) -> Check {
     let hint = "use dot-separated labels of letters, digits and `-`, like `pc.example.com`";
     if s.is_empty() || s.len() > 253 || s.split('.').any(|l| check_label(l).is_err()) {
@@ -860,7 +883,7 @@ impl Validator {
 
     fn reservation(&mut self, i: usize, r: &RawReservation) -> Option<Host> {
         let at = |field| At::Item("reservations", i, field);
-        let name_ok = self.check(at("name"), "host name", &r.name, check_label);
+        let name_ok = self.check(at("name"), "host name", &r.name, check_host_name);
         let mac = self.mac(&at("mac"), "MAC address", &r.mac);
         let ip = r.ip.as_ref().map(|ip| self.ipv4(&at("ip"), "address", ip));
         if !name_ok || matches!(ip, Some(None)) {
@@ -875,7 +898,7 @@ impl Validator {
 
     fn node(&mut self, i: usize, n: &RawNode, raw: &RawDescription) -> Option<Node> {
         let at = |field| At::Item("nodes", i, field);
-        let mut ok = self.check(at("name"), "host name", &n.name, check_label);
+        let mut ok = self.check(at("name"), "host name", &n.name, check_host_name);
         let mac = self.mac(&at("mac"), "MAC address", &n.mac);
         let ip = n.ip.as_ref().map(|ip| self.ipv4(&at("ip"), "address", ip));
         ok &= !matches!(ip, Some(None));
@@ -1033,6 +1056,24 @@ mod tests {
         assert!(check_label(&"a".repeat(63)).is_ok());
         for bad in ["", "-a", "a-", "a.b", "a_b", "ñ", "a b", &"a".repeat(64)] {
             assert!(check_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_names() {
+        assert!(check_host_name("node600").is_ok());
+        assert!(check_host_name("rack1-n01").is_ok());
+        for bad in [
+            "deadbeefcafe",
+            "DEADBEEFCAFE",
+            "600",
+            "12h",
+            "1w",
+            "ignore",
+            "Infinite",
+            "n_1",
+        ] {
+            assert!(check_host_name(bad).is_err(), "{bad}");
         }
     }
 
