@@ -27,7 +27,7 @@ const BUILTIN: [(&str, &str); 4] = [
 ];
 
 /// The variables a profile string may use.
-pub const STRING_VARIABLES: &str = "`server.hostname`, `server.fqdn`, `server.address`, `server.interface`, `server.domain`, `http.url`, `http.port`, `paths.web_root`, `paths.tftp_root`";
+pub const STRING_VARIABLES: &str = "`server.*` (hostname, fqdn, address, prefix, network, netmask, broadcast, interface, domain), `http.*` (url, port, listen, listen_address, server_names, default_server, keepalive_timeout, autoindex) and `paths.*` (dnsmasq_conf, nginx_conf, web_root, tftp_root, state_dir, pxelinux_dir)";
 
 /// A template that cannot be used: exit status 2, like an invalid description.
 #[derive(Debug, thiserror::Error)]

@@ -27,8 +27,12 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
             Ok(mac) => {
                 macs.insert(mac);
             }
-            Err(_) => names
-                .extend(targets::expand(t).map_err(|e| UsageError(format!("target `{t}`: {e}")))?),
+            Err(_) => names.extend(
+                targets::expand(t)
+                    .map_err(|e| UsageError(format!("target `{t}`: {e}")))?
+                    .into_iter()
+                    .map(|n| n.to_ascii_lowercase()),
+            ),
         }
     }
     if !sel.groups.is_empty() {
@@ -40,7 +44,7 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
         names.extend(
             targets::resolve(&cluster, &grouped)?
                 .iter()
-                .map(|n| n.name.clone()),
+                .map(|n| n.name.to_ascii_lowercase()),
         );
     }
     let filter = !(sel.is_empty() || sel.all);
@@ -52,7 +56,7 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
     }
     for e in &read.entries {
         if filter
-            && !names.contains(&e.node)
+            && !names.contains(&e.node.to_ascii_lowercase())
             && !e.mac.parse().is_ok_and(|m: MacAddr| macs.contains(&m))
         {
             continue;

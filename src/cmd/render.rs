@@ -302,7 +302,7 @@ fn report(cmp: &Comparison, diff: bool, verbosity: Verbosity, out: &mut dyn Writ
                     "at a profile that is not described".to_string()
                 };
                 eprintln!(
-                    "warning: `{}` (node `{node}`) points {what}: `{}`; remove it and run `pxectl render` again to recreate it",
+                    "warning: `{}` (node `{node}`) points {what}: `{}`; `pxectl boot-normal {node}` replaces it",
                     path.display(),
                     target.display()
                 );
@@ -310,7 +310,7 @@ fn report(cmp: &Comparison, diff: bool, verbosity: Verbosity, out: &mut dyn Writ
             Finding::Blocked { path, node, entry } => {
                 let whose = node.as_ref().map_or_else(|| "a link".to_string(), |n| format!("the link of node `{n}`"));
                 eprintln!(
-                    "warning: `{}` is {} where {whose} belongs; move it away and run `pxectl render` again",
+                    "warning: `{}` is {} where {whose} belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)",
                     path.display(),
                     entry.describe()
                 );

@@ -42,7 +42,11 @@ pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Re
         json.push('\n');
         out.write_all(json.as_bytes())?;
     } else {
-        table(&report, out)?;
+        table(
+            &report,
+            settings.verbosity == crate::output::Verbosity::Quiet,
+            out,
+        )?;
     }
     Ok(if report.problem_count == 0 {
         ExitCode::Success
@@ -51,7 +55,8 @@ pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Re
     })
 }
 
-fn table(report: &Report, out: &mut dyn Write) -> Result<()> {
+/// The table, each problem, and a summary; `quiet` leaves the table out.
+fn table(report: &Report, quiet: bool, out: &mut dyn Write) -> Result<()> {
     let rows: Vec<[String; 7]> = report
         .nodes
         .iter()
@@ -91,8 +96,10 @@ fn table(report: &Report, out: &mut dyn Write) -> Result<()> {
         }
         s.trim_end().to_string()
     };
-    writeln!(out, "{}", line(&header))?;
-    for row in &rows {
+    if !quiet {
+        writeln!(out, "{}", line(&header))?;
+    }
+    for row in rows.iter().filter(|_| !quiet) {
         writeln!(out, "{}", line(&row.each_ref().map(String::as_str)))?;
     }
     for node in &report.nodes {

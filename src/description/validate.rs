@@ -704,15 +704,17 @@ impl Validator {
                     self.check(&path, field, &s, rule).then_some(s)
                 }
                 Err(e) => {
+                    let hint = if e.contains("is not defined") {
+                        format!("the variables are {}", templates::STRING_VARIABLES)
+                    } else {
+                        "profile strings may use `{{ variable }}` and tera filters, but not includes or other templates".to_string()
+                    };
                     self.push(
                         Diagnostic::new(
                             &path,
                             format!("{field} {} cannot be expanded: {e}", shown(value)),
                         )
-                        .hint(format!(
-                            "use only the variables {}",
-                            templates::STRING_VARIABLES
-                        )),
+                        .hint(hint),
                     );
                     None
                 }
