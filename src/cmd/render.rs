@@ -34,11 +34,13 @@ pub fn render(
 
     if args.check || args.dry_run {
         let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
+        if !args.check {
+            verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
+        }
         report(&cmp, args.diff, verbosity, out)?;
         if args.check {
             return check_summary(&cmp, settings, out);
         }
-        verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
         if reload {
             for need in daemons::needed(&cmp.changes) {
                 writeln!(
@@ -78,8 +80,8 @@ pub fn render(
         )?;
     }
     let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
-    report(&cmp, args.diff, verbosity, out)?;
     verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
+    report(&cmp, args.diff, verbosity, out)?;
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
     let done = tree::apply(&cmp.changes, &bar)?;
     writeln!(
