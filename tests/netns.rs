@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,9 +60,7 @@ impl Drop for Lab {
 fn description(base: &Path, iface: &str, extra_node: bool, dnsmasq_start: &[String]) -> String {
     let mut nodes = format!("  - {{name: n1, mac: '{NODE1}', ip: 10.77.0.11}}\n");
     if extra_node {
-        nodes.push_str(&format!(
-            "  - {{name: n2, mac: '{NODE2}', ip: 10.77.0.12}}\n"
-        ));
+        let _ = writeln!(nodes, "  - {{name: n2, mac: '{NODE2}', ip: 10.77.0.12}}");
     }
     let start: Vec<String> = dnsmasq_start.iter().map(|a| format!("'{a}'")).collect();
     format!(
