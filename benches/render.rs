@@ -27,7 +27,7 @@ fn measure(config: &Path, root: &Path) -> (Duration, u64) {
         .arg(config)
         .arg("--root")
         .arg(root)
-                .arg("render")
+        .arg("render")
         // pxectl's own work; the daemons' config tests are measured apart (docs/performance.md).
         .arg("--no-verify")
         .output()

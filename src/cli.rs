@@ -63,7 +63,7 @@ pub enum Command {
     /// Check the description and exit: 0 when valid, 2 when not
     Validate,
     /// Boot nodes into the reimage profile (`roles.reimage`) from their next PXE boot on
-    Reimage(SwitchArgs),
+    Reimage(ReimageArgs),
     /// Boot nodes into their normal profile again
     BootNormal(SwitchArgs),
     /// Boot nodes into the rescue profile (`roles.rescue`)
@@ -76,6 +76,31 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the journal of switches, oldest first
     Log(LogArgs),
+    /// Follow the install callback log and flip finished nodes back (run it as a service)
+    Watch(WatchArgs),
+}
+
+/// Options of `pxectl reimage`.
+#[derive(Debug, Args)]
+pub struct ReimageArgs {
+    #[command(flatten)]
+    pub switch: SwitchArgs,
+
+    /// Then wait for the installs to call back, showing progress; flip them back unless `pxectl watch` runs
+    #[arg(short, long)]
+    pub wait: bool,
+
+    /// How long `--wait` waits before giving up (exit 1, listing the unfinished nodes)
+    #[arg(long, value_name = "DURATION", default_value = "45m", value_parser = parse_duration, requires = "wait")]
+    pub timeout: Duration,
+}
+
+/// Options of `pxectl watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Read the callback log from its start instead of its end
+    #[arg(long)]
+    pub from_start: bool,
 }
 
 /// Which nodes a command acts on.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-pub use crate::description::HostsMode;
+pub use crate::description::{HostsMode, OnFailure};
 use crate::mac::MacAddr;
 
 /// A cluster description that passed every check.
@@ -21,6 +21,18 @@ pub struct Cluster {
     pub reservations: Vec<Host>,
     pub nodes: Vec<Node>,
     pub daemons: Daemons,
+    pub lifecycle: Lifecycle,
+}
+
+/// Install completion callbacks.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    pub callbacks: bool,
+    /// URL path prefix, like `/pxectl` (no trailing `/`).
+    pub prefix: String,
+    pub log: PathBuf,
+    pub access_log: PathBuf,
+    pub on_failure: OnFailure,
 }
 
 /// The boot server.

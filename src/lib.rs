@@ -9,6 +9,7 @@ pub mod description;
 pub mod diagnostic;
 pub mod exit_codes;
 pub mod journal;
+pub mod lifecycle;
 pub mod lock;
 pub mod mac;
 pub mod output;
@@ -38,9 +39,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Reimage(a) => cmd::switch(
             &settings,
             "reimage",
-            a,
+            &a.switch,
             &Destination::Reimage,
             Only::Every,
+            a.wait.then_some(a.timeout),
             &mut out,
         )?,
         Command::BootNormal(a) => cmd::switch(
@@ -49,6 +51,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             a,
             &Destination::Normal,
             Only::Every,
+            None,
             &mut out,
         )?,
         Command::Rescue(a) => cmd::switch(
@@ -57,6 +60,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             a,
             &Destination::Rescue,
             Only::Every,
+            None,
             &mut out,
         )?,
         Command::Boot(a) => cmd::switch(
@@ -65,6 +69,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             &a.switch,
             &Destination::Profile(a.profile.clone()),
             Only::Every,
+            None,
             &mut out,
         )?,
         Command::Reset(a) => cmd::switch(
@@ -73,10 +78,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             &a.switch,
             &Destination::Normal,
             Only::OlderThan(a.older_than),
+            None,
             &mut out,
         )?,
         Command::Status(a) => cmd::status(&settings, a, &mut out)?,
         Command::Log(a) => cmd::log(&settings, a, &mut out)?,
+        Command::Watch(a) => cmd::watch(&settings, a, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -326,6 +326,16 @@ pub fn cluster_context(c: &Cluster) -> Context {
     });
     let hosts: Vec<HostView> = reservations.chain(nodes).collect();
     ctx.insert("hosts", &hosts);
+    ctx.insert(
+        "lifecycle",
+        &serde_json::json!({
+            "callbacks": c.lifecycle.callbacks,
+            "prefix": c.lifecycle.prefix,
+            "log": c.lifecycle.log.display().to_string(),
+            "access_log": c.lifecycle.access_log.display().to_string(),
+            "on_failure": c.lifecycle.on_failure,
+        }),
+    );
     ctx
 }
 

@@ -5,12 +5,14 @@ mod render;
 mod status;
 mod switch;
 mod validate;
+mod watch;
 
 pub use log::log;
 pub use render::{reload, render};
 pub use status::status;
 pub use switch::{switch, Destination, Only};
 pub use validate::validate;
+pub use watch::watch;
 
 use anyhow::Result;
 

@@ -68,6 +68,7 @@ pub fn switch(
     args: &SwitchArgs,
     dest: &Destination,
     only: Only,
+    wait: Option<Duration>,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let sel = args.targets.selection();
@@ -78,8 +79,16 @@ pub fn switch(
     let root = Root::new(settings.root.clone());
     let state = root.host(&cluster.paths.state_dir);
     let wanted = || nodes.iter().map(|n| (*n, dest.profile(&cluster, n)));
+    // Follow the callback logs from before the switch, so no early callback is missed.
+    let waiter = match wait {
+        Some(_) if !args.dry_run => {
+            super::watch::require_callbacks(&cluster)?;
+            Some(super::watch::Waiter::start(&cluster)?)
+        }
+        _ => None,
+    };
 
-    let _lock = if args.dry_run {
+    let lock = if args.dry_run {
         None
     } else {
         let lock = lock::acquire(&state, settings.lock_timeout)?;
@@ -132,7 +141,13 @@ pub fn switch(
         done.len(),
         kept_note(kept, only)
     )?;
-    Ok(ExitCode::Success)
+    drop(lock);
+    match (waiter, wait) {
+        (Some(waiter), Some(timeout)) => {
+            waiter.wait(&cluster, &root, settings, &nodes, timeout, out)
+        }
+        _ => Ok(ExitCode::Success),
+    }
 }
 
 fn require_targets(sel: &Selection<'_>, command: &str) -> Result<(), UsageError> {

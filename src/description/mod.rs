@@ -136,6 +136,7 @@ fn shape_errors(text: &str) -> Vec<Diagnostic> {
             "reservations" => items::<RawReservation>(key, value, &spans, &mut out),
             "nodes" => items::<RawNode>(key, value, &spans, &mut out),
             "daemons" => check::<RawDaemons>(key, value, &spans, &mut out),
+            "lifecycle" => check::<RawLifecycle>(key, value, &spans, &mut out),
             "profiles" => match value {
                 Value::Mapping(profiles) => {
                     for (name, profile) in profiles {

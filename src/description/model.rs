@@ -36,6 +36,48 @@ pub struct RawDescription {
     /// How pxectl checks and reloads dnsmasq and nginx.
     #[serde(default)]
     pub daemons: RawDaemons,
+    /// Install completion callbacks and what `pxectl watch` does with them.
+    #[serde(default)]
+    pub lifecycle: RawLifecycle,
+}
+
+/// Install completion callbacks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLifecycle {
+    /// Whether nginx answers `<prefix>/done/<node>` and `<prefix>/failed/<node>` and logs them.
+    pub callbacks: bool,
+    /// The URL path the callbacks live under.
+    pub prefix: String,
+    /// The log nginx writes callbacks to, in pxectl's format (not prefixed by `--root`).
+    pub log: String,
+    /// nginx's main access log, where `--wait` sees a node's downloads (not prefixed by `--root`).
+    pub access_log: String,
+    /// What a `failed` callback does: `leave` the node on the installer, or switch it to `rescue`.
+    pub on_failure: OnFailure,
+}
+
+impl Default for RawLifecycle {
+    fn default() -> Self {
+        Self {
+            callbacks: false,
+            prefix: "/pxectl".into(),
+            log: "/var/log/nginx/pxectl-callbacks.log".into(),
+            access_log: "/var/log/nginx/access.log".into(),
+            on_failure: OnFailure::Leave,
+        }
+    }
+}
+
+/// What a `failed` callback does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Leave the node on the reimage profile (it reinstalls on its next boot).
+    #[default]
+    Leave,
+    /// Switch it to `roles.rescue`.
+    Rescue,
 }
 
 /// The daemons pxectl verifies configs with and reloads.

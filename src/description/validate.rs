@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::model::{RawDaemon, RawDescription, RawNode, RawProfile, RawReservation};
 use crate::cluster::{
-    Cluster, Daemon, Daemons, Dhcp, Host, Http, Node, Paths, Profile, Reload, Roles, Server,
+    Cluster, Daemon, Daemons, Dhcp, Host, Http, Lifecycle, Node, OnFailure, Paths, Profile, Reload,
+    Roles, Server,
 };
 use crate::diagnostic::Diagnostic;
 use crate::mac::MacAddr;
@@ -21,6 +22,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
     let paths = v.paths(raw);
     let dhcp = v.dhcp(raw, server.as_ref(), paths.as_ref());
     let daemons = v.daemons(raw);
+    let lifecycle = v.lifecycle(raw);
     let http = v.http(raw, server.as_ref());
     let profiles = v.profiles(raw, server.as_ref(), http.as_ref(), paths.as_ref());
     let roles = v.roles(raw);
@@ -41,23 +43,28 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
     }
     v.uniqueness(raw, server.as_ref());
 
-    match (server, paths, dhcp, http, roles, daemons) {
-        (Some(server), Some(paths), Some(dhcp), Some(http), Some(roles), Some(daemons))
-            if v.diags.is_empty() =>
-        {
-            Ok(Cluster {
-                server,
-                paths,
-                dhcp,
-                http,
-                templates: raw.templates.as_ref().map(|t| base_dir.join(t)),
-                profiles,
-                roles,
-                reservations: reservations.into_iter().flatten().collect(),
-                nodes: nodes.into_iter().flatten().collect(),
-                daemons,
-            })
-        }
+    match (server, paths, dhcp, http, roles, daemons, lifecycle) {
+        (
+            Some(server),
+            Some(paths),
+            Some(dhcp),
+            Some(http),
+            Some(roles),
+            Some(daemons),
+            Some(lifecycle),
+        ) if v.diags.is_empty() => Ok(Cluster {
+            server,
+            paths,
+            dhcp,
+            http,
+            templates: raw.templates.as_ref().map(|t| base_dir.join(t)),
+            profiles,
+            roles,
+            reservations: reservations.into_iter().flatten().collect(),
+            nodes: nodes.into_iter().flatten().collect(),
+            daemons,
+            lifecycle,
+        }),
         _ => Err(v.diags),
     }
 }
@@ -731,6 +738,50 @@ impl Validator {
             append: append.flatten(),
             timeout: p.timeout,
             prompt: p.prompt,
+        })
+    }
+
+    fn lifecycle(&mut self, raw: &RawDescription) -> Option<Lifecycle> {
+        let l = &raw.lifecycle;
+        let prefix = l.prefix.trim_end_matches('/').to_string();
+        let prefix_ok = self.check("lifecycle.prefix", "URL prefix", &l.prefix, |p| {
+            let trimmed = p.trim_end_matches('/');
+            if trimmed.starts_with('/')
+                && trimmed.len() > 1
+                && trimmed.bytes().all(path_char)
+                && !trimmed.split('/').any(|s| s == "." || s == "..")
+            {
+                Ok(())
+            } else {
+                fail(
+                    "is not a URL path",
+                    "write a path of letters, digits and `/._-+@` like `/pxectl`",
+                )
+            }
+        });
+        let log_ok = self.check("lifecycle.log", "path", &l.log, check_abs_path);
+        let access_ok = self.check(
+            "lifecycle.access_log",
+            "path",
+            &l.access_log,
+            check_abs_path,
+        );
+        if l.on_failure == OnFailure::Rescue && raw.roles.rescue.is_none() {
+            self.push(
+                Diagnostic::new(
+                    "lifecycle.on_failure",
+                    "`on_failure: rescue` needs a rescue profile",
+                )
+                .hint("set `roles.rescue`, or use `on_failure: leave`"),
+            );
+            return None;
+        }
+        (prefix_ok && log_ok && access_ok).then(|| Lifecycle {
+            callbacks: l.callbacks,
+            prefix,
+            log: PathBuf::from(&l.log),
+            access_log: PathBuf::from(&l.access_log),
+            on_failure: l.on_failure,
         })
     }
 

@@ -1,0 +1,420 @@
+//! `pxectl watch` and `pxectl reimage --wait`: acting on install callbacks.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use indicatif::ProgressBar;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::atomic::Dir;
+use crate::cli::{Settings, WatchArgs};
+use crate::cluster::{Cluster, Node};
+use crate::exit_codes::{ExitCode, UsageError};
+use crate::lifecycle::{self, Follower, Outcome, Verdict};
+use crate::plan::LinkScheme;
+use crate::switch;
+use crate::tree::Root;
+use crate::{journal, lock};
+
+/// How often the logs are polled.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The file a running `pxectl watch` holds a lock on, so `--wait` knows it is there.
+const PRESENCE: &str = "watch.lock";
+
+/// Fails unless the description has callbacks on.
+pub(crate) fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
+    if cluster.lifecycle.callbacks {
+        Ok(())
+    } else {
+        Err(UsageError(
+            "`lifecycle.callbacks` is off, so nginx answers and logs no callbacks; turn it on and run `pxectl apply` (docs/lifecycle.md)".into(),
+        ))
+    }
+}
+
+/// Runs `pxectl watch` until SIGTERM or SIGINT.
+pub fn watch(settings: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let cluster = crate::description::from_file(&settings.config)?;
+    require_callbacks(&cluster)?;
+    let root = Root::new(settings.root.clone());
+    let state = root.host(&cluster.paths.state_dir);
+    let _presence = hold_presence(&state)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install a signal handler")?;
+    }
+    let mut follower = Follower::new(&cluster.lifecycle.log, args.from_start);
+    writeln!(
+        out,
+        "watch: following `{}`",
+        cluster.lifecycle.log.display()
+    )?;
+    out.flush()?;
+    while !stop.load(Ordering::Relaxed) {
+        let polled = follower.poll()?;
+        warn_too_long(polled.too_long);
+        for line in &polled.lines {
+            if let Some(event) = handle(&cluster, &root, settings, "watch", line)? {
+                writeln!(out, "{}", event.describe())?;
+            }
+        }
+        out.flush()?;
+        std::thread::sleep(POLL);
+    }
+    writeln!(out, "watch: stopped")?;
+    Ok(ExitCode::Success)
+}
+
+fn warn_too_long(n: usize) {
+    if n > 0 {
+        eprintln!(
+            "warning: skipped {n} callback log line(s) longer than {} bytes",
+            lifecycle::MAX_LINE
+        );
+    }
+}
+
+/// Takes the presence lock of a running watcher; fails when another watcher has it.
+fn hold_presence(state: &Path) -> Result<Flock<File>> {
+    std::fs::create_dir_all(state)
+        .with_context(|| format!("cannot create the state folder `{}`", state.display()))?;
+    let path = state.join(PRESENCE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| {
+        anyhow::anyhow!(
+            "another `pxectl watch` is running (it holds `{}`); one is enough",
+            path.display()
+        )
+    })
+}
+
+/// Whether a `pxectl watch` is running for this state folder.
+fn watcher_running(state: &Path) -> bool {
+    let Ok(file) = File::open(state.join(PRESENCE)) else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+}
+
+/// What a handled callback did.
+pub(crate) struct Event {
+    pub node: String,
+    pub outcome: Outcome,
+    /// `Some((from, to))` when the node was switched.
+    pub switched: Option<(String, String)>,
+    pub client: std::net::IpAddr,
+}
+
+impl Event {
+    fn describe(&self) -> String {
+        let what = match self.outcome {
+            Outcome::Done => "install done",
+            Outcome::Failed => "install failed",
+        };
+        match &self.switched {
+            Some((from, to)) => format!(
+                "{}  {from} -> {to} ({what}, callback from {})",
+                self.node, self.client
+            ),
+            None => format!(
+                "{}  {what} (callback from {}); left as it is, as `lifecycle.on_failure` says",
+                self.node, self.client
+            ),
+        }
+    }
+}
+
+/// Acts on one callback log line under the lock; `Ok(None)` when it changes nothing (with a
+/// warning saying why).
+pub(crate) fn handle(
+    cluster: &Cluster,
+    root: &Root,
+    settings: &Settings,
+    command: &str,
+    line: &[u8],
+) -> Result<Option<Event>> {
+    let cb = match lifecycle::parse(line, &cluster.lifecycle.prefix) {
+        Ok(cb) => cb,
+        Err(why) => {
+            eprintln!("warning: ignored a callback log line: {why}");
+            return Ok(None);
+        }
+    };
+    let state = root.host(&cluster.paths.state_dir);
+    let _lock = lock::acquire(&state, settings.lock_timeout)?;
+    let dir = Dir::open(&root.host(&cluster.pxelinux_dir()))?;
+    let current = |node: &Node| -> Option<String> {
+        dir.read_link(&LinkScheme::Pxelinux.name(node.mac))
+            .ok()
+            .and_then(|t| t.to_str().map(str::to_string))
+    };
+    let now = cluster
+        .nodes
+        .iter()
+        .find(|n| n.name.eq_ignore_ascii_case(&cb.node))
+        .and_then(current);
+    match lifecycle::decide(cluster, &cb, now.as_deref()) {
+        Verdict::Ignore(why) => {
+            eprintln!(
+                "warning: callback `{}` for `{}` from {}: {why}; nothing changed",
+                outcome_word(cb.outcome),
+                cb.node,
+                cb.client
+            );
+            Ok(None)
+        }
+        Verdict::Leave { node } => {
+            let mut j = journal::Writer::open(&state)?;
+            j.append(&journal::Entry {
+                time: journal::now(),
+                user: journal::current_user(),
+                command: format!("{command} (install failed, left)"),
+                node: node.name.clone(),
+                mac: node.mac.colon(),
+                from: now.clone(),
+                to: now.unwrap_or_default(),
+            })?;
+            j.sync()?;
+            Ok(Some(Event {
+                node: node.name.clone(),
+                outcome: cb.outcome,
+                switched: None,
+                client: cb.client,
+            }))
+        }
+        Verdict::Switch { node, to } => {
+            let steps = switch::plan(cluster, root, [(node, to.clone())])?;
+            let done = switch::apply(&steps, &state, command, &ProgressBar::hidden())?;
+            let from = done
+                .first()
+                .and_then(|d| d.from.clone())
+                .unwrap_or_default();
+            Ok(Some(Event {
+                node: node.name.clone(),
+                outcome: cb.outcome,
+                switched: Some((from, to)),
+                client: cb.client,
+            }))
+        }
+    }
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Done => "done",
+        Outcome::Failed => "failed",
+    }
+}
+
+/// Where a node is in its install, as `--wait` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Waiting,
+    Booting,
+    Done,
+    Failed,
+}
+
+impl Stage {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Booting => "booting",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Followers opened before the switch, so no callback written meanwhile is missed.
+pub(crate) struct Waiter {
+    callbacks: Follower,
+    access: Follower,
+}
+
+impl Waiter {
+    /// Starts following the logs at their current ends.
+    pub(crate) fn start(cluster: &Cluster) -> Result<Self> {
+        let mut callbacks = Follower::new(&cluster.lifecycle.log, false);
+        let mut access = Follower::new(&cluster.lifecycle.access_log, false);
+        callbacks.poll()?;
+        access.poll()?;
+        Ok(Self { callbacks, access })
+    }
+
+    /// Waits for every node in `nodes` to call back, until `timeout`; exit 0 when all are done.
+    pub(crate) fn wait(
+        mut self,
+        cluster: &Cluster,
+        root: &Root,
+        settings: &Settings,
+        nodes: &[&Node],
+        timeout: Duration,
+        out: &mut dyn Write,
+    ) -> Result<ExitCode> {
+        let state = root.host(&cluster.paths.state_dir);
+        let watcher = watcher_running(&state);
+        let mut stages: BTreeMap<String, Stage> = nodes
+            .iter()
+            .map(|n| (n.name.clone(), Stage::Waiting))
+            .collect();
+        let by_ip: BTreeMap<String, String> = nodes
+            .iter()
+            .filter_map(|n| Some((n.ip?.to_string(), n.name.clone())))
+            .collect();
+        let bar = crate::output::wait_bar(nodes.len(), settings.verbosity);
+        let say = |bar: &ProgressBar, out: &mut dyn Write, line: String| -> Result<()> {
+            if bar.is_hidden() {
+                writeln!(out, "{line}")?;
+                out.flush()?;
+            } else {
+                bar.println(line);
+            }
+            Ok(())
+        };
+        let source = if watcher {
+            "the running `pxectl watch` flips nodes back"
+        } else {
+            "no `pxectl watch` is running: flipping nodes back here"
+        };
+        say(
+            &bar,
+            out,
+            format!(
+                "waiting up to {} for {} node(s); {source}",
+                humantime::format_duration(timeout),
+                nodes.len()
+            ),
+        )?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let finished = stages
+                .values()
+                .filter(|s| matches!(s, Stage::Done | Stage::Failed))
+                .count();
+            bar.set_position(finished as u64);
+            if finished == stages.len() || Instant::now() >= deadline {
+                break;
+            }
+            for line in self.booting(&by_ip, &mut stages)? {
+                say(&bar, out, line)?;
+            }
+            for line in self.callbacks(cluster, root, settings, nodes, watcher, &mut stages)? {
+                say(&bar, out, line)?;
+            }
+            bar.set_message(summary(&stages));
+            std::thread::sleep(POLL);
+        }
+        bar.finish_and_clear();
+        let unfinished: Vec<String> = stages
+            .iter()
+            .filter(|(_, s)| !matches!(s, Stage::Done))
+            .map(|(n, s)| format!("{n} ({})", s.word()))
+            .collect();
+        if unfinished.is_empty() {
+            writeln!(out, "reimage: all {} node(s) done", stages.len())?;
+            Ok(ExitCode::Success)
+        } else {
+            writeln!(
+                out,
+                "reimage: {} of {} node(s) did not finish: {}; their links stay on the installer (`pxectl reset --older-than` puts them back)",
+                unfinished.len(),
+                stages.len(),
+                unfinished.join(", ")
+            )?;
+            Ok(ExitCode::Differs)
+        }
+    }
+
+    /// Nodes with a fixed address seen downloading in nginx's access log: waiting -> booting.
+    fn booting(
+        &mut self,
+        by_ip: &BTreeMap<String, String>,
+        stages: &mut BTreeMap<String, Stage>,
+    ) -> Result<Vec<String>> {
+        let mut said = Vec::new();
+        for line in &self.access.poll()?.lines {
+            let ip = line
+                .split(|&b| b == b' ')
+                .next()
+                .and_then(|f| std::str::from_utf8(f).ok());
+            if let Some(name) = ip.and_then(|ip| by_ip.get(ip)) {
+                if stages.get(name) == Some(&Stage::Waiting) {
+                    stages.insert(name.clone(), Stage::Booting);
+                    said.push(format!("{name}  booting (downloading from nginx)"));
+                }
+            }
+        }
+        Ok(said)
+    }
+
+    /// Callbacks of the waited-for nodes: acted on here unless a watcher runs, counted when
+    /// they pass the trust model.
+    fn callbacks(
+        &mut self,
+        cluster: &Cluster,
+        root: &Root,
+        settings: &Settings,
+        nodes: &[&Node],
+        watcher: bool,
+        stages: &mut BTreeMap<String, Stage>,
+    ) -> Result<Vec<String>> {
+        let polled = self.callbacks.poll()?;
+        warn_too_long(polled.too_long);
+        let mut said = Vec::new();
+        for line in &polled.lines {
+            let Ok(cb) = lifecycle::parse(line, &cluster.lifecycle.prefix) else {
+                continue;
+            };
+            let Some(name) = stages
+                .keys()
+                .find(|n| n.eq_ignore_ascii_case(&cb.node))
+                .cloned()
+            else {
+                continue;
+            };
+            let accepted = if watcher {
+                // The watcher acts; apply the same trust model so a forged callback is not counted.
+                let node = nodes.iter().find(|n| n.name == name).copied();
+                node.is_some_and(|n| n.ip.is_none_or(|ip| cb.client == std::net::IpAddr::V4(ip)))
+            } else {
+                handle(cluster, root, settings, "reimage --wait", line)?.is_some()
+            };
+            if accepted {
+                let reached = if cb.outcome == Outcome::Done {
+                    Stage::Done
+                } else {
+                    Stage::Failed
+                };
+                stages.insert(name.clone(), reached);
+                said.push(format!("{name}  {}", reached.word()));
+            }
+        }
+        Ok(said)
+    }
+}
+
+fn summary(stages: &BTreeMap<String, Stage>) -> String {
+    let count = |s: Stage| stages.values().filter(|v| **v == s).count();
+    format!(
+        "{} done, {} failed, {} booting, {} waiting",
+        count(Stage::Done),
+        count(Stage::Failed),
+        count(Stage::Booting),
+        count(Stage::Waiting)
+    )
+}

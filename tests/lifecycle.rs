@@ -1,0 +1,429 @@
+//! Install callbacks: `pxectl watch` and `pxectl reimage --wait`, with callback lines written
+//! by a real nginx (curl as the installer) or straight into the log.
+
+mod common;
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{have, is_root, prerequisite, Env};
+
+fn description(base: &Path, port: u16, nginx: bool) -> String {
+    let daemons = if nginx {
+        "daemons: {dnsmasq: {binary: /nonexistent/dnsmasq}, nginx: {reload: {command: {reload: [true], restart: [true]}}}}\n".to_string()
+    } else {
+        "daemons: {dnsmasq: {binary: /nonexistent/dnsmasq}, nginx: {binary: /nonexistent/nginx}}\n"
+            .to_string()
+    };
+    format!(
+        "server: {{hostname: boot, address: 127.0.0.1/8, interface: lo}}\n\
+         paths: {{dnsmasq_conf: {b}/etc/dnsmasq.conf, nginx_conf: {b}/etc/nginx/nginx.conf, web_root: {b}/srv, tftp_root: {b}/srv/pxe, state_dir: {b}/state}}\n\
+         http: {{listen_address: 127.0.0.1, port: {port}}}\n\
+         profiles: {{local: {{kernel: /vmlinuz}}, install: {{kernel: /i/vmlinuz}}, rescue: {{kernel: /r/vmlinuz}}}}\n\
+         roles: {{normal: local, reimage: install, rescue: rescue}}\n\
+         lifecycle: {{callbacks: true, log: {b}/callbacks.log, access_log: {b}/access.log}}\n\
+         {daemons}\
+         nodes:\n\
+         \x20 - {{name: n1, mac: '02:00:00:00:00:01', ip: 127.0.0.11}}\n\
+         \x20 - {{name: n2, mac: '02:00:00:00:00:02', ip: 127.0.0.12}}\n\
+         \x20 - {{name: n3, mac: '02:00:00:00:00:03'}}\n",
+        b = base.display()
+    )
+}
+
+fn link(base: &Path, n: u8) -> String {
+    fs::read_link(base.join(format!("srv/pxe/pxelinux.cfg/01-02-00-00-00-00-{n:02x}")))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+fn callback(outcome: &str, node: &str, from: &str) -> Vec<u8> {
+    format!("2026-11-25T12:00:00+00:00 {from} \"/pxectl/{outcome}/{node}\" 204\n").into_bytes()
+}
+
+/// A background pxectl whose output goes to files; killed when dropped.
+struct Background {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Background {
+    fn start(env: &Env, args: &[&str]) -> Self {
+        let out = env.dir.path().join(format!("bg-{}.out", args[0]));
+        let err = env.dir.path().join(format!("bg-{}.err", args[0]));
+        let child = Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
+            .arg("--config")
+            .arg(env.config())
+            .args(args)
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, out, err }
+    }
+
+    fn stdout(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Waits until `cond` holds (up to 10 s).
+    #[track_caller]
+    fn until(&self, what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(mut self) -> (Option<i32>, String) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let status = self.child.wait().unwrap();
+        (status.code(), self.stdout())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn setup() -> (Env, PathBuf) {
+    let env = Env::new("");
+    let base = env.dir.path().to_path_buf();
+    env.write_config(&description(&base, 18999, false));
+    env.run_live(&["render"]).expect(0);
+    (env, base)
+}
+
+fn journal(base: &Path) -> String {
+    fs::read_to_string(base.join("state/journal.jsonl")).unwrap_or_default()
+}
+
+#[test]
+fn watch_flips_a_finished_node_back_journals_failures_and_stops_on_sigterm() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "n1", "n3"]).expect(0);
+    let log = base.join("callbacks.log");
+    append(&log, &callback("done", "n1", "127.0.0.11")); // before watch: not acted on
+    let watch = Background::start(&env, &["watch"]);
+    watch.until("watch to start", || {
+        watch.stdout().contains("watch: following")
+    });
+    assert_eq!(link(&base, 1), "install", "an old callback was acted on");
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("n1 to flip back", || link(&base, 1) == "local");
+    append(&log, &callback("failed", "n3", "127.0.0.99"));
+    watch.until("the failure to be journaled", || {
+        journal(&base).contains("watch (install failed, left)")
+    });
+    assert_eq!(link(&base, 3), "install", "on_failure: leave changed n3");
+    let (code, out) = watch.stop();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("n1  install -> local (install done, callback from 127.0.0.11)"),
+        "{out}"
+    );
+    assert!(out.contains("watch: stopped"), "{out}");
+    assert!(
+        journal(&base).contains(r#""command":"watch","node":"n1""#),
+        "{}",
+        journal(&base)
+    );
+}
+
+#[test]
+fn hostile_and_foreign_callbacks_change_nothing_and_do_not_stop_the_watcher() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "n1"]).expect(0);
+    let log = base.join("callbacks.log");
+    let watch = Background::start(&env, &["watch"]);
+    watch.until("watch to start", || {
+        watch.stdout().contains("watch: following")
+    });
+    let mut huge = vec![b'A'; 200_000];
+    huge.push(b'\n');
+    append(&log, &huge);
+    append(&log, b"2026 127.0.0.11 \"/pxectl/done/n\xff1\" 204\n");
+    append(&log, &callback("done", "../../etc/passwd", "127.0.0.11"));
+    append(&log, &callback("done", "n1/../n2", "127.0.0.11"));
+    append(&log, &callback("done", "ghost", "127.0.0.11"));
+    append(&log, &callback("done", "n2", "127.0.0.12")); // not reimaging
+    append(&log, &callback("done", "n1", "127.0.0.99")); // wrong address for n1
+    append(&log, b"total garbage\n");
+    watch.until("the warnings", || {
+        watch.stderr().contains("came from 127.0.0.99")
+    });
+    assert_eq!(link(&base, 1), "install");
+    assert_eq!(link(&base, 2), "local");
+    let err = watch.stderr();
+    for expected in [
+        "longer than 8192 bytes",
+        "not UTF-8",
+        "is not a host name",
+        "no node is named `ghost`",
+        "node `n2` is not reimaging",
+        "node `n1` has address 127.0.0.11, but the callback came from 127.0.0.99",
+    ] {
+        assert!(err.contains(expected), "stderr lacks {expected:?}:\n{err}");
+    }
+    // Still alive: a good callback works.
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("n1 to flip back", || link(&base, 1) == "local");
+    assert!(!journal(&base).contains("n2"));
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn watch_survives_rotation_by_rename_and_truncation() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "--all"]).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::start(&env, &["watch"]);
+    watch.until("watch to start", || {
+        watch.stdout().contains("watch: following")
+    });
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("n1", || link(&base, 1) == "local");
+    // logrotate's `create`: rename, then a new file.
+    fs::rename(&log, base.join("callbacks.log.1")).unwrap();
+    append(&log, &callback("done", "n2", "127.0.0.12"));
+    watch.until("n2 after rotation", || link(&base, 2) == "local");
+    // logrotate's `copytruncate`.
+    fs::write(&log, "").unwrap();
+    append(&log, &callback("done", "n3", "127.0.0.13"));
+    watch.until("n3 after truncation", || link(&base, 3) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn a_second_watcher_is_refused() {
+    let (env, _base) = setup();
+    let watch = Background::start(&env, &["watch"]);
+    watch.until("watch to start", || {
+        watch.stdout().contains("watch: following")
+    });
+    env.run_live(&["watch"])
+        .expect(3)
+        .stderr_has("another `pxectl watch` is running");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn watch_and_wait_need_callbacks_on() {
+    let (env, base) = setup();
+    env.write_config(
+        &description(&base, 18999, false).replace("callbacks: true", "callbacks: false"),
+    );
+    env.run_live(&["watch"])
+        .expect(2)
+        .stderr_has("`lifecycle.callbacks` is off");
+    env.run_live(&["reimage", "--wait", "n1"])
+        .expect(2)
+        .stderr_has("`lifecycle.callbacks` is off");
+    assert_eq!(link(&base, 1), "local", "nothing may change");
+}
+
+#[test]
+fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
+    let (env, base) = setup();
+    let wait = Background::start(
+        &env,
+        &["reimage", "--wait", "--timeout", "3s", "n1", "n2", "n3"],
+    );
+    wait.until("the wait to start", || {
+        wait.stdout().contains("waiting up to 3s")
+    });
+    assert_eq!(link(&base, 1), "install");
+    append(
+        &base.join("access.log"),
+        b"127.0.0.11 - - [25/Nov/2026:12:00:00 +0000] \"GET /i/vmlinuz HTTP/1.1\" 200 1\n",
+    );
+    wait.until("n1 booting", || wait.stdout().contains("n1  booting"));
+    append(
+        &base.join("callbacks.log"),
+        &callback("done", "n1", "127.0.0.11"),
+    );
+    append(
+        &base.join("callbacks.log"),
+        &callback("done", "n2", "127.0.0.12"),
+    );
+    let mut wait = wait;
+    let status = wait.child.wait().unwrap();
+    let out = wait.stdout();
+    assert_eq!(status.code(), Some(1), "{out}\n{}", wait.stderr());
+    assert!(
+        out.contains("n1  done") && out.contains("n2  done"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 of 3 node(s) did not finish: n3 (waiting)"),
+        "{out}"
+    );
+    assert_eq!(
+        (link(&base, 1), link(&base, 2), link(&base, 3)),
+        ("local".into(), "local".into(), "install".into())
+    );
+    assert!(
+        journal(&base).contains(r#""command":"reimage --wait","node":"n2""#),
+        "{}",
+        journal(&base)
+    );
+}
+
+#[test]
+fn reimage_wait_exits_0_when_every_node_is_done() {
+    let (env, base) = setup();
+    let wait = Background::start(&env, &["reimage", "--wait", "--timeout", "30s", "n1", "n2"]);
+    wait.until("the wait to start", || {
+        wait.stdout().contains("waiting up to")
+    });
+    append(
+        &base.join("callbacks.log"),
+        &callback("done", "n2", "127.0.0.12"),
+    );
+    append(
+        &base.join("callbacks.log"),
+        &callback("done", "n1", "127.0.0.11"),
+    );
+    let mut wait = wait;
+    let status = wait.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", wait.stdout());
+    assert!(wait.stdout().contains("reimage: all 2 node(s) done"));
+}
+
+#[test]
+fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
+    if !prerequisite(have("nginx"), "nginx is not installed")
+        || !prerequisite(have("curl"), "curl is not installed")
+        || !prerequisite(is_root(), "nginx needs root for /var/lib/nginx")
+    {
+        return;
+    }
+    let env = Env::new("");
+    let base = env.dir.path().to_path_buf();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.write_config(&description(&base, port, true));
+    fs::create_dir_all(base.join("etc/nginx")).unwrap();
+    fs::copy("/etc/nginx/mime.types", base.join("etc/nginx/mime.types")).unwrap();
+    env.run_live(&["render"])
+        .expect(0)
+        .stdout_has("nginx -t`: ok");
+    let pid_file = base.join("nginx.pid");
+    let status = Command::new(pxectl::daemons::find_binary("nginx").unwrap())
+        .arg("-c")
+        .arg(base.join("etc/nginx/nginx.conf"))
+        .arg("-g")
+        .arg(format!(
+            "pid {}; error_log {}/error.log;",
+            pid_file.display(),
+            base.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _stop = StopNginx(pid_file.clone());
+    env.run_live(&["reimage", "n1", "n2"]).expect(0);
+    let watch = Background::start(&env, &["watch"]);
+    watch.until("watch to start", || {
+        watch.stdout().contains("watch: following")
+    });
+    let curl = |from: &str, path: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--interface",
+                from,
+            ])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl("127.0.0.11", "/pxectl/done/n1"), "204");
+    watch.until("n1 to flip back", || link(&base, 1) == "local");
+    // nginx's own log rotation: rename, then SIGUSR1 to reopen.
+    fs::rename(base.join("callbacks.log"), base.join("callbacks.log.1")).unwrap();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !base.join("callbacks.log").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A forged callback for n2 from the wrong address does nothing; the real one works.
+    assert_eq!(curl("127.0.0.1", "/pxectl/done/n2"), "204");
+    assert_eq!(curl("127.0.0.12", "/pxectl/done/n2"), "204");
+    watch.until("n2 to flip back", || link(&base, 2) == "local");
+    assert!(
+        watch
+            .stderr()
+            .contains("but the callback came from 127.0.0.1"),
+        "{}",
+        watch.stderr()
+    );
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+struct StopNginx(PathBuf);
+
+impl Drop for StopNginx {
+    fn drop(&mut self) {
+        if let Some(pid) = fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            for _ in 0..200 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
