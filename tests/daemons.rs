@@ -424,7 +424,8 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
              paths: {{dnsmasq_conf: {b}/etc/dnsmasq.conf, nginx_conf: {b}/etc/nginx/nginx.conf, web_root: {b}/public, tftp_root: {b}/public/pxe, state_dir: {b}/state}}\n\
              http: {{listen_address: 127.0.0.1, port: {port}, autoindex: {autoindex}}}\n\
              profiles: {{local: {{kernel: /vmlinuz}}}}\n\
-             roles: {{normal: local, reimage: local}}\n\
+                          roles: {{normal: local, reimage: local}}\n\
+             lifecycle: {{callbacks: true, log: {b}/callbacks.log, access_log: {b}/access.log}}\n\
              daemons: {{dnsmasq: {{reload: {{command: {{reload: [true], restart: [true]}}}}}}, nginx: {{reload: {{pid_file: {{path: {p}}}}}}}}}\n",
             b = base.display(),
             p = pid_file.display()

@@ -25,7 +25,16 @@ fn every_example_description_validates_renders_and_is_then_up_to_date() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
     {
         seen += 1;
-        let env = Env::new(&fs::read_to_string(path).unwrap());
+        let env = Env::new("");
+        // nginx -t opens the logs a config names: keep the lifecycle's inside the scratch folder.
+        let text = fs::read_to_string(path).unwrap().replace(
+            "  callbacks: true",
+            &format!(
+                "  callbacks: true\n  log: {0}/cb.log\n  access_log: {0}/access.log",
+                env.dir.path().display()
+            ),
+        );
+        env.write_config(&text);
         env.run(&["validate"]).expect(0);
         env.run(&["render"]).expect(0);
         env.run(&["render", "--check"])
@@ -115,12 +124,75 @@ fn the_systemd_units_run_a_working_reset_on_a_timer() {
 }
 
 #[test]
+fn the_watch_unit_runs_a_working_watcher_that_stops_on_sigterm() {
+    let unit = fs::read_to_string(repo("examples/systemd/pxectl-watch.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    assert_eq!(pxectl_args(exec), ["watch"]);
+    assert!(
+        unit.contains("Type=simple") && !unit.contains("KillSignal="),
+        "pxectl watch expects SIGTERM"
+    );
+    // The lifecycle example, with its logs moved into the scratch folder, watched for real.
+    let env = Env::new("");
+    let log = env.dir.path().join("callbacks.log");
+    let text = fs::read_to_string(repo("examples/lifecycle.yaml"))
+        .unwrap()
+        .replace(
+            "  callbacks: true",
+            &format!(
+                "  callbacks: true\n  log: {}\n  access_log: {}/access.log",
+                log.display(),
+                env.dir.path().display()
+            ),
+        );
+    env.write_config(&text);
+    env.run(&["render"]).expect(0);
+    env.run(&["reimage", "node1"]).expect(0);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
+        .arg("--config")
+        .arg(env.config())
+        .arg("--root")
+        .arg(env.root())
+        .args(pxectl_args(exec))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    fs::write(
+        &log,
+        "2026-11-25T12:00:00+00:00 192.168.10.21 \"/pxectl/done/node1\" 204\n",
+    )
+    .unwrap();
+    let link = env.pxe("01-c0-3f-d5-60-e5-a1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fs::read_link(&link).unwrap() != Path::new("arch-linux")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        fs::read_link(&link).unwrap(),
+        Path::new("arch-linux"),
+        "the watcher did not flip node1 back"
+    );
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
 fn every_file_in_examples_is_known_to_a_test() {
     let known = [
         "portacluster.yaml",
+        "lifecycle.yaml",
         "pxectl-reset.cron",
         "pxectl-reset.service",
         "pxectl-reset.timer",
+        "pxectl-watch.service",
     ];
     for path in example_files() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
