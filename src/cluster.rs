@@ -32,6 +32,8 @@ pub struct Lifecycle {
     pub prefix: String,
     pub log: PathBuf,
     pub access_log: PathBuf,
+    pub leases: PathBuf,
+    pub dnsmasq_log: Option<PathBuf>,
     pub on_failure: OnFailure,
 }
 

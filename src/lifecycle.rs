@@ -160,6 +160,29 @@ impl Follower {
     }
 }
 
+/// Addresses dnsmasq leased, by MAC, from its lease file (`EXPIRY MAC IP NAME CLIENT-ID`
+/// per line); empty when the file cannot be read.
+pub fn leased_addresses(path: &Path) -> std::collections::HashMap<crate::mac::MacAddr, IpAddr> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Default::default();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The MAC whose pxelinux config a dnsmasq TFTP log line says was sent
+/// (`... dnsmasq-tftp[PID]: sent /srv/pxe/pxelinux.cfg/01-aa-bb-... to ADDR`).
+pub fn tftp_sent_mac(line: &[u8]) -> Option<crate::mac::MacAddr> {
+    let line = std::str::from_utf8(line).ok()?;
+    let sent = line.split_once("dnsmasq-tftp")?.1.split_once(": sent ")?.1;
+    let path = sent.split(' ').next()?;
+    crate::mac::MacAddr::from_pxelinux_name(path.rsplit('/').next()?)
+}
+
 /// Which callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -353,6 +376,37 @@ mod tests {
         let mut w = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         writeln!(w, "after truncate").unwrap();
         assert_eq!(f.poll().unwrap().lines, [b"after truncate".to_vec()]);
+    }
+
+    #[test]
+    fn reads_leases_and_tftp_log_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let leases = dir.path().join("leases");
+        std::fs::write(
+            &leases,
+            "1764072000 02:00:00:00:00:03 10.0.0.53 n3 01:02:00:00:00:00:03\ngarbage\n",
+        )
+        .unwrap();
+        let map = leased_addresses(&leases);
+        assert_eq!(
+            map.get(&"02:00:00:00:00:03".parse().unwrap()),
+            Some(&"10.0.0.53".parse().unwrap())
+        );
+        assert_eq!(map.len(), 1);
+        assert!(leased_addresses(&dir.path().join("missing")).is_empty());
+        let line = b"Nov 25 12:00:00 dnsmasq-tftp[3937]: sent /srv/pxe/pxelinux.cfg/01-02-00-00-00-00-03 to 10.0.0.53";
+        assert_eq!(
+            tftp_sent_mac(line),
+            Some("02:00:00:00:00:03".parse().unwrap())
+        );
+        assert_eq!(
+            tftp_sent_mac(b"Nov 25 dnsmasq-tftp[1]: sent /srv/pxe/pxelinux.0 to 10.0.0.53"),
+            None
+        );
+        assert_eq!(
+            tftp_sent_mac(b"Nov 25 dnsmasq-dhcp[1]: DHCPACK(eth0) 10.0.0.53"),
+            None
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn description(base: &Path, port: u16, nginx: bool) -> String {
          http: {{listen_address: 127.0.0.1, port: {port}}}\n\
          profiles: {{local: {{kernel: /vmlinuz}}, install: {{kernel: /i/vmlinuz}}, rescue: {{kernel: /r/vmlinuz}}}}\n\
          roles: {{normal: local, reimage: install, rescue: rescue}}\n\
-         lifecycle: {{callbacks: true, log: {b}/callbacks.log, access_log: {b}/access.log}}\n\
+                  lifecycle: {{callbacks: true, log: {b}/callbacks.log, access_log: {b}/access.log, leases: {b}/leases, dnsmasq_log: {b}/dnsmasq.log}}\n\
          {daemons}\
          nodes:\n\
          \x20 - {{name: n1, mac: '02:00:00:00:00:01', ip: 127.0.0.11}}\n\
@@ -266,7 +266,29 @@ fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
         &base.join("access.log"),
         b"127.0.0.11 - - [25/Nov/2026:12:00:00 +0000] \"GET /i/vmlinuz HTTP/1.1\" 200 1\n",
     );
-    wait.until("n1 booting", || wait.stdout().contains("n1  booting"));
+    wait.until("n1 booting", || {
+        wait.stdout()
+            .contains("n1  booting (downloading from nginx)")
+    });
+    // n2 is seen over TFTP; n3 has no fixed address, but dnsmasq leased it one.
+    append(&base.join("dnsmasq.log"), b"Nov 25 12:00:00 dnsmasq-tftp[9]: sent /x/srv/pxe/pxelinux.cfg/01-02-00-00-00-00-02 to 127.0.0.12\n");
+    wait.until("n2 booting", || {
+        wait.stdout()
+            .contains("n2  booting (fetched its PXE config over TFTP)")
+    });
+    fs::write(
+        base.join("leases"),
+        "1764072000 02:00:00:00:00:03 127.0.0.53 n3 *\n",
+    )
+    .unwrap();
+    append(
+        &base.join("access.log"),
+        b"127.0.0.53 - - [25/Nov/2026:12:00:01 +0000] \"GET /i/vmlinuz HTTP/1.1\" 200 1\n",
+    );
+    wait.until("n3 booting", || {
+        wait.stdout()
+            .contains("n3  booting (downloading from nginx)")
+    });
     append(
         &base.join("callbacks.log"),
         &callback("done", "n1", "127.0.0.11"),
@@ -284,7 +306,7 @@ fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
         "{out}"
     );
     assert!(
-        out.contains("1 of 3 node(s) did not finish: n3 (waiting)"),
+        out.contains("1 of 3 node(s) did not finish: n3 (booting)"),
         "{out}"
     );
     assert_eq!(

@@ -244,6 +244,8 @@ impl Stage {
 pub(crate) struct Waiter {
     callbacks: Follower,
     access: Follower,
+    tftp: Option<Follower>,
+    leases: std::path::PathBuf,
 }
 
 impl Waiter {
@@ -251,9 +253,22 @@ impl Waiter {
     pub(crate) fn start(cluster: &Cluster) -> Result<Self> {
         let mut callbacks = Follower::new(&cluster.lifecycle.log, false);
         let mut access = Follower::new(&cluster.lifecycle.access_log, false);
+        let mut tftp = cluster
+            .lifecycle
+            .dnsmasq_log
+            .as_deref()
+            .map(|p| Follower::new(p, false));
         callbacks.poll()?;
         access.poll()?;
-        Ok(Self { callbacks, access })
+        if let Some(t) = tftp.as_mut() {
+            t.poll()?;
+        }
+        Ok(Self {
+            callbacks,
+            access,
+            tftp,
+            leases: cluster.lifecycle.leases.clone(),
+        })
     }
 
     /// Waits for every node in `nodes` to call back, until `timeout`; exit 0 when all are done.
@@ -272,10 +287,7 @@ impl Waiter {
             .iter()
             .map(|n| (n.name.clone(), Stage::Waiting))
             .collect();
-        let by_ip: BTreeMap<String, String> = nodes
-            .iter()
-            .filter_map(|n| Some((n.ip?.to_string(), n.name.clone())))
-            .collect();
+
         let bar = crate::output::wait_bar(nodes.len(), settings.verbosity);
         let say = |bar: &ProgressBar, out: &mut dyn Write, line: String| -> Result<()> {
             if bar.is_hidden() {
@@ -310,7 +322,7 @@ impl Waiter {
             if finished == stages.len() || Instant::now() >= deadline {
                 break;
             }
-            for line in self.booting(&by_ip, &mut stages)? {
+            for line in self.booting(nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
             for line in self.callbacks(cluster, root, settings, nodes, watcher, &mut stages)? {
@@ -340,23 +352,56 @@ impl Waiter {
         }
     }
 
-    /// Nodes with a fixed address seen downloading in nginx's access log: waiting -> booting.
+    /// Nodes seen fetching their PXE config over TFTP (dnsmasq's log) or downloading from
+    /// nginx (by fixed or leased address): waiting -> booting.
     fn booting(
         &mut self,
-        by_ip: &BTreeMap<String, String>,
+        nodes: &[&Node],
         stages: &mut BTreeMap<String, Stage>,
     ) -> Result<Vec<String>> {
         let mut said = Vec::new();
-        for line in &self.access.poll()?.lines {
+        let mut mark = |name: &str, how: &str, stages: &mut BTreeMap<String, Stage>| {
+            if stages.get(name) == Some(&Stage::Waiting) {
+                stages.insert(name.to_string(), Stage::Booting);
+                said.push(format!("{name}  booting ({how})"));
+            }
+        };
+        if let Some(tftp) = self.tftp.as_mut() {
+            for line in &tftp.poll()?.lines {
+                let Some(mac) = lifecycle::tftp_sent_mac(line) else {
+                    continue;
+                };
+                if let Some(node) = nodes.iter().find(|n| n.mac == mac) {
+                    mark(&node.name, "fetched its PXE config over TFTP", stages);
+                }
+            }
+        }
+        let lines = self.access.poll()?.lines;
+        if lines.is_empty() {
+            return Ok(said);
+        }
+        // Fixed addresses, and dnsmasq's leases for the nodes without one.
+        let leased = if nodes.iter().any(|n| n.ip.is_none()) {
+            lifecycle::leased_addresses(&self.leases)
+        } else {
+            Default::default()
+        };
+        let by_ip: BTreeMap<String, &str> = nodes
+            .iter()
+            .filter_map(|n| {
+                let ip =
+                    n.ip.map(std::net::IpAddr::V4)
+                        .or_else(|| leased.get(&n.mac).copied())?;
+                Some((ip.to_string(), n.name.as_str()))
+            })
+            .collect();
+        for line in &lines {
             let ip = line
                 .split(|&b| b == b' ')
                 .next()
                 .and_then(|f| std::str::from_utf8(f).ok());
             if let Some(name) = ip.and_then(|ip| by_ip.get(ip)) {
-                if stages.get(name) == Some(&Stage::Waiting) {
-                    stages.insert(name.clone(), Stage::Booting);
-                    said.push(format!("{name}  booting (downloading from nginx)"));
-                }
+                mark(name, "downloading from nginx", stages);
             }
         }
         Ok(said)

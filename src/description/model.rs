@@ -53,6 +53,10 @@ pub struct RawLifecycle {
     pub log: String,
     /// nginx's main access log, where `--wait` sees a node's downloads (not prefixed by `--root`).
     pub access_log: String,
+    /// dnsmasq's lease file, where `--wait` finds the address of a node without a fixed one.
+    pub leases: String,
+    /// dnsmasq's log (`log-facility`), where `--wait` sees a node's TFTP fetches; none by default.
+    pub dnsmasq_log: Option<String>,
     /// What a `failed` callback does: `leave` the node on the installer, or switch it to `rescue`.
     pub on_failure: OnFailure,
 }
@@ -64,6 +68,8 @@ impl Default for RawLifecycle {
             prefix: "/pxectl".into(),
             log: "/var/log/nginx/pxectl-callbacks.log".into(),
             access_log: "/var/log/nginx/access.log".into(),
+            leases: "/var/lib/misc/dnsmasq.leases".into(),
+            dnsmasq_log: None,
             on_failure: OnFailure::Leave,
         }
     }

@@ -766,6 +766,11 @@ impl Validator {
             &l.access_log,
             check_abs_path,
         );
+        let leases_ok = self.check("lifecycle.leases", "path", &l.leases, check_abs_path);
+        let dnsmasq_log_ok = l
+            .dnsmasq_log
+            .as_ref()
+            .is_none_or(|d| self.check("lifecycle.dnsmasq_log", "path", d, check_abs_path));
         if l.on_failure == OnFailure::Rescue && raw.roles.rescue.is_none() {
             self.push(
                 Diagnostic::new(
@@ -776,11 +781,13 @@ impl Validator {
             );
             return None;
         }
-        (prefix_ok && log_ok && access_ok).then(|| Lifecycle {
+        (prefix_ok && log_ok && access_ok && leases_ok && dnsmasq_log_ok).then(|| Lifecycle {
             callbacks: l.callbacks,
             prefix,
             log: PathBuf::from(&l.log),
             access_log: PathBuf::from(&l.access_log),
+            leases: PathBuf::from(&l.leases),
+            dnsmasq_log: l.dnsmasq_log.as_ref().map(PathBuf::from),
             on_failure: l.on_failure,
         })
     }
