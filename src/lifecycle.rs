@@ -164,7 +164,7 @@ impl Follower {
 /// per line); empty when the file cannot be read.
 pub fn leased_addresses(path: &Path) -> std::collections::HashMap<crate::mac::MacAddr, IpAddr> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Default::default();
+        return std::collections::HashMap::default();
     };
     text.lines()
         .filter_map(|l| {

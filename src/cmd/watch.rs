@@ -384,7 +384,7 @@ impl Waiter {
         let leased = if nodes.iter().any(|n| n.ip.is_none()) {
             lifecycle::leased_addresses(&self.leases)
         } else {
-            Default::default()
+            std::collections::HashMap::default()
         };
         let by_ip: BTreeMap<String, &str> = nodes
             .iter()
