@@ -43,7 +43,7 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Also list what is unchanged
+    /// Also list what is left alone (switched links, in `render`)
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
