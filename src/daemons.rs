@@ -34,26 +34,33 @@ pub fn find_binary(binary: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Runs `cmd`, killing it when it outlives `timeout`.
+/// Runs `cmd` in a process group of its own, output to scratch files (so a background
+/// grandchild holding them cannot hold pxectl up, and no pipe can fill); the whole group is
+/// killed when it outlives `timeout`.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Result<Output> {
+    use std::io::{Read as _, Seek as _};
+    use std::os::unix::process::CommandExt as _;
+    let mut stdout = tempfile::tempfile().context("cannot create a scratch file")?;
+    let mut stderr = tempfile::tempfile().context("cannot create a scratch file")?;
     let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(stdout.try_clone().context("cannot create a scratch file")?)
+        .stderr(stderr.try_clone().context("cannot create a scratch file")?)
+        .process_group(0)
         .spawn()
         .with_context(|| format!("cannot run {what}"))?;
     let start = Instant::now();
-    loop {
-        if child
+    let status = loop {
+        if let Some(status) = child
             .try_wait()
             .with_context(|| format!("cannot wait for {what}"))?
-            .is_some()
         {
-            return child
-                .wait_with_output()
-                .with_context(|| format!("cannot read the output of {what}"));
+            break status;
         }
         if start.elapsed() >= timeout {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
             let _ = child.kill();
             let _ = child.wait();
             bail!(
@@ -62,7 +69,19 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Resu
             );
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
+    };
+    let read = |f: &mut std::fs::File| -> Vec<u8> {
+        let mut v = Vec::new();
+        let _ = f
+            .rewind()
+            .and_then(|()| f.take(1 << 20).read_to_end(&mut v));
+        v
+    };
+    Ok(Output {
+        status,
+        stdout: read(&mut stdout),
+        stderr: read(&mut stderr),
+    })
 }
 
 fn output_text(out: &Output) -> String {
@@ -240,7 +259,7 @@ pub fn perform(daemon: &Daemon, action: Action, timeout: Duration) -> Result<Str
             let systemctl = find_binary("systemctl")
                 .context("`systemctl` is not available here; set `daemons.<name>.reload` to `pid_file` or `command` (docs/daemons.md)")?;
             let mut cmd = Command::new(&systemctl);
-            cmd.arg(action.verb()).arg(unit);
+            cmd.arg(action.verb()).arg("--").arg(unit);
             let shown = format!("systemctl {} {unit}", action.verb());
             let out = run_with_timeout(cmd, timeout, &format!("`{shown}`"))?;
             if !out.status.success() {
@@ -252,34 +271,44 @@ pub fn perform(daemon: &Daemon, action: Action, timeout: Duration) -> Result<Str
             Ok(shown)
         }
         Reload::PidFile { path, start } => {
-            let pid = running_pid(daemon, path)?;
             match action {
                 Action::Reload => {
+                    let pid = running_pid(daemon, path)?.with_context(|| {
+                    format!("{} is not running (the pid file `{}` is missing or stale); start it first", daemon.name, path.display())
+                })?;
                     kill(pid, Signal::SIGHUP).with_context(|| {
                         format!("cannot send SIGHUP to {} (pid {pid})", daemon.name)
                     })?;
                     Ok(format!("SIGHUP to pid {pid}"))
                 }
                 Action::Restart => {
+                    let running = running_pid(daemon, path)?;
                     let start = start.as_ref().with_context(|| {
-                        format!("cannot restart {}: `daemons.{}.reload.pid_file.start` says how to start it again", daemon.name, daemon.name)
-                    })?;
-                    kill(pid, Signal::SIGTERM).with_context(|| {
-                        format!("cannot send SIGTERM to {} (pid {pid})", daemon.name)
-                    })?;
-                    let deadline = Instant::now() + timeout;
-                    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    if Path::new(&format!("/proc/{pid}")).exists() {
-                        bail!(
-                            "{} (pid {pid}) did not stop within {} of SIGTERM",
-                            daemon.name,
-                            humantime::format_duration(timeout)
-                        );
-                    }
+                    format!("cannot restart {}: `daemons.{}.reload.pid_file.start` says how to start it again", daemon.name, daemon.name)
+                })?;
+                    // A daemon that is already gone (a failed earlier restart, say) is just started.
+                    let stopped = match running {
+                        Some(pid) => {
+                            kill(pid, Signal::SIGTERM).with_context(|| {
+                                format!("cannot send SIGTERM to {} (pid {pid})", daemon.name)
+                            })?;
+                            let deadline = Instant::now() + timeout;
+                            while alive(pid) && Instant::now() < deadline {
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                            if alive(pid) {
+                                bail!(
+                                    "{} (pid {pid}) did not stop within {} of SIGTERM",
+                                    daemon.name,
+                                    humantime::format_duration(timeout)
+                                );
+                            }
+                            format!("SIGTERM to pid {pid}, then ")
+                        }
+                        None => String::new(),
+                    };
                     run_argv(start, timeout)?;
-                    Ok(format!("SIGTERM to pid {pid}, then `{}`", start.join(" ")))
+                    Ok(format!("{stopped}`{}`", start.join(" ")))
                 }
             }
         }
@@ -306,15 +335,28 @@ fn run_argv(argv: &[String], timeout: Duration) -> Result<()> {
     Ok(())
 }
 
-/// The pid in `path`, if it names a running process of `daemon`'s program.
-fn running_pid(daemon: &Daemon, path: &Path) -> Result<Pid> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read the pid file `{}`: is {} running?",
-            path.display(),
-            daemon.name
-        )
-    })?;
+/// Whether `pid` is a live process (a zombie is not).
+fn alive(pid: Pid) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: `PID (COMM) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// The pid in `path`: `Some` when it names a running process of `daemon`'s program, `None`
+/// when the daemon is not running (no pid file, or a stale one); an error when the file holds
+/// no pid or names another program, which is never signalled.
+fn running_pid(daemon: &Daemon, path: &Path) -> Result<Option<Pid>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read the pid file `{}`", path.display()))
+        }
+    };
     let pid: i32 = text
         .trim()
         .parse()
@@ -327,36 +369,32 @@ fn running_pid(daemon: &Daemon, path: &Path) -> Result<Pid> {
                 text.trim()
             )
         })?;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim().to_string());
-    if exe.is_err() && comm.is_err() {
-        bail!(
-            "the pid file `{}` names pid {pid}, which is not running (a stale pid file); start {} or fix the pid file",
-            path.display(),
-            daemon.name
-        );
+    let pid = Pid::from_raw(pid);
+    if !alive(pid) {
+        return Ok(None);
     }
     let want = Path::new(&daemon.binary)
         .file_name()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let exe_name = exe
+    let exe_name = std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .and_then(|e| e.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let is_daemon = exe_name.as_deref() == Some(want.as_str())
-        || comm
-            .as_deref()
-            .is_ok_and(|c| want.starts_with(c) && !c.is_empty());
-    if !is_daemon {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_default();
+    // The kernel keeps 15 bytes of a command name.
+    let comm_matches = !comm.is_empty() && comm == want.chars().take(15).collect::<String>();
+    if exe_name.as_deref() != Some(want.as_str()) && !comm_matches {
         bail!(
             "the pid file `{}` names pid {pid}, which is `{}`, not {}; refusing to signal it (a stale pid file?)",
             path.display(),
-            exe_name.or(comm.ok()).unwrap_or_default(),
+            exe_name.unwrap_or(comm),
             daemon.name
         );
     }
-    Ok(Pid::from_raw(pid))
+    Ok(Some(pid))
 }
 
 #[cfg(test)]
@@ -408,6 +446,29 @@ mod tests {
             actions(&[write(FileKind::NginxConf)]),
             [("nginx", Action::Reload)]
         );
+    }
+
+    #[test]
+    fn a_background_grandchild_does_not_hold_pxectl_up() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 8 & echo started"]);
+        let start = Instant::now();
+        let out = run_with_timeout(cmd, Duration::from_secs(5), "`sh`").unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "started");
+    }
+
+    #[test]
+    fn a_hung_command_and_its_children_are_killed() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30; true"]);
+        let start = Instant::now();
+        assert!(run_with_timeout(cmd, Duration::from_millis(200), "`sh`").is_err());
+        assert!(start.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

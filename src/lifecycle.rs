@@ -29,7 +29,13 @@ pub struct Follower {
     /// The file's first bytes: a log only grows, so when they change it was truncated (even
     /// if it has since grown past where we were).
     head: Vec<u8>,
+    /// After a rotation by rename: the old file, still read while its writer keeps writing
+    /// to it (nginx does until it reopens its logs), with its offset and idle polls.
+    old: Option<(File, u64, u32)>,
 }
+
+/// How many polls in a row a rotated-away file must stay idle before it is let go.
+const OLD_IDLE_POLLS: u32 = 50;
 
 /// How many first bytes identify a log file's content.
 const HEAD: usize = 64;
@@ -55,6 +61,25 @@ impl Follower {
             first_open: true,
             from_start,
             head: Vec::new(),
+            old: None,
+        }
+    }
+
+    /// Where reading stands: the file's inode and the offset read up to.
+    pub fn position(&self) -> (u64, u64) {
+        (self.ino, self.offset - self.partial.len() as u64)
+    }
+
+    /// Resumes at `offset` when the log is still the file with inode `ino` (a restarted
+    /// watcher goes on where it stopped instead of at the end).
+    pub fn resume(&mut self, ino: u64, offset: u64) {
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            if meta.ino() == ino && meta.len() >= offset {
+                self.first_open = false;
+                if self.open().unwrap_or(false) {
+                    self.offset = offset;
+                }
+            }
         }
     }
 
@@ -73,6 +98,7 @@ impl Follower {
     /// Complete lines written since the last poll.
     pub fn poll(&mut self) -> Result<Polled> {
         let mut polled = Polled::default();
+        self.drain_old(&mut polled)?;
         if self.file.is_none() && !self.open()? {
             return Ok(polled);
         }
@@ -88,8 +114,12 @@ impl Follower {
             self.skipping = false;
         }
         self.drain(&mut polled)?;
-        // Rotated: the name now points at another file, read from its start.
+        // Rotated: the name now points at another file. Keep reading the old one while its
+        // writer still appends to it, and read the new one from its start.
         if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() != self.ino) {
+            if let Some(file) = self.file.take() {
+                self.old = Some((file, self.offset, 0));
+            }
             self.partial.clear();
             self.skipping = false;
             if self.open()? {
@@ -98,6 +128,39 @@ impl Follower {
         }
         self.head = self.read_head()?;
         Ok(polled)
+    }
+
+    /// Reads what was appended to the rotated-away file; lets it go once idle long enough.
+    fn drain_old(&mut self, polled: &mut Polled) -> Result<()> {
+        let Some((file, offset, idle)) = self.old.take() else {
+            return Ok(());
+        };
+        let mut reader = Follower {
+            file: Some(file),
+            offset,
+            ..Follower::new(&self.path, true)
+        };
+        let before = reader.offset;
+        reader.drain(polled)?;
+        // A last line without its newline, in a file that is done, still counts.
+        if !reader.partial.is_empty()
+            && !reader.skipping
+            && reader.offset == before
+            && idle + 1 >= OLD_IDLE_POLLS
+        {
+            polled.lines.push(std::mem::take(&mut reader.partial));
+        }
+        let idle = if reader.offset == before { idle + 1 } else { 0 };
+        if idle < OLD_IDLE_POLLS {
+            if let Some(file) = reader.file.take() {
+                self.old = Some((file, reader.offset, idle));
+                // Bytes of an unfinished line stay in the old file's offset for the next poll.
+                if let Some((_, off, _)) = self.old.as_mut() {
+                    *off -= reader.partial.len() as u64;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn open(&mut self) -> Result<bool> {
@@ -136,7 +199,6 @@ impl Follower {
             .with_context(|| format!("cannot read the callback log `{}`", self.path.display()))?;
         let mut chunk = Vec::new();
         let n = file
-            .take(1 << 20)
             .read_to_end(&mut chunk)
             .with_context(|| format!("cannot read the callback log `{}`", self.path.display()))?;
         self.offset += n as u64;
@@ -370,6 +432,12 @@ mod tests {
         assert_eq!(
             f.poll().unwrap().lines,
             [b"last of old".to_vec(), b"first of new".to_vec()]
+        );
+        // logrotate's `create`: the writer keeps its old descriptor until told to reopen.
+        writeln!(w, "old writer, after the rename").unwrap();
+        assert_eq!(
+            f.poll().unwrap().lines,
+            [b"old writer, after the rename".to_vec()]
         );
         // Truncation.
         std::fs::write(&log, "").unwrap();

@@ -10,6 +10,11 @@ use anyhow::{bail, Context as _, Result};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+/// Another pxectl held the lock for longer than the timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LockBusy(pub String);
+
 /// The lock file's name in the state folder.
 pub const FILE: &str = "lock";
 
@@ -50,11 +55,12 @@ pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
                         || "another pxectl".to_string(),
                         |pid| format!("pxectl pid {pid}"),
                     );
-                    bail!(
+                    return Err(LockBusy(format!(
                         "{holder} holds the lock `{}`; waited {:.1}s: retry when it is done, or raise `--lock-timeout`",
                         path.display(),
                         timeout.as_secs_f64()
-                    );
+                    ))
+                    .into());
                 }
                 file = f;
                 std::thread::sleep(Duration::from_millis(10));

@@ -319,8 +319,8 @@ fn pid_files_that_lie_are_refused() {
     ));
     env.run(&["reload", "dnsmasq"])
         .expect(3)
-        .stderr_has("cannot read the pid file")
-        .stderr_has("is dnsmasq running?");
+        .stderr_has("dnsmasq is not running (the pid file")
+        .stderr_has("is missing or stale");
     fs::write(&pid_file, "not a pid\n").unwrap();
     env.run(&["reload", "dnsmasq"])
         .expect(3)
@@ -328,7 +328,7 @@ fn pid_files_that_lie_are_refused() {
     fs::write(&pid_file, "4194303\n").unwrap();
     env.run(&["reload", "dnsmasq"])
         .expect(3)
-        .stderr_has("which is not running (a stale pid file)");
+        .stderr_has("dnsmasq is not running");
     // A pid file naming some other process: never signalled.
     let mut other = std::process::Command::new("sleep")
         .arg("30")
@@ -490,5 +490,68 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
         master,
         fs::read_to_string(&pid_file).unwrap(),
         "nginx was restarted, not reloaded"
+    );
+}
+
+#[test]
+fn a_failed_reload_of_one_daemon_does_not_skip_the_other() {
+    let env = Env::new("");
+    let marker = env.dir.path().join("marker");
+    env.write_config(&marked(&example(), &marker));
+    env.run(&["apply"]).expect(0);
+    let _ = fs::remove_file(&marker);
+    // dnsmasq's restart now fails; nginx must still be reloaded.
+    let text = marked(
+        &example()
+            .replace("lease_time: 1h", "lease_time: 2h")
+            .replace("autoindex: true", "autoindex: false"),
+        &marker,
+    )
+    .replace(
+        &format!(
+            "restart: [sh, -c, 'echo dnsmasq restart >> {}']",
+            marker.display()
+        ),
+        "restart: [sh, -c, 'exit 1']",
+    );
+    env.write_config(&text);
+    env.run(&["apply"])
+        .expect(3)
+        .stderr_has("cannot restart dnsmasq");
+    assert_eq!(fs::read_to_string(&marker).unwrap(), "nginx reload\n");
+}
+
+#[test]
+fn a_pid_file_restart_whose_start_fails_is_retried_by_starting_only() {
+    let env = Env::new("");
+    let pid_file = env.dir.path().join("daemon.pid");
+    // A stand-in daemon: `sleep`, named as the binary so the pid check accepts it.
+    let mut daemon = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    let text = |lease: &str| {
+        with_daemons(
+            &example().replace("lease_time: 1h", lease),
+            &format!("  dnsmasq: {{binary: sleep, reload: {{pid_file: {{path: {}, start: [sh, -c, 'exit 1']}}}}}}\n  nginx: {{binary: /nonexistent/nginx, reload: {{command: {{reload: [true], restart: [true]}}}}}}\n", pid_file.display()),
+        )
+    };
+    env.write_config(&text("lease_time: 1h"));
+    env.run(&["render", "--no-verify"]).expect(0);
+    let old = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
+    env.write_config(&text("lease_time: 2h"));
+    env.run(&["apply", "--no-verify"])
+        .expect(3)
+        .stderr_has("cannot restart dnsmasq: `sh -c exit 1` failed")
+        .stderr_has("the previous files were restored")
+        .stderr_has("restart on the previous files failed too: `sh -c exit 1` failed");
+    assert!(
+        daemon.try_wait().unwrap().is_some(),
+        "the old daemon was not stopped"
+    );
+    assert_eq!(
+        fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(),
+        old
     );
 }

@@ -449,3 +449,67 @@ impl Drop for StopNginx {
         }
     }
 }
+
+#[test]
+fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "--all"]).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::start(&env, &["--lock-timeout", "200ms", "watch"]);
+    watch.until("watch to start", || {
+        watch.stdout().contains("watch: following")
+    });
+    // Someone holds the tree's lock for a while: the callback waits, it is not lost.
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(base.join("state/lock"))
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("the busy-lock warning", || {
+        watch.stderr().contains("the callback waits for it")
+    });
+    assert_eq!(link(&base, 1), "install");
+    drop(held);
+    watch.until("n1 after the lock is free", || link(&base, 1) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+    // A callback while no watcher runs is acted on by the next one, which resumes where the
+    // last stopped instead of at the end.
+    append(&log, &callback("done", "n2", "127.0.0.12"));
+    let watch = Background::start(&env, &["watch"]);
+    watch.until("n2 after the restart", || link(&base, 2) == "local");
+    assert_eq!(link(&base, 3), "install");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn reimage_wait_with_a_watcher_counts_only_real_switches() {
+    let (env, base) = setup();
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::start(&env, &["watch"]);
+    watch.until("watch to start", || {
+        watch.stdout().contains("watch: following")
+    });
+    let wait = Background::start(&env, &["reimage", "--wait", "--timeout", "4s", "n1", "n2"]);
+    wait.until("the wait to start", || {
+        wait.stdout()
+            .contains("the running `pxectl watch` flips nodes back")
+    });
+    // A forged callback for n2 (wrong address) is ignored by the watcher, and not counted.
+    append(&log, &callback("done", "n2", "127.0.0.99"));
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    let mut wait = wait;
+    let status = wait.child.wait().unwrap();
+    let out = wait.stdout();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("n1  done"), "{out}");
+    assert!(out.contains("did not finish: n2 (waiting)"), "{out}");
+    assert_eq!(
+        (link(&base, 1), link(&base, 2)),
+        ("local".into(), "install".into())
+    );
+    assert_eq!(watch.stop().0, Some(0));
+}

@@ -175,6 +175,8 @@ fn reload_needed(cluster: &Cluster, cmp: &Comparison, out: &mut dyn Write) -> Re
         return Ok(());
     }
     let timeout = cluster.daemons.timeout;
+    // Every daemon gets its reload even when another's fails; failures are reported together.
+    let mut failures = Vec::new();
     for need in needs {
         let d = daemon(cluster, need.daemon);
         match daemons::perform(d, need.action, timeout) {
@@ -207,13 +209,16 @@ fn reload_needed(cluster: &Cluster, cmp: &Comparison, out: &mut dyn Write) -> Re
                         verb(need.action)
                     ),
                 };
-                bail!(
+                failures.push(format!(
                     "cannot {} {}: {first:#}; {restored}; {again}",
                     verb(need.action),
                     need.daemon
-                );
+                ));
             }
         }
+    }
+    if !failures.is_empty() {
+        bail!("{}", failures.join("\n"));
     }
     Ok(())
 }

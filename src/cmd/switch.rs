@@ -79,14 +79,9 @@ pub fn switch(
     let root = Root::new(settings.root.clone());
     let state = root.host(&cluster.paths.state_dir);
     let wanted = || nodes.iter().map(|n| (*n, dest.profile(&cluster, n)));
-    // Follow the callback logs from before the switch, so no early callback is missed.
-    let waiter = match wait {
-        Some(_) if !args.dry_run => {
-            super::watch::require_callbacks(&cluster)?;
-            Some(super::watch::Waiter::start(&cluster)?)
-        }
-        _ => None,
-    };
+    if wait.is_some() {
+        super::watch::require_callbacks(&cluster)?;
+    }
 
     let lock = if args.dry_run {
         None
@@ -126,6 +121,12 @@ pub fn switch(
     }
     let bar = progress_bar(changing, settings.verbosity, command);
     let done = switch::apply(&steps, &state, command, &bar)?;
+    // Follow the logs from right after the switch, still under the lock: a callback written
+    // before it predates this reimage and must not count.
+    let waiter = match wait {
+        Some(_) => Some(super::watch::Waiter::start(&cluster)?),
+        None => None,
+    };
     for d in &done {
         if let Some(moved) = &d.displaced {
             eprintln!(

@@ -28,6 +28,51 @@ const POLL: Duration = Duration::from_millis(100);
 /// The file a running `pxectl watch` holds a lock on, so `--wait` knows it is there.
 const PRESENCE: &str = "watch.lock";
 
+/// Where `pxectl watch` saves how far it read (`INODE OFFSET`), to resume after a restart.
+const POSITION: &str = "watch.pos";
+
+fn saved_position(path: &Path) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (ino, offset) = text.trim().split_once(' ')?;
+    Some((ino.parse().ok()?, offset.parse().ok()?))
+}
+
+/// Acts on a callback, waiting out a busy lock for as long as it takes (until stopped) and
+/// trying other failures three times; a callback is never dropped silently.
+fn handle_patiently(
+    cluster: &Cluster,
+    root: &Root,
+    settings: &Settings,
+    line: &[u8],
+    stop: &AtomicBool,
+) -> Option<Event> {
+    let mut failures = 0;
+    loop {
+        match handle(cluster, root, settings, "watch", line) {
+            Ok(event) => return event,
+            Err(e) if stop.load(Ordering::Relaxed) => {
+                eprintln!("warning: stopping before acting on a callback: {e:#}");
+                return None;
+            }
+            Err(e) if e.downcast_ref::<lock::LockBusy>().is_some() => {
+                eprintln!("warning: {e:#}; the callback waits for it");
+            }
+            Err(e) => {
+                failures += 1;
+                if failures >= 3 {
+                    eprintln!(
+                        "warning: could not act on a callback ({}): {e:#}; skipped",
+                        String::from_utf8_lossy(line)
+                    );
+                    return None;
+                }
+                eprintln!("warning: could not act on a callback: {e:#}; trying again");
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// Fails unless the description has callbacks on.
 pub(crate) fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
     if cluster.lifecycle.callbacks {
@@ -52,6 +97,12 @@ pub fn watch(settings: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Resu
             .context("cannot install a signal handler")?;
     }
     let mut follower = Follower::new(&cluster.lifecycle.log, args.from_start);
+    let position = state.join(POSITION);
+    if !args.from_start {
+        if let Some((ino, offset)) = saved_position(&position) {
+            follower.resume(ino, offset);
+        }
+    }
     writeln!(
         out,
         "watch: following `{}`",
@@ -59,14 +110,29 @@ pub fn watch(settings: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Resu
     )?;
     out.flush()?;
     while !stop.load(Ordering::Relaxed) {
-        let polled = follower.poll()?;
+        let polled = match follower.poll() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("warning: {e:#}; trying again");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
         warn_too_long(polled.too_long);
         for line in &polled.lines {
-            if let Some(event) = handle(&cluster, &root, settings, "watch", line)? {
+            if let Some(event) = handle_patiently(&cluster, &root, settings, line, &stop) {
                 writeln!(out, "{}", event.describe())?;
             }
         }
         out.flush()?;
+        if !polled.lines.is_empty() {
+            let (ino, offset) = follower.position();
+            if let Err(e) =
+                crate::atomic::write_file(&position, format!("{ino} {offset}\n").as_bytes(), 0o644)
+            {
+                eprintln!("warning: cannot save the watcher's position: {e:#}");
+            }
+        }
         std::thread::sleep(POLL);
     }
     writeln!(out, "watch: stopped")?;
@@ -325,7 +391,7 @@ impl Waiter {
             for line in self.booting(nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
-            for line in self.callbacks(cluster, root, settings, nodes, watcher, &mut stages)? {
+            for line in self.callbacks(cluster, root, settings, nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
             bar.set_message(summary(&stages));
@@ -407,46 +473,73 @@ impl Waiter {
         Ok(said)
     }
 
-    /// Callbacks of the waited-for nodes: acted on here unless a watcher runs, counted when
-    /// they pass the trust model.
+    /// Callbacks of the waited-for nodes. Without a watcher they are acted on here; with
+    /// one, a node counts as done once the watcher has really switched its link, and as
+    /// failed on a trusted `failed` callback it left alone (or a switch to rescue).
     fn callbacks(
         &mut self,
         cluster: &Cluster,
         root: &Root,
         settings: &Settings,
         nodes: &[&Node],
-        watcher: bool,
         stages: &mut BTreeMap<String, Stage>,
     ) -> Result<Vec<String>> {
         let polled = self.callbacks.poll()?;
         warn_too_long(polled.too_long);
+        let watcher = watcher_running(&root.host(&cluster.paths.state_dir));
         let mut said = Vec::new();
+        let mut reach = |name: &str, reached: Stage, stages: &mut BTreeMap<String, Stage>| {
+            if matches!(stages.get(name), Some(Stage::Waiting | Stage::Booting)) {
+                stages.insert(name.to_string(), reached);
+                said.push(format!("{name}  {}", reached.word()));
+            }
+        };
         for line in &polled.lines {
             let Ok(cb) = lifecycle::parse(line, &cluster.lifecycle.prefix) else {
                 continue;
             };
-            let Some(name) = stages
-                .keys()
-                .find(|n| n.eq_ignore_ascii_case(&cb.node))
-                .cloned()
-            else {
+            let Some(node) = nodes.iter().find(|n| n.name.eq_ignore_ascii_case(&cb.node)) else {
                 continue;
             };
-            let accepted = if watcher {
-                // The watcher acts; apply the same trust model so a forged callback is not counted.
-                let node = nodes.iter().find(|n| n.name == name).copied();
-                node.is_some_and(|n| n.ip.is_none_or(|ip| cb.client == std::net::IpAddr::V4(ip)))
-            } else {
-                handle(cluster, root, settings, "reimage --wait", line)?.is_some()
-            };
-            if accepted {
-                let reached = if cb.outcome == Outcome::Done {
-                    Stage::Done
-                } else {
-                    Stage::Failed
+            if watcher {
+                let trusted = node
+                    .ip
+                    .is_none_or(|ip| cb.client == std::net::IpAddr::V4(ip));
+                if trusted
+                    && cb.outcome == Outcome::Failed
+                    && cluster.lifecycle.on_failure == crate::cluster::OnFailure::Leave
+                {
+                    reach(&node.name, Stage::Failed, stages);
+                }
+            } else if let Some(event) = handle(cluster, root, settings, "reimage --wait", line)? {
+                reach(
+                    &event.node,
+                    if event.outcome == Outcome::Done {
+                        Stage::Done
+                    } else {
+                        Stage::Failed
+                    },
+                    stages,
+                );
+            }
+        }
+        if watcher {
+            let dir = Dir::open(&root.host(&cluster.pxelinux_dir()))?;
+            for node in nodes {
+                let Ok(target) = dir.read_link(&LinkScheme::Pxelinux.name(node.mac)) else {
+                    continue;
                 };
-                stages.insert(name.clone(), reached);
-                said.push(format!("{name}  {}", reached.word()));
+                if target.as_os_str() == node.normal_profile.as_str() {
+                    reach(&node.name, Stage::Done, stages);
+                } else if cluster.lifecycle.on_failure == crate::cluster::OnFailure::Rescue
+                    && cluster
+                        .roles
+                        .rescue
+                        .as_deref()
+                        .is_some_and(|r| target.as_os_str() == r)
+                {
+                    reach(&node.name, Stage::Failed, stages);
+                }
             }
         }
         Ok(said)

@@ -746,10 +746,14 @@ impl Validator {
         let prefix = l.prefix.trim_end_matches('/').to_string();
         let prefix_ok = self.check("lifecycle.prefix", "URL prefix", &l.prefix, |p| {
             let trimmed = p.trim_end_matches('/');
+            let segments_ok = trimmed
+                .split('/')
+                .skip(1)
+                .all(|s| !s.is_empty() && s != "." && s != "..");
             if trimmed.starts_with('/')
                 && trimmed.len() > 1
                 && trimmed.bytes().all(path_char)
-                && !trimmed.split('/').any(|s| s == "." || s == "..")
+                && segments_ok
             {
                 Ok(())
             } else {
@@ -862,6 +866,7 @@ impl Validator {
         } else if let Some(unit) = &r.systemd {
             self.check(format!("{base}.reload.systemd"), "unit", unit, |u| {
                 if !u.is_empty()
+                    && !u.starts_with('-')
                     && u.bytes().all(|b| {
                         b.is_ascii_alphanumeric() || matches!(b, b'@' | b'.' | b'_' | b':' | b'-')
                     })
