@@ -13,9 +13,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "common.rs"]
+mod common;
+
 #[path = "../tests/common/synthetic.rs"]
 #[allow(dead_code)]
 mod synthetic;
+
+use common::{median, ms};
 
 const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
 
@@ -70,15 +75,6 @@ fn symlink_floor(dir: &Path, n: usize) -> Duration {
     let t = start.elapsed();
     std::fs::remove_dir_all(dir).unwrap();
     t
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 fn main() {

@@ -7,9 +7,14 @@
 
 #![allow(clippy::cast_precision_loss)]
 
+#[path = "common.rs"]
+mod common;
+
 #[path = "../tests/common/synthetic.rs"]
 #[allow(dead_code)]
 mod synthetic;
+
+use common::{median, ms};
 
 use std::path::Path;
 use std::process::Command;
@@ -61,15 +66,6 @@ fn minimal_loop(dir: &Path, n: usize, profile: &str) -> Duration {
         std::fs::rename(&tmp, dir.join(synthetic::link_name(i))).unwrap();
     }
     start.elapsed()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 fn main() {

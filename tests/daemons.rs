@@ -383,27 +383,6 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(out)
 }
 
-/// Stops a daemon by the pid in its pid file when dropped, even when the test fails.
-struct StopByPidFile(std::path::PathBuf);
-
-impl Drop for StopByPidFile {
-    fn drop(&mut self) {
-        if let Some(pid) = fs::read_to_string(&self.0)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            for _ in 0..200 {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-}
-
 #[test]
 fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     if !prerequisite(have("nginx"), "nginx is not installed")
@@ -440,23 +419,7 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
         .expect(0)
         .stdout_has("nginx -t`: ok");
 
-    let _stop = StopByPidFile(pid_file.clone());
-    let status = std::process::Command::new(pxectl::daemons::find_binary("nginx").unwrap())
-        .arg("-c")
-        .arg(base.join("etc/nginx/nginx.conf"))
-        .arg("-g")
-        .arg(format!(
-            "pid {}; error_log {}/error.log;",
-            pid_file.display(),
-            base.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "nginx did not start: {}",
-        fs::read_to_string(base.join("error.log")).unwrap_or_default()
-    );
+    let _stop = common::start_nginx(&base.join("etc/nginx/nginx.conf"), base);
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut page = None;
     while page.is_none() && Instant::now() < deadline {

@@ -363,19 +363,7 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
         .expect(0)
         .stdout_has("nginx -t`: ok");
     let pid_file = base.join("nginx.pid");
-    let status = Command::new(pxectl::daemons::find_binary("nginx").unwrap())
-        .arg("-c")
-        .arg(base.join("etc/nginx/nginx.conf"))
-        .arg("-g")
-        .arg(format!(
-            "pid {}; error_log {}/error.log;",
-            pid_file.display(),
-            base.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _stop = StopNginx(pid_file.clone());
+    let _stop = common::start_nginx(&base.join("etc/nginx/nginx.conf"), &base);
     env.run_live(&["reimage", "n1", "n2"]).expect(0);
     let watch = Background::start(&env, &["watch"]);
     watch.until("watch to start", || {
@@ -428,26 +416,6 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
         watch.stderr()
     );
     assert_eq!(watch.stop().0, Some(0));
-}
-
-struct StopNginx(PathBuf);
-
-impl Drop for StopNginx {
-    fn drop(&mut self) {
-        if let Some(pid) = fs::read_to_string(&self.0)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            for _ in 0..200 {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
 }
 
 #[test]

@@ -95,6 +95,51 @@ pub fn prerequisite(ok: bool, what: &str) -> bool {
     false
 }
 
+/// Stops a daemon by the pid in its pid file when dropped, even when the test fails.
+pub struct StopByPidFile(pub PathBuf);
+
+impl Drop for StopByPidFile {
+    fn drop(&mut self) {
+        if let Some(pid) = fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            for _ in 0..500 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Starts nginx on the rendered config `conf`, with its pid file and error log in `scratch`;
+/// the guard stops it by pid.
+pub fn start_nginx(conf: &Path, scratch: &Path) -> StopByPidFile {
+    let pid_file = scratch.join("nginx.pid");
+    let guard = StopByPidFile(pid_file.clone());
+    let status = std::process::Command::new(pxectl::daemons::find_binary("nginx").expect("nginx"))
+        .arg("-c")
+        .arg(conf)
+        .arg("-g")
+        .arg(format!(
+            "pid {}; error_log {}/error.log;",
+            pid_file.display(),
+            scratch.display()
+        ))
+        .status()
+        .expect("run nginx");
+    assert!(
+        status.success(),
+        "nginx did not start: {}",
+        fs::read_to_string(scratch.join("error.log")).unwrap_or_default()
+    );
+    guard
+}
+
 /// Whether this process runs as root.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
