@@ -78,6 +78,14 @@ pub enum Command {
     Log(LogArgs),
     /// Follow the install callback log and flip finished nodes back (run it as a service)
     Watch(WatchArgs),
+    /// Print shell completions, e.g. `pxectl completions bash > /etc/bash_completion.d/pxectl`
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `pxectl man > /usr/local/share/man/man1/pxectl.1`
+    Man,
 }
 
 /// Options of `pxectl reimage`.

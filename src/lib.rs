@@ -84,6 +84,15 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => cmd::status(&settings, a, &mut out)?,
         Command::Log(a) => cmd::log(&settings, a, &mut out)?,
         Command::Watch(a) => cmd::watch(&settings, a, &mut out)?,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "pxectl", &mut out);
+            ExitCode::Success
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            ExitCode::Success
+        }
     };
     out.flush()?;
     Ok(code)

@@ -438,3 +438,19 @@ fn an_override_folder_loads_only_tera_files() {
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(0);
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_command_line_definition() {
+    let env = Env::example("portacluster");
+    env.run(&["completions", "bash"])
+        .expect(0)
+        .stdout_has("reimage")
+        .stdout_has("--lock-timeout");
+    env.run(&["completions", "zsh"])
+        .expect(0)
+        .stdout_has("boot-normal");
+    env.run(&["man"])
+        .expect(0)
+        .stdout_has(".TH pxectl")
+        .stdout_has("render");
+}
