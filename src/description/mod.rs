@@ -272,3 +272,65 @@ mod tests {
         assert!(d[2].note.as_deref().unwrap().contains("nodes[1].mac"));
     }
 }
+
+#[cfg(test)]
+mod documentation {
+    use super::*;
+
+    /// Every field of `T`, from serde's own message for an unknown key.
+    fn fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
+        let err = serde_yaml::from_str::<T>("pxectl_no_such_key: 1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let list = err
+            .split("expected one of ")
+            .nth(1)
+            .or_else(|| err.split("expected ").nth(1))
+            .unwrap_or_default();
+        list.split(", ")
+            .filter_map(|f| f.split('`').nth(1))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_key_of_the_description_is_documented() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/configuration.md"
+        ))
+        .unwrap();
+        let all = [
+            ("", fields::<RawDescription>()),
+            ("server", fields::<RawServer>()),
+            ("paths", fields::<RawPaths>()),
+            ("dhcp", fields::<RawDhcp>()),
+            ("dhcp.range", fields::<RawRange>()),
+            ("http", fields::<RawHttp>()),
+            ("profiles", fields::<RawProfile>()),
+            ("roles", fields::<RawRoles>()),
+            ("reservations", fields::<RawReservation>()),
+            ("nodes", fields::<RawNode>()),
+            ("daemons", fields::<RawDaemons>()),
+            ("daemons.*", fields::<RawDaemon>()),
+            ("reload", fields::<RawReload>()),
+            ("pid_file", fields::<RawPidFile>()),
+            ("command", fields::<RawCommands>()),
+            ("lifecycle", fields::<RawLifecycle>()),
+        ];
+        let mut missing = Vec::new();
+        for (section, keys) in &all {
+            assert!(!keys.is_empty(), "no fields found for `{section}`");
+            for key in keys {
+                if !doc.contains(&format!("`{key}`")) && !doc.contains(&format!(".{key}`")) {
+                    missing.push(format!("{section}.{key}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys missing from docs/configuration.md: {missing:?}"
+        );
+    }
+}
