@@ -135,6 +135,11 @@ fn verify(
                     writeln!(out, "verify {} (`{how}`: ok)", path.display())?;
                 }
             }
+                        Verified::NoPermission(why) => eprintln!(
+                "warning: `{}` was not fully tested: nginx -t, run as this user, cannot open the files it names ({}); run as root to test it all",
+                path.display(),
+                why.lines().find(|l| l.contains("Permission denied")).unwrap_or_default().trim()
+            ),
             Verified::NotInstalled => eprintln!(
                 "warning: `{}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
                 path.display(),
