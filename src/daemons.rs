@@ -447,6 +447,7 @@ mod tests {
         let link = Change::CreateLink {
             path: PathBuf::from("/l"),
             target: "a".into(),
+            node: None,
         };
         assert_eq!(actions(&[link]), []);
         assert_eq!(

@@ -26,8 +26,8 @@ pub struct Entry {
     /// What the link pointed at before: a profile, or a description of what was there
     /// (`null` when there was nothing).
     pub from: Option<String>,
-    /// The profile it points at now.
-    pub to: String,
+    /// The profile it points at now (`null` when render pruned the link).
+    pub to: Option<String>,
 }
 
 /// Who is acting, for the journal.
@@ -148,7 +148,7 @@ mod tests {
             node: node.into(),
             mac: "aa:bb:cc:dd:ee:ff".into(),
             from: Some("arch-linux".into()),
-            to: "installer".into(),
+            to: Some("installer".into()),
         }
     }
 

@@ -123,7 +123,7 @@ pub fn apply(
             node: step.node.name.clone(),
             mac: step.node.mac.colon(),
             from: from.clone(),
-            to: step.to.clone(),
+            to: Some(step.to.clone()),
         })?;
         done.push(Done {
             node: step.node.name.clone(),

@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use indicatif::ProgressBar;
 
 use crate::atomic;
+use crate::mac::MacAddr;
 use crate::plan::{FileKind, FilePlan, LinkRole, Plan};
 
 /// Maps the boot server's real paths to where they are on this machine (`--root`).
@@ -166,6 +167,8 @@ pub enum Change {
     CreateLink {
         path: PathBuf,
         target: String,
+        /// The node whose first link this is (none for `default`).
+        node: Option<(String, MacAddr)>,
     },
     ReplaceLink {
         path: PathBuf,
@@ -175,6 +178,8 @@ pub enum Change {
     RemoveLink {
         path: PathBuf,
         old: PathBuf,
+        /// The MAC the pruned link was named for.
+        mac: MacAddr,
     },
 }
 
@@ -235,20 +240,7 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
         .iter()
         .filter_map(|t| fs::canonicalize(root.host(t)).ok())
         .collect();
-    let mut forbidden: Vec<PathBuf> = plan
-        .files
-        .iter()
-        .map(|f| resolve_lenient(&root.host(&f.path)))
-        .collect();
-    forbidden.extend(plan.link_dirs.iter().map(|d| {
-        let dir = root.host(&d.dir);
-        fs::canonicalize(&dir).unwrap_or(dir)
-    }));
-    forbidden.extend(
-        plan.state_files
-            .iter()
-            .map(|f| resolve_lenient(&root.host(f))),
-    );
+    let forbidden = forbidden_paths(plan, root);
     for file in &plan.files {
         compare_file(&mut cmp, root.host(&file.path), file, &trusted, &forbidden)?;
     }
@@ -280,9 +272,13 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
         };
         let path = root.host(&link.path);
         match (existing, &link.role) {
-            (None, _) => cmp.changes.push(Change::CreateLink {
+            (None, role) => cmp.changes.push(Change::CreateLink {
                 path,
                 target: link.target.clone(),
+                node: match role {
+                    LinkRole::Managed => None,
+                    LinkRole::Node { name, mac } => Some((name.clone(), *mac)),
+                },
             }),
             (Some(Entry::Link(t)), _) if t.as_os_str() == link.target.as_str() => {
                 cmp.unchanged_links += 1;
@@ -342,19 +338,21 @@ fn orphans(
     prune: bool,
 ) {
     for d in &plan.link_dirs {
-        let mut orphans: Vec<(&String, &Entry)> = scans[&d.dir]
+        let mut orphans: Vec<(&String, &Entry, MacAddr)> = scans[&d.dir]
             .iter()
-            .filter(|(name, _)| {
-                d.scheme.parse(name).is_some() && !planned.contains(d.dir.join(name).as_path())
+            .filter_map(|(name, entry)| {
+                let mac = d.scheme.parse(name)?;
+                (!planned.contains(d.dir.join(name).as_path())).then_some((name, entry, mac))
             })
             .collect();
         orphans.sort_by(|a, b| a.0.cmp(b.0));
-        for (name, entry) in orphans {
+        for (name, entry, mac) in orphans {
             let path = root.host(&d.dir.join(name));
             match entry {
                 Entry::Link(old) if prune => cmp.changes.push(Change::RemoveLink {
                     path,
                     old: old.clone(),
+                    mac,
                 }),
                 _ => cmp.findings.push(Finding::Orphan {
                     path,
@@ -485,6 +483,26 @@ fn compare_file(
     Ok(())
 }
 
+/// What a config written through a link may never land on: the other rendered files, the
+/// link folders and pxectl's own state files.
+fn forbidden_paths(plan: &Plan, root: &Root) -> Vec<PathBuf> {
+    let mut forbidden: Vec<PathBuf> = plan
+        .files
+        .iter()
+        .map(|f| resolve_lenient(&root.host(&f.path)))
+        .collect();
+    forbidden.extend(plan.link_dirs.iter().map(|d| {
+        let dir = root.host(&d.dir);
+        fs::canonicalize(&dir).unwrap_or(dir)
+    }));
+    forbidden.extend(
+        plan.state_files
+            .iter()
+            .map(|f| resolve_lenient(&root.host(f))),
+    );
+    forbidden
+}
+
 /// `path` with the links of its folders resolved (not a link at its end, which names
 /// the entry itself).
 fn resolve_lenient(path: &Path) -> PathBuf {
@@ -524,12 +542,24 @@ fn link_destination(path: &Path, trusted: &[PathBuf], forbidden: &[PathBuf]) -> 
 }
 
 /// What apply did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Applied {
     pub files_written: usize,
     pub links_created: usize,
     pub links_replaced: usize,
     pub links_pruned: usize,
+    /// What happened to nodes' links, for the journal.
+    pub node_links: Vec<NodeLinkChange>,
+}
+
+/// A node's link that render created or pruned.
+#[derive(Debug, Clone)]
+pub struct NodeLinkChange {
+    /// The node; none for an orphan.
+    pub node: Option<String>,
+    pub mac: MacAddr,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 /// Applies `changes` in order (files first, so links never dangle), then syncs every folder touched.
@@ -564,7 +594,7 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
                     .with_context(|| format!("cannot change the mode of `{}`", path.display()))?;
                 done.files_written += 1;
             }
-            Change::CreateLink { path, target } => {
+            Change::CreateLink { path, target, node } => {
                 ensure(path, &mut dirs)?;
                 let dir = path.parent().unwrap_or(Path::new("/"));
                 let handle = match open.get(dir) {
@@ -579,6 +609,14 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
                     .unwrap_or_default();
                 if handle.create_link(name, target)? {
                     done.links_created += 1;
+                    if let Some((node, mac)) = node {
+                        done.node_links.push(NodeLinkChange {
+                            node: Some(node.clone()),
+                            mac: *mac,
+                            from: None,
+                            to: Some(target.clone()),
+                        });
+                    }
                 }
             }
             Change::ReplaceLink { path, target, .. } => {
@@ -586,7 +624,7 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
                 atomic::replace_link(path, target)?;
                 done.links_replaced += 1;
             }
-            Change::RemoveLink { path, .. } => {
+            Change::RemoveLink { path, old, mac } => {
                 match fs::remove_file(path) {
                     Err(e) if e.kind() != ErrorKind::NotFound => {
                         return Err(e)
@@ -596,6 +634,12 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
                 }
                 ensure(path, &mut dirs)?;
                 done.links_pruned += 1;
+                done.node_links.push(NodeLinkChange {
+                    node: None,
+                    mac: *mac,
+                    from: Some(old.display().to_string()),
+                    to: None,
+                });
             }
         }
         progress.inc(1);

@@ -40,7 +40,7 @@ fn reproduces_the_reference_setup_byte_for_byte() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     state.sort();
-    assert_eq!(state, ["lock"]);
+    assert_eq!(state, ["journal.jsonl", "lock"]);
 }
 
 #[test]
@@ -453,4 +453,35 @@ fn completions_and_man_page_come_from_the_command_line_definition() {
         .expect(0)
         .stdout_has(".TH pxectl")
         .stdout_has("render");
+}
+
+#[test]
+fn render_journals_the_links_it_creates_and_prunes() {
+    let env = rendered();
+    let read = || -> Vec<serde_json::Value> {
+        fs::read_to_string(env.at("/var/lib/pxectl/journal.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let first = read();
+    assert_eq!(first.len(), 6, "one entry per node's first link");
+    assert_eq!(first[0]["command"], "render");
+    assert_eq!(first[0]["node"], "node1");
+    assert_eq!(first[0]["from"], serde_json::Value::Null);
+    assert_eq!(first[0]["to"], "arch-linux");
+    env.run(&["render"]).expect(0);
+    assert_eq!(read().len(), 6, "a no-op render journals nothing");
+    symlink("installer", env.pxe("01-aa-bb-cc-dd-ee-ff")).unwrap();
+    env.run(&["render", "--prune"]).expect(0);
+    let last = read().pop().unwrap();
+    assert_eq!(last["command"], "render --prune");
+    assert_eq!(last["node"], "(orphan)");
+    assert_eq!(last["mac"], "aa:bb:cc:dd:ee:ff");
+    assert_eq!(last["from"], "installer");
+    assert_eq!(last["to"], serde_json::Value::Null);
+    env.run(&["log"])
+        .expect(0)
+        .stdout_has("render --prune  (orphan)  installer -> (removed)");
 }

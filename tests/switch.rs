@@ -15,9 +15,11 @@ const N1: &str = "01-c0-3f-d5-60-e5-a1";
 const N3: &str = "01-c0-3f-d5-60-e5-b9";
 const N5: &str = "01-c0-3f-d5-60-6f-18";
 
+/// The example, rendered, with an empty journal (render's own entries are tested in render.rs).
 fn rendered() -> Env {
     let env = Env::example("portacluster");
     env.run(&["render"]).expect(0);
+    fs::remove_file(env.at("/var/lib/pxectl/journal.jsonl")).unwrap();
     env
 }
 

@@ -71,10 +71,11 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
             writeln!(out, "{}", serde_json::to_string(e)?)?;
         } else {
             let from = e.from.as_deref().unwrap_or("(no link)");
+            let to = e.to.as_deref().unwrap_or("(removed)");
             writeln!(
                 out,
-                "{}  {}  {}  {}  {from} -> {}",
-                e.time, e.user, e.command, e.node, e.to
+                "{}  {}  {}  {}  {from} -> {to}",
+                e.time, e.user, e.command, e.node
             )?;
         }
     }

@@ -84,6 +84,7 @@ pub fn render(
     report(&cmp, args.diff, verbosity, out)?;
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
     let done = tree::apply(&cmp.changes, &bar)?;
+    journal_links(&root.host(&cluster.paths.state_dir), &done.node_links)?;
     writeln!(
         out,
         "{}: {}",
@@ -94,6 +95,32 @@ pub fn render(
         reload_needed(&cluster, &cmp, out)?;
     }
     Ok(ExitCode::Success)
+}
+
+/// Journals the nodes' links render created (a new node) or pruned (an orphan).
+fn journal_links(state: &std::path::Path, changes: &[tree::NodeLinkChange]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut journal = crate::journal::Writer::open(state)?;
+    let (time, user) = (crate::journal::now(), crate::journal::current_user());
+    for c in changes {
+        journal.append(&crate::journal::Entry {
+            time: time.clone(),
+            user: user.clone(),
+            command: if c.to.is_some() {
+                "render"
+            } else {
+                "render --prune"
+            }
+            .to_string(),
+            node: c.node.clone().unwrap_or_else(|| "(orphan)".to_string()),
+            mac: c.mac.colon(),
+            from: c.from.clone(),
+            to: c.to.clone(),
+        })?;
+    }
+    journal.sync()
 }
 
 /// Tests every changed dnsmasq.conf and nginx.conf with the real program; any refusal stops
@@ -355,7 +382,7 @@ fn describe(change: &Change) -> String {
         Change::SetMode { path, mode, old } => {
             format!("chmod  {} ({old:o} -> {mode:o})", path.display())
         }
-        Change::CreateLink { path, target } => format!("link   {} -> {target}", path.display()),
+        Change::CreateLink { path, target, .. } => format!("link   {} -> {target}", path.display()),
         Change::ReplaceLink { path, target, old } => {
             format!(
                 "relink {} -> {target} (was {})",
@@ -363,7 +390,7 @@ fn describe(change: &Change) -> String {
                 old.describe()
             )
         }
-        Change::RemoveLink { path, old } => format!(
+        Change::RemoveLink { path, old, .. } => format!(
             "prune  {} (was a link to `{}`)",
             path.display(),
             old.display()
@@ -379,13 +406,13 @@ fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
             contents,
             ..
         } => (path, old.clone().unwrap_or_default(), contents.clone()),
-        Change::CreateLink { path, target } => (path, String::new(), format!("-> {target}\n")),
+        Change::CreateLink { path, target, .. } => (path, String::new(), format!("-> {target}\n")),
         Change::ReplaceLink { path, target, old } => (
             path,
             format!("{}\n", old.describe()),
             format!("-> {target}\n"),
         ),
-        Change::RemoveLink { path, old } => {
+        Change::RemoveLink { path, old, .. } => {
             (path, format!("-> {}\n", old.display()), String::new())
         }
         Change::SetMode { .. } => return Ok(()),

@@ -252,7 +252,7 @@ pub(crate) fn handle(
                 node: node.name.clone(),
                 mac: node.mac.colon(),
                 from: now.clone(),
-                to: now.unwrap_or_default(),
+                to: now,
             })?;
             j.sync()?;
             Ok(Some(Event {
