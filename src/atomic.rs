@@ -44,12 +44,6 @@ pub fn replace_link(path: &Path, target: &str) -> Result<()> {
     Dir::open(parent(path))?.replace_link(name, target)
 }
 
-/// Creates the link `path` -> `target` when nothing is there; `Ok(false)` when something is.
-pub fn create_link(path: &Path, target: &str) -> Result<bool> {
-    let name = file_name(path)?;
-    Dir::open(parent(path))?.create_link(name, target)
-}
-
 fn file_name(path: &Path) -> Result<&str> {
     path.file_name()
         .and_then(|n| n.to_str())
@@ -231,8 +225,9 @@ mod tests {
     fn replace_link_and_create_link() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("01-aa");
-        assert!(create_link(&p, "a").unwrap());
-        assert!(!create_link(&p, "b").unwrap());
+        let d = Dir::open(dir.path()).unwrap();
+        assert!(d.create_link("01-aa", "a").unwrap());
+        assert!(!d.create_link("01-aa", "b").unwrap());
         replace_link(&p, "b").unwrap();
         assert_eq!(fs::read_link(&p).unwrap(), Path::new("b"));
         fs::remove_file(&p).unwrap();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use crate::description::{HostsMode, OnFailure};
 use crate::mac::MacAddr;
@@ -229,20 +229,6 @@ impl Cluster {
     /// Path of a profile's file.
     pub fn profile_path(&self, name: &str) -> PathBuf {
         self.pxelinux_dir().join(name)
-    }
-
-    /// Every directory pxectl writes into (real paths).
-    pub fn output_dirs(&self) -> Vec<&Path> {
-        let mut dirs: Vec<&Path> = [&self.paths.dnsmasq_conf, &self.paths.nginx_conf]
-            .into_iter()
-            .filter_map(|p| p.parent())
-            .collect();
-        dirs.extend([
-            self.paths.web_root.as_path(),
-            self.paths.tftp_root.as_path(),
-            self.paths.state_dir.as_path(),
-        ]);
-        dirs
     }
 }
 
