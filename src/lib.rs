@@ -18,6 +18,7 @@ pub mod status;
 pub mod switch;
 pub mod targets;
 pub mod templates;
+pub mod timing;
 pub mod tree;
 
 use std::io::Write as _;

@@ -7,7 +7,13 @@ use pxectl::diagnostic::InvalidDescription;
 use pxectl::exit_codes::{is_broken_pipe, ExitCode};
 use pxectl::targets::InvalidTargets;
 
+// mimalloc: pxectl allocates many small strings per node and frees them all at exit; glibc's
+// malloc spent a fifth of a 100,000-node render in its free lists (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
+    pxectl::timing::start();
     let cli = Cli::parse();
     match pxectl::run(&cli) {
         Ok(code) => code.into(),

@@ -120,6 +120,7 @@ pub fn profile_files(cluster: &Cluster, templates: &Templates) -> Result<Vec<Fil
 /// Renders `cluster` through `templates` into a plan.
 pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
     let ctx = templates::cluster_context(cluster);
+    crate::timing::phase("context");
     let mut files = vec![
         FilePlan {
             path: cluster.paths.dnsmasq_conf.clone(),
@@ -143,6 +144,7 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
         });
     }
     files.extend(profile_files(cluster, templates)?);
+    crate::timing::phase("templates");
 
     let dir = cluster.pxelinux_dir();
     let scheme = LinkScheme::Pxelinux;
@@ -167,6 +169,7 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
         scheme,
         targets: cluster.profiles.keys().cloned().collect(),
     }];
+    crate::timing::phase("linkplan");
     let state = &cluster.paths.state_dir;
     Ok(Plan {
         files,

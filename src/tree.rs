@@ -569,15 +569,18 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
     let mut ensured: HashSet<PathBuf> = HashSet::new();
     let mut open: HashMap<PathBuf, atomic::Dir> = HashMap::new();
     let mut ensure = |path: &Path, dirs: &mut BTreeSet<PathBuf>| -> Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if !ensured.contains(&dir) {
-            atomic::ensure_dir(&dir)?;
-            ensured.insert(dir.clone());
-            dirs.insert(dir);
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        if !ensured.contains(dir) {
+            atomic::ensure_dir(dir)?;
+            ensured.insert(dir.to_path_buf());
+            dirs.insert(dir.to_path_buf());
         }
         Ok(())
     };
-    for change in changes {
+    let mut i = 0;
+    while i < changes.len() {
+        let change = &changes[i];
+        i += 1;
         match change {
             Change::WriteFile {
                 dest,
@@ -594,30 +597,31 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
                     .with_context(|| format!("cannot change the mode of `{}`", path.display()))?;
                 done.files_written += 1;
             }
-            Change::CreateLink { path, target, node } => {
-                ensure(path, &mut dirs)?;
-                let dir = path.parent().unwrap_or(Path::new("/"));
-                let handle = match open.get(dir) {
-                    Some(h) => h,
-                    None => open
-                        .entry(dir.to_path_buf())
-                        .or_insert(atomic::Dir::open(dir)?),
-                };
-                let name = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default();
-                if handle.create_link(name, target)? {
-                    done.links_created += 1;
-                    if let Some((node, mac)) = node {
-                        done.node_links.push(NodeLinkChange {
-                            node: Some(node.clone()),
-                            mac: *mac,
-                            from: None,
-                            to: Some(target.clone()),
-                        });
+            Change::CreateLink { .. } => {
+                // A run of new links (a cold tree: one per node) is independent work: it is
+                // spread over the cores, since the kernel lets link creations in one folder
+                // overlap in part.
+                let run = changes[i - 1..]
+                    .iter()
+                    .take_while(|c| matches!(c, Change::CreateLink { .. }))
+                    .count();
+                let batch = &changes[i - 1..i - 1 + run];
+                i += run - 1;
+                for c in batch {
+                    if let Change::CreateLink { path, .. } = c {
+                        ensure(path, &mut dirs)?;
+                        let dir = path.parent().unwrap_or(Path::new("/"));
+                        if !open.contains_key(dir) {
+                            open.insert(dir.to_path_buf(), atomic::Dir::open(dir)?);
+                        }
                     }
                 }
+                let created = create_links(batch, &open, progress)?;
+                for (made, journal) in created {
+                    done.links_created += usize::from(made);
+                    done.node_links.extend(journal);
+                }
+                continue;
             }
             Change::ReplaceLink { path, target, .. } => {
                 ensure(path, &mut dirs)?;
@@ -649,6 +653,37 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
     }
     progress.finish_and_clear();
     Ok(done)
+}
+
+/// Creates the links of `batch` (all `CreateLink`, their folders in `open`) on every core;
+/// per link, whether this run created it, and the node whose first link it is then.
+fn create_links(
+    batch: &[Change],
+    open: &HashMap<PathBuf, atomic::Dir>,
+    progress: &ProgressBar,
+) -> Result<Vec<(bool, Option<NodeLinkChange>)>> {
+    par_map(batch, |c| {
+        let Change::CreateLink { path, target, node } = c else {
+            return Ok((false, None));
+        };
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let made = open[dir].create_link(name, target)?;
+        progress.inc(1);
+        let journal = node
+            .as_ref()
+            .filter(|_| made)
+            .map(|(node, mac)| NodeLinkChange {
+                node: Some(node.clone()),
+                mac: *mac,
+                from: None,
+                to: Some(target.clone()),
+            });
+        Ok((made, journal))
+    })
 }
 
 #[cfg(test)]

@@ -79,11 +79,15 @@ pub fn render(
             "removed {stale} temporary files left by an interrupted run"
         )?;
     }
+    crate::timing::phase("lock");
     let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
+    crate::timing::phase("compare");
     verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
+    crate::timing::phase("verify");
     report(&cmp, args.diff, verbosity, out)?;
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
     let done = tree::apply(&cmp.changes, &bar)?;
+    crate::timing::phase("apply");
     journal_links(&root.host(&cluster.paths.state_dir), &done.node_links)?;
     writeln!(
         out,

@@ -29,6 +29,7 @@ pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Re
         .or(cluster.templates.as_deref());
     templates::check_dir(dir)?;
     let profiles = plan::profile_files(&cluster, &Templates::load(dir)?)?;
+    crate::timing::phase("templates");
     let report = status::report(
         &cluster,
         &Root::new(settings.root.clone()),
@@ -36,6 +37,7 @@ pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Re
         &profiles,
         all,
     )?;
+    crate::timing::phase("report");
     if args.json {
         // Through a string, so a closed pipe surfaces as the io::Error main knows to ignore.
         let mut json = serde_json::to_string_pretty(&report)?;
@@ -48,6 +50,7 @@ pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Re
             out,
         )?;
     }
+    crate::timing::phase("output");
     Ok(if report.problem_count == 0 {
         ExitCode::Success
     } else {

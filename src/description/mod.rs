@@ -2,6 +2,7 @@
 
 mod model;
 mod spans;
+mod split;
 mod validate;
 
 use std::path::Path;
@@ -22,7 +23,10 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
             .at(Some(Position { line: 1, column: 1 }))
             .hint("describe at least `server`, `profiles` and `roles`; examples/portacluster.yaml is a complete one")]);
     }
-    let raw: RawDescription = serde_yaml::from_str(text).map_err(|e| {
+    let raw: Result<RawDescription, _> =
+        split::from_str(text).map_or_else(|| serde_yaml::from_str(text), Ok);
+    crate::timing::phase("yaml");
+    let raw = raw.map_err(|e| {
         // serde_yaml places its first error precisely; the others come from reading each
         // section on its own, placed by section.
         let first = yaml_error(&e);
@@ -32,7 +36,9 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
         all.sort_by_key(|d| d.position);
         all
     })?;
-    validate::validate(&raw, base_dir).map_err(|mut diags| {
+    let checked = validate::validate(&raw, base_dir);
+    crate::timing::phase("validate");
+    checked.map_err(|mut diags| {
         let spans = Spans::index(text);
         for d in &mut diags {
             d.position = if d.on_key {
@@ -55,6 +61,7 @@ pub fn from_file(path: &Path) -> Result<Cluster> {
             path.display()
         )
     })?;
+    crate::timing::phase("read");
     let base = path.parent().unwrap_or(Path::new("."));
     parse(&text, base).map_err(|diagnostics| {
         InvalidDescription {

@@ -1,0 +1,397 @@
+//! Reading a large description on every core: the `nodes:` list is cut at its items into a
+//! few pieces, each piece is read by `serde_yaml` on its own thread, and the rest of the file is
+//! read with `nodes: []` in place of the list.
+//!
+//! This is only a faster way to get the result `serde_yaml` gives for the whole file. It
+//! answers `None` (read the whole file instead) whenever it cannot be sure of that, and for
+//! every error: the diagnostics always come from the whole file. Why a cut is safe:
+//!
+//! - The list must be a block sequence under a top-level `nodes:` line (no value, no anchor or
+//!   tag on that line), its items at one indentation `k`, every other line of it either blank,
+//!   a comment, or indented deeper than `k`. Anything else (tabs in the indentation, a line
+//!   less indented than `k`, a `%` directive) answers `None`.
+//! - A cut is made only before a line that starts an item (`- ` or `-` at column `k`). Such a
+//!   line cannot be inside a block scalar or a plain scalar of an earlier item (both end at a
+//!   line indented `k` or less). If it is inside a quoted scalar or a flow collection, the
+//!   piece before it ends with that scalar or collection open, which `serde_yaml` refuses.
+//! - An alias in one piece to an anchor in another is refused by `serde_yaml` (unknown anchor).
+//! - If the `nodes:` line itself was part of a multi-line quoted scalar of an earlier key, the
+//!   rest of the file would read with `nodes` missing: a second read of it requires the key.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+
+use super::model::{RawDescription, RawNode};
+
+/// Lists shorter than this are read with the whole file: threads would cost more than they save.
+const MIN_ITEMS: usize = 2048;
+
+/// `text` read as `serde_yaml` reads it whole, on every core; `None` when that is not sure to
+/// give the same result, or on any error.
+pub fn from_str(text: &str) -> Option<RawDescription> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(8);
+    if threads < 2 {
+        return None;
+    }
+    from_str_in(text, threads, MIN_ITEMS)
+}
+
+/// [`from_str`] with `pieces` pieces, for lists of at least `min_items` items.
+pub(crate) fn from_str_in(text: &str, pieces: usize, min_items: usize) -> Option<RawDescription> {
+    let list = nodes_list(text)?;
+    if list.items.len() < min_items.max(2) {
+        return None;
+    }
+    let pieces = pieces.clamp(2, list.items.len());
+    let mut cuts: Vec<usize> = (0..pieces)
+        .map(|p| list.items[p * list.items.len() / pieces])
+        .collect();
+    cuts.push(list.span.end);
+    let rest = format!(
+        "{}nodes: []\n{}",
+        &text[..list.key_line.start],
+        &text[list.span.end..]
+    );
+
+    let (rest, parts) = std::thread::scope(|s| {
+        let workers: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let piece = &text[w[0]..w[1]];
+                s.spawn(move || serde_yaml::from_str::<Vec<RawNode>>(piece).ok())
+            })
+            .collect();
+        let rest = read_rest(&rest);
+        let parts: Vec<Option<Vec<RawNode>>> = workers
+            .into_iter()
+            .map(|w| w.join().ok().flatten())
+            .collect();
+        (rest, parts)
+    });
+    let mut raw = rest?;
+    raw.nodes = Vec::with_capacity(list.items.len());
+    for part in parts {
+        raw.nodes.extend(part?);
+    }
+    Some(raw)
+}
+
+/// The file with `nodes: []` for the list, read as a whole; `None` unless `nodes` is a key of
+/// the top-level mapping in it (not swallowed by a quoted scalar that began earlier).
+fn read_rest(rest: &str) -> Option<RawDescription> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[allow(dead_code)]
+        nodes: Vec<serde::de::IgnoredAny>,
+    }
+    serde_yaml::from_str::<Probe>(rest).ok()?;
+    serde_yaml::from_str::<RawDescription>(rest).ok()
+}
+
+/// Where the `nodes:` block list is.
+#[derive(Debug, PartialEq, Eq)]
+struct NodesList {
+    /// The `nodes:` line, with its newline.
+    key_line: Range<usize>,
+    /// The byte offset of each line that starts an item.
+    items: Vec<usize>,
+    /// From the line after `nodes:` to the first line past the list.
+    span: Range<usize>,
+}
+
+/// Finds the one top-level `nodes:` block list; `None` when it is not plainly there.
+fn nodes_list(text: &str) -> Option<NodesList> {
+    let mut lines = Lines { text, pos: 0 };
+    let mut key_line = None;
+    for (range, line) in lines.by_ref() {
+        if line.starts_with('%') {
+            return None;
+        }
+        if let Some(after) = line.strip_prefix("nodes:") {
+            if !is_blank_or_comment(after) || !after.is_empty() && !after.starts_with([' ', '\t']) {
+                return None;
+            }
+            key_line = Some(range);
+            break;
+        }
+    }
+    let key_line = key_line?;
+    let mut items = Vec::new();
+    let mut indent = None;
+    let mut end = text.len();
+    for (range, line) in lines.by_ref() {
+        if is_blank_or_comment(line) {
+            continue;
+        }
+        let body = line.trim_start_matches(' ');
+        let n = line.len() - body.len();
+        if body.starts_with('\t') {
+            return None;
+        }
+        let starts_item = body == "-" || body.starts_with("- ");
+        let k = *indent.get_or_insert(n);
+        if n == 0 && !(k == 0 && starts_item) {
+            end = range.start;
+            break;
+        }
+        if n < k || (n == k && !starts_item) {
+            return None;
+        }
+        if n == k {
+            items.push(range.start);
+        }
+    }
+    // Another top-level `nodes:` (a duplicate key) is left to the whole-file read to report.
+    if lines.any(|(_, line)| line.starts_with("nodes:") || line.starts_with('%')) {
+        return None;
+    }
+    Some(NodesList {
+        span: key_line.end..end,
+        key_line,
+        items,
+    })
+}
+
+/// A line without its line break is blank or only a comment.
+fn is_blank_or_comment(line: &str) -> bool {
+    let t = line.trim_start_matches([' ', '\t']);
+    t.is_empty() || t.starts_with('#')
+}
+
+/// The lines of a text with their byte ranges (including the line break), without the break.
+struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (Range<usize>, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.text.len() {
+            return None;
+        }
+        let start = self.pos;
+        let rest = &self.text[start..];
+        let (len, line) = match rest.find('\n') {
+            Some(i) => (i + 1, &rest[..i]),
+            None => (rest.len(), rest),
+        };
+        self.pos += len;
+        Some((start..start + len, line.strip_suffix('\r').unwrap_or(line)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "server: {hostname: b, address: 10.0.0.1/16, interface: e, domain: x}\n\
+        profiles: {local: {kernel: /k}}\n\
+        roles: {normal: local, reimage: local}\n";
+
+    fn whole(text: &str) -> Option<String> {
+        serde_yaml::from_str::<RawDescription>(text)
+            .ok()
+            .map(|r| format!("{r:?}"))
+    }
+
+    fn split(text: &str, pieces: usize) -> Option<String> {
+        from_str_in(text, pieces, 1).map(|r| format!("{r:?}"))
+    }
+
+    fn node(i: usize) -> String {
+        format!("  - name: n{i}\n    mac: 02:00:00:00:00:{i:02x}\n")
+    }
+
+    #[test]
+    fn agrees_with_the_whole_file() {
+        let nodes: String = (0..7).map(node).collect();
+        for tail in ["", "reservations: []\n", "# end\n"] {
+            let text = format!("{HEAD}nodes:\n{nodes}{tail}");
+            for pieces in 2..=7 {
+                let got = split(&text, pieces);
+                assert!(got.is_some(), "{pieces} pieces of:\n{text}");
+                assert_eq!(got, whole(&text));
+            }
+        }
+    }
+
+    #[test]
+    fn finds_indentless_lists_comments_and_crlf() {
+        let text = format!(
+            "{HEAD}nodes:   # the machines\n- {{name: a, mac: 02:00:00:00:00:01}}\n\n# rack 2\n-\n  name: b\n  mac: 02:00:00:00:00:02\nreservations: []\n"
+        );
+        let list = nodes_list(&text).unwrap();
+        assert_eq!(list.items.len(), 2);
+        assert_eq!(&text[list.span.end..], "reservations: []\n");
+        assert_eq!(split(&text, 2), whole(&text));
+        assert!(split(&text, 2).is_some());
+        let crlf = text.replace('\n', "\r\n");
+        assert_eq!(nodes_list(&crlf).unwrap().items.len(), 2);
+        assert_eq!(split(&crlf, 2), whole(&crlf));
+    }
+
+    #[test]
+    fn declines_what_it_cannot_be_sure_of() {
+        let nodes: String = (0..4).map(node).collect();
+        for text in [
+            // flow list, anchor, or tag on the key line
+            format!("{HEAD}nodes: [{{name: a, mac: 02:00:00:00:00:01}}]\n"),
+            format!("{HEAD}nodes: &all\n{nodes}"),
+            // a tab in the indentation, a line less indented than the items
+            format!("{HEAD}nodes:\n{nodes}\t- name: x\n"),
+            format!("{HEAD}nodes:\n  - name: a\n    mac: 02:00:00:00:00:01\n - name: b\n"),
+            // a directive, a second `nodes:`
+            format!("%YAML 1.1\n---\n{HEAD}nodes:\n{nodes}"),
+            format!("{HEAD}nodes:\n{nodes}nodes:\n{nodes}"),
+        ] {
+            assert_eq!(split(&text, 2), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_quoted_scalar_across_a_cut_is_not_cut() {
+        // The second item line is inside the first item's double-quoted name.
+        let text = format!(
+            "{HEAD}nodes:\n  - name: \"a\n  - b\"\n    mac: 02:00:00:00:00:01\n{}",
+            node(2)
+        );
+        assert!(
+            whole(&text).is_some_and(|r| r.contains("\"a - b\"")),
+            "{text}"
+        );
+        assert_eq!(split(&text, 2), None);
+        let text = format!("{HEAD}nodes:\n  - {{name: a,\n  - b}}\n{}", node(2));
+        assert_eq!(split(&text, 2), None);
+    }
+
+    #[test]
+    fn a_nodes_line_inside_an_earlier_quoted_scalar_is_not_the_list() {
+        let text = format!("{HEAD}templates: \"/t\nnodes:\n{}{}\"\n", node(1), node(2));
+        let text_simple = format!("{HEAD}templates: \"/t\nnodes:\n  - x\n  - y\"\n");
+        for t in [text, text_simple] {
+            // serde_yaml reads it: `templates` holds the lines, and there are no nodes.
+            assert!(whole(&t).is_some_and(|r| r.contains("nodes: []")), "{t}");
+            assert_eq!(split(&t, 2), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn an_alias_across_pieces_falls_back() {
+        let text = format!(
+            "{HEAD}nodes:\n  - name: a\n    mac: 02:00:00:00:00:01\n    groups: &g [x]\n  - name: b\n    mac: 02:00:00:00:00:02\n    groups: *g\n"
+        );
+        assert!(whole(&text).is_some());
+        assert_eq!(split(&text, 2), None);
+    }
+
+    #[test]
+    fn errors_are_left_to_the_whole_file() {
+        let text = format!("{HEAD}nodes:\n{}  - name: [oops]\n", node(1));
+        assert_eq!(split(&text, 2), None);
+        let text = format!("{HEAD}bogus: 1\nnodes:\n{}{}", node(1), node(2));
+        assert_eq!(split(&text, 2), None);
+    }
+
+    /// Mutated descriptions: whenever the split read answers, it answers what the whole-file
+    /// read does.
+    mod differential {
+        use super::*;
+        use proptest::prelude::*;
+
+        const BASE: &str = "server: {hostname: b, address: 10.0.0.1/16, interface: e, domain: x}\n\
+            profiles:\n  local: {kernel: /k, append: \"a b\"}\n  other:\n    kernel: /o\n    append: |\n      x\n      y\n\
+            roles: {normal: local, reimage: other}\n\
+            nodes:\n\
+            \x20 - name: n1\n    mac: 02:00:00:00:00:01\n    groups: [a, b]\n\
+            \x20 - {name: n2, mac: '02:00:00:00:00:02', ip: 10.0.0.2}\n\
+            \x20 # a comment\n\
+            \x20 - name: \"n3\"\n    mac: 02:00:00:00:00:03\n    normal_profile: other\n\
+            \x20 - name: n4\n    mac: >-\n      02:00:00:00:00:04\n\
+            \x20 - name: n5\n    mac: 02:00:00:00:00:05\n    groups:\n      - c\n\
+            reservations:\n  - {name: sw, mac: 02:00:00:00:00:ff}\n";
+
+        const FRAGMENTS: &[&str] = &[
+            "\n",
+            "\n  ",
+            "\n  - ",
+            "\n- ",
+            "\n    ",
+            "\"",
+            "'",
+            "{",
+            "}",
+            "[",
+            "]",
+            "&a ",
+            "*a",
+            "#",
+            "\nnodes:\n",
+            "nodes:",
+            "|\n",
+            ">\n",
+            "\r\n",
+            "\t",
+            "%",
+            "---\n",
+            "...\n",
+            ": ",
+            ",",
+            "-",
+            " ",
+            "name: x\n",
+            "\n  - name: n9\n    mac: 02:00:00:00:00:09\n",
+        ];
+
+        fn mutated() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                (
+                    0..BASE.len(),
+                    proptest::sample::select(FRAGMENTS),
+                    any::<bool>(),
+                ),
+                1..4,
+            )
+            .prop_map(|edits| {
+                let mut text = BASE.to_string();
+                for (at, fragment, delete) in edits {
+                    let mut at = at.min(text.len());
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    if delete {
+                        let end = (at + fragment.len()).min(text.len());
+                        if text.is_char_boundary(end) {
+                            text.replace_range(at..end, "");
+                        }
+                    } else {
+                        text.insert_str(at, fragment);
+                    }
+                }
+                text
+            })
+        }
+
+        #[test]
+        fn the_base_is_split() {
+            assert!(whole(BASE).is_some());
+            for pieces in 2..=5 {
+                assert_eq!(split(BASE, pieces), whole(BASE));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+            #[test]
+            fn split_agrees_with_whole(text in mutated(), pieces in 2usize..5) {
+                if let Some(got) = split(&text, pieces) {
+                    prop_assert_eq!(Some(got), whole(&text), "text:\n{}", text);
+                }
+            }
+        }
+    }
+}
