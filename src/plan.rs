@@ -119,6 +119,18 @@ pub fn profile_files(cluster: &Cluster, templates: &Templates) -> Result<Vec<Fil
 
 /// Renders `cluster` through `templates` into a plan.
 pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
+    let files = files(cluster, templates)?;
+    let (links, link_dirs) = links(cluster);
+    Ok(Plan {
+        files,
+        links,
+        link_dirs,
+        state_files: state_files(cluster),
+    })
+}
+
+/// Every rendered file: dnsmasq.conf, nginx.conf, the hosts file if any, the profiles.
+pub fn files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> {
     let ctx = templates::cluster_context(cluster);
     crate::timing::phase("context");
     let mut files = vec![
@@ -145,7 +157,11 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
     }
     files.extend(profile_files(cluster, templates)?);
     crate::timing::phase("templates");
+    Ok(files)
+}
 
+/// Every link (`default` and one per node) and the folders they are in.
+pub fn links(cluster: &Cluster) -> (Vec<LinkPlan>, Vec<LinkDir>) {
     let dir = cluster.pxelinux_dir();
     let scheme = LinkScheme::Pxelinux;
     let mut links = Vec::with_capacity(cluster.nodes.len() + 1);
@@ -170,14 +186,14 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
         targets: cluster.profiles.keys().cloned().collect(),
     }];
     crate::timing::phase("linkplan");
+    (links, link_dirs)
+}
+
+/// pxectl's own files (lock, journal).
+pub fn state_files(cluster: &Cluster) -> Vec<PathBuf> {
     let state = &cluster.paths.state_dir;
-    Ok(Plan {
-        files,
-        links,
-        link_dirs,
-        state_files: vec![
-            state.join(crate::lock::FILE),
-            state.join(crate::journal::FILE),
-        ],
-    })
+    vec![
+        state.join(crate::lock::FILE),
+        state.join(crate::journal::FILE),
+    ]
 }

@@ -79,6 +79,7 @@ pub fn report(
 ) -> Result<Report> {
     let dir = root.host(&cluster.pxelinux_dir());
     let entries = tree::scan(&dir)?;
+    crate::timing::phase("scan");
     let handle = atomic::Dir::open(&dir).ok();
     let scheme = LinkScheme::Pxelinux;
     let present: HashSet<&str> = entries
@@ -112,6 +113,7 @@ pub fn report(
             default_target.as_deref(),
         ))
     })?;
+    crate::timing::phase("nodes");
     out.problem_count += out.nodes.iter().map(|n| n.problems.len()).sum::<usize>();
     if all {
         let described: HashSet<MacAddr> = cluster.nodes.iter().map(|n| n.mac).collect();

@@ -11,7 +11,7 @@ use indicatif::ProgressBar;
 
 use crate::atomic;
 use crate::mac::MacAddr;
-use crate::plan::{FileKind, FilePlan, LinkRole, Plan};
+use crate::plan::{FileKind, FilePlan, LinkDir, LinkRole, Plan};
 
 /// Maps the boot server's real paths to where they are on this machine (`--root`).
 #[derive(Debug, Clone, Default)]
@@ -232,9 +232,61 @@ impl Comparison {
     }
 }
 
+/// What is in each link folder, by its real path.
+pub type Scans = HashMap<PathBuf, HashMap<String, Entry>>;
+
+/// Reads every link folder of `link_dirs` once. With `clean` (the caller holds the lock), the
+/// temporaries a killed run left there are removed on the way; returns how many.
+pub fn scan_link_dirs(link_dirs: &[LinkDir], root: &Root, clean: bool) -> Result<(Scans, usize)> {
+    let mut scans = Scans::new();
+    let mut removed = 0;
+    for d in link_dirs {
+        let host = root.host(&d.dir);
+        let mut entries = scan(&host)?;
+        if clean {
+            removed += remove_temps(&host, &mut entries)?;
+        }
+        scans.insert(d.dir.clone(), entries);
+    }
+    Ok((scans, removed))
+}
+
+/// Removes the entries of `entries` (read from `dir`) that are pxectl temporaries.
+fn remove_temps(dir: &Path, entries: &mut HashMap<String, Entry>) -> Result<usize> {
+    let temps: Vec<String> = entries
+        .keys()
+        .filter(|n| atomic::is_temp(n))
+        .cloned()
+        .collect();
+    for name in &temps {
+        let path = dir.join(name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                return Err(e)
+                    .with_context(|| format!("cannot remove stale temporary `{}`", path.display()))
+            }
+            _ => {}
+        }
+        entries.remove(name);
+    }
+    Ok(temps.len())
+}
+
 /// Compares `plan` with the disk under `root`. Files may be written through an existing link
 /// only when it resolves inside one of `trusted` (real paths: web root, TFTP root, state dir).
 pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Result<Comparison> {
+    let (scans, _) = scan_link_dirs(&plan.link_dirs, root, false)?;
+    compare_scanned(plan, root, trusted, prune, &scans)
+}
+
+/// [`compare`] with the link folders already read.
+pub fn compare_scanned(
+    plan: &Plan,
+    root: &Root,
+    trusted: &[PathBuf],
+    prune: bool,
+    scans: &Scans,
+) -> Result<Comparison> {
     let mut cmp = Comparison::default();
     let trusted: Vec<PathBuf> = trusted
         .iter()
@@ -245,12 +297,6 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
         compare_file(&mut cmp, root.host(&file.path), file, &trusted, &forbidden)?;
     }
 
-    let mut scans: HashMap<PathBuf, HashMap<String, Entry>> = HashMap::new();
-    for d in &plan.link_dirs {
-        let host = root.host(&d.dir);
-        let entries = scan(&host)?;
-        scans.insert(d.dir.clone(), entries);
-    }
     let mut planned: HashSet<&Path> = HashSet::with_capacity(plan.links.len());
     let no_targets = BTreeSet::new();
     for link in &plan.links {
@@ -324,7 +370,7 @@ pub fn compare(plan: &Plan, root: &Root, trusted: &[PathBuf], prune: bool) -> Re
         }
     }
 
-    orphans(&mut cmp, plan, root, &scans, &planned, prune);
+    orphans(&mut cmp, plan, root, scans, &planned, prune);
     Ok(cmp)
 }
 

@@ -69,6 +69,37 @@ fn assert_journal_parses(env: &Env) -> usize {
     text.lines().count()
 }
 
+/// A cluster large enough for the parallel paths (the `nodes:` list read in pieces, links
+/// created on every core): every link right, every creation journaled once, temporaries of
+/// a killed run removed, and a second render writes nothing.
+#[test]
+fn a_large_cluster_renders_every_link_once() {
+    let n = 5_000;
+    let env = Env::new(&synthetic::description(n));
+    let dir = env.pxe("");
+    fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("local", dir.join(".pxectl.tmp.1.7")).unwrap();
+    env.run(&["render"])
+        .expect(0)
+        .stdout_has("removed 1 temporary files left by an interrupted run")
+        .stdout_has(&format!("{} links created", n + 1));
+    assert_eq!(assert_links_valid(&dir, n), 0);
+    for i in 0..n {
+        assert_eq!(
+            fs::read_link(dir.join(synthetic::link_name(i))).unwrap(),
+            Path::new("local")
+        );
+    }
+    assert_eq!(assert_journal_parses(&env), n);
+    env.run(&["render"]).expect(0).stdout_has(&format!(
+        "0 links created, 0 re-pointed, 0 pruned, {} unchanged",
+        n + 1
+    ));
+    env.run(&["validate"])
+        .expect(0)
+        .stdout_has(&format!("({n} nodes,"));
+}
+
 #[test]
 fn sixteen_concurrent_writers_leave_a_valid_tree() {
     let n = 200;

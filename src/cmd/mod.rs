@@ -23,6 +23,13 @@ use crate::templates::{self, Templates};
 
 /// Loads the description and renders it into a plan: the pure half of every command.
 pub(crate) fn load_plan(settings: &Settings) -> Result<(Cluster, Plan)> {
+    let (cluster, templates) = load(settings)?;
+    let plan = plan::build(&cluster, &templates)?;
+    Ok((cluster, plan))
+}
+
+/// Loads the description and the templates it (or `--templates`) names.
+pub(crate) fn load(settings: &Settings) -> Result<(Cluster, Templates)> {
     let cluster = crate::description::from_file(&settings.config)?;
     let dir = settings
         .templates
@@ -30,6 +37,5 @@ pub(crate) fn load_plan(settings: &Settings) -> Result<(Cluster, Plan)> {
         .or(cluster.templates.as_deref());
     templates::check_dir(dir)?;
     let templates = Templates::load(dir)?;
-    let plan = plan::build(&cluster, &templates)?;
-    Ok((cluster, plan))
+    Ok((cluster, templates))
 }

@@ -13,7 +13,7 @@ use crate::daemons::{self, Action, Verified};
 use crate::exit_codes::ExitCode;
 use crate::lock;
 use crate::output::{progress_bar, Verbosity};
-use crate::plan::FileKind;
+use crate::plan::{self, FileKind, Plan};
 use crate::tree::{self, Applied, Change, Comparison, Finding, Root, Why};
 
 /// Runs `pxectl render` (`reload` false) or `pxectl apply` (`reload` true) with `args`.
@@ -23,7 +23,7 @@ pub fn render(
     reload: bool,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let (cluster, plan) = super::load_plan(settings)?;
+    let (cluster, templates) = super::load(settings)?;
     let root = Root::new(settings.root.clone());
     let trusted = [
         cluster.paths.web_root.clone(),
@@ -33,6 +33,7 @@ pub fn render(
     let verbosity = settings.verbosity;
 
     if args.check || args.dry_run {
+        let plan = plan::build(&cluster, &templates)?;
         let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
         if !args.check {
             verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
@@ -60,18 +61,29 @@ pub fn render(
         return Ok(ExitCode::Success);
     }
 
+    // Rendered before the lock is taken: a template error must leave the disk untouched.
+    let files = plan::files(&cluster, &templates)?;
+    let (links, link_dirs) = plan::links(&cluster);
     let _lock = lock::acquire(&root.host(&cluster.paths.state_dir), settings.lock_timeout)?;
-    let mut stale = 0;
+    // One read of each link folder, removing a killed run's temporaries on the way.
+    let (scans, mut stale) = tree::scan_link_dirs(&link_dirs, &root, true)?;
+    let plan = Plan {
+        files,
+        links,
+        link_dirs,
+        state_files: plan::state_files(&cluster),
+    };
     let mut dirs: Vec<PathBuf> = plan
         .files
         .iter()
         .filter_map(|f| f.path.parent().map(PathBuf::from))
         .collect();
-    dirs.extend(plan.link_dirs.iter().map(|d| d.dir.clone()));
     dirs.sort();
     dirs.dedup();
     for dir in &dirs {
-        stale += atomic::remove_stale_temps(&root.host(dir))?;
+        if !plan.link_dirs.iter().any(|d| &d.dir == dir) {
+            stale += atomic::remove_stale_temps(&root.host(dir))?;
+        }
     }
     if stale > 0 && verbosity > Verbosity::Quiet {
         writeln!(
@@ -79,8 +91,8 @@ pub fn render(
             "removed {stale} temporary files left by an interrupted run"
         )?;
     }
-    crate::timing::phase("lock");
-    let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
+    crate::timing::phase("lock+scan");
+    let cmp = tree::compare_scanned(&plan, &root, &trusted, args.prune, &scans)?;
     crate::timing::phase("compare");
     verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
     crate::timing::phase("verify");
