@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 pub use crate::description::{HostsMode, OnFailure};
 use crate::mac::MacAddr;
 
 /// A cluster description that passed every check.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cluster {
     pub server: Server,
     pub paths: Paths,
@@ -25,7 +27,7 @@ pub struct Cluster {
 }
 
 /// Install completion callbacks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lifecycle {
     pub callbacks: bool,
     /// URL path prefix, like `/pxectl` (no trailing `/`).
@@ -38,7 +40,7 @@ pub struct Lifecycle {
 }
 
 /// The boot server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Server {
     pub hostname: String,
     pub address: Ipv4Addr,
@@ -88,7 +90,7 @@ pub fn qualify(name: &str, domain: Option<&str>) -> String {
 }
 
 /// Output locations on the boot server (real paths, before any `--root`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Paths {
     pub dnsmasq_conf: PathBuf,
     pub nginx_conf: PathBuf,
@@ -105,7 +107,7 @@ impl Paths {
 }
 
 /// DHCP settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dhcp {
     pub range: Option<(Ipv4Addr, Ipv4Addr)>,
     pub lease_time: String,
@@ -117,7 +119,7 @@ pub struct Dhcp {
 }
 
 /// How pxectl checks and reloads the daemons.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Daemons {
     pub dnsmasq: Daemon,
     pub nginx: Daemon,
@@ -126,9 +128,10 @@ pub struct Daemons {
 }
 
 /// One daemon.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Daemon {
-    /// `dnsmasq` or `nginx`.
+    /// `dnsmasq` or `nginx` (not stored: [`Daemons::name_daemons`] sets it back).
+    #[serde(skip)]
     pub name: &'static str,
     /// The program: a name looked up in `PATH` (then `/usr/sbin`), or an absolute path.
     pub binary: String,
@@ -136,7 +139,7 @@ pub struct Daemon {
 }
 
 /// How a daemon is reloaded and restarted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reload {
     Systemd(String),
     /// Not prefixed by `--root`: it names a running process's file.
@@ -150,6 +153,14 @@ pub enum Reload {
     },
 }
 
+impl Daemons {
+    /// Sets each daemon's name from the field it is in (names are not stored in the cache).
+    pub fn name_daemons(&mut self) {
+        self.dnsmasq.name = "dnsmasq";
+        self.nginx.name = "nginx";
+    }
+}
+
 impl Dhcp {
     /// Whether `ip` is handed out dynamically.
     pub fn in_range(&self, ip: Ipv4Addr) -> bool {
@@ -158,7 +169,7 @@ impl Dhcp {
 }
 
 /// HTTP settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Http {
     pub server_names: Vec<String>,
     pub listen_address: Option<IpAddr>,
@@ -182,7 +193,7 @@ impl Http {
 }
 
 /// A pxelinux profile with every template string already expanded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Profile {
     pub label: String,
     pub kernel: String,
@@ -193,7 +204,7 @@ pub struct Profile {
 }
 
 /// The profile each role means; all name described profiles.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Roles {
     pub normal: String,
     pub reimage: String,
@@ -202,7 +213,7 @@ pub struct Roles {
 }
 
 /// A DHCP reservation that never PXE boots.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Host {
     pub name: String,
     pub mac: MacAddr,
@@ -210,7 +221,7 @@ pub struct Host {
 }
 
 /// A machine pxectl images.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
     pub mac: MacAddr,

@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A 48-bit Ethernet hardware address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct MacAddr([u8; 6]);
 
 /// Why a string is not a MAC address.

@@ -3,11 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt as _;
+use std::time::SystemTime;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::atomic;
 use crate::cluster::{Cluster, Node};
 use crate::mac::MacAddr;
 use crate::plan::{FilePlan, LinkScheme};
@@ -78,17 +78,17 @@ pub fn report(
     all: bool,
 ) -> Result<Report> {
     let dir = root.host(&cluster.pxelinux_dir());
-    let entries = tree::scan(&dir)?;
+    // One pass reads every link's target and its own mtime.
+    let entries = tree::scan_with_mtimes(&dir)?;
     crate::timing::phase("scan");
-    let handle = atomic::Dir::open(&dir).ok();
     let scheme = LinkScheme::Pxelinux;
     let present: HashSet<&str> = entries
         .iter()
-        .filter(|(_, e)| matches!(e, Entry::File))
+        .filter(|(_, (e, _))| matches!(e, Entry::File))
         .map(|(n, _)| n.as_str())
         .collect();
     let default_target = match entries.get("default") {
-        Some(Entry::Link(t)) => t
+        Some((Entry::Link(t), _)) => t
             .to_str()
             .filter(|s| tree::is_plain_name(s))
             .map(str::to_string),
@@ -106,7 +106,6 @@ pub fn report(
         Ok(node_status(
             cluster,
             node,
-            handle.as_ref(),
             &name,
             entries.get(&name),
             &present,
@@ -119,7 +118,7 @@ pub fn report(
         let described: HashSet<MacAddr> = cluster.nodes.iter().map(|n| n.mac).collect();
         let mut orphans: Vec<Orphan> = entries
             .iter()
-            .filter_map(|(name, e)| {
+            .filter_map(|(name, (e, _))| {
                 let mac = scheme.parse(name).filter(|m| !described.contains(m))?;
                 let target = match e {
                     Entry::Link(t) => t.display().to_string(),
@@ -144,14 +143,17 @@ pub fn report(
 fn node_status(
     cluster: &Cluster,
     node: &Node,
-    dir: Option<&atomic::Dir>,
     name: &str,
-    entry: Option<&Entry>,
+    found: Option<&(Entry, Option<SystemTime>)>,
     present: &HashSet<&str>,
     default_target: Option<&str>,
 ) -> NodeStatus {
     let mut problems = Vec::new();
     let mut problem = |kind, message: String| problems.push(Problem { kind, message });
+    let (entry, mtime) = match found {
+        Some((e, t)) => (Some(e), *t),
+        None => (None, None),
+    };
     let (profile, link) = match entry {
         None => {
             let via = default_target.map_or_else(
@@ -193,7 +195,7 @@ fn node_status(
     };
     let since = link
         .as_ref()
-        .and_then(|_| dir.and_then(|d| d.mtime(name)))
+        .and(mtime)
         .map(|t| humantime::format_rfc3339_seconds(t).to_string());
     NodeStatus {
         name: node.name.clone(),
@@ -212,7 +214,7 @@ fn profile_problems(
     cluster: &Cluster,
     root: &Root,
     files: &[FilePlan],
-    entries: &HashMap<String, Entry>,
+    entries: &HashMap<String, (Entry, Option<SystemTime>)>,
 ) -> Vec<ProfileProblem> {
     let mut out = Vec::new();
     for file in files {
@@ -223,7 +225,7 @@ fn profile_problems(
             .to_string_lossy()
             .into_owned();
         let host = root.host(&file.path);
-        let problem = match entries.get(&name) {
+        let problem = match entries.get(&name).map(|(e, _)| e) {
             None => Some(("missing", format!("profile file `{name}` does not exist; `pxectl render` writes it"))),
             Some(Entry::File) => match std::fs::read(&host) {
                 Ok(bytes) if bytes != file.contents.as_bytes() => {
@@ -249,7 +251,7 @@ fn profile_problems(
         }
     }
     if let Some(want) = &cluster.roles.default {
-        let message = match entries.get("default") {
+        let message = match entries.get("default").map(|(e, _)| e) {
             Some(Entry::Link(t)) if t.as_os_str() == want.as_str() => None,
             Some(Entry::Link(t)) => Some(format!("`default` points at `{}`, the description says `{want}`; `pxectl render` re-points it", t.display())),
             Some(other) => Some(format!("`default` is {}, the description says a link to `{want}`; `pxectl render` replaces it", other.describe())),

@@ -5,6 +5,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context as _, Result};
 use indicatif::ProgressBar;
@@ -60,16 +61,50 @@ impl Entry {
 
 /// The entries of `dir` by name (none when it does not exist), with link targets read.
 pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
+    Ok(scan_with(dir, atomic::Dir::read_link)?
+        .into_iter()
+        .map(|(name, e)| match e {
+            Found::Link(t) => (name, Entry::Link(t)),
+            Found::Other(e) => (name, e),
+        })
+        .collect())
+}
+
+/// [`scan`] that also reads each link's own modification time (when it was last switched),
+/// in the same pass.
+pub fn scan_with_mtimes(dir: &Path) -> Result<HashMap<String, (Entry, Option<SystemTime>)>> {
+    Ok(scan_with(dir, |handle, name| {
+        Ok((handle.read_link(name)?, handle.mtime(name)))
+    })?
+    .into_iter()
+    .map(|(name, e)| match e {
+        Found::Link((t, mtime)) => (name, (Entry::Link(t), mtime)),
+        Found::Other(e) => (name, (e, None)),
+    })
+    .collect())
+}
+
+/// What [`scan_with`] found at a name: a link with what was read of it, or anything else.
+enum Found<L> {
+    Link(L),
+    Other(Entry),
+}
+
+/// Walks `dir` (one level) and runs `read` on every link, on every core.
+fn scan_with<L: Send>(
+    dir: &Path,
+    read: impl Fn(&atomic::Dir, &str) -> Result<L> + Sync,
+) -> Result<Vec<(String, Found<L>)>> {
     let handle = match atomic::Dir::open(dir) {
         Ok(h) => h,
-        Err(_) if !dir.exists() => return Ok(HashMap::new()),
+        Err(_) if !dir.exists() => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let walk = walkdir::WalkDir::new(dir)
         .min_depth(1)
         .max_depth(1)
         .follow_links(false);
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
     let mut links = Vec::new();
     for entry in walk {
         let entry = match entry {
@@ -79,7 +114,7 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
                     && e.io_error()
                         .is_some_and(|io| io.kind() == ErrorKind::NotFound) =>
             {
-                return Ok(HashMap::new())
+                return Ok(Vec::new())
             }
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot read folder `{}`", dir.display()))
@@ -100,14 +135,14 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Entry>> {
         } else {
             Entry::Other
         };
-        out.insert(name.to_string(), kind);
+        out.push((name.to_string(), Found::Other(kind)));
     }
-    let targets = par_map(&links, |name| handle.read_link(name))?;
+    let read = par_map(&links, |name| read(&handle, name))?;
     out.extend(
         links
             .into_iter()
-            .zip(targets)
-            .map(|(name, target)| (name, Entry::Link(target))),
+            .zip(read)
+            .map(|(name, l)| (name, Found::Link(l))),
     );
     Ok(out)
 }

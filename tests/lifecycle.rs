@@ -69,6 +69,7 @@ impl Background {
             .arg("--config")
             .arg(env.config())
             .args(args)
+            .env("PXECTL_CACHE_DIR", env.cache_dir())
             .stdout(fs::File::create(&out).unwrap())
             .stderr(fs::File::create(&err).unwrap())
             .spawn()

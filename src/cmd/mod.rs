@@ -31,11 +31,16 @@ pub(crate) fn load_plan(settings: &Settings) -> Result<(Cluster, Plan)> {
 /// Loads the description and the templates it (or `--templates`) names.
 pub(crate) fn load(settings: &Settings) -> Result<(Cluster, Templates)> {
     let cluster = crate::description::from_file(&settings.config)?;
+    let templates = templates_for(settings, &cluster)?;
+    Ok((cluster, templates))
+}
+
+/// The templates `--templates` or the description names (the built-in ones by default).
+pub(crate) fn templates_for(settings: &Settings, cluster: &Cluster) -> Result<Templates> {
     let dir = settings
         .templates
         .as_deref()
         .or(cluster.templates.as_deref());
     templates::check_dir(dir)?;
-    let templates = Templates::load(dir)?;
-    Ok((cluster, templates))
+    Templates::load(dir)
 }

@@ -23,8 +23,9 @@ pub fn render(
     reload: bool,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let (cluster, templates) = super::load(settings)?;
-    let root = Root::new(settings.root.clone());
+    let (text, cluster) = crate::description::read_and_check(&settings.config)?;
+    let templates = super::templates_for(settings, &cluster)?;
+    let root = settings.host_root();
     let trusted = [
         cluster.paths.web_root.clone(),
         cluster.paths.tftp_root.clone(),
@@ -101,6 +102,9 @@ pub fn render(
     let done = tree::apply(&cmp.changes, &bar)?;
     crate::timing::phase("apply");
     journal_links(&root.host(&cluster.paths.state_dir), &done.node_links)?;
+    // For `status` and the switches (description::cache). Best effort: without it they read
+    // the YAML, as they would anyway after an edit.
+    let _ = crate::description::cache::store(&root, &settings.config, &text, &cluster);
     writeln!(
         out,
         "{}: {}",

@@ -1,5 +1,6 @@
 //! The cluster description: YAML text in, checked [`Cluster`] out, or every problem with its place.
 
+pub mod cache;
 mod model;
 mod spans;
 mod split;
@@ -55,13 +56,28 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
 
 /// Reads, parses and checks the description at `path`.
 pub fn from_file(path: &Path) -> Result<Cluster> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read the cluster description `{}`; pass `--config PATH` or set `PXECTL_CONFIG`",
-            path.display()
-        )
+    Ok(read_and_check(path)?.1)
+}
+
+/// [`from_file`], also giving the text that was checked.
+pub fn read_and_check(path: &Path) -> Result<(String, Cluster)> {
+    let text = read(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let cluster = parse(&text, base).map_err(|diagnostics| InvalidDescription {
+        file: path.to_path_buf(),
+        diagnostics,
     })?;
-    crate::timing::phase("read");
+    Ok((text, cluster))
+}
+
+/// [`from_file`], or the same description as `render` checked and kept it when the file has
+/// not changed since ([`cache`]).
+pub fn from_file_cached(path: &Path, root: &crate::tree::Root) -> Result<Cluster> {
+    let text = read(path)?;
+    if let Some(cluster) = cache::load(root, path, &text) {
+        crate::timing::phase("cached");
+        return Ok(cluster);
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     parse(&text, base).map_err(|diagnostics| {
         InvalidDescription {
@@ -70,6 +86,17 @@ pub fn from_file(path: &Path) -> Result<Cluster> {
         }
         .into()
     })
+}
+
+fn read(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the cluster description `{}`; pass `--config PATH` or set `PXECTL_CONFIG`",
+            path.display()
+        )
+    })?;
+    crate::timing::phase("read");
+    Ok(text)
 }
 
 /// Every type error and unknown key of a syntactically valid document, found by reading each

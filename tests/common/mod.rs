@@ -56,6 +56,11 @@ impl Env {
         self.at("/srv/public/pxe/pxelinux.cfg").join(name)
     }
 
+    /// Where runs without `--root` keep checked descriptions (`PXECTL_CACHE_DIR`).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
     pub fn write_config(&self, yaml: &str) {
         fs::write(self.config(), yaml).expect("write description");
     }
@@ -70,7 +75,8 @@ impl Env {
         cmd.args(args)
             .env_remove("PXECTL_CONFIG")
             .env_remove("PXECTL_ROOT")
-            .env_remove("PXECTL_TEMPLATES");
+            .env_remove("PXECTL_TEMPLATES")
+            .env_remove("PXECTL_CACHE_DIR");
         Run(cmd.output().expect("run pxectl"))
     }
 }
@@ -159,7 +165,9 @@ impl Env {
         cmd.args(args)
             .env_remove("PXECTL_CONFIG")
             .env_remove("PXECTL_ROOT")
-            .env_remove("PXECTL_TEMPLATES");
+            .env_remove("PXECTL_TEMPLATES")
+            // Without `--root` the cache would be the machine's /var/cache/pxectl.
+            .env("PXECTL_CACHE_DIR", self.cache_dir());
         Run(cmd.output().expect("run pxectl"))
     }
 }

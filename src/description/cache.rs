@@ -1,0 +1,215 @@
+//! The checked description kept for the next run, like a compiled `.pyc`: `render` stores it
+//! in `/var/cache/pxectl/` (under `--root`), and `status` and the switches use it instead of
+//! reading the YAML again when nothing that decides the result has changed.
+//!
+//! A stored description is used only when all of these hold, else the file is read as usual:
+//! - it was stored by a pxectl built from the same description code (a fingerprint of the
+//!   version and of the sources that parse and check a description);
+//! - for the same description file (its canonical path), whose text is byte for byte the text
+//!   it was checked from (the text is stored with it and compared: no hash to collide);
+//! - the cache file is a regular file (never followed through a link), owned by root or by
+//!   the user running pxectl, and writable by nobody else: otherwise whoever could write it
+//!   could skip the checks.
+//!
+//! Deleting the folder is always safe.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs;
+use std::hash::{Hash as _, Hasher as _};
+use std::io::Read as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::Cluster;
+use crate::tree::Root;
+
+/// Where checked descriptions are kept on the boot server (FHS: data that may be deleted).
+pub const DIR: &str = "/var/cache/pxectl";
+
+/// What decides how a text is checked: the version and the sources that parse and check.
+fn fingerprint() -> u64 {
+    let mut h = DefaultHasher::new();
+    for part in [
+        env!("CARGO_PKG_VERSION"),
+        include_str!("../cluster.rs"),
+        include_str!("../mac.rs"),
+        include_str!("mod.rs"),
+        include_str!("model.rs"),
+        include_str!("split.rs"),
+        include_str!("validate.rs"),
+    ] {
+        part.hash(&mut h);
+    }
+    h.finish()
+}
+
+#[derive(Serialize)]
+struct Stored<'a> {
+    fingerprint: u64,
+    config: &'a Path,
+    text: &'a str,
+    cluster: &'a Cluster,
+}
+
+#[derive(Deserialize)]
+struct Loaded {
+    fingerprint: u64,
+    config: PathBuf,
+    text: String,
+    cluster: Cluster,
+}
+
+/// The cache folder: `PXECTL_CACHE_DIR` as is (empty: no cache), else [`DIR`] under `--root`.
+fn dir(root: &Root) -> Option<PathBuf> {
+    match std::env::var_os("PXECTL_CACHE_DIR") {
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => Some(root.host(Path::new(DIR))),
+    }
+}
+
+/// The cache file in `dir` for the description at `config` (canonical).
+fn file(dir: &Path, config: &Path) -> PathBuf {
+    let mut h = DefaultHasher::new();
+    config.hash(&mut h);
+    dir.join(format!("{:016x}.json", h.finish()))
+}
+
+/// The checked description stored for `config` with this exact `text`, if there is one to trust.
+pub fn load(root: &Root, config: &Path, text: &str) -> Option<Cluster> {
+    load_in(&dir(root)?, config, text)
+}
+
+fn load_in(dir: &Path, config: &Path, text: &str) -> Option<Cluster> {
+    let config = fs::canonicalize(config).ok()?;
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(file(dir, &config))
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    let uid = nix::unistd::geteuid().as_raw();
+    if !meta.is_file() || (meta.uid() != 0 && meta.uid() != uid) || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    let mut json = String::new();
+    f.read_to_string(&mut json).ok()?;
+    let loaded: Loaded = serde_json::from_str(&json).ok()?;
+    if loaded.fingerprint != fingerprint() || loaded.config != config || loaded.text != text {
+        return None;
+    }
+    let mut cluster = loaded.cluster;
+    cluster.daemons.name_daemons();
+    Some(cluster)
+}
+
+/// Keeps `cluster`, checked from `text` of `config`, for the next run. Best effort: a cache
+/// that cannot be written (no permission) only means the next run reads the YAML.
+pub fn store(root: &Root, config: &Path, text: &str, cluster: &Cluster) -> anyhow::Result<()> {
+    match dir(root) {
+        Some(dir) => store_in(&dir, config, text, cluster),
+        None => Ok(()),
+    }
+}
+
+fn store_in(dir: &Path, config: &Path, text: &str, cluster: &Cluster) -> anyhow::Result<()> {
+    let config = fs::canonicalize(config)?;
+    if load_in(dir, &config, text).is_some() {
+        return Ok(());
+    }
+    let path = file(dir, &config);
+    let json = serde_json::to_string(&Stored {
+        fingerprint: fingerprint(),
+        config: &config,
+        text,
+        cluster,
+    })?;
+    crate::atomic::ensure_dir(path.parent().unwrap_or(Path::new("/")))?;
+    crate::atomic::write_file(&path, json.as_bytes(), 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    const EXAMPLE: &str = include_str!("../../examples/portacluster.yaml");
+
+    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, Cluster) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("cluster.yaml");
+        fs::write(&config, EXAMPLE).unwrap();
+        let cluster = super::super::parse(EXAMPLE, dir.path()).unwrap();
+        let cache = dir.path().join("cache");
+        (dir, cache, config, cluster)
+    }
+
+    #[test]
+    fn gives_back_what_was_checked() {
+        let (_dir, cache, config, cluster) = setup();
+        assert!(load_in(&cache, &config, EXAMPLE).is_none());
+        store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+        let got = load_in(&cache, &config, EXAMPLE).expect("a hit");
+        assert_eq!(format!("{got:?}"), format!("{cluster:?}"));
+        let cached = file(&cache, &fs::canonicalize(&config).unwrap());
+        assert!(cached.starts_with(&cache));
+        assert_eq!(
+            fs::metadata(&cached).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+
+    #[test]
+    fn another_text_or_file_misses() {
+        let (dir, cache, config, cluster) = setup();
+        store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+        let edited = EXAMPLE.replace("node3", "node9");
+        assert!(load_in(&cache, &config, &edited).is_none());
+        let other = dir.path().join("other.yaml");
+        fs::write(&other, EXAMPLE).unwrap();
+        assert!(load_in(&cache, &other, EXAMPLE).is_none());
+    }
+
+    #[test]
+    fn an_untrusted_or_damaged_cache_file_is_ignored() {
+        let (dir, cache, config, cluster) = setup();
+        store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+        let cached = file(&cache, &fs::canonicalize(&config).unwrap());
+        assert!(load_in(&cache, &config, EXAMPLE).is_some());
+
+        fs::set_permissions(&cached, fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(
+            load_in(&cache, &config, EXAMPLE).is_none(),
+            "group-writable"
+        );
+        fs::set_permissions(&cached, fs::Permissions::from_mode(0o646)).unwrap();
+        assert!(
+            load_in(&cache, &config, EXAMPLE).is_none(),
+            "world-writable"
+        );
+        fs::set_permissions(&cached, fs::Permissions::from_mode(0o644)).unwrap();
+
+        let real = dir.path().join("real.json");
+        fs::rename(&cached, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &cached).unwrap();
+        assert!(load_in(&cache, &config, EXAMPLE).is_none(), "a link");
+        fs::remove_file(&cached).unwrap();
+
+        let json = fs::read_to_string(&real).unwrap();
+        fs::write(&cached, &json[..json.len() / 2]).unwrap();
+        assert!(load_in(&cache, &config, EXAMPLE).is_none(), "torn");
+        let other_build = json.replacen(
+            &format!("\"fingerprint\":{}", fingerprint()),
+            "\"fingerprint\":1",
+            1,
+        );
+        assert_ne!(other_build, json);
+        fs::write(&cached, other_build).unwrap();
+        assert!(load_in(&cache, &config, EXAMPLE).is_none(), "another build");
+        // store replaces what it cannot use
+        store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+        assert!(load_in(&cache, &config, EXAMPLE).is_some());
+    }
+}
