@@ -173,13 +173,21 @@ pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot read folder `{}`", dir.display()))?;
         if entry.file_name().to_str().is_some_and(is_temp) {
-            let path = entry.path();
-            fs::remove_file(&path)
-                .with_context(|| format!("cannot remove stale temporary `{}`", path.display()))?;
+            remove_stale_temp(&entry.path())?;
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+/// Removes one temporary a killed run left; one already gone is fine.
+pub fn remove_stale_temp(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove stale temporary `{}`", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn parent(path: &Path) -> &Path {

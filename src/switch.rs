@@ -54,14 +54,19 @@ impl Step<'_> {
     }
 }
 
-/// Reads the link folder once and pairs each `(node, profile)` with what is on disk.
+/// Reads the link folder once and pairs each `(node, profile)` with what is on disk. With
+/// `clean` (the caller holds the lock), a killed run's temporaries are removed on the way.
 pub fn plan<'a>(
     cluster: &Cluster,
     root: &Root,
     wanted: impl IntoIterator<Item = (&'a Node, String)>,
+    clean: bool,
 ) -> Result<Vec<Step<'a>>> {
     let dir = root.host(&cluster.pxelinux_dir());
     let mut entries: HashMap<String, Entry> = tree::scan(&dir)?;
+    if clean {
+        tree::remove_temps(&dir, &mut entries)?;
+    }
     let scheme = LinkScheme::Pxelinux;
     Ok(wanted
         .into_iter()

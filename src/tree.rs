@@ -286,22 +286,19 @@ pub fn scan_link_dirs(link_dirs: &[LinkDir], root: &Root, clean: bool) -> Result
     Ok((scans, removed))
 }
 
-/// Removes the entries of `entries` (read from `dir`) that are pxectl temporaries.
-fn remove_temps(dir: &Path, entries: &mut HashMap<String, Entry>) -> Result<usize> {
+/// Removes the entries of `entries` (read from `dir`) that are pxectl temporaries, from the
+/// folder and from the map; the caller holds the lock.
+pub fn remove_temps<S: std::hash::BuildHasher>(
+    dir: &Path,
+    entries: &mut HashMap<String, Entry, S>,
+) -> Result<usize> {
     let temps: Vec<String> = entries
         .keys()
         .filter(|n| atomic::is_temp(n))
         .cloned()
         .collect();
     for name in &temps {
-        let path = dir.join(name);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != ErrorKind::NotFound => {
-                return Err(e)
-                    .with_context(|| format!("cannot remove stale temporary `{}`", path.display()))
-            }
-            _ => {}
-        }
+        atomic::remove_stale_temp(&dir.join(name))?;
         entries.remove(name);
     }
     Ok(temps.len())

@@ -502,3 +502,20 @@ fn status_and_switches_never_use_a_stale_checked_description() {
     // Status is read-only: it did not store the edited description.
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
 }
+
+/// The switch's one read of the link folder removes a killed run's temporaries, but only
+/// under the lock: `--dry-run` leaves them.
+#[test]
+fn a_switch_removes_stale_temporaries_and_a_dry_run_does_not() {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0);
+    let stale = env.pxe(".pxectl.tmp.999.0");
+    std::os::unix::fs::symlink("installer", &stale).unwrap();
+    env.run(&["reimage", "--dry-run", "node1"]).expect(0);
+    assert!(
+        stale.symlink_metadata().is_ok(),
+        "a dry run changes nothing"
+    );
+    env.run(&["reimage", "node1"]).expect(0);
+    assert!(stale.symlink_metadata().is_err(), "left behind");
+}

@@ -8,11 +8,11 @@ use anyhow::Result;
 use crate::cli::{Settings, SwitchArgs};
 use crate::cluster::{Cluster, Node};
 use crate::exit_codes::{ExitCode, UsageError};
+use crate::lock;
 use crate::output::{progress_bar, Verbosity};
 use crate::switch::{self, Step};
 use crate::targets::{self, Selection};
 use crate::tree::Root;
-use crate::{atomic, lock};
 
 /// Where the switch sends each node.
 #[derive(Debug, Clone)]
@@ -86,11 +86,10 @@ pub fn switch(
     let lock = if args.dry_run {
         None
     } else {
-        let lock = lock::acquire(&state, settings.lock_timeout)?;
-        atomic::remove_stale_temps(&root.host(&cluster.pxelinux_dir()))?;
-        Some(lock)
+        Some(lock::acquire(&state, settings.lock_timeout)?)
     };
-    let steps = switch::plan(&cluster, &root, wanted())?;
+    // Under the lock, the one read of the link folder also removes a killed run's temporaries.
+    let steps = switch::plan(&cluster, &root, wanted(), lock.is_some())?;
     let (steps, kept) = select(&cluster, steps, only);
     warn_missing_profiles(&cluster, &root, &steps);
 

@@ -263,7 +263,7 @@ pub(crate) fn handle(
             }))
         }
         Verdict::Switch { node, to } => {
-            let steps = switch::plan(cluster, root, [(node, to.clone())])?;
+            let steps = switch::plan(cluster, root, [(node, to.clone())], false)?;
             let done = switch::apply(&steps, &state, command, &ProgressBar::hidden())?;
             let from = done
                 .first()

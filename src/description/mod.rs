@@ -62,11 +62,7 @@ pub fn from_file(path: &Path) -> Result<Cluster> {
 /// [`from_file`], also giving the text that was checked.
 pub fn read_and_check(path: &Path) -> Result<(String, Cluster)> {
     let text = read(path)?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let cluster = parse(&text, base).map_err(|diagnostics| InvalidDescription {
-        file: path.to_path_buf(),
-        diagnostics,
-    })?;
+    let cluster = check(path, &text)?;
     Ok((text, cluster))
 }
 
@@ -78,8 +74,13 @@ pub fn from_file_cached(path: &Path, root: &crate::tree::Root) -> Result<Cluster
         crate::timing::phase("cached");
         return Ok(cluster);
     }
+    check(path, &text)
+}
+
+/// Parses and checks `text`, read from `path`; every problem is reported against `path`.
+fn check(path: &Path, text: &str) -> Result<Cluster> {
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, base).map_err(|diagnostics| {
+    parse(text, base).map_err(|diagnostics| {
         InvalidDescription {
             file: path.to_path_buf(),
             diagnostics,
