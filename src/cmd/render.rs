@@ -102,9 +102,11 @@ pub fn render(
     let done = tree::apply(&cmp.changes, &bar)?;
     crate::timing::phase("apply");
     journal_links(&root.host(&cluster.paths.state_dir), &done.node_links)?;
+    crate::timing::phase("journal");
     // For `status` and the switches (description::cache). Best effort: without it they read
     // the YAML, as they would anyway after an edit.
     let _ = crate::description::cache::store(&root, &settings.config, &text, &cluster);
+    crate::timing::phase("cache");
     writeln!(
         out,
         "{}: {}",
