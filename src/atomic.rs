@@ -1,7 +1,6 @@
 //! Atomic changes to the tree: every write and re-point is a rename of a complete temporary.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,17 +18,33 @@ pub fn is_temp(name: &str) -> bool {
 /// Writes `contents` to `path` with `mode`: temporary in the same folder, fsync, rename.
 /// A reader sees the old file or the new one, never a part; a crash leaves only a temporary.
 pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    write_with(path, mode, |w| w.write_all(contents))
+}
+
+/// [`write_file`] with the contents streamed by `write` (through a buffer), for files too large
+/// to build in memory first.
+pub fn write_with(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = parent(path);
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
-    tmp.write_all(contents)
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    let tmp = write(&mut out)
         .and_then(|()| {
-            tmp.as_file()
-                .set_permissions(fs::Permissions::from_mode(mode))
+            out.into_inner()
+                .map_err(std::io::IntoInnerError::into_error)
         })
-        .and_then(|()| tmp.as_file().sync_all())
+        .and_then(|tmp| {
+            tmp.as_file()
+                .set_permissions(fs::Permissions::from_mode(mode))?;
+            tmp.as_file().sync_all()?;
+            Ok(tmp)
+        })
         .with_context(|| format!("cannot write a temporary file for `{}`", path.display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)

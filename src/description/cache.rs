@@ -16,7 +16,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash as _, Hasher as _};
-use std::io::Read as _;
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -45,21 +45,18 @@ fn fingerprint() -> u64 {
     h.finish()
 }
 
-#[derive(Serialize)]
-struct Stored<'a> {
-    fingerprint: u64,
-    config: &'a Path,
-    text: &'a str,
-    cluster: &'a Cluster,
-}
-
-#[derive(Deserialize)]
-struct Loaded {
+/// The first line of a cache file, followed by the text (exactly `text_len` bytes) and then
+/// the checked description as JSON. Whether a file is current is decided from the header and
+/// the text alone, without reading the description back.
+#[derive(Serialize, Deserialize)]
+struct Header {
     fingerprint: u64,
     config: PathBuf,
-    text: String,
-    cluster: Cluster,
+    text_len: usize,
 }
+
+/// Longest header read: a fingerprint, a length, and a path (`PATH_MAX` bytes, escaped).
+const MAX_HEADER: u64 = 64 * 1024;
 
 /// The cache folder: `PXECTL_CACHE_DIR` as is (empty: no cache), else [`DIR`] under `--root`.
 fn dir(root: &Root) -> Option<PathBuf> {
@@ -84,25 +81,49 @@ pub fn load(root: &Root, config: &Path, text: &str) -> Option<Cluster> {
 
 fn load_in(dir: &Path, config: &Path, text: &str) -> Option<Cluster> {
     let config = fs::canonicalize(config).ok()?;
-    let mut f = fs::OpenOptions::new()
+    let mut f = current(dir, &config, text)?;
+    let mut json = Vec::new();
+    f.read_to_end(&mut json).ok()?;
+    let mut cluster: Cluster = serde_json::from_slice(&json).ok()?;
+    cluster.daemons.name_daemons();
+    Some(cluster)
+}
+
+/// The cache file for `config` (canonical), read up to its description, when it is trusted
+/// and was checked from exactly `text` by this build.
+fn current(dir: &Path, config: &Path, text: &str) -> Option<BufReader<fs::File>> {
+    let f = fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(file(dir, &config))
+        .open(file(dir, config))
         .ok()?;
     let meta = f.metadata().ok()?;
     let uid = nix::unistd::geteuid().as_raw();
     if !meta.is_file() || (meta.uid() != 0 && meta.uid() != uid) || meta.mode() & 0o022 != 0 {
         return None;
     }
-    let mut json = String::new();
-    f.read_to_string(&mut json).ok()?;
-    let loaded: Loaded = serde_json::from_str(&json).ok()?;
-    if loaded.fingerprint != fingerprint() || loaded.config != config || loaded.text != text {
+    let mut f = BufReader::with_capacity(1 << 16, f);
+    let mut line = String::new();
+    (&mut f).take(MAX_HEADER).read_line(&mut line).ok()?;
+    let header: Header = serde_json::from_str(&line).ok()?;
+    if header.fingerprint != fingerprint()
+        || header.config != config
+        || header.text_len != text.len()
+    {
         return None;
     }
-    let mut cluster = loaded.cluster;
-    cluster.daemons.name_daemons();
-    Some(cluster)
+    // Compared in blocks: the text may be megabytes, and most of a mismatch shows early.
+    let mut rest = text.as_bytes();
+    let mut block = vec![0; (1 << 16).min(rest.len())];
+    while !rest.is_empty() {
+        let n = block.len().min(rest.len());
+        f.read_exact(&mut block[..n]).ok()?;
+        if block[..n] != rest[..n] {
+            return None;
+        }
+        rest = &rest[n..];
+    }
+    Some(f)
 }
 
 /// Keeps `cluster`, checked from `text` of `config`, for the next run. Best effort: a cache
@@ -116,18 +137,24 @@ pub fn store(root: &Root, config: &Path, text: &str, cluster: &Cluster) -> anyho
 
 fn store_in(dir: &Path, config: &Path, text: &str, cluster: &Cluster) -> anyhow::Result<()> {
     let config = fs::canonicalize(config)?;
-    if load_in(dir, &config, text).is_some() {
+    // A file with this header and text holds this description: the fingerprint covers the
+    // code that made it from the text, and files are only ever replaced whole.
+    if current(dir, &config, text).is_some_and(|mut f| f.fill_buf().is_ok_and(|b| !b.is_empty())) {
         return Ok(());
     }
     let path = file(dir, &config);
-    let json = serde_json::to_string(&Stored {
+    let header = serde_json::to_string(&Header {
         fingerprint: fingerprint(),
-        config: &config,
-        text,
-        cluster,
+        config,
+        text_len: text.len(),
     })?;
     crate::atomic::ensure_dir(path.parent().unwrap_or(Path::new("/")))?;
-    crate::atomic::write_file(&path, json.as_bytes(), 0o644)
+    crate::atomic::write_with(&path, 0o644, |w| {
+        w.write_all(header.as_bytes())?;
+        w.write_all(b"\n")?;
+        w.write_all(text.as_bytes())?;
+        serde_json::to_writer(w, cluster).map_err(std::io::Error::from)
+    })
 }
 
 #[cfg(test)]
@@ -159,6 +186,25 @@ mod tests {
             fs::metadata(&cached).unwrap().permissions().mode() & 0o777,
             0o644
         );
+    }
+
+    #[test]
+    fn a_current_file_is_not_rewritten_and_a_stale_one_is() {
+        use std::os::unix::fs::MetadataExt as _;
+        let (_dir, cache, config, cluster) = setup();
+        store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+        let cached = file(&cache, &fs::canonicalize(&config).unwrap());
+        let ino = fs::metadata(&cached).unwrap().ino();
+        store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+        assert_eq!(fs::metadata(&cached).unwrap().ino(), ino, "rewritten");
+
+        let edited = EXAMPLE.replace("node3", "node9");
+        let other = super::super::parse(&edited, Path::new(".")).unwrap();
+        store_in(&cache, &config, &edited, &other).unwrap();
+        assert_ne!(fs::metadata(&cached).unwrap().ino(), ino, "kept");
+        assert!(load_in(&cache, &config, EXAMPLE).is_none());
+        let got = load_in(&cache, &config, &edited).expect("a hit");
+        assert_eq!(format!("{got:?}"), format!("{other:?}"));
     }
 
     #[test]
@@ -198,8 +244,13 @@ mod tests {
         fs::remove_file(&cached).unwrap();
 
         let json = fs::read_to_string(&real).unwrap();
-        fs::write(&cached, &json[..json.len() / 2]).unwrap();
-        assert!(load_in(&cache, &config, EXAMPLE).is_none(), "torn");
+        for torn in [json.len() / 2, json.len() - 1] {
+            fs::write(&cached, &json[..torn]).unwrap();
+            assert!(
+                load_in(&cache, &config, EXAMPLE).is_none(),
+                "torn at {torn}"
+            );
+        }
         let other_build = json.replacen(
             &format!("\"fingerprint\":{}", fingerprint()),
             "\"fingerprint\":1",
