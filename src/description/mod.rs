@@ -17,6 +17,24 @@ use crate::cluster::Cluster;
 use crate::diagnostic::{Diagnostic, InvalidDescription, Position};
 use spans::Spans;
 
+/// For the differential tests: inserts `fragment` at byte `at` of `text` (moved back to a
+/// character boundary), or with `delete` removes as many bytes from there.
+#[cfg(test)]
+pub(crate) fn edit(text: &mut String, at: usize, fragment: &str, delete: bool) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    if delete {
+        let end = (at + fragment.len()).min(text.len());
+        if text.is_char_boundary(end) {
+            text.replace_range(at..end, "");
+        }
+    } else {
+        text.insert_str(at, fragment);
+    }
+}
+
 /// Parses and checks a description; `base_dir` anchors its relative paths.
 pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
     if text.trim().is_empty() {

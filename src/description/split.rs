@@ -1,6 +1,7 @@
-//! Reading a large description on every core: the `nodes:` list is cut at its items into a
-//! few pieces, each piece is read by `serde_yaml` on its own thread, and the rest of the file is
-//! read with `nodes: []` in place of the list.
+//! Reading a large description on every core: the `nodes:` list is cut at its items into
+//! pieces, each thread reads its share of them with `serde_yaml` one piece after the other (so
+//! only one small piece's events are in memory per thread), and the rest of the file is read
+//! with `nodes: []` in place of the list.
 //!
 //! This is only a faster way to get the result `serde_yaml` gives for the whole file. It
 //! answers `None` (read the whole file instead) whenever it cannot be sure of that, and for
@@ -27,27 +28,38 @@ use super::model::{RawDescription, RawNode};
 /// Lists shorter than this are read with the whole file: threads would cost more than they save.
 const MIN_ITEMS: usize = 2048;
 
-/// `text` read as `serde_yaml` reads it whole, on every core; `None` when that is not sure to
+/// `text` read as `serde_yaml` reads it whole, on every core (in bounded memory even on one); `None` when that is not sure to
 /// give the same result, or on any error.
 pub fn from_str(text: &str) -> Option<RawDescription> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(8);
-    if threads < 2 {
-        return None;
-    }
-    from_str_in(text, threads, MIN_ITEMS)
+    from_str_in(text, threads, MIN_ITEMS, PIECE_ITEMS)
 }
 
-/// [`from_str`] with `pieces` pieces, for lists of at least `min_items` items.
-pub(crate) fn from_str_in(text: &str, pieces: usize, min_items: usize) -> Option<RawDescription> {
+/// At most this many items are read at once by one thread: `serde_yaml` keeps every event of
+/// what it reads in memory (about 3 kB per node), so a thread reads its share of a large list
+/// as a run of smaller pieces, one after the other, and memory stays bounded.
+const PIECE_ITEMS: usize = 1024;
+
+/// [`from_str`] on `threads` threads, for lists of at least `min_items` items, reading at most
+/// `piece_items` items at once on each thread.
+fn from_str_in(
+    text: &str,
+    threads: usize,
+    min_items: usize,
+    piece_items: usize,
+) -> Option<RawDescription> {
     let list = nodes_list(text)?;
-    if list.items.len() < min_items.max(2) {
+    let items = list.items.len();
+    if items < min_items.max(2) {
         return None;
     }
-    let pieces = pieces.clamp(2, list.items.len());
+    let threads = threads.clamp(1, items);
+    // Each thread's share, cut into pieces of at most `piece_items` items.
+    let pieces = items.div_ceil(piece_items.max(1)).max(threads);
     let mut cuts: Vec<usize> = (0..pieces)
-        .map(|p| list.items[p * list.items.len() / pieces])
+        .map(|p| list.items[p * items / pieces])
         .collect();
     cuts.push(list.span.end);
     let rest = format!(
@@ -57,11 +69,17 @@ pub(crate) fn from_str_in(text: &str, pieces: usize, min_items: usize) -> Option
     );
 
     let (rest, parts) = std::thread::scope(|s| {
-        let workers: Vec<_> = cuts
-            .windows(2)
-            .map(|w| {
-                let piece = &text[w[0]..w[1]];
-                s.spawn(move || serde_yaml::from_str::<Vec<RawNode>>(piece).ok())
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine = &cuts[t * pieces / threads..=(t + 1) * pieces / threads];
+                s.spawn(move || {
+                    let mut nodes = Vec::new();
+                    for w in mine.windows(2) {
+                        let piece = &text[w[0]..w[1]];
+                        nodes.extend(serde_yaml::from_str::<Vec<RawNode>>(piece).ok()?);
+                    }
+                    Some(nodes)
+                })
             })
             .collect();
         let rest = read_rest(&rest);
@@ -72,7 +90,7 @@ pub(crate) fn from_str_in(text: &str, pieces: usize, min_items: usize) -> Option
         (rest, parts)
     });
     let mut raw = rest?;
-    raw.nodes = Vec::with_capacity(list.items.len());
+    raw.nodes = Vec::with_capacity(items);
     for part in parts {
         raw.nodes.extend(part?);
     }
@@ -199,8 +217,16 @@ mod tests {
             .map(|r| format!("{r:?}"))
     }
 
+    /// `text` read in `pieces` pieces on that many threads. The same pieces read on two
+    /// threads, a piece at a time, may be cut elsewhere, so they may decline where this
+    /// answers; when they answer, it must be the whole file's answer too.
     fn split(text: &str, pieces: usize) -> Option<String> {
-        from_str_in(text, pieces, 1).map(|r| format!("{r:?}"))
+        let items = nodes_list(text).map_or(1, |l| l.items.len());
+        let in_turn = from_str_in(text, 2, 1, items.div_ceil(pieces)).map(|r| format!("{r:?}"));
+        if in_turn.is_some() {
+            assert_eq!(in_turn, whole(text), "{pieces} pieces in turn of:\n{text}");
+        }
+        from_str_in(text, pieces, 1, usize::MAX).map(|r| format!("{r:?}"))
     }
 
     fn node(i: usize) -> String {
@@ -215,6 +241,22 @@ mod tests {
             for pieces in 2..=7 {
                 let got = split(&text, pieces);
                 assert!(got.is_some(), "{pieces} pieces of:\n{text}");
+                assert_eq!(got, whole(&text));
+            }
+        }
+    }
+
+    #[test]
+    fn reads_a_thread_share_a_piece_at_a_time() {
+        let nodes: String = (0..7).map(node).collect();
+        let text = format!("{HEAD}nodes:\n{nodes}reservations: []\n");
+        for piece_items in 1..=7 {
+            for threads in 1..=3 {
+                let got = from_str_in(&text, threads, 1, piece_items).map(|r| format!("{r:?}"));
+                assert!(
+                    got.is_some(),
+                    "{threads} threads, {piece_items} items at once"
+                );
                 assert_eq!(got, whole(&text));
             }
         }
@@ -359,18 +401,7 @@ mod tests {
             .prop_map(|edits| {
                 let mut text = BASE.to_string();
                 for (at, fragment, delete) in edits {
-                    let mut at = at.min(text.len());
-                    while !text.is_char_boundary(at) {
-                        at -= 1;
-                    }
-                    if delete {
-                        let end = (at + fragment.len()).min(text.len());
-                        if text.is_char_boundary(end) {
-                            text.replace_range(at..end, "");
-                        }
-                    } else {
-                        text.insert_str(at, fragment);
-                    }
+                    crate::description::edit(&mut text, at, fragment, delete);
                 }
                 text
             })
