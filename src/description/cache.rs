@@ -35,6 +35,7 @@ fn fingerprint() -> u64 {
         env!("CARGO_PKG_VERSION"),
         include_str!("../cluster.rs"),
         include_str!("../mac.rs"),
+        include_str!("fast.rs"),
         include_str!("mod.rs"),
         include_str!("model.rs"),
         include_str!("split.rs"),

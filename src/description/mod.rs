@@ -1,6 +1,7 @@
 //! The cluster description: YAML text in, checked [`Cluster`] out, or every problem with its place.
 
 pub mod cache;
+mod fast;
 mod model;
 mod spans;
 mod split;

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use super::model::{RawDescription, RawNode};
 
 /// Lists shorter than this are read with the whole file: threads would cost more than they save.
-const MIN_ITEMS: usize = 2048;
+const MIN_ITEMS: usize = 256;
 
 /// `text` read as `serde_yaml` reads it whole, on every core (in bounded memory even on one); `None` when that is not sure to
 /// give the same result, or on any error.
@@ -76,7 +76,10 @@ fn from_str_in(
                     let mut nodes = Vec::new();
                     for w in mine.windows(2) {
                         let piece = &text[w[0]..w[1]];
-                        nodes.extend(serde_yaml::from_str::<Vec<RawNode>>(piece).ok()?);
+                        match super::fast::nodes(piece) {
+                            Some(fast) => nodes.extend(fast),
+                            None => nodes.extend(serde_yaml::from_str::<Vec<RawNode>>(piece).ok()?),
+                        }
                     }
                     Some(nodes)
                 })
@@ -259,6 +262,35 @@ mod tests {
                 );
                 assert_eq!(got, whole(&text));
             }
+        }
+    }
+
+    #[test]
+    fn a_large_list_in_either_style_is_read_fast_and_the_same() {
+        use std::fmt::Write as _;
+        let (mut flow, mut block) = (String::new(), String::new());
+        for i in 0..3000 {
+            let (mac, rack) = (
+                format!("02:00:00:00:{:02x}:{:02x}", i / 256, i % 256),
+                i / 40,
+            );
+            let ip = format!("10.0.{}.{}", i / 250, i % 250 + 1);
+            let _ = writeln!(
+                flow,
+                "  - {{name: n{i}, mac: '{mac}', ip: {ip}, groups: [r{rack}]}}"
+            );
+            let _ = writeln!(
+                block,
+                "- name: n{i}\n  mac: {mac}\n  groups:\n    - r{rack}\n  normal_profile: local\n"
+            );
+        }
+        for list in [flow, block] {
+            let text = format!("{HEAD}nodes:\n{list}reservations: []\n");
+            let fast = super::super::fast::nodes(&list).expect("read by the fast reader");
+            assert_eq!(fast.len(), 3000);
+            let got = from_str(&text).map(|r| format!("{r:?}"));
+            assert!(got.is_some());
+            assert_eq!(got, whole(&text));
         }
     }
 
