@@ -23,13 +23,21 @@
 
 use super::model::RawNode;
 
-/// The nodes of `piece`: whole items of one block sequence, the first line an item's;
-/// `None` when any part of it is outside the forms this module reads.
+/// [`read_into`] a list of its own.
+#[cfg(test)]
 pub fn nodes(piece: &str) -> Option<Vec<RawNode>> {
+    let mut out = Vec::new();
+    read_into(piece, &mut out)?;
+    Some(out)
+}
+
+/// Appends the nodes of `piece` (whole items of one block sequence, the first line an
+/// item's) to `out`; `None` when any part of it is outside the forms this module reads, and
+/// then some of them may have been appended.
+pub fn read_into(piece: &str, out: &mut Vec<RawNode>) -> Option<()> {
     if piece.contains(['\t', '\r']) {
         return None;
     }
-    let mut out = Vec::new();
     let mut item: Option<Item> = None;
     let mut indent = None;
     for line in piece.split('\n') {
@@ -56,7 +64,7 @@ pub fn nodes(piece: &str) -> Option<Vec<RawNode>> {
     if let Some(done) = item {
         out.push(done.finish()?);
     }
-    Some(out)
+    Some(())
 }
 
 /// The item being read.

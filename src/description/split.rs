@@ -71,14 +71,22 @@ fn from_str_in(
     let (rest, parts) = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let mine = &cuts[t * pieces / threads..=(t + 1) * pieces / threads];
+                let (from, to) = (t * pieces / threads, (t + 1) * pieces / threads);
+                let mine = &cuts[from..=to];
+                // The first thread's list receives the others' at the end: room for all.
+                let room = if t == 0 {
+                    items
+                } else {
+                    to * items / pieces - from * items / pieces
+                };
                 s.spawn(move || {
-                    let mut nodes = Vec::new();
+                    let mut nodes = Vec::with_capacity(room);
                     for w in mine.windows(2) {
                         let piece = &text[w[0]..w[1]];
-                        match super::fast::nodes(piece) {
-                            Some(fast) => nodes.extend(fast),
-                            None => nodes.extend(serde_yaml::from_str::<Vec<RawNode>>(piece).ok()?),
+                        let before = nodes.len();
+                        if super::fast::read_into(piece, &mut nodes).is_none() {
+                            nodes.truncate(before);
+                            nodes.extend(serde_yaml::from_str::<Vec<RawNode>>(piece).ok()?);
                         }
                     }
                     Some(nodes)
@@ -93,7 +101,8 @@ fn from_str_in(
         (rest, parts)
     });
     let mut raw = rest?;
-    raw.nodes = Vec::with_capacity(items);
+    let mut parts = parts.into_iter();
+    raw.nodes = parts.next()??;
     for part in parts {
         raw.nodes.extend(part?);
     }

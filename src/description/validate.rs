@@ -1,5 +1,6 @@
 //! Turns a raw description into a checked [`Cluster`], reporting every problem at once.
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -1027,60 +1028,95 @@ impl Validator {
     /// Duplicate names, MACs and addresses across the server, reservations and nodes.
     fn uniqueness(&mut self, raw: &RawDescription, server: Option<&Server>) {
         let n = raw.reservations.len() + raw.nodes.len() + 1;
-        let mut names: HashMap<String, At> = HashMap::with_capacity(n);
-        let mut macs: HashMap<MacAddr, At> = HashMap::with_capacity(n);
-        let mut ips: HashMap<Ipv4Addr, At> = HashMap::with_capacity(n);
-        names.insert(
-            raw.server.hostname.to_ascii_lowercase(),
-            At::Key("server.hostname"),
-        );
+        // Keys borrow the description where they can: these maps hold every host.
+        let mut names: HashMap<Cow<'_, str>, Seen> = HashMap::with_capacity(n);
+        let mut macs: HashMap<MacAddr, Seen> = HashMap::with_capacity(n);
+        let mut ips: HashMap<Ipv4Addr, Seen> = HashMap::with_capacity(n);
+        names.insert(lowercase(&raw.server.hostname), Seen::Server);
         if let Some(s) = server {
-            ips.insert(s.address, At::Key("server.address"));
+            ips.insert(s.address, Seen::Server);
         }
         let entries = raw
             .reservations
             .iter()
             .enumerate()
-            .map(|(i, r)| ("reservations", i, &r.name, &r.mac, &r.ip))
+            .map(|(i, r)| (Seen::Reservation(i), &r.name, &r.mac, &r.ip))
             .chain(
                 raw.nodes
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| ("nodes", i, &n.name, &n.mac, &n.ip)),
+                    .map(|(i, n)| (Seen::Node(i), &n.name, &n.mac, &n.ip)),
             );
-        for (list, i, name, mac, ip) in entries {
-            let at = |field| At::Item(list, i, field);
-            match names.entry(name.to_ascii_lowercase()) {
+        for (here, name, mac, ip) in entries {
+            match names.entry(lowercase(name)) {
                 Entry::Occupied(first) => {
-                    self.push(duplicate(&at("name"), "host name", name, first.get()));
+                    self.push(duplicate(here, "name", "host name", name, *first.get()));
                 }
                 Entry::Vacant(slot) => {
-                    slot.insert(at("name"));
+                    slot.insert(here);
                 }
             }
             if let Ok(m) = mac.parse::<MacAddr>() {
                 match macs.entry(m) {
-                    Entry::Occupied(first) => self.push(duplicate(
-                        &at("mac"),
-                        "MAC address",
-                        &m.colon(),
-                        first.get(),
-                    )),
+                    Entry::Occupied(first) => {
+                        self.push(duplicate(
+                            here,
+                            "mac",
+                            "MAC address",
+                            &m.colon(),
+                            *first.get(),
+                        ));
+                    }
                     Entry::Vacant(slot) => {
-                        slot.insert(at("mac"));
+                        slot.insert(here);
                     }
                 }
             }
             if let Some(Ok(a)) = ip.as_ref().map(|s| s.parse::<Ipv4Addr>()) {
                 match ips.entry(a) {
                     Entry::Occupied(first) => {
-                        self.push(duplicate(&at("ip"), "address", &a.to_string(), first.get()));
+                        self.push(duplicate(
+                            here,
+                            "ip",
+                            "address",
+                            &a.to_string(),
+                            *first.get(),
+                        ));
                     }
                     Entry::Vacant(slot) => {
-                        slot.insert(at("ip"));
+                        slot.insert(here);
                     }
                 }
             }
+        }
+    }
+}
+
+/// `s` in lower case, borrowed when it already is.
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Where a name, MAC or address was first seen (small: the uniqueness maps hold every host).
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    Server,
+    Reservation(usize),
+    Node(usize),
+}
+
+impl Seen {
+    /// The path of its `field` (`name`, `mac` or `ip`).
+    fn at(self, field: &'static str) -> At {
+        match (self, field) {
+            (Self::Server, "name") => At::Key("server.hostname"),
+            (Self::Server, _) => At::Key("server.address"),
+            (Self::Reservation(i), _) => At::Item("reservations", i, field),
+            (Self::Node(i), _) => At::Item("nodes", i, field),
         }
     }
 }
@@ -1101,12 +1137,12 @@ fn outside_subnet(path: &str, what: &str, ip: Ipv4Addr, server: &Server) -> Diag
     ))
 }
 
-fn duplicate(at: &At, what: &str, value: &str, first: &At) -> Diagnostic {
+fn duplicate(here: Seen, field: &'static str, what: &str, value: &str, first: Seen) -> Diagnostic {
     Diagnostic::new(
-        at.to_string(),
+        here.at(field).to_string(),
         format!("{what} {} is used twice", shown(value)),
     )
-    .note(format!("first used at `{first}`"))
+    .note(format!("first used at `{}`", first.at(field)))
     .hint("every host needs its own name, MAC address and fixed address")
 }
 
