@@ -1,7 +1,8 @@
 //! Reading a large description on every core: the `nodes:` list is cut at its items into
-//! pieces, each thread reads its share of them with `serde_yaml` one piece after the other (so
-//! only one small piece's events are in memory per thread), and the rest of the file is read
-//! with `nodes: []` in place of the list.
+//! pieces, each thread reads its share of them one piece after the other (with the fast
+//! reader of [`super::fast`], else with `serde_yaml`, so that only one small piece's events
+//! are in memory per thread), and the rest of the file is read by `serde_yaml` with
+//! `nodes: []` in place of the list.
 //!
 //! This is only a faster way to get the result `serde_yaml` gives for the whole file. It
 //! answers `None` (read the whole file instead) whenever it cannot be sure of that, and for
@@ -28,8 +29,8 @@ use super::model::{RawDescription, RawNode};
 /// Lists shorter than this are read with the whole file: threads would cost more than they save.
 const MIN_ITEMS: usize = 256;
 
-/// `text` read as `serde_yaml` reads it whole, on every core (in bounded memory even on one); `None` when that is not sure to
-/// give the same result, or on any error.
+/// `text` read as `serde_yaml` reads it whole, on every core (in bounded memory even on one);
+/// `None` when that is not sure to give the same result, or on any error.
 pub fn from_str(text: &str) -> Option<RawDescription> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
