@@ -46,9 +46,10 @@ fn fingerprint() -> u64 {
     h.finish()
 }
 
-/// The first line of a cache file, followed by the text (exactly `text_len` bytes) and then
-/// the checked description as JSON. Whether a file is current is decided from the header and
-/// the text alone, without reading the description back.
+/// The first line of a cache file, followed by the text (exactly `text_len` bytes), the
+/// checked description as JSON, and a [`TRAILER`] giving the JSON's length. Whether a file is
+/// current is decided from the header, the text and the trailer, without reading the
+/// description back.
 #[derive(Serialize, Deserialize)]
 struct Header {
     fingerprint: u64,
@@ -58,6 +59,10 @@ struct Header {
 
 /// Longest header read: a fingerprint, a length, and a path (`PATH_MAX` bytes, escaped).
 const MAX_HEADER: u64 = 64 * 1024;
+
+/// Length of the trailer: a newline, the JSON's length in 20 digits, a newline. A file cut
+/// short or grown since it was written does not match its trailer.
+const TRAILER: usize = 22;
 
 /// The cache folder: `PXECTL_CACHE_DIR` as is (empty: no cache), else [`DIR`] under `--root`.
 fn dir(root: &Root) -> Option<PathBuf> {
@@ -82,17 +87,19 @@ pub fn load(root: &Root, config: &Path, text: &str) -> Option<Cluster> {
 
 fn load_in(dir: &Path, config: &Path, text: &str) -> Option<Cluster> {
     let config = fs::canonicalize(config).ok()?;
-    let mut f = current(dir, &config, text)?;
+    let (f, json_len) = current(dir, &config, text)?;
     let mut json = Vec::new();
-    f.read_to_end(&mut json).ok()?;
+    f.take(json_len).read_to_end(&mut json).ok()?;
     let mut cluster: Cluster = serde_json::from_slice(&json).ok()?;
     cluster.daemons.name_daemons();
     Some(cluster)
 }
 
-/// The cache file for `config` (canonical), read up to its description, when it is trusted
-/// and was checked from exactly `text` by this build.
-fn current(dir: &Path, config: &Path, text: &str) -> Option<BufReader<fs::File>> {
+/// The cache file for `config` (canonical), read up to its description, and the length of
+/// the description, when the file is trusted, whole, and was checked from exactly `text` by
+/// this build.
+fn current(dir: &Path, config: &Path, text: &str) -> Option<(BufReader<fs::File>, u64)> {
+    use std::os::unix::fs::FileExt as _;
     let f = fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
@@ -113,6 +120,16 @@ fn current(dir: &Path, config: &Path, text: &str) -> Option<BufReader<fs::File>>
     {
         return None;
     }
+    let json_len = meta
+        .len()
+        .checked_sub((line.len() + text.len() + TRAILER) as u64)?;
+    let mut trailer = [0; TRAILER];
+    f.get_ref()
+        .read_exact_at(&mut trailer, meta.len() - TRAILER as u64)
+        .ok()?;
+    if trailer != *format!("\n{json_len:020}\n").as_bytes() {
+        return None;
+    }
     // Compared in blocks: the text may be megabytes, and most of a mismatch shows early.
     let mut rest = text.as_bytes();
     let mut block = vec![0; (1 << 16).min(rest.len())];
@@ -124,7 +141,7 @@ fn current(dir: &Path, config: &Path, text: &str) -> Option<BufReader<fs::File>>
         }
         rest = &rest[n..];
     }
-    Some(f)
+    Some((f, json_len))
 }
 
 /// Keeps `cluster`, checked from `text` of `config`, for the next run. Best effort: a cache
@@ -138,9 +155,10 @@ pub fn store(root: &Root, config: &Path, text: &str, cluster: &Cluster) -> anyho
 
 fn store_in(dir: &Path, config: &Path, text: &str, cluster: &Cluster) -> anyhow::Result<()> {
     let config = fs::canonicalize(config)?;
-    // A file with this header and text holds this description: the fingerprint covers the
-    // code that made it from the text, and files are only ever replaced whole.
-    if current(dir, &config, text).is_some_and(|mut f| f.fill_buf().is_ok_and(|b| !b.is_empty())) {
+    // A whole file with this header and text holds this description: the fingerprint covers
+    // the code that made it from the text. (Damage that keeps every length is not detected;
+    // readers then fall back to the YAML until the text changes.)
+    if current(dir, &config, text).is_some() {
         return Ok(());
     }
     let path = file(dir, &config);
@@ -154,8 +172,29 @@ fn store_in(dir: &Path, config: &Path, text: &str, cluster: &Cluster) -> anyhow:
         w.write_all(header.as_bytes())?;
         w.write_all(b"\n")?;
         w.write_all(text.as_bytes())?;
-        serde_json::to_writer(w, cluster).map_err(std::io::Error::from)
+        let mut json = Counted { out: w, bytes: 0 };
+        serde_json::to_writer(&mut json, cluster).map_err(std::io::Error::from)?;
+        let len = json.bytes;
+        write!(w, "\n{len:020}\n")
     })
+}
+
+/// A writer that counts what goes through it.
+struct Counted<'a> {
+    out: &'a mut dyn std::io::Write,
+    bytes: u64,
+}
+
+impl std::io::Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]
@@ -206,6 +245,29 @@ mod tests {
         assert!(load_in(&cache, &config, EXAMPLE).is_none());
         let got = load_in(&cache, &config, &edited).expect("a hit");
         assert_eq!(format!("{got:?}"), format!("{other:?}"));
+    }
+
+    #[test]
+    fn a_file_cut_short_or_grown_is_not_used_and_is_replaced() {
+        let (_dir, cache, config, cluster) = setup();
+        store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+        let cached = file(&cache, &fs::canonicalize(&config).unwrap());
+        let whole = fs::read(&cached).unwrap();
+        let mut grown = whole.clone();
+        grown.extend_from_slice(b" ");
+        // Cut inside the description, inside the trailer, or with a byte added at the end:
+        // the header and the text still match.
+        for damaged in [
+            &whole[..whole.len() - 30],
+            &whole[..whole.len() - 10],
+            &grown[..],
+        ] {
+            fs::write(&cached, damaged).unwrap();
+            assert!(load_in(&cache, &config, EXAMPLE).is_none());
+            store_in(&cache, &config, EXAMPLE, &cluster).unwrap();
+            assert_eq!(fs::read(&cached).unwrap(), whole, "not replaced");
+            assert!(load_in(&cache, &config, EXAMPLE).is_some());
+        }
     }
 
     #[test]

@@ -19,8 +19,9 @@
 //! - `groups` as a flow sequence on one line, or as `- scalar` lines indented deeper than the
 //!   key; a flow mapping item on one line. No trailing commas.
 //!
-//! Anything else (tabs, carriage returns, anchors, tags, block scalars, multi-line scalars,
-//! other indentations, unknown or repeated keys, trailing text) answers `None`.
+//! Anything else (tabs, carriage returns, control characters, line breaks other than `\n`,
+//! anchors, tags, block scalars, multi-line scalars, other indentations, unknown or repeated
+//! keys, trailing text) answers `None`.
 
 use super::model::RawNode;
 
@@ -36,7 +37,7 @@ pub fn nodes(piece: &str) -> Option<Vec<RawNode>> {
 /// item's) to `out`; `None` when any part of it is outside the forms this module reads, and
 /// then some of them may have been appended.
 pub fn read_into(piece: &str, out: &mut Vec<RawNode>) -> Option<()> {
-    if piece.contains(['\t', '\r']) {
+    if !only_lines_and_printable(piece) {
         return None;
     }
     let mut item: Option<Item> = None;
@@ -66,6 +67,23 @@ pub fn read_into(piece: &str, out: &mut Vec<RawNode>) -> Option<()> {
         out.push(done.finish()?);
     }
     Some(())
+}
+
+/// Whether `text` has no tab or carriage return, nothing libyaml refuses (control
+/// characters, DEL, C1 controls, U+FFFE, U+FFFF) and no line break other than `\n` (libyaml
+/// also breaks lines at U+0085, U+2028 and U+2029). Reading lines at `\n` alone is then what
+/// libyaml does.
+pub fn only_lines_and_printable(text: &str) -> bool {
+    if text.is_ascii() {
+        return text
+            .bytes()
+            .all(|b| b == b'\n' || (b' '..=b'~').contains(&b));
+    }
+    text.chars().all(|c| {
+        c == '\n'
+            || (' '..='~').contains(&c)
+            || !(c <= '\u{9f}' || matches!(c, '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'))
+    })
 }
 
 /// The item being read.
@@ -365,6 +383,16 @@ mod tests {
             "- name: a b\n  mac: m\n",
             "- name: n:\n  mac: m\n",
             "- {name: é, mac: m}\n",
+            // what libyaml refuses or reads as a line break, even in a comment or quotes
+            "- {name: n, mac: m} # \u{1}\n",
+            "# \0\n- {name: n, mac: m}\n",
+            "- {name: 'a\u{7f}b', mac: m}\n",
+            "- {name: 'a\u{9f}b', mac: m}\n",
+            "- {name: 'a\u{fffe}b', mac: m}\n",
+            "- {name: 'a\u{85}b', mac: m}\n",
+            "- {name: 'a\u{2028}  b', mac: m}\n",
+            "- {name: n, mac: m} # x\u{85}- {name: o, mac: p}\n",
+            "- name: n # \u{2029}  ip: 1.2.3.4\n  mac: m\n",
         ] {
             assert_eq!(fast(piece), None, "{piece}");
         }
@@ -433,6 +461,16 @@ mod tests {
             "\t",
             "\r",
             "\n    - x",
+            "\u{1}",
+            "\u{7f}",
+            "\u{85}",
+            "\u{9f}",
+            "\u{a0}",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{feff}",
+            "\u{fffe}",
+            "é",
         ];
 
         fn item() -> impl Strategy<Value = String> {

@@ -11,7 +11,9 @@
 //! - The list must be a block sequence under a top-level `nodes:` line (no value, no anchor or
 //!   tag on that line), its items at one indentation `k`, every other line of it either blank,
 //!   a comment, or indented deeper than `k`. Anything else (tabs in the indentation, a line
-//!   less indented than `k`, a `%` directive) answers `None`.
+//!   less indented than `k`, a `%` directive) answers `None`. Lines are read at `\n` (or
+//!   `\r\n`): a text with another line break of YAML's (a lone `\r`, U+0085, U+2028,
+//!   U+2029) answers `None`.
 //! - A cut is made only before a line that starts an item (`- ` or `-` at column `k`). Such a
 //!   line cannot be inside a block scalar or a plain scalar of an earlier item (both end at a
 //!   line indented `k` or less). If it is inside a quoted scalar or a flow collection, the
@@ -135,6 +137,9 @@ struct NodesList {
 
 /// Finds the one top-level `nodes:` block list; `None` when it is not plainly there.
 fn nodes_list(text: &str) -> Option<NodesList> {
+    if !only_newline_breaks(text) {
+        return None;
+    }
     let mut lines = Lines { text, pos: 0 };
     let mut key_line = None;
     for (range, line) in lines.by_ref() {
@@ -184,6 +189,15 @@ fn nodes_list(text: &str) -> Option<NodesList> {
         key_line,
         items,
     })
+}
+
+/// Whether every line break of `text` is `\n` or `\r\n`, as [`Lines`] reads them.
+fn only_newline_breaks(text: &str) -> bool {
+    let lone_cr = text
+        .split('\r')
+        .skip(1)
+        .any(|after| !after.starts_with('\n'));
+    !lone_cr && (text.is_ascii() || !text.contains(['\u{85}', '\u{2028}', '\u{2029}']))
 }
 
 /// A line without its line break is blank or only a comment.
@@ -332,6 +346,11 @@ mod tests {
             // a directive, a second `nodes:`
             format!("%YAML 1.1\n---\n{HEAD}nodes:\n{nodes}"),
             format!("{HEAD}nodes:\n{nodes}nodes:\n{nodes}"),
+            // line breaks the line reading here does not see
+            format!("{HEAD}nodes:\n{nodes}  # end\u{85}reservations: []\n"),
+            format!("{HEAD}nodes:\n{nodes}  # end\u{2028}  - {{name: x, mac: m}}\n"),
+            format!("{HEAD}nodes:\n{nodes}  # end\u{2029}nodes: []\n"),
+            format!("{HEAD}nodes:\n{nodes}  # end\rreservations: []\n"),
         ] {
             assert_eq!(split(&text, 2), None, "{text}");
         }
@@ -419,6 +438,11 @@ mod tests {
             "|\n",
             ">\n",
             "\r\n",
+            "\r",
+            "\u{85}",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{1}",
             "\t",
             "%",
             "---\n",
