@@ -694,11 +694,7 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
                         }
                     }
                 }
-                let created = create_links(batch, &open, progress)?;
-                for (made, journal) in created {
-                    done.links_created += usize::from(made);
-                    done.node_links.extend(journal);
-                }
+                create_links(batch, &open, progress, &mut done)?;
                 continue;
             }
             Change::ReplaceLink { path, target, .. } => {
@@ -733,16 +729,19 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
     Ok(done)
 }
 
-/// Creates the links of `batch` (all `CreateLink`, their folders in `open`) on every core;
-/// per link, whether this run created it, and the node whose first link it is then.
+/// Creates the links of `batch` (all `CreateLink`, their folders in `open`) on every core,
+/// and counts and journals in `done` those this run created. The worker threads only make
+/// system calls; what is journaled is built afterwards, so their allocator heaps stay empty
+/// (fresh memory is costly, docs/performance.md).
 fn create_links(
     batch: &[Change],
     open: &HashMap<PathBuf, atomic::Dir>,
     progress: &ProgressBar,
-) -> Result<Vec<(bool, Option<NodeLinkChange>)>> {
-    par_map(batch, |c| {
-        let Change::CreateLink { path, target, node } = c else {
-            return Ok((false, None));
+    done: &mut Applied,
+) -> Result<()> {
+    let created = par_map(batch, |c| {
+        let Change::CreateLink { path, target, .. } = c else {
+            return Ok(false);
         };
         let dir = path.parent().unwrap_or(Path::new("/"));
         let name = path
@@ -751,17 +750,28 @@ fn create_links(
             .unwrap_or_default();
         let made = open[dir].create_link(name, target)?;
         progress.inc(1);
-        let journal = node
-            .as_ref()
-            .filter(|_| made)
-            .map(|(node, mac)| NodeLinkChange {
+        Ok(made)
+    })?;
+    for (c, made) in batch.iter().zip(created) {
+        done.links_created += usize::from(made);
+        if let (
+            true,
+            Change::CreateLink {
+                target,
+                node: Some((node, mac)),
+                ..
+            },
+        ) = (made, c)
+        {
+            done.node_links.push(NodeLinkChange {
                 node: Some(node.clone()),
                 mac: *mac,
                 from: None,
                 to: Some(target.clone()),
             });
-        Ok((made, journal))
-    })
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
