@@ -24,9 +24,10 @@ use common::{median, ms};
 
 const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
 
-/// Runs pxectl through this bench's own `--measure` wrapper; returns wall time and peak RSS.
+/// Runs pxectl through this bench's own `--measure` wrapper; returns pxectl's wall time (from
+/// its spawn to its exit, as the wrapper saw it: the wrapper's own start is not pxectl's
+/// cost) and peak RSS.
 fn measure(config: &Path, root: &Path) -> (Duration, u64) {
-    let start = Instant::now();
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--measure", PXECTL, "-q", "--config"])
         .arg(config)
@@ -37,18 +38,23 @@ fn measure(config: &Path, root: &Path) -> (Duration, u64) {
         .arg("--no-verify")
         .output()
         .expect("run pxectl");
-    let wall = start.elapsed();
     assert!(
         out.status.success(),
         "pxectl failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rss = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .find_map(|l| l.strip_prefix("maxrss_kib="))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("wrapper reports maxrss");
-    (wall, rss)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reported = |key: &str| -> u64 {
+        stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the wrapper reports {key}"))
+    };
+    (
+        Duration::from_nanos(reported("wall_ns=")),
+        reported("maxrss_kib="),
+    )
 }
 
 fn identities(dir: &Path) -> BTreeMap<std::path::PathBuf, (u64, i64, i64)> {
@@ -80,11 +86,14 @@ fn symlink_floor(dir: &Path, n: usize) -> Duration {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--measure") {
-        // The wrapper: run pxectl, report its peak RSS from this process's children's usage.
+        // The wrapper: run pxectl, report its wall time and its peak RSS (from this
+        // process's children's usage).
+        let start = Instant::now();
         let status = Command::new(&args[2])
             .args(&args[3..])
             .status()
             .expect("spawn pxectl");
+        eprintln!("wall_ns={}", start.elapsed().as_nanos());
         let usage =
             nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
         eprintln!("maxrss_kib={}", usage.max_rss());
