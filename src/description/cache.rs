@@ -4,7 +4,7 @@
 //!
 //! A stored description is used only when all of these hold, else the file is read as usual:
 //! - it was stored by a pxectl built from the same description code (a fingerprint of the
-//!   version and of the sources that parse and check a description);
+//!   version, of the sources that parse and check a description, and of `Cargo.lock`);
 //! - for the same description file (its canonical path), whose text is byte for byte the text
 //!   it was checked from (the text is stored with it and compared: no hash to collide);
 //! - the cache file is a regular file (never followed through a link), owned by root or by
@@ -28,7 +28,8 @@ use crate::tree::Root;
 /// Where checked descriptions are kept on the boot server (FHS: data that may be deleted).
 pub const DIR: &str = "/var/cache/pxectl";
 
-/// What decides how a text is checked: the version and the sources that parse and check.
+/// What decides how a text is checked: the version, the sources that parse and check, and the
+/// versions of the crates they use.
 fn fingerprint() -> u64 {
     let mut h = DefaultHasher::new();
     for part in [
@@ -40,6 +41,10 @@ fn fingerprint() -> u64 {
         include_str!("model.rs"),
         include_str!("split.rs"),
         include_str!("validate.rs"),
+        // validate expands profile strings with tera through these
+        include_str!("../templates.rs"),
+        // and serde_yaml, serde_json and tera may read or print differently in another release
+        include_str!("../../Cargo.lock"),
     ] {
         part.hash(&mut h);
     }

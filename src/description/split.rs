@@ -1,8 +1,8 @@
 //! Reading a large description on every core: the `nodes:` list is cut at its items into
 //! pieces, each thread reads its share of them one piece after the other (with the fast
 //! reader of [`super::fast`], else with `serde_yaml`, so that only one small piece's events
-//! are in memory per thread), and the rest of the file is read by `serde_yaml` with
-//! `nodes: []` in place of the list.
+//! are in memory per thread), and the rest of the file is read by `serde_yaml` with a marker
+//! in place of the list.
 //!
 //! This is only a faster way to get the result `serde_yaml` gives for the whole file. It
 //! answers `None` (read the whole file instead) whenever it cannot be sure of that, and for
@@ -18,13 +18,18 @@
 //!   line cannot be inside a block scalar or a plain scalar of an earlier item (both end at a
 //!   line indented `k` or less). If it is inside a quoted scalar or a flow collection, the
 //!   piece before it ends with that scalar or collection open, which `serde_yaml` refuses.
-//! - An alias in one piece to an anchor in another is refused by `serde_yaml` (unknown anchor).
-//! - If the `nodes:` line itself was part of a multi-line quoted scalar of an earlier key, the
-//!   rest of the file would read with `nodes` missing: a second read of it requires the key.
+//! - The first piece starts right after the `nodes:` line, so the lines before the first item
+//!   are read too; the rest keeps the `nodes:` line's comment.
+//! - A list with an `&` in it answers `None`: an anchor there could be redefined, used by an
+//!   alias in the rest of the file, or feed aliases up to `serde_yaml`'s limit of repetitions,
+//!   which counts per document. Without anchors in the list, an alias in it can only refer to
+//!   the rest of the file, which `serde_yaml` refuses in a piece (unknown anchor).
+//! - The rest of the file is read with one marker node (a name the text does not hold) in
+//!   place of the list, and must give exactly that node as the top-level `nodes`. If the `nodes:` line was
+//!   part of a quoted scalar or flow collection that began earlier, or another `nodes` key
+//!   (`"nodes":`, `nodes :`) is read instead, it does not.
 
 use std::ops::Range;
-
-use serde::Deserialize;
 
 use super::model::{RawDescription, RawNode};
 
@@ -61,16 +66,13 @@ fn from_str_in(
     let threads = threads.clamp(1, items);
     // Each thread's share, cut into pieces of at most `piece_items` items.
     let pieces = items.div_ceil(piece_items.max(1)).max(threads);
+    // The first piece starts right after the `nodes:` line: what comes before the first item
+    // (blank lines, comments) is read too.
     let mut cuts: Vec<usize> = (0..pieces)
         .map(|p| list.items[p * items / pieces])
         .collect();
+    cuts[0] = list.span.start;
     cuts.push(list.span.end);
-    let rest = format!(
-        "{}nodes: []\n{}",
-        &text[..list.key_line.start],
-        &text[list.span.end..]
-    );
-
     let (rest, parts) = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
@@ -96,6 +98,15 @@ fn from_str_in(
                 })
             })
             .collect();
+        // Meanwhile, the rest, with a marker node in place of the list (the `nodes:` line keeps
+        // its comment, which is read too).
+        let key_line = &text[list.key_line.clone()];
+        let rest = format!(
+            "{}nodes: [{{name: {MARKER}, mac: x}}]{}{}",
+            &text[..list.key_line.start],
+            &key_line["nodes:".len()..],
+            &text[list.span.end..]
+        );
         let rest = read_rest(&rest);
         let parts: Vec<Option<Vec<RawNode>>> = workers
             .into_iter()
@@ -112,16 +123,22 @@ fn from_str_in(
     Some(raw)
 }
 
-/// The file with `nodes: []` for the list, read as a whole; `None` unless `nodes` is a key of
-/// the top-level mapping in it (not swallowed by a quoted scalar that began earlier).
+/// The name of the node that stands for the list in the rest of the file. A text that holds
+/// it is read whole, so the marker read back can only come from the line put in.
+const MARKER: &str = "pxectl-split-marker-5e1f";
+
+/// The file with the marker node for the list, read as a whole; `None` unless the top-level
+/// `nodes` is exactly the marker node (the line was not swallowed by a quoted scalar or a
+/// flow collection that began earlier, and no other `nodes` key is read instead).
 fn read_rest(rest: &str) -> Option<RawDescription> {
-    #[derive(Deserialize)]
-    struct Probe {
-        #[allow(dead_code)]
-        nodes: Vec<serde::de::IgnoredAny>,
+    let mut raw = serde_yaml::from_str::<RawDescription>(rest).ok()?;
+    match raw.nodes.as_slice() {
+        [only] if only.name == MARKER && only.mac == "x" => {
+            raw.nodes.clear();
+            Some(raw)
+        }
+        _ => None,
     }
-    serde_yaml::from_str::<Probe>(rest).ok()?;
-    serde_yaml::from_str::<RawDescription>(rest).ok()
 }
 
 /// Where the `nodes:` block list is.
@@ -182,6 +199,14 @@ fn nodes_list(text: &str) -> Option<NodesList> {
     }
     // Another top-level `nodes:` (a duplicate key) is left to the whole-file read to report.
     if lines.any(|(_, line)| line.starts_with("nodes:") || line.starts_with('%')) {
+        return None;
+    }
+    if text.contains(MARKER) {
+        return None;
+    }
+    // An anchor in the list could be redefined there, or used by an alias after it, or feed
+    // aliases up to serde_yaml's limit of repetitions, which it counts per document.
+    if text[key_line.end..end].contains('&') {
         return None;
     }
     Some(NodesList {
@@ -351,8 +376,42 @@ mod tests {
             format!("{HEAD}nodes:\n{nodes}  # end\u{2028}  - {{name: x, mac: m}}\n"),
             format!("{HEAD}nodes:\n{nodes}  # end\u{2029}nodes: []\n"),
             format!("{HEAD}nodes:\n{nodes}  # end\rreservations: []\n"),
+            // anchors in the list; the marker's name in the text
+            format!("{HEAD}nodes:\n  - {{name: &a a1, mac: m}}\n{nodes}"),
+            format!("{HEAD}templates: /{MARKER}\nnodes:\n{nodes}"),
         ] {
             assert_eq!(split(&text, 2), None, "{text}");
+        }
+    }
+
+    /// Found by a review: each answered where the whole file gives another result.
+    #[test]
+    fn what_the_whole_file_reads_differently_is_declined() {
+        let nodes: String = (0..6).map(node).collect();
+        let anchored = format!(
+            "server: {{hostname: b, address: 10.0.0.1/16, interface: e, domain: &d x}}\n\
+             profiles: {{local: {{kernel: /k}}}}\nroles: {{normal: local, reimage: local}}\n\
+             nodes:\n  - {{name: &d other, mac: m}}\n{nodes}lifecycle: {{prefix: *d}}\n"
+        );
+        let renumbered = format!(
+            "{HEAD}nodes:\n  - {{name: &a a1, mac: &b b1}}\n{nodes}  - {{name: &a a2, mac: &b b2}}\n  - {{name: *a, mac: *b}}\n"
+        );
+        for text in [
+            // a tab or a control character between `nodes:` and the first item
+            format!("{HEAD}nodes:\n\t\n{nodes}"),
+            format!("{HEAD}nodes:\n\t# c\n{nodes}"),
+            format!("{HEAD}nodes: # \u{1}\n{nodes}"),
+            format!("{HEAD}nodes:\n  # \u{7f}\n{nodes}"),
+            // an anchor redefined in the list, and serde_yaml's numbering of redefined anchors
+            anchored,
+            renumbered,
+            // the `nodes:` line inside a quoted scalar, and another spelling of the key after
+            format!("{HEAD}templates: '/t\nnodes:\n{nodes}'\nnodes : []\n"),
+            format!("{HEAD}templates: '/t\nnodes:\n{nodes}'\n\"nodes\": []\n"),
+        ] {
+            let got = split(&text, 2);
+            assert!(got.is_none() || got == whole(&text), "{text}");
+            assert_eq!(got, None, "{text}");
         }
     }
 
@@ -438,6 +497,9 @@ mod tests {
             "|\n",
             ">\n",
             "\r\n",
+            "\"nodes\": []\n",
+            "nodes : []\n",
+            "\n\t",
             "\r",
             "\u{85}",
             "\u{2028}",
