@@ -36,24 +36,22 @@ pub fn phase(name: &str) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let now = Instant::now();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     eprintln!(
         "timing: {name:<12} {:>9.2} ms  (total {:>9.2} ms)  rss {:>6} MB  peak {:>6} MB",
         (now - c.last).as_secs_f64() * 1e3,
         (now - c.start).as_secs_f64() * 1e3,
-        memory("VmRSS:"),
-        memory("VmHWM:"),
+        memory(&status, "VmRSS:"),
+        memory(&status, "VmHWM:"),
     );
     c.last = now;
 }
 
-/// A memory figure of this process from `/proc/self/status`, in MB (`?` where there is none).
-fn memory(field: &str) -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        })
+/// A memory figure of `/proc/self/status`, in MB (`?` where there is none).
+fn memory(status: &str, field: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
         .map_or_else(|| "?".into(), |kb| (kb / 1024).to_string())
 }

@@ -73,7 +73,7 @@ pub fn read_into(piece: &str, out: &mut Vec<RawNode>) -> Option<()> {
 /// characters, DEL, C1 controls, U+FFFE, U+FFFF) and no line break other than `\n` (libyaml
 /// also breaks lines at U+0085, U+2028 and U+2029). Reading lines at `\n` alone is then what
 /// libyaml does.
-pub fn only_lines_and_printable(text: &str) -> bool {
+fn only_lines_and_printable(text: &str) -> bool {
     if text.is_ascii() {
         return text
             .bytes()
