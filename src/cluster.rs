@@ -159,6 +159,16 @@ impl Daemons {
         self.dnsmasq.name = "dnsmasq";
         self.nginx.name = "nginx";
     }
+
+    /// Both daemons, dnsmasq first.
+    pub fn all(&self) -> [&Daemon; 2] {
+        [&self.dnsmasq, &self.nginx]
+    }
+
+    /// The daemon named `name` (`dnsmasq` or `nginx`).
+    pub fn named(&self, name: &str) -> Option<&Daemon> {
+        self.all().into_iter().find(|d| d.name == name)
+    }
 }
 
 impl Dhcp {

@@ -119,6 +119,9 @@ pub fn verify(
     root: &Root,
     timeout: Duration,
 ) -> Result<Verified> {
+    if !matches!(kind, FileKind::DnsmasqConf | FileKind::NginxConf) {
+        return Ok(Verified::Passed(String::new()));
+    }
     let Some(binary) = find_binary(&daemon.binary) else {
         return Ok(Verified::NotInstalled);
     };
@@ -131,9 +134,10 @@ pub fn verify(
     std::fs::write(&candidate, contents)
         .with_context(|| format!("cannot write `{}`", candidate.display()))?;
     let mut cmd = Command::new(&binary);
-    match kind {
+    let shown = match kind {
         FileKind::DnsmasqConf => {
             cmd.arg("--test").arg("-C").arg(&candidate);
+            format!("{} --test", binary.display())
         }
         FileKind::NginxConf => {
             let dirs = [
@@ -154,18 +158,10 @@ pub fn verify(
                     scratch.path().join("nginx.pid").display()
                 ));
             }
+            format!("{} -t", binary.display())
         }
-        FileKind::DhcpHosts | FileKind::Profile => return Ok(Verified::Passed(String::new())),
-    }
-    let shown = format!(
-        "{} {}",
-        binary.display(),
-        if kind == FileKind::DnsmasqConf {
-            "--test"
-        } else {
-            "-t"
-        }
-    );
+        FileKind::DhcpHosts | FileKind::Profile => unreachable!("returned above"),
+    };
     let out = run_with_timeout(cmd, timeout, &format!("`{shown}`"))?;
     if out.status.success() {
         return Ok(Verified::Passed(shown));
@@ -182,7 +178,7 @@ pub fn verify(
     Err(VerifyFailed {
         daemon: daemon.name,
         file: real.display().to_string(),
-        output: output_text(&out).replace(
+        output: text.replace(
             &candidate.display().to_string(),
             &real.display().to_string(),
         ),
@@ -211,7 +207,8 @@ pub enum Action {
 }
 
 impl Action {
-    fn verb(self) -> &'static str {
+    /// `reload` or `restart`.
+    pub fn verb(self) -> &'static str {
         match self {
             Self::Reload => "reload",
             Self::Restart => "restart",
@@ -276,7 +273,7 @@ pub fn perform(daemon: &Daemon, action: Action, timeout: Duration) -> Result<Str
     match &daemon.reload {
         Reload::Systemd(unit) => {
             let systemctl = find_binary("systemctl")
-                .context("`systemctl` is not available here; set `daemons.<name>.reload` to `pid_file` or `command` (docs/daemons.md)")?;
+                .with_context(|| format!("`systemctl` is not available here; set `daemons.{}.reload` to `pid_file` or `command` (docs/daemons.md)", daemon.name))?;
             let mut cmd = Command::new(&systemctl);
             cmd.arg(action.verb()).arg("--").arg(unit);
             let shown = format!("systemctl {} {unit}", action.verb());

@@ -15,6 +15,14 @@ fn example() -> String {
     fs::read_to_string(repo("examples/portacluster.yaml")).unwrap()
 }
 
+/// The example with its reservations in a dnsmasq hosts file.
+fn hostsfile_example() -> String {
+    example().replace(
+        "  boot_file: /pxelinux.0\n",
+        "  boot_file: /pxelinux.0\n  hosts: hostsfile\n",
+    )
+}
+
 fn with_daemons(text: &str, daemons: &str) -> String {
     format!("{text}\ndaemons:\n{daemons}")
 }
@@ -27,10 +35,7 @@ fn every_rendered_config_passes_the_real_dnsmasq_and_nginx() {
     ) {
         return;
     }
-    let hostsfile = example().replace(
-        "  boot_file: /pxelinux.0\n",
-        "  boot_file: /pxelinux.0\n  hosts: hostsfile\n",
-    );
+    let hostsfile = hostsfile_example();
     let mut seen = 0;
     for text in [example(), hostsfile, common::synthetic::description(50)] {
         let env = Env::new(&text);
@@ -76,10 +81,7 @@ fn every_rendered_config_passes_the_real_dnsmasq_and_nginx() {
 
 #[test]
 fn the_hostsfile_mode_renders_a_hosts_file_dnsmasq_reads() {
-    let env = Env::new(&example().replace(
-        "  boot_file: /pxelinux.0\n",
-        "  boot_file: /pxelinux.0\n  hosts: hostsfile\n",
-    ));
+    let env = Env::new(&hostsfile_example());
     env.run(&["render", "--no-verify"]).expect(0);
     let conf = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
     assert!(
@@ -209,10 +211,7 @@ fn apply_reloads_exactly_what_each_change_needs() {
         let _ = fs::remove_file(&marker);
         s
     };
-    let base = example().replace(
-        "  boot_file: /pxelinux.0\n",
-        "  boot_file: /pxelinux.0\n  hosts: hostsfile\n",
-    );
+    let base = hostsfile_example();
     env.write_config(&marked(&base, &marker));
     env.run(&["apply"])
         .expect(0)
@@ -517,4 +516,17 @@ fn a_pid_file_restart_whose_start_fails_is_retried_by_starting_only() {
         fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(),
         old
     );
+}
+
+#[test]
+fn reload_of_both_daemons_reloads_nginx_when_dnsmasq_fails() {
+    let env = Env::new(&with_daemons(
+        &example(),
+        "  dnsmasq: {reload: {command: {reload: [sh, -c, 'echo no dnsmasq >&2; exit 1'], restart: [true]}}}\n  nginx: {reload: {command: {reload: [true], restart: [true]}}}\n",
+    ));
+    env.run(&["reload"])
+        .expect(3)
+        .stdout_has("reload nginx: `true`")
+        .stderr_has("cannot reload dnsmasq")
+        .stderr_has("no dnsmasq");
 }

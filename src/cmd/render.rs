@@ -48,7 +48,7 @@ pub fn render(
                 writeln!(
                     out,
                     "would {} {}: {}",
-                    verb(need.action),
+                    need.action.verb(),
                     need.daemon,
                     need.why
                 )?;
@@ -200,21 +200,6 @@ fn verify(
     Ok(())
 }
 
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Reload => "reload",
-        Action::Restart => "restart",
-    }
-}
-
-fn daemon<'c>(cluster: &'c Cluster, name: &str) -> &'c crate::cluster::Daemon {
-    if name == "nginx" {
-        &cluster.daemons.nginx
-    } else {
-        &cluster.daemons.dnsmasq
-    }
-}
-
 /// Reloads or restarts what the applied changes need; on failure restores the previous files,
 /// tries to bring the daemon back on them, and reports both outcomes.
 fn reload_needed(cluster: &Cluster, cmp: &Comparison, out: &mut dyn Write) -> Result<()> {
@@ -232,12 +217,15 @@ fn reload_needed(cluster: &Cluster, cmp: &Comparison, out: &mut dyn Write) -> Re
     // Every daemon gets its reload even when another's fails; failures are reported together.
     let mut failures = Vec::new();
     for need in needs {
-        let d = daemon(cluster, need.daemon);
+        let d = cluster
+            .daemons
+            .named(need.daemon)
+            .with_context(|| format!("no daemon is named `{}`", need.daemon))?;
         match daemons::perform(d, need.action, timeout) {
             Ok(how) => writeln!(
                 out,
                 "{} {}: {how} ({})",
-                verb(need.action),
+                need.action.verb(),
                 need.daemon,
                 need.why
             )?,
@@ -256,16 +244,16 @@ fn reload_needed(cluster: &Cluster, cmp: &Comparison, out: &mut dyn Write) -> Re
                 let again = match again {
                     Ok(how) => format!(
                         "{} on the previous files succeeded ({how})",
-                        verb(need.action)
+                        need.action.verb()
                     ),
                     Err(e) => format!(
                         "{} on the previous files failed too: {e}",
-                        verb(need.action)
+                        need.action.verb()
                     ),
                 };
                 failures.push(format!(
                     "cannot {} {}: {first:#}; {restored}; {again}",
-                    verb(need.action),
+                    need.action.verb(),
                     need.daemon
                 ));
             }
@@ -306,14 +294,22 @@ pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Re
     } else {
         Action::Reload
     };
-    let names: &[&str] = match args.daemon {
-        Some(DaemonName::Dnsmasq) => &["dnsmasq"],
-        Some(DaemonName::Nginx) => &["nginx"],
-        None => &["dnsmasq", "nginx"],
+    let all = cluster.daemons.all();
+    let chosen: &[&crate::cluster::Daemon] = match args.daemon {
+        Some(DaemonName::Dnsmasq) => &all[..1],
+        Some(DaemonName::Nginx) => &all[1..],
+        None => &all,
     };
-    for name in names {
-        let how = daemons::perform(daemon(&cluster, name), action, cluster.daemons.timeout)?;
-        writeln!(out, "{} {name}: {how}", verb(action))?;
+    // Like `apply`: every daemon gets its turn even when another fails; failures come together.
+    let mut failures = Vec::new();
+    for d in chosen {
+        match daemons::perform(d, action, cluster.daemons.timeout) {
+            Ok(how) => writeln!(out, "{} {}: {how}", action.verb(), d.name)?,
+            Err(e) => failures.push(format!("cannot {} {}: {e:#}", action.verb(), d.name)),
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{}", failures.join("\n"));
     }
     Ok(ExitCode::Success)
 }
