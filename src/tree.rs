@@ -124,7 +124,9 @@ fn scan_with<L: Send>(
             continue;
         };
         let ft = entry.file_type();
-        if ft.is_symlink() {
+        // Another pxectl's temporary link lives only until its rename: it is not read (it
+        // may be gone by then), only reported, for the sweep under the lock.
+        if ft.is_symlink() && !atomic::is_temp(name) {
             links.push(name.to_string());
             continue;
         }
@@ -137,12 +139,17 @@ fn scan_with<L: Send>(
         };
         out.push((name.to_string(), Found::Other(kind)));
     }
-    let read = par_map(&links, |name| read(&handle, name))?;
+    // A link removed since the listing (by a run holding the lock, while this one reads
+    // without it) is gone, not an error.
+    let read = par_map(&links, |name| match read(&handle, name) {
+        Err(e) if e.root_cause().downcast_ref() == Some(&nix::errno::Errno::ENOENT) => Ok(None),
+        other => other.map(Some),
+    })?;
     out.extend(
         links
             .into_iter()
             .zip(read)
-            .map(|(name, l)| (name, Found::Link(l))),
+            .filter_map(|(name, l)| Some((name, Found::Link(l?)))),
     );
     Ok(out)
 }
@@ -777,6 +784,40 @@ fn create_links(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_does_not_read_temporaries_and_skips_links_gone_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["01-aa", "01-bb", ".pxectl.tmp.1.2"] {
+            std::os::unix::fs::symlink("local", dir.path().join(name)).unwrap();
+        }
+        // `01-bb` "disappears" between the listing and its read; a temporary is never read.
+        let found = scan_with(dir.path(), |handle, name| {
+            assert!(!atomic::is_temp(name), "read {name}");
+            if name == "01-bb" {
+                return Err(nix::errno::Errno::ENOENT).context("cannot read link");
+            }
+            handle.read_link(name)
+        })
+        .unwrap();
+        let mut names: Vec<(String, bool)> = found
+            .into_iter()
+            .map(|(n, f)| (n, matches!(f, Found::Link(_))))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                (".pxectl.tmp.1.2".to_string(), false),
+                ("01-aa".to_string(), true)
+            ]
+        );
+        // Any other error still fails the scan.
+        assert!(scan_with(dir.path(), |_, _| -> Result<()> {
+            Err(nix::errno::Errno::EACCES).context("cannot read link")
+        })
+        .is_err());
+    }
 
     #[test]
     fn root_prefixes_absolute_paths() {
