@@ -106,7 +106,7 @@ pub struct ReimageArgs {
 /// Options of `pxectl watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Read the callback log from its start instead of its end
+    /// Read the callback log from its start, instead of its end or where the last watcher stopped
     #[arg(long)]
     pub from_start: bool,
 }

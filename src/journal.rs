@@ -57,20 +57,21 @@ impl Writer {
             .read(true)
             .append(true)
             .create(true)
-                        .mode(0o644)
+            .mode(0o644)
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)
             .with_context(|| {
                 format!("cannot open the journal `{}` (if it is a symbolic link, remove it: pxectl never follows one there)", path.display())
             })?;
-        if !file.metadata().is_ok_and(|m| m.is_file()) {
+        let meta = file.metadata().ok().filter(std::fs::Metadata::is_file);
+        let Some(meta) = meta else {
             anyhow::bail!(
                 "the journal `{}` is not a regular file; move it away",
                 path.display()
             );
-        }
+        };
         // A crash may have left a torn last line; end it so the next line stays whole.
-        let len = file.metadata().map_or(0, |m| m.len());
+        let len = meta.len();
         if len > 0 {
             let mut last = [0u8; 1];
             file.seek(SeekFrom::Start(len - 1))

@@ -72,7 +72,9 @@ pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
     }
 }
 
-fn open(path: &Path) -> Result<File> {
+/// Opens (creating) the lock file `path`: never through a symbolic link, and only a regular
+/// file.
+pub(crate) fn open(path: &Path) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)

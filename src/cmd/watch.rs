@@ -1,7 +1,7 @@
 //! `pxectl watch` and `pxectl reimage --wait`: acting on install callbacks.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,7 +88,7 @@ pub(crate) fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
 pub fn watch(settings: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let cluster = crate::description::from_file(&settings.config)?;
     require_callbacks(&cluster)?;
-    let root = Root::new(settings.root.clone());
+    let root = settings.host_root();
     let state = root.host(&cluster.paths.state_dir);
     let _presence = hold_presence(&state)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -153,13 +153,7 @@ fn hold_presence(state: &Path) -> Result<Flock<File>> {
     std::fs::create_dir_all(state)
         .with_context(|| format!("cannot create the state folder `{}`", state.display()))?;
     let path = state.join(PRESENCE);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    let file = crate::lock::open(&path)?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| {
         anyhow::anyhow!(
             "another `pxectl watch` is running (it holds `{}`); one is enough",
@@ -306,7 +300,8 @@ impl Stage {
     }
 }
 
-/// Followers opened before the switch, so no callback written meanwhile is missed.
+/// Followers opened right after the switch, still under its lock, so no callback written
+/// after the switch is missed and none from before it counts.
 pub(crate) struct Waiter {
     callbacks: Follower,
     access: Follower,
