@@ -59,7 +59,8 @@ pub fn replace_link(path: &Path, target: &str) -> Result<()> {
     Dir::open(parent(path))?.replace_link(name, target)
 }
 
-fn file_name(path: &Path) -> Result<&str> {
+/// The last component of `path` as text, or an error naming the path.
+pub fn file_name(path: &Path) -> Result<&str> {
     path.file_name()
         .and_then(|n| n.to_str())
         .with_context(|| format!("`{}` has no usable file name", path.display()))

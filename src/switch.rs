@@ -114,12 +114,7 @@ pub fn apply(
             Some(Entry::Dir) => Some(displace(&step.path)?),
             _ => None,
         };
-        let name = step
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        dir.replace_link(name, &step.to)?;
+        dir.replace_link(atomic::file_name(&step.path)?, &step.to)?;
         let from = step.from();
         journal.append(&journal::Entry {
             time: journal::now(),

@@ -751,11 +751,7 @@ fn create_links(
             return Ok(false);
         };
         let dir = path.parent().unwrap_or(Path::new("/"));
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let made = open[dir].create_link(name, target)?;
+        let made = open[dir].create_link(atomic::file_name(path)?, target)?;
         progress.inc(1);
         Ok(made)
     })?;

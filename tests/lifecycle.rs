@@ -65,11 +65,8 @@ impl Background {
     fn start(env: &Env, args: &[&str]) -> Self {
         let out = env.dir.path().join(format!("bg-{}.out", args[0]));
         let err = env.dir.path().join(format!("bg-{}.err", args[0]));
-        let child = Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
-            .arg("--config")
-            .arg(env.config())
-            .args(args)
-            .env("PXECTL_CACHE_DIR", env.cache_dir())
+        let child = env
+            .command(args, false)
             .stdout(fs::File::create(&out).unwrap())
             .stderr(fs::File::create(&err).unwrap())
             .spawn()

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +16,7 @@ use common::{synthetic, Env};
 const PROFILES: [&str; 3] = ["local", "install", "rescue"];
 
 fn spawn(env: &Env, args: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
-        .arg("--config")
-        .arg(env.config())
-        .arg("--root")
-        .arg(env.root())
-        .args(["--lock-timeout", "300s", "-q"])
-        .args(args)
+    env.command(&[&["--lock-timeout", "300s", "-q"], args].concat(), true)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -52,8 +46,8 @@ fn assert_links_valid(dir: &Path, n: usize) -> usize {
             e.as_ref()
                 .unwrap()
                 .file_name()
-                .to_string_lossy()
-                .starts_with(".pxectl.tmp.")
+                .to_str()
+                .is_some_and(pxectl::atomic::is_temp)
         })
         .count()
 }

@@ -58,8 +58,43 @@ pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Re
     })
 }
 
-/// The table, each problem, and a summary; `quiet` leaves the table out.
+/// The table, each problem, and a summary; `quiet` leaves the table out (and does not build it).
 fn table(report: &Report, quiet: bool, out: &mut dyn Write) -> Result<()> {
+    if !quiet {
+        print_rows(report, out)?;
+    }
+    for node in &report.nodes {
+        for p in &node.problems {
+            writeln!(out, "problem: {}: {}", node.name, p.message)?;
+        }
+    }
+    for o in &report.orphans {
+        writeln!(
+            out,
+            "problem: orphan `{}` ({}) -> {}: no node has this MAC; `pxectl render --prune` removes it",
+            o.name, o.mac, o.target
+        )?;
+    }
+    for p in &report.profiles {
+        writeln!(out, "problem: {}", p.message)?;
+    }
+    let switched = report.nodes.iter().filter(|n| n.switched).count();
+    writeln!(
+        out,
+        "{} nodes, {switched} switched (*), {} {}",
+        report.nodes.len(),
+        report.problem_count,
+        if report.problem_count == 1 {
+            "problem"
+        } else {
+            "problems"
+        }
+    )?;
+    Ok(())
+}
+
+/// The table of nodes, aligned in columns.
+fn print_rows(report: &Report, out: &mut dyn Write) -> Result<()> {
     let rows: Vec<[String; 7]> = report
         .nodes
         .iter()
@@ -99,38 +134,9 @@ fn table(report: &Report, quiet: bool, out: &mut dyn Write) -> Result<()> {
         }
         s.trim_end().to_string()
     };
-    if !quiet {
-        writeln!(out, "{}", line(&header))?;
-    }
-    for row in rows.iter().filter(|_| !quiet) {
+    writeln!(out, "{}", line(&header))?;
+    for row in &rows {
         writeln!(out, "{}", line(&row.each_ref().map(String::as_str)))?;
     }
-    for node in &report.nodes {
-        for p in &node.problems {
-            writeln!(out, "problem: {}: {}", node.name, p.message)?;
-        }
-    }
-    for o in &report.orphans {
-        writeln!(
-            out,
-            "problem: orphan `{}` ({}) -> {}: no node has this MAC; `pxectl render --prune` removes it",
-            o.name, o.mac, o.target
-        )?;
-    }
-    for p in &report.profiles {
-        writeln!(out, "problem: {}", p.message)?;
-    }
-    let switched = report.nodes.iter().filter(|n| n.switched).count();
-    writeln!(
-        out,
-        "{} nodes, {switched} switched (*), {} {}",
-        report.nodes.len(),
-        report.problem_count,
-        if report.problem_count == 1 {
-            "problem"
-        } else {
-            "problems"
-        }
-    )?;
     Ok(())
 }

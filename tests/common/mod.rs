@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
-use assert_cmd::Command;
 use tempfile::TempDir;
 
 /// Path of a file in the repository.
@@ -67,17 +66,26 @@ impl Env {
 
     /// `pxectl --config cluster.yaml --root out ARGS`.
     pub fn run(&self, args: &[&str]) -> Run {
-        let mut cmd = Command::cargo_bin("pxectl").expect("binary");
-        cmd.arg("--config")
-            .arg(self.config())
-            .arg("--root")
-            .arg(self.root());
+        Run(self.command(args, true).output().expect("run pxectl"))
+    }
+
+    /// The command `pxectl --config cluster.yaml [--root out] ARGS`, without this machine's
+    /// pxectl variables. Without `--root`, the cache of checked descriptions goes to the
+    /// scratch folder (it would be the machine's /var/cache/pxectl).
+    pub fn command(&self, args: &[&str], root: bool) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pxectl"));
+        cmd.arg("--config").arg(self.config());
+        if root {
+            cmd.arg("--root").arg(self.root());
+            cmd.env_remove("PXECTL_CACHE_DIR");
+        } else {
+            cmd.env("PXECTL_CACHE_DIR", self.cache_dir());
+        }
         cmd.args(args)
             .env_remove("PXECTL_CONFIG")
             .env_remove("PXECTL_ROOT")
-            .env_remove("PXECTL_TEMPLATES")
-            .env_remove("PXECTL_CACHE_DIR");
-        Run(cmd.output().expect("run pxectl"))
+            .env_remove("PXECTL_TEMPLATES");
+        cmd
     }
 }
 
@@ -160,15 +168,7 @@ impl Env {
     /// `pxectl --config cluster.yaml ARGS`, without `--root`: for descriptions whose paths are
     /// already inside the scratch folder.
     pub fn run_live(&self, args: &[&str]) -> Run {
-        let mut cmd = Command::cargo_bin("pxectl").expect("binary");
-        cmd.arg("--config").arg(self.config());
-        cmd.args(args)
-            .env_remove("PXECTL_CONFIG")
-            .env_remove("PXECTL_ROOT")
-            .env_remove("PXECTL_TEMPLATES")
-            // Without `--root` the cache would be the machine's /var/cache/pxectl.
-            .env("PXECTL_CACHE_DIR", self.cache_dir());
-        Run(cmd.output().expect("run pxectl"))
+        Run(self.command(args, false).output().expect("run pxectl"))
     }
 }
 
