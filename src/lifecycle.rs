@@ -324,24 +324,28 @@ pub enum Verdict<'c> {
     Ignore(String),
 }
 
+/// Whether a callback naming `name` is for `node` (host names compare without case).
+pub fn is_for(node: &Node, name: &str) -> bool {
+    node.name.eq_ignore_ascii_case(name)
+}
+
+/// Whether `client` may call back for `node`: from its fixed address, when it has one.
+pub fn trusted(node: &Node, client: IpAddr) -> bool {
+    node.ip.is_none_or(|ip| client == IpAddr::V4(ip))
+}
+
 /// Decides what `cb` may do, given what the node's link points at now (`current`).
 /// The trust model: the node must be described, on the reimage profile, and, when it has a
 /// fixed address, call from it.
 pub fn decide<'c>(cluster: &'c Cluster, cb: &Callback, current: Option<&str>) -> Verdict<'c> {
-    let Some(node) = cluster
-        .nodes
-        .iter()
-        .find(|n| n.name.eq_ignore_ascii_case(&cb.node))
-    else {
+    let Some(node) = cluster.nodes.iter().find(|n| is_for(n, &cb.node)) else {
         return Verdict::Ignore(format!("no node is named `{}`", cb.node));
     };
-    if let Some(ip) = node.ip {
-        if cb.client != IpAddr::V4(ip) {
-            return Verdict::Ignore(format!(
-                "node `{}` has address {ip}, but the callback came from {}",
-                node.name, cb.client
-            ));
-        }
+    if let (false, Some(ip)) = (trusted(node, cb.client), node.ip) {
+        return Verdict::Ignore(format!(
+            "node `{}` has address {ip}, but the callback came from {}",
+            node.name, cb.client
+        ));
     }
     if current != Some(cluster.roles.reimage.as_str()) {
         return Verdict::Ignore(format!(

@@ -225,7 +225,7 @@ pub(crate) fn handle(
     let now = cluster
         .nodes
         .iter()
-        .find(|n| n.name.eq_ignore_ascii_case(&cb.node))
+        .find(|n| lifecycle::is_for(n, &cb.node))
         .and_then(current);
     match lifecycle::decide(cluster, &cb, now.as_deref()) {
         Verdict::Ignore(why) => {
@@ -493,14 +493,11 @@ impl Waiter {
             let Ok(cb) = lifecycle::parse(line, &cluster.lifecycle.prefix) else {
                 continue;
             };
-            let Some(node) = nodes.iter().find(|n| n.name.eq_ignore_ascii_case(&cb.node)) else {
+            let Some(node) = nodes.iter().find(|n| lifecycle::is_for(n, &cb.node)) else {
                 continue;
             };
             if watcher {
-                let trusted = node
-                    .ip
-                    .is_none_or(|ip| cb.client == std::net::IpAddr::V4(ip));
-                if trusted
+                if lifecycle::trusted(node, cb.client)
                     && cb.outcome == Outcome::Failed
                     && cluster.lifecycle.on_failure == crate::cluster::OnFailure::Leave
                 {
