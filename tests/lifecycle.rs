@@ -84,6 +84,15 @@ impl Background {
 
     /// Waits until `cond` holds (up to 10 s).
     #[track_caller]
+    /// `pxectl watch` (with `args` before it), once it says it is following the log.
+    fn watch(env: &Env, args: &[&str]) -> Self {
+        let watch = Self::start(env, &[args, &["watch"]].concat());
+        watch.until("watch to start", || {
+            watch.stdout().contains("watch: following")
+        });
+        watch
+    }
+
     fn until(&self, what: &str, cond: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !cond() {
@@ -97,9 +106,14 @@ impl Background {
         }
     }
 
-    fn stop(mut self) -> (Option<i32>, String) {
+    fn stop(self) -> (Option<i32>, String) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.finish()
+    }
+
+    /// Waits for it to end by itself: its exit status and stdout.
+    fn finish(mut self) -> (Option<i32>, String) {
         let status = self.child.wait().unwrap();
         (status.code(), self.stdout())
     }
@@ -130,10 +144,7 @@ fn watch_flips_a_finished_node_back_journals_failures_and_stops_on_sigterm() {
     env.run_live(&["reimage", "n1", "n3"]).expect(0);
     let log = base.join("callbacks.log");
     append(&log, &callback("done", "n1", "127.0.0.11")); // before watch: not acted on
-    let watch = Background::start(&env, &["watch"]);
-    watch.until("watch to start", || {
-        watch.stdout().contains("watch: following")
-    });
+    let watch = Background::watch(&env, &[]);
     assert_eq!(link(&base, 1), "install", "an old callback was acted on");
     append(&log, &callback("done", "n1", "127.0.0.11"));
     watch.until("n1 to flip back", || link(&base, 1) == "local");
@@ -161,10 +172,7 @@ fn hostile_and_foreign_callbacks_change_nothing_and_do_not_stop_the_watcher() {
     let (env, base) = setup();
     env.run_live(&["reimage", "n1"]).expect(0);
     let log = base.join("callbacks.log");
-    let watch = Background::start(&env, &["watch"]);
-    watch.until("watch to start", || {
-        watch.stdout().contains("watch: following")
-    });
+    let watch = Background::watch(&env, &[]);
     let mut huge = vec![b'A'; 200_000];
     huge.push(b'\n');
     append(&log, &huge);
@@ -208,10 +216,7 @@ fn watch_survives_rotation_by_rename_and_truncation() {
     env.run_live(&["reimage", "--all"]).expect(0);
     let log = base.join("callbacks.log");
     fs::write(&log, "").unwrap();
-    let watch = Background::start(&env, &["watch"]);
-    watch.until("watch to start", || {
-        watch.stdout().contains("watch: following")
-    });
+    let watch = Background::watch(&env, &[]);
     append(&log, &callback("done", "n1", "127.0.0.11"));
     watch.until("n1", || link(&base, 1) == "local");
     // logrotate's `create`: rename, then a new file.
@@ -228,10 +233,7 @@ fn watch_survives_rotation_by_rename_and_truncation() {
 #[test]
 fn a_second_watcher_is_refused() {
     let (env, _base) = setup();
-    let watch = Background::start(&env, &["watch"]);
-    watch.until("watch to start", || {
-        watch.stdout().contains("watch: following")
-    });
+    let watch = Background::watch(&env, &[]);
     env.run_live(&["watch"])
         .expect(3)
         .stderr_has("another `pxectl watch` is running");
@@ -299,10 +301,9 @@ fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
         &base.join("callbacks.log"),
         &callback("done", "n2", "127.0.0.12"),
     );
-    let mut wait = wait;
-    let status = wait.child.wait().unwrap();
-    let out = wait.stdout();
-    assert_eq!(status.code(), Some(1), "{out}\n{}", wait.stderr());
+    let err = wait.err.clone();
+    let (code, out) = wait.finish();
+    assert_eq!(code, Some(1), "{out}\n{}", fs::read_to_string(err).unwrap());
     assert!(
         out.contains("n1  done") && out.contains("n2  done"),
         "{out}"
@@ -337,10 +338,9 @@ fn reimage_wait_exits_0_when_every_node_is_done() {
         &base.join("callbacks.log"),
         &callback("done", "n1", "127.0.0.11"),
     );
-    let mut wait = wait;
-    let status = wait.child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{}", wait.stdout());
-    assert!(wait.stdout().contains("reimage: all 2 node(s) done"));
+    let (code, out) = wait.finish();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("reimage: all 2 node(s) done"));
 }
 
 #[test]
@@ -367,10 +367,7 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
     let pid_file = base.join("nginx.pid");
     let _stop = common::start_nginx(&base.join("etc/nginx/nginx.conf"), &base);
     env.run_live(&["reimage", "n1", "n2"]).expect(0);
-    let watch = Background::start(&env, &["watch"]);
-    watch.until("watch to start", || {
-        watch.stdout().contains("watch: following")
-    });
+    let watch = Background::watch(&env, &[]);
     let curl = |from: &str, path: &str| {
         let out = Command::new("curl")
             .args([
@@ -426,10 +423,7 @@ fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
     env.run_live(&["reimage", "--all"]).expect(0);
     let log = base.join("callbacks.log");
     fs::write(&log, "").unwrap();
-    let watch = Background::start(&env, &["--lock-timeout", "200ms", "watch"]);
-    watch.until("watch to start", || {
-        watch.stdout().contains("watch: following")
-    });
+    let watch = Background::watch(&env, &["--lock-timeout", "200ms"]);
     // Someone holds the tree's lock for a while: the callback waits, it is not lost.
     let lock = fs::OpenOptions::new()
         .read(true)
@@ -459,10 +453,7 @@ fn reimage_wait_with_a_watcher_counts_only_real_switches() {
     let (env, base) = setup();
     let log = base.join("callbacks.log");
     fs::write(&log, "").unwrap();
-    let watch = Background::start(&env, &["watch"]);
-    watch.until("watch to start", || {
-        watch.stdout().contains("watch: following")
-    });
+    let watch = Background::watch(&env, &[]);
     let wait = Background::start(&env, &["reimage", "--wait", "--timeout", "4s", "n1", "n2"]);
     wait.until("the wait to start", || {
         wait.stdout()
@@ -471,10 +462,8 @@ fn reimage_wait_with_a_watcher_counts_only_real_switches() {
     // A forged callback for n2 (wrong address) is ignored by the watcher, and not counted.
     append(&log, &callback("done", "n2", "127.0.0.99"));
     append(&log, &callback("done", "n1", "127.0.0.11"));
-    let mut wait = wait;
-    let status = wait.child.wait().unwrap();
-    let out = wait.stdout();
-    assert_eq!(status.code(), Some(1), "{out}");
+    let (code, out) = wait.finish();
+    assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("n1  done"), "{out}");
     assert!(out.contains("did not finish: n2 (waiting)"), "{out}");
     assert_eq!(
