@@ -130,7 +130,7 @@ pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
 }
 
 /// Every rendered file: dnsmasq.conf, nginx.conf, the hosts file if any, the profiles.
-pub fn files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> {
+fn files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> {
     let ctx = templates::cluster_context(cluster);
     crate::timing::phase("context");
     let mut files = vec![
@@ -161,7 +161,7 @@ pub fn files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> 
 }
 
 /// Every link (`default` and one per node) and the folders they are in.
-pub fn links(cluster: &Cluster) -> (Vec<LinkPlan>, Vec<LinkDir>) {
+fn links(cluster: &Cluster) -> (Vec<LinkPlan>, Vec<LinkDir>) {
     let dir = cluster.pxelinux_dir();
     let scheme = LinkScheme::Pxelinux;
     let mut links = Vec::with_capacity(cluster.nodes.len() + 1);
@@ -190,7 +190,7 @@ pub fn links(cluster: &Cluster) -> (Vec<LinkPlan>, Vec<LinkDir>) {
 }
 
 /// pxectl's own files (lock, journal).
-pub fn state_files(cluster: &Cluster) -> Vec<PathBuf> {
+fn state_files(cluster: &Cluster) -> Vec<PathBuf> {
     let state = &cluster.paths.state_dir;
     vec![
         state.join(crate::lock::FILE),

@@ -13,7 +13,7 @@ use crate::daemons::{self, Action, Verified};
 use crate::exit_codes::ExitCode;
 use crate::lock;
 use crate::output::{progress_bar, Verbosity};
-use crate::plan::{self, FileKind, Plan};
+use crate::plan::{self, FileKind};
 use crate::tree::{self, Applied, Change, Comparison, Finding, Root, Why};
 
 /// Runs `pxectl render` (`reload` false) or `pxectl apply` (`reload` true) with `args`.
@@ -62,18 +62,12 @@ pub fn render(
         return Ok(ExitCode::Success);
     }
 
-    // Rendered before the lock is taken: a template error must leave the disk untouched.
-    let files = plan::files(&cluster, &templates)?;
-    let (links, link_dirs) = plan::links(&cluster);
+    // Planned (no disk access) before the lock is taken: a template error must leave the disk
+    // untouched.
+    let plan = plan::build(&cluster, &templates)?;
     let _lock = lock::acquire(&root.host(&cluster.paths.state_dir), settings.lock_timeout)?;
     // One read of each link folder, removing a killed run's temporaries on the way.
-    let (scans, mut stale) = tree::scan_link_dirs(&link_dirs, &root, true)?;
-    let plan = Plan {
-        files,
-        links,
-        link_dirs,
-        state_files: plan::state_files(&cluster),
-    };
+    let (scans, mut stale) = tree::scan_link_dirs(&plan.link_dirs, &root, true)?;
     let mut dirs: Vec<PathBuf> = plan
         .files
         .iter()
