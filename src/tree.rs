@@ -155,7 +155,7 @@ fn scan_with<L: Send>(
 }
 
 /// `f` over `items` on every core (for thousands of independent syscalls), in order.
-pub fn par_map<T: Sync, R: Send>(
+fn par_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
