@@ -155,10 +155,7 @@ fn scan_with<L: Send>(
 }
 
 /// `f` over `items` on every core (for thousands of independent syscalls), in order.
-fn par_map<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(8);
