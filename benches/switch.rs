@@ -23,18 +23,7 @@ use std::time::{Duration, Instant};
 const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
 
 fn pxectl(config: &Path, root: &Path, args: &[&str]) -> Duration {
-    pxectl_cache(config, root, args, true)
-}
-
-/// `cache` false: without the checked description `render` keeps (`PXECTL_CACHE_DIR=`), as
-/// the first run after an edit of the description that was not rendered yet.
-fn pxectl_cache(config: &Path, root: &Path, args: &[&str], cache: bool) -> Duration {
     let mut cmd = Command::new(PXECTL);
-    if cache {
-        cmd.env_remove("PXECTL_CACHE_DIR");
-    } else {
-        cmd.env("PXECTL_CACHE_DIR", "");
-    }
     let start = Instant::now();
     let out = cmd
         .arg("--config")
@@ -104,26 +93,19 @@ fn main() {
 
     let (mut ours, mut shell, mut minimal, mut status) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut ours_uncached, mut status_uncached) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         ours.push(
             pxectl(&config, &root, &["reimage", "--all"])
                 + pxectl(&config, &root, &["boot-normal", "--all"]),
         );
-        ours_uncached.push(
-            pxectl_cache(&config, &root, &["reimage", "--all"], false)
-                + pxectl_cache(&config, &root, &["boot-normal", "--all"], false),
-        );
         shell.push(shell_loop(&dir, "install") + shell_loop(&dir, "local"));
         minimal.push(minimal_loop(&dir, n, "install") + minimal_loop(&dir, n, "local"));
         for _ in 0..3 {
             status.push(pxectl(&config, &root, &["status"]));
-            status_uncached.push(pxectl_cache(&config, &root, &["status"], false));
         }
     }
     let (ours, shell, minimal, status) =
         (median(ours), median(shell), median(minimal), median(status));
-    let (ours_uncached, status_uncached) = (median(ours_uncached), median(status_uncached));
     println!(
         "temp folder: {} (set TMPDIR to measure another filesystem)",
         std::env::temp_dir().display()
@@ -147,19 +129,8 @@ fn main() {
         ours.as_secs_f64() / minimal.as_secs_f64()
     );
     println!(
-        "| same, without the cache of checked descriptions | {} | {:.1}x faster, {:.2}x the minimal loop |",
-        ms(ours_uncached),
-        shell.as_secs_f64() / ours_uncached.as_secs_f64(),
-        ours_uncached.as_secs_f64() / minimal.as_secs_f64()
-    );
-    println!(
         "| pxectl status (median of {} runs) | {} | |",
         runs * 3,
         ms(status)
-    );
-    println!(
-        "| pxectl status without the cache (median of {} runs) | {} | |",
-        runs * 3,
-        ms(status_uncached)
     );
 }

@@ -4,13 +4,11 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-
 pub use crate::description::{HostsMode, OnFailure};
 use crate::mac::MacAddr;
 
 /// A cluster description that passed every check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Cluster {
     pub server: Server,
     pub paths: Paths,
@@ -27,7 +25,7 @@ pub struct Cluster {
 }
 
 /// Install completion callbacks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Lifecycle {
     pub callbacks: bool,
     /// URL path prefix, like `/pxectl` (no trailing `/`).
@@ -40,7 +38,7 @@ pub struct Lifecycle {
 }
 
 /// The boot server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Server {
     pub hostname: String,
     pub address: Ipv4Addr,
@@ -90,7 +88,7 @@ pub fn qualify(name: &str, domain: Option<&str>) -> String {
 }
 
 /// Output locations on the boot server (real paths, before any `--root`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Paths {
     pub dnsmasq_conf: PathBuf,
     pub nginx_conf: PathBuf,
@@ -107,7 +105,7 @@ impl Paths {
 }
 
 /// DHCP settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Dhcp {
     pub range: Option<(Ipv4Addr, Ipv4Addr)>,
     pub lease_time: String,
@@ -119,7 +117,7 @@ pub struct Dhcp {
 }
 
 /// How pxectl checks and reloads the daemons.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Daemons {
     pub dnsmasq: Daemon,
     pub nginx: Daemon,
@@ -128,10 +126,9 @@ pub struct Daemons {
 }
 
 /// One daemon.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Daemon {
-    /// `dnsmasq` or `nginx` (not stored: [`Daemons::name_daemons`] sets it back).
-    #[serde(skip)]
+    /// `dnsmasq` or `nginx`.
     pub name: &'static str,
     /// The program: a name looked up in `PATH` (then `/usr/sbin`), or an absolute path.
     pub binary: String,
@@ -139,7 +136,7 @@ pub struct Daemon {
 }
 
 /// How a daemon is reloaded and restarted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reload {
     Systemd(String),
     /// Not prefixed by `--root`: it names a running process's file.
@@ -154,12 +151,6 @@ pub enum Reload {
 }
 
 impl Daemons {
-    /// Sets each daemon's name from the field it is in (names are not stored in the cache).
-    pub fn name_daemons(&mut self) {
-        self.dnsmasq.name = "dnsmasq";
-        self.nginx.name = "nginx";
-    }
-
     /// Both daemons, dnsmasq first.
     pub fn all(&self) -> [&Daemon; 2] {
         [&self.dnsmasq, &self.nginx]
@@ -179,7 +170,7 @@ impl Dhcp {
 }
 
 /// HTTP settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Http {
     pub server_names: Vec<String>,
     pub listen_address: Option<IpAddr>,
@@ -203,7 +194,7 @@ impl Http {
 }
 
 /// A pxelinux profile with every template string already expanded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Profile {
     pub label: String,
     pub kernel: String,
@@ -214,7 +205,7 @@ pub struct Profile {
 }
 
 /// The profile each role means; all name described profiles.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Roles {
     pub normal: String,
     pub reimage: String,
@@ -223,7 +214,7 @@ pub struct Roles {
 }
 
 /// A DHCP reservation that never PXE boots.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Host {
     pub name: String,
     pub mac: MacAddr,
@@ -231,7 +222,7 @@ pub struct Host {
 }
 
 /// A machine pxectl images.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Node {
     pub name: String,
     pub mac: MacAddr,

@@ -4,9 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A 48-bit Ethernet hardware address.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddr([u8; 6]);
 
 /// Why a string is not a MAC address.

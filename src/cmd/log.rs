@@ -15,7 +15,7 @@ use crate::tree::Root;
 
 /// Prints journal entries, oldest first, filtered by node and time.
 pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let cluster = crate::description::from_file_cached(&settings.config, &settings.host_root())?;
+    let cluster = crate::description::from_file(&settings.config)?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let sel = args.targets.selection();
 

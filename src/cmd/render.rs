@@ -23,7 +23,7 @@ pub fn render(
     reload: bool,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let (text, cluster) = crate::description::read_and_check(&settings.config)?;
+    let cluster = crate::description::from_file(&settings.config)?;
     let templates = super::templates_for(settings, &cluster)?;
     let root = settings.host_root();
     let trusted = [
@@ -97,10 +97,6 @@ pub fn render(
     crate::timing::phase("apply");
     journal_links(&root.host(&cluster.paths.state_dir), &done.node_links)?;
     crate::timing::phase("journal");
-    // For `status` and the switches (description::cache). Best effort: without it they read
-    // the YAML, as they would anyway after an edit.
-    let _ = crate::description::cache::store(&root, &settings.config, &text, &cluster);
-    crate::timing::phase("cache");
     writeln!(
         out,
         "{}: {}",

@@ -15,7 +15,7 @@ use crate::tree::Root;
 
 /// Prints the status table (or JSON); exits 1 when there is any problem.
 pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let cluster = crate::description::from_file_cached(&settings.config, &settings.host_root())?;
+    let cluster = crate::description::from_file(&settings.config)?;
     let sel = args.targets.selection();
     let all = sel.is_empty() || sel.all;
     let nodes = if all {

@@ -73,7 +73,7 @@ pub fn switch(
 ) -> Result<ExitCode> {
     let sel = args.targets.selection();
     require_targets(&sel, command)?;
-    let cluster = crate::description::from_file_cached(&settings.config, &settings.host_root())?;
+    let cluster = crate::description::from_file(&settings.config)?;
     dest.check(&cluster)?;
     let nodes = targets::resolve(&cluster, &sel)?;
     let root = Root::new(settings.root.clone());

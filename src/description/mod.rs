@@ -1,10 +1,7 @@
 //! The cluster description: YAML text in, checked [`Cluster`] out, or every problem with its place.
 
-pub mod cache;
-mod fast;
 mod model;
 mod spans;
-mod split;
 mod validate;
 
 use std::path::Path;
@@ -18,24 +15,6 @@ use crate::cluster::Cluster;
 use crate::diagnostic::{Diagnostic, InvalidDescription, Position};
 use spans::Spans;
 
-/// For the differential tests: inserts `fragment` at byte `at` of `text` (moved back to a
-/// character boundary), or with `delete` removes as many bytes from there.
-#[cfg(test)]
-pub(crate) fn edit(text: &mut String, at: usize, fragment: &str, delete: bool) {
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    if delete {
-        let end = (at + fragment.len()).min(text.len());
-        if text.is_char_boundary(end) {
-            text.replace_range(at..end, "");
-        }
-    } else {
-        text.insert_str(at, fragment);
-    }
-}
-
 /// Parses and checks a description; `base_dir` anchors its relative paths.
 pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
     if text.trim().is_empty() {
@@ -43,8 +22,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
             .at(Some(Position { line: 1, column: 1 }))
             .hint("describe at least `server`, `profiles` and `roles`; examples/portacluster.yaml is a complete one")]);
     }
-    let raw: Result<RawDescription, _> =
-        split::from_str(text).map_or_else(|| serde_yaml::from_str(text), Ok);
+    let raw: Result<RawDescription, _> = serde_yaml::from_str(text);
     crate::timing::phase("yaml");
     let raw = raw.map_err(|e| {
         // serde_yaml places its first error precisely; the others come from reading each
@@ -75,24 +53,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
 
 /// Reads, parses and checks the description at `path`.
 pub fn from_file(path: &Path) -> Result<Cluster> {
-    Ok(read_and_check(path)?.1)
-}
-
-/// [`from_file`], also giving the text that was checked.
-pub fn read_and_check(path: &Path) -> Result<(String, Cluster)> {
     let text = read(path)?;
-    let cluster = check(path, &text)?;
-    Ok((text, cluster))
-}
-
-/// [`from_file`], or the same description as `render` checked and kept it when the file has
-/// not changed since ([`cache`]).
-pub fn from_file_cached(path: &Path, root: &crate::tree::Root) -> Result<Cluster> {
-    let text = read(path)?;
-    if let Some(cluster) = cache::load(root, path, &text) {
-        crate::timing::phase("cached");
-        return Ok(cluster);
-    }
     check(path, &text)
 }
 

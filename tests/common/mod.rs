@@ -55,11 +55,6 @@ impl Env {
         self.at("/srv/public/pxe/pxelinux.cfg").join(name)
     }
 
-    /// Where runs without `--root` keep checked descriptions (`PXECTL_CACHE_DIR`).
-    pub fn cache_dir(&self) -> PathBuf {
-        self.dir.path().join("cache")
-    }
-
     pub fn write_config(&self, yaml: &str) {
         fs::write(self.config(), yaml).expect("write description");
     }
@@ -70,16 +65,12 @@ impl Env {
     }
 
     /// The command `pxectl --config cluster.yaml [--root out] ARGS`, without this machine's
-    /// pxectl variables. Without `--root`, the cache of checked descriptions goes to the
-    /// scratch folder (it would be the machine's /var/cache/pxectl).
+    /// pxectl variables.
     pub fn command(&self, args: &[&str], root: bool) -> Command {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pxectl"));
         cmd.arg("--config").arg(self.config());
         if root {
             cmd.arg("--root").arg(self.root());
-            cmd.env_remove("PXECTL_CACHE_DIR");
-        } else {
-            cmd.env("PXECTL_CACHE_DIR", self.cache_dir());
         }
         cmd.args(args)
             .env_remove("PXECTL_CONFIG")
