@@ -166,6 +166,31 @@ impl Dir {
     }
 }
 
+/// Sets the mode of the regular file `path` through a descriptor opened without following a
+/// link: a link swapped in at `path` meanwhile is refused, never followed (its target's mode
+/// would change otherwise).
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| {
+        format!(
+            "cannot open `{}` to change its mode (if it became a symbolic link, remove it and render again)",
+            path.display()
+        )
+        })?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        anyhow::bail!(
+            "`{}` is not a regular file any more; render again",
+            path.display()
+        );
+    }
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot change the mode of `{}`", path.display()))
+}
+
 /// Flushes a folder's entries (new names, renames) to disk.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)

@@ -260,13 +260,6 @@ pub struct Settings {
     pub verbosity: Verbosity,
 }
 
-impl Settings {
-    /// Where the boot server's paths are on this machine (`--root`).
-    pub fn host_root(&self) -> crate::tree::Root {
-        crate::tree::Root::new(self.root.clone())
-    }
-}
-
 impl From<&Cli> for Settings {
     fn from(cli: &Cli) -> Self {
         let verbosity = if cli.quiet {

@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 
 use crate::cluster::{Daemon, Reload};
 use crate::plan::FileKind;
-use crate::tree::{Change, Root};
+use crate::tree::Change;
 
 /// A candidate config the daemon itself refused: nothing was replaced.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +108,8 @@ pub enum Verified {
     NoPermission(String),
 }
 
-/// Tests `contents`, a candidate for the daemon's config at real path `real`, with the real
+/// Tests `contents`, a candidate for the daemon's config at real path `real` (`host` on this
+/// machine), with the real
 /// program. nginx gets the candidate in a scratch folder beside links to the files of the
 /// config's own folder (so `include mime.types` resolves as it will when installed).
 pub fn verify(
@@ -116,7 +117,7 @@ pub fn verify(
     kind: FileKind,
     contents: &str,
     real: &Path,
-    root: &Root,
+    host: &Path,
     timeout: Duration,
 ) -> Result<Verified> {
     if !matches!(kind, FileKind::DnsmasqConf | FileKind::NginxConf) {
@@ -141,7 +142,7 @@ pub fn verify(
         }
         FileKind::NginxConf => {
             let dirs = [
-                real.parent().map(|d| root.host(d)),
+                host.parent().map(Path::to_path_buf),
                 real.parent().map(Path::to_path_buf),
             ];
             for dir in dirs.iter().flatten() {

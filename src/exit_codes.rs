@@ -21,21 +21,40 @@ pub enum ExitCode {
     Failure = 3,
 }
 
-impl ExitCode {
-    /// The status for an error that ended the run.
-    pub fn for_error(err: &anyhow::Error) -> Self {
-        if err.downcast_ref::<InvalidDescription>().is_some()
-            || err.downcast_ref::<InvalidTargets>().is_some()
-            || err.downcast_ref::<UsageError>().is_some()
-            || err
-                .downcast_ref::<crate::templates::TemplateError>()
-                .is_some()
-        {
-            Self::Invalid
-        } else {
-            Self::Failure
-        }
+/// What to print on stderr for the error that ended the run, and the exit status: the one
+/// place errors are mapped. A closed stdout (`pxectl status | head`) is no failure.
+pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
+    if is_broken_pipe(err) {
+        return (String::new(), ExitCode::Success);
     }
+    if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
+        return (
+            format!("{}error: {err:#}\n", invalid.report()),
+            ExitCode::Invalid,
+        );
+    }
+    if let Some(targets) = err.downcast_ref::<InvalidTargets>() {
+        let mut text = String::new();
+        for p in targets
+            .problems
+            .iter()
+            .map(String::as_str)
+            .chain(["nothing was changed"])
+        {
+            text.extend(["error: ", p, "\n"]);
+        }
+        return (text, ExitCode::Invalid);
+    }
+    let code = if err.downcast_ref::<UsageError>().is_some()
+        || err
+            .downcast_ref::<crate::templates::TemplateError>()
+            .is_some()
+    {
+        ExitCode::Invalid
+    } else {
+        ExitCode::Failure
+    };
+    (format!("error: {err:#}\n"), code)
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -45,7 +64,7 @@ impl From<ExitCode> for std::process::ExitCode {
 }
 
 /// Whether the error is a closed stdout (`pxectl status | head`), which is not a failure.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)

@@ -47,6 +47,8 @@ pub fn now() -> String {
 pub struct Writer {
     out: BufWriter<File>,
     path: PathBuf,
+    /// Who is acting, found once.
+    user: String,
 }
 
 impl Writer {
@@ -85,11 +87,31 @@ impl Writer {
         Ok(Self {
             out: BufWriter::with_capacity(1 << 16, file),
             path,
+            user: current_user(),
         })
     }
 
-    /// Queues one entry.
-    pub fn append(&mut self, entry: &Entry) -> Result<()> {
+    /// Queues the entry of one change, made now by this user: the one way entries are made.
+    pub fn record(
+        &mut self,
+        command: &str,
+        node: &str,
+        mac: crate::mac::MacAddr,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Result<()> {
+        self.append(&Entry {
+            time: now(),
+            user: self.user.clone(),
+            command: command.to_string(),
+            node: node.to_string(),
+            mac: mac.colon(),
+            from,
+            to,
+        })
+    }
+
+    fn append(&mut self, entry: &Entry) -> Result<()> {
         let mut line = serde_json::to_string(entry).context("cannot encode a journal entry")?;
         line.push('\n');
         self.out

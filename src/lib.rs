@@ -9,6 +9,7 @@ pub mod description;
 pub mod diagnostic;
 pub mod exit_codes;
 pub mod journal;
+pub mod layout;
 pub mod lifecycle;
 pub mod lock;
 pub mod mac;
@@ -24,7 +25,7 @@ pub mod tree;
 use std::io::Write as _;
 
 use cli::{Cli, Command, Settings};
-use cmd::{Destination, Only};
+use cmd::{Destination, Only, SwitchRequest};
 use exit_codes::ExitCode;
 
 /// Runs the command `cli` names; the caller prints any error and exits.
@@ -32,56 +33,47 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::from(cli);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    let switch = |command, args, dest, only, wait| SwitchRequest {
+        command,
+        args,
+        dest,
+        only,
+        wait,
+    };
     let code = match &cli.command {
-        Command::Render(args) => cmd::render(&settings, args, false, &mut out)?,
-        Command::Apply(args) => cmd::render(&settings, args, true, &mut out)?,
+        Command::Render(args) => cmd::render(&settings, args, &mut out)?,
+        Command::Apply(args) => cmd::apply(&settings, args, &mut out)?,
         Command::Reload(args) => cmd::reload(&settings, args, &mut out)?,
         Command::Validate => cmd::validate(&settings, &mut out)?,
-        Command::Reimage(a) => cmd::switch(
-            &settings,
-            "reimage",
-            &a.switch,
-            &Destination::Reimage,
-            Only::Every,
-            a.wait.then_some(a.timeout),
-            &mut out,
-        )?,
-        Command::BootNormal(a) => cmd::switch(
-            &settings,
-            "boot-normal",
-            a,
-            &Destination::Normal,
-            Only::Every,
-            None,
-            &mut out,
-        )?,
-        Command::Rescue(a) => cmd::switch(
-            &settings,
-            "rescue",
-            a,
-            &Destination::Rescue,
-            Only::Every,
-            None,
-            &mut out,
-        )?,
-        Command::Boot(a) => cmd::switch(
-            &settings,
-            "boot",
-            &a.switch,
-            &Destination::Profile(a.profile.clone()),
-            Only::Every,
-            None,
-            &mut out,
-        )?,
-        Command::Reset(a) => cmd::switch(
-            &settings,
-            "reset",
-            &a.switch,
-            &Destination::Normal,
-            Only::OlderThan(a.older_than),
-            None,
-            &mut out,
-        )?,
+        Command::Reimage(a) => {
+            let wait = a.wait.then_some(a.timeout);
+            let req = switch(
+                "reimage",
+                &a.switch,
+                Destination::Reimage,
+                Only::Every,
+                wait,
+            );
+            cmd::switch(&settings, &req, &mut out)?
+        }
+        Command::BootNormal(a) => {
+            let req = switch("boot-normal", a, Destination::Normal, Only::Every, None);
+            cmd::switch(&settings, &req, &mut out)?
+        }
+        Command::Rescue(a) => {
+            let req = switch("rescue", a, Destination::Rescue, Only::Every, None);
+            cmd::switch(&settings, &req, &mut out)?
+        }
+        Command::Boot(a) => {
+            let dest = Destination::Profile(a.profile.clone());
+            let req = switch("boot", &a.switch, dest, Only::Every, None);
+            cmd::switch(&settings, &req, &mut out)?
+        }
+        Command::Reset(a) => {
+            let only = Only::OlderThan(a.older_than);
+            let req = switch("reset", &a.switch, Destination::Normal, only, None);
+            cmd::switch(&settings, &req, &mut out)?
+        }
         Command::Status(a) => cmd::status(&settings, a, &mut out)?,
         Command::Log(a) => cmd::log(&settings, a, &mut out)?,
         Command::Watch(a) => cmd::watch(&settings, a, &mut out)?,

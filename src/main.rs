@@ -3,9 +3,7 @@
 use clap::Parser as _;
 
 use pxectl::cli::Cli;
-use pxectl::diagnostic::InvalidDescription;
-use pxectl::exit_codes::{is_broken_pipe, ExitCode};
-use pxectl::targets::InvalidTargets;
+use pxectl::exit_codes::for_error;
 
 // mimalloc: pxectl allocates many small strings per node and frees them all at exit; glibc's
 // malloc spent a fifth of a 100,000-node render in its free lists (docs/performance.md).
@@ -20,20 +18,10 @@ fn main() -> std::process::ExitCode {
     pxectl::timing::phase("freed");
     match result {
         Ok(code) => code.into(),
-        Err(err) if is_broken_pipe(&err) => ExitCode::Success.into(),
         Err(err) => {
-            if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
-                eprint!("{}", invalid.report());
-                eprintln!("error: {err:#}");
-            } else if let Some(targets) = err.downcast_ref::<InvalidTargets>() {
-                for problem in &targets.problems {
-                    eprintln!("error: {problem}");
-                }
-                eprintln!("error: nothing was changed");
-            } else {
-                eprintln!("error: {err:#}");
-            }
-            ExitCode::for_error(&err).into()
+            let (message, code) = for_error(&err);
+            eprint!("{message}");
+            code.into()
         }
     }
 }

@@ -1,4 +1,4 @@
-//! How pxectl talks to the terminal: verbosity and progress bars.
+//! How pxectl talks to the terminal: verbosity, progress bars, and text from disk made safe to print.
 
 use std::io::IsTerminal as _;
 
@@ -41,4 +41,45 @@ pub fn progress_bar(len: usize, verbosity: Verbosity, what: &str) -> ProgressBar
     ProgressBar::new(len)
         .with_style(style)
         .with_message(what.to_string())
+}
+
+/// `n` and the noun that goes with it: `1 node`, `2 nodes`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `text` read from disk or a log, safe for a terminal: control characters (ESC, BEL, a line
+/// break...) are shown escaped (`\u{1b}`, `\n`), so a hostile link target or log line can
+/// neither send terminal escapes nor fake a line of output. JSON output does not need this.
+pub fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// [`escaped`] for a path.
+pub fn path(p: &std::path::Path) -> String {
+    escaped(&p.to_string_lossy()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::escaped("installer"), "installer");
+        assert_eq!(
+            super::escaped("a\x1b[31mb\x07\nc\u{85}"),
+            "a\\u{1b}[31mb\\u{7}\\nc\\u{85}"
+        );
+        assert_eq!(super::escaped("é"), "é");
+    }
 }

@@ -1,6 +1,7 @@
 //! The desired tree as data: every file with its contents and mode, every link with its target.
 //!
-//! Building a plan touches no disk; `tree` compares it with the disk and applies it.
+//! Building a plan touches no disk; `tree` compares it with the disk and applies it. Paths
+//! are where the files are on this machine ([`Layout`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::cluster::Cluster;
+use crate::layout::Layout;
 use crate::mac::MacAddr;
 use crate::templates::{self, Templates};
 
@@ -28,7 +30,6 @@ pub enum FileKind {
 /// A file that should exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePlan {
-    /// Real path on the boot server.
     pub path: PathBuf,
     pub contents: String,
     pub mode: u32,
@@ -48,7 +49,6 @@ pub enum LinkRole {
 /// A symlink that should exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkPlan {
-    /// Real path on the boot server.
     pub path: PathBuf,
     /// Relative target: a profile's file name in the same folder.
     pub target: String,
@@ -78,34 +78,33 @@ impl LinkScheme {
     }
 }
 
-/// A folder whose per-machine links pxectl owns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkDir {
-    /// Real path on the boot server.
-    pub dir: PathBuf,
-    pub scheme: LinkScheme,
-    /// Names a link in this folder may point at: the described profiles.
-    pub targets: BTreeSet<String>,
-}
-
 /// Everything render wants on disk.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub files: Vec<FilePlan>,
+    /// `default`, then one link per node in the description's order.
     pub links: Vec<LinkPlan>,
-    pub link_dirs: Vec<LinkDir>,
-    /// pxectl's own files (lock, journal): never written through a link by render.
+    /// The folder of the per-machine links and the profiles.
+    pub link_dir: PathBuf,
+    pub scheme: LinkScheme,
+    /// Names a node's link may point at: the described profiles.
+    pub profiles: BTreeSet<String>,
+    /// pxectl's own files (lock, journal...): never written through a link by render.
     pub state_files: Vec<PathBuf>,
 }
 
 /// The rendered file of every profile.
-pub fn profile_files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> {
+fn profile_files(
+    cluster: &Cluster,
+    layout: &Layout,
+    templates: &Templates,
+) -> Result<Vec<FilePlan>> {
     cluster
         .profiles
         .iter()
         .map(|(name, profile)| {
             Ok(FilePlan {
-                path: cluster.profile_path(name),
+                path: layout.profile(name),
                 contents: templates.render(
                     templates::PROFILE,
                     &templates::profile_context(name, profile),
@@ -117,31 +116,33 @@ pub fn profile_files(cluster: &Cluster, templates: &Templates) -> Result<Vec<Fil
         .collect()
 }
 
-/// Renders `cluster` through `templates` into a plan.
-pub fn build(cluster: &Cluster, templates: &Templates) -> Result<Plan> {
-    let files = files(cluster, templates)?;
-    let (links, link_dirs) = links(cluster);
+/// Renders `cluster` through `templates` into a plan for the disk of `layout`.
+pub fn build(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Result<Plan> {
+    let files = files(cluster, layout, templates)?;
+    let scheme = LinkScheme::Pxelinux;
     Ok(Plan {
         files,
-        links,
-        link_dirs,
-        state_files: state_files(cluster),
+        links: links(cluster, layout, scheme),
+        link_dir: layout.pxelinux_dir.clone(),
+        scheme,
+        profiles: cluster.profiles.keys().cloned().collect(),
+        state_files: state_files(layout),
     })
 }
 
 /// Every rendered file: dnsmasq.conf, nginx.conf, the hosts file if any, the profiles.
-fn files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> {
+fn files(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Result<Vec<FilePlan>> {
     let ctx = templates::cluster_context(cluster);
     crate::timing::phase("context");
     let mut files = vec![
         FilePlan {
-            path: cluster.paths.dnsmasq_conf.clone(),
+            path: layout.dnsmasq_conf.clone(),
             contents: templates.render(templates::DNSMASQ, &ctx)?,
             mode: FILE_MODE,
             kind: FileKind::DnsmasqConf,
         },
         FilePlan {
-            path: cluster.paths.nginx_conf.clone(),
+            path: layout.nginx_conf.clone(),
             contents: templates.render(templates::NGINX, &ctx)?,
             mode: FILE_MODE,
             kind: FileKind::NginxConf,
@@ -149,21 +150,20 @@ fn files(cluster: &Cluster, templates: &Templates) -> Result<Vec<FilePlan>> {
     ];
     if cluster.dhcp.hosts == crate::cluster::HostsMode::Hostsfile {
         files.push(FilePlan {
-            path: cluster.dhcp.hostsfile.clone(),
+            path: layout.hostsfile.clone(),
             contents: templates.render(templates::DHCP_HOSTS, &ctx)?,
             mode: FILE_MODE,
             kind: FileKind::DhcpHosts,
         });
     }
-    files.extend(profile_files(cluster, templates)?);
+    files.extend(profile_files(cluster, layout, templates)?);
     crate::timing::phase("templates");
     Ok(files)
 }
 
-/// Every link (`default` and one per node) and the folders they are in.
-fn links(cluster: &Cluster) -> (Vec<LinkPlan>, Vec<LinkDir>) {
-    let dir = cluster.pxelinux_dir();
-    let scheme = LinkScheme::Pxelinux;
+/// Every link: `default`, then one per node.
+fn links(cluster: &Cluster, layout: &Layout, scheme: LinkScheme) -> Vec<LinkPlan> {
+    let dir = &layout.pxelinux_dir;
     let mut links = Vec::with_capacity(cluster.nodes.len() + 1);
     if let Some(default) = &cluster.roles.default {
         links.push(LinkPlan {
@@ -180,20 +180,18 @@ fn links(cluster: &Cluster) -> (Vec<LinkPlan>, Vec<LinkDir>) {
             mac: n.mac,
         },
     }));
-    let link_dirs = vec![LinkDir {
-        dir,
-        scheme,
-        targets: cluster.profiles.keys().cloned().collect(),
-    }];
     crate::timing::phase("linkplan");
-    (links, link_dirs)
+    links
 }
 
-/// pxectl's own files (lock, journal).
-fn state_files(cluster: &Cluster) -> Vec<PathBuf> {
-    let state = &cluster.paths.state_dir;
-    vec![
-        state.join(crate::lock::FILE),
-        state.join(crate::journal::FILE),
+/// pxectl's own files in the state folder.
+fn state_files(layout: &Layout) -> Vec<PathBuf> {
+    [
+        crate::lock::FILE,
+        crate::journal::FILE,
+        crate::tree::WRITTEN,
     ]
+    .iter()
+    .map(|f| layout.state_dir.join(f))
+    .collect()
 }

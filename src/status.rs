@@ -1,17 +1,15 @@
-//! What each node boots next, since when, and what is wrong in the link folder, from one read
-//! of it. The JSON shape (`pxectl status --json`) is documented in docs/cli.md and kept stable.
+//! What each node boots next, since when, and what is wrong, read off the same comparison of
+//! the plan with the disk as `render --check`, so the two never disagree. The JSON shape
+//! (`pxectl status --json`) is documented in docs/cli.md and kept stable.
 
-use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::PermissionsExt as _;
-use std::time::SystemTime;
+use std::path::Path;
 
-use anyhow::Result;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, Node};
-use crate::mac::MacAddr;
-use crate::plan::{FilePlan, LinkScheme};
-use crate::tree::{self, Entry, Root};
+use crate::output;
+use crate::plan::FileKind;
+use crate::tree::{Change, Comparison, Entry, Finding, LinkState, NodeLink, Why};
 
 /// The whole report.
 #[derive(Debug, Serialize)]
@@ -21,6 +19,8 @@ pub struct Report {
     pub orphans: Vec<Orphan>,
     /// Problems with profile files and `default`.
     pub profiles: Vec<ProfileProblem>,
+    /// Problems with dnsmasq.conf, nginx.conf, the hosts file, and leftover profile files.
+    pub files: Vec<FileProblem>,
     /// How many problems there are in all; `status` exits 1 when this is not 0.
     pub problem_count: usize,
 }
@@ -69,206 +69,218 @@ pub struct ProfileProblem {
     pub message: String,
 }
 
-/// Builds the report for `nodes`; orphans are looked for when `all` nodes are shown.
-pub fn report(
-    cluster: &Cluster,
-    root: &Root,
-    nodes: &[&Node],
-    profile_files: &[FilePlan],
-    all: bool,
-) -> Result<Report> {
-    let dir = root.host(&cluster.pxelinux_dir());
-    // One pass reads every link's target and its own mtime.
-    let entries = tree::scan_with_mtimes(&dir)?;
-    crate::timing::phase("scan");
-    let scheme = LinkScheme::Pxelinux;
-    let present: HashSet<&str> = entries
-        .iter()
-        .filter(|(_, (e, _))| matches!(e, Entry::File))
-        .map(|(n, _)| n.as_str())
-        .collect();
-    let default_target = match entries.get("default") {
-        Some((Entry::Link(t), _)) => t
-            .to_str()
-            .filter(|s| tree::is_plain_name(s))
-            .map(str::to_string),
-        _ => None,
-    };
-
-    let mut out = Report {
-        nodes: Vec::with_capacity(nodes.len()),
-        orphans: Vec::new(),
-        profiles: Vec::new(),
-        problem_count: 0,
-    };
-    // On this thread: on two, it was no faster, and the second thread's allocator took fresh
-    // memory (peak RSS at 10,000 nodes 45-53 MB, against 34-36; docs/performance.md).
-    out.nodes = nodes
-        .iter()
-        .map(|node| {
-            let name = scheme.name(node.mac);
-            node_status(
-                cluster,
-                node,
-                &name,
-                entries.get(&name),
-                &present,
-                default_target.as_deref(),
-            )
-        })
-        .collect();
-    crate::timing::phase("nodes");
-    out.problem_count += out.nodes.iter().map(|n| n.problems.len()).sum::<usize>();
-    if all {
-        let described: HashSet<MacAddr> = cluster.nodes.iter().map(|n| n.mac).collect();
-        let mut orphans: Vec<Orphan> = entries
-            .iter()
-            .filter_map(|(name, (e, _))| {
-                let mac = scheme.parse(name).filter(|m| !described.contains(m))?;
-                let target = match e {
-                    Entry::Link(t) => t.display().to_string(),
-                    other => other.describe(),
-                };
-                Some(Orphan {
-                    name: name.clone(),
-                    mac: mac.colon(),
-                    target,
-                })
-            })
-            .collect();
-        orphans.sort_by(|a, b| a.name.cmp(&b.name));
-        out.problem_count += orphans.len();
-        out.orphans = orphans;
-    }
-    out.profiles = profile_problems(cluster, root, profile_files, &entries);
-    out.problem_count += out.profiles.len();
-    Ok(out)
+/// Another file that differs from the description.
+#[derive(Debug, Serialize)]
+pub struct FileProblem {
+    /// Where it is on this machine.
+    pub path: String,
+    /// `missing`, `differs`, `mode`, `not-a-file` or `leftover`.
+    pub kind: &'static str,
+    pub message: String,
 }
 
-fn node_status(
-    cluster: &Cluster,
-    node: &Node,
-    name: &str,
-    found: Option<&(Entry, Option<SystemTime>)>,
-    present: &HashSet<&str>,
-    default_target: Option<&str>,
-) -> NodeStatus {
-    let mut problems = Vec::new();
-    let mut problem = |kind, message: String| problems.push(Problem { kind, message });
-    let (entry, mtime) = match found {
-        Some((e, t)) => (Some(e), *t),
-        None => (None, None),
+/// Builds the report of `nodes` (indexes into the description's nodes) from `cmp`; orphans
+/// are listed when `all` nodes are shown.
+pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -> Report {
+    let mut out = Report {
+        nodes: nodes
+            .iter()
+            .map(|&i| {
+                node_status(
+                    &cluster.nodes[i],
+                    &cmp.nodes[i],
+                    cmp.default_link.as_deref(),
+                )
+            })
+            .collect(),
+        orphans: Vec::new(),
+        profiles: Vec::new(),
+        files: Vec::new(),
+        problem_count: 0,
     };
-    let (profile, link) = match entry {
-        None => {
+    crate::timing::phase("nodes");
+    let want = cluster.roles.default.as_deref().unwrap_or_default();
+    for change in &cmp.changes {
+        match change {
+            // A node's missing link is that node's problem; `--prune` is not status's.
+            Change::CreateLink { node: Some(_), .. }
+            | Change::RemoveLink { .. }
+            | Change::RemoveFile { .. } => {}
+            Change::CreateLink { .. } => out.default_problem(format!(
+                "there is no `default`, the description says a link to `{want}`; `pxectl render` creates it"
+            )),
+            Change::ReplaceLink { old: Entry::Link(t), .. } => out.default_problem(format!(
+                "`default` points at `{}`, the description says `{want}`; `pxectl render` re-points it",
+                output::path(t)
+            )),
+            Change::ReplaceLink { old, .. } => out.default_problem(format!(
+                "`default` is {}, the description says a link to `{want}`; `pxectl render` replaces it",
+                old.describe()
+            )),
+            Change::WriteFile { path, why, old, kind, .. } => {
+                let (problem, what) = match why {
+                    Why::New => ("missing", "does not exist; `pxectl render` writes it".to_string()),
+                    Why::Content => ("differs", "differs from the description; `pxectl render --diff` shows how and rewrites it".to_string()),
+                    Why::Link => ("not-a-file", format!("is {}, not a file; `pxectl render` replaces it", old.as_deref().unwrap_or_default().trim().trim_start_matches('(').trim_end_matches(')'))),
+                };
+                out.file_problem(path, *kind, problem, &what);
+            }
+            Change::SetMode { path, mode, old, kind } => out.file_problem(
+                path,
+                *kind,
+                "mode",
+                &format!("has mode {old:o}; TFTP needs {mode:o}, which `pxectl render` sets"),
+            ),
+        }
+    }
+    for finding in &cmp.findings {
+        match finding {
+            Finding::Orphan { path, mac, entry } if all => out.orphans.push(Orphan {
+                name: file_name(path),
+                mac: mac.colon(),
+                target: match entry {
+                    Entry::Link(t) => output::path(t),
+                    other => other.describe(),
+                },
+            }),
+            Finding::Orphan { .. } => {}
+            Finding::Blocked { entry, .. } => out.default_problem(format!(
+                "`default` is {}, the description says a link to `{want}`; move it away and run `pxectl render`",
+                entry.describe()
+            )),
+            Finding::NotAFile { path, entry, kind } => out.file_problem(
+                path,
+                *kind,
+                "not-a-file",
+                &format!("is {}, not a file; move it away and run `pxectl render`", entry.describe()),
+            ),
+            Finding::Leftover { path } => out.files.push(FileProblem {
+                path: output::path(path),
+                kind: "leftover",
+                message: format!(
+                    "`{}` is a profile file pxectl wrote that is no longer described; `pxectl render --prune` removes it",
+                    output::path(path)
+                ),
+            }),
+        }
+    }
+    out.problem_count = out.nodes.iter().map(|n| n.problems.len()).sum::<usize>()
+        + out.orphans.len()
+        + out.profiles.len()
+        + out.files.len();
+    out
+}
+
+impl Report {
+    fn default_problem(&mut self, message: String) {
+        self.profiles.push(ProfileProblem {
+            name: "default".into(),
+            kind: "default",
+            message,
+        });
+    }
+
+    /// A problem with a rendered file: profiles by name, other files by path.
+    fn file_problem(&mut self, path: &Path, kind: FileKind, problem: &'static str, what: &str) {
+        if kind == FileKind::Profile {
+            let name = file_name(path);
+            let what = if problem == "not-a-file" {
+                format!("profile `{name}` {what}")
+            } else {
+                format!("profile file `{name}` {what}")
+            };
+            self.profiles.push(ProfileProblem {
+                name,
+                kind: problem,
+                message: what,
+            });
+        } else {
+            let shown = output::path(path);
+            self.files.push(FileProblem {
+                message: format!("`{shown}` {what}"),
+                path: shown,
+                kind: problem,
+            });
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    output::escaped(&path.file_name().unwrap_or_default().to_string_lossy()).into_owned()
+}
+
+fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> NodeStatus {
+    let name = output::escaped(&file_name(&link.path)).into_owned();
+    let fix = format!("`pxectl boot-normal {}` replaces it", node.name);
+    let (profile, message) = match &link.state {
+        LinkState::Planned | LinkState::Switched(_) => (
+            link.state.profile(&node.normal_profile).map(str::to_string),
+            None,
+        ),
+        LinkState::Missing => {
             let via = default_target.map_or_else(
                 || "nothing: there is no `default` either".to_string(),
-                |d| format!("`default` (`{d}`)"),
+                |d| format!("`default` (`{}`)", output::escaped(d)),
             );
-            problem(
-                "no-link",
-                format!(
+            (
+                default_target.map(str::to_string),
+                Some(format!(
                     "no `{name}` link: the node boots {via}; `pxectl boot-normal {}` creates it",
                     node.name
-                ),
-            );
-            (default_target.map(str::to_string), None)
+                )),
+            )
         }
-        Some(Entry::Link(t)) => {
-            let shown = t.display().to_string();
-            match t.to_str().filter(|s| tree::is_plain_name(s)) {
-                None => {
-                    problem("escapes", format!("`{name}` points outside pxelinux.cfg/ (`{shown}`), and dnsmasq follows it; `pxectl boot-normal {}` replaces it", node.name));
-                    (None, Some(shown))
-                }
-                Some(p) if !cluster.profiles.contains_key(p) => {
-                    problem("unknown-profile", format!("`{name}` points at `{p}`, which is not a described profile; `pxectl boot-normal {}` replaces it", node.name));
-                    (None, Some(shown))
-                }
-                Some(p) => {
-                    if !present.contains(p) {
-                        problem("dangling", format!("`{name}` points at `{p}`, whose file does not exist; `pxectl render` writes it"));
-                    }
-                    (Some(p.to_string()), Some(shown))
-                }
-            }
-        }
-        Some(other) => {
-            problem("not-a-link", format!("`{name}` is {}, not a link (a hand edit?); `pxectl boot-normal {}` replaces it", other.describe(), node.name));
-            (None, None)
-        }
+        LinkState::Dangling(p) => (
+            Some(p.clone()),
+            Some(format!(
+                "`{name}` points at `{p}`, whose file does not exist; `pxectl render` writes it"
+            )),
+        ),
+        LinkState::Escapes(t) => (
+            None,
+            Some(format!(
+                "`{name}` points outside pxelinux.cfg/ (`{}`), and dnsmasq follows it; {fix}",
+                output::path(t)
+            )),
+        ),
+        LinkState::Undescribed(p) => (
+            None,
+            Some(format!(
+                "`{name}` points at `{}`, which is not a described profile; {fix}",
+                output::escaped(p)
+            )),
+        ),
+        LinkState::NotALink(e) => (
+            None,
+            Some(format!(
+                "`{name}` is {}, not a link (a hand edit?); {fix}",
+                e.describe()
+            )),
+        ),
     };
-    let since = link
-        .as_ref()
-        .and(mtime)
-        .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+    let (link_text, since) = match link.found.as_ref().map(|f| (&f.entry, f.since)) {
+        Some((Entry::Link(t), since)) => (
+            Some(t.to_string_lossy().into_owned()),
+            since.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        ),
+        _ => (None, None),
+    };
     NodeStatus {
         name: node.name.clone(),
         mac: node.mac.colon(),
         ip: node.ip.map(|ip| ip.to_string()),
-        switched: link.is_some() && profile.as_ref().is_some_and(|p| *p != node.normal_profile),
+        switched: link_text.is_some()
+            && profile.as_ref().is_some_and(|p| *p != node.normal_profile),
         profile,
-        link,
+        link: link_text,
         since,
         normal_profile: node.normal_profile.clone(),
-        problems,
-    }
-}
-
-fn profile_problems(
-    cluster: &Cluster,
-    root: &Root,
-    files: &[FilePlan],
-    entries: &HashMap<String, (Entry, Option<SystemTime>)>,
-) -> Vec<ProfileProblem> {
-    let mut out = Vec::new();
-    for file in files {
-        let name = file
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let host = root.host(&file.path);
-        let problem = match entries.get(&name).map(|(e, _)| e) {
-            None => Some(("missing", format!("profile file `{name}` does not exist; `pxectl render` writes it"))),
-            Some(Entry::File) => match std::fs::read(&host) {
-                Ok(bytes) if bytes != file.contents.as_bytes() => {
-                    Some(("differs", format!("profile file `{name}` differs from the description; `pxectl render --diff` shows how and rewrites it")))
-                }
-                Ok(_) => match std::fs::metadata(&host).map(|m| m.permissions().mode() & 0o7777) {
-                    Ok(mode) if mode != file.mode => Some((
-                        "mode",
-                        format!("profile file `{name}` has mode {mode:o}; TFTP needs {:o}, which `pxectl render` sets", file.mode),
-                    )),
-                    _ => None,
-                },
-                Err(e) => Some(("missing", format!("profile file `{name}` cannot be read: {e}"))),
-            },
-            Some(other) => Some(("not-a-file", format!("profile `{name}` is {}, not a file; move it away and run `pxectl render`", other.describe()))),
-        };
-        if let Some((kind, message)) = problem {
-            out.push(ProfileProblem {
-                name,
-                kind,
+        problems: message
+            .map(|message| Problem {
+                kind: link.state.kind(),
                 message,
-            });
-        }
+            })
+            .into_iter()
+            .collect(),
     }
-    if let Some(want) = &cluster.roles.default {
-        let message = match entries.get("default").map(|(e, _)| e) {
-            Some(Entry::Link(t)) if t.as_os_str() == want.as_str() => None,
-            Some(Entry::Link(t)) => Some(format!("`default` points at `{}`, the description says `{want}`; `pxectl render` re-points it", t.display())),
-            Some(other) => Some(format!("`default` is {}, the description says a link to `{want}`; `pxectl render` replaces it", other.describe())),
-            None => Some(format!("there is no `default`, the description says a link to `{want}`; `pxectl render` creates it")),
-        };
-        if let Some(message) = message {
-            out.push(ProfileProblem {
-                name: "default".into(),
-                kind: "default",
-                message,
-            });
-        }
-    }
-    out
 }

@@ -1,7 +1,6 @@
 //! Re-pointing nodes' per-MAC links: the one operation behind reimage, boot-normal, rescue,
 //! boot and reset. Every switch is atomic, journaled, and never follows what it replaces.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,8 +10,9 @@ use indicatif::ProgressBar;
 use crate::atomic;
 use crate::cluster::{Cluster, Node};
 use crate::journal;
+use crate::layout::Layout;
 use crate::plan::LinkScheme;
-use crate::tree::{self, Entry, Root};
+use crate::tree::{self, Entry, Found, LinkState};
 
 /// Prefix of the name a folder found where a link belongs is moved to.
 pub const DISPLACED_PREFIX: &str = ".pxectl.displaced.";
@@ -23,8 +23,10 @@ pub struct Step<'a> {
     pub node: &'a Node,
     /// The link on this machine.
     pub path: PathBuf,
-    /// What is there now.
-    pub current: Option<Entry>,
+    /// What is there now, judged.
+    pub state: LinkState,
+    /// When the link there was last switched (its own mtime).
+    pub since: Option<SystemTime>,
     /// The profile it should point at.
     pub to: String,
 }
@@ -32,25 +34,18 @@ pub struct Step<'a> {
 impl Step<'_> {
     /// Whether the link already points where it should (and so is not touched).
     pub fn already(&self) -> bool {
-        matches!(&self.current, Some(Entry::Link(t)) if t.as_os_str() == self.to.as_str())
+        self.state.profile(&self.node.normal_profile) == Some(self.to.as_str())
     }
 
     /// What the link points at now, as the output and journal show it.
     pub fn from(&self) -> Option<String> {
-        self.current.as_ref().map(|e| match e {
-            Entry::Link(t) => t
-                .to_str()
-                .filter(|s| tree::is_plain_name(s))
-                .map_or_else(|| e.describe(), str::to_string),
-            other => other.describe(),
-        })
+        self.state.shown(&self.node.normal_profile)
     }
 
-    /// The link's own modification time: when it was last switched.
-    pub fn since(&self) -> Option<SystemTime> {
-        std::fs::symlink_metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok()
+    /// Whether the node is switched away from its normal profile to a described profile.
+    pub fn is_switched(&self) -> bool {
+        matches!(self.state, LinkState::Switched(_))
+            || matches!(&self.state, LinkState::Dangling(p) if *p != self.node.normal_profile)
     }
 }
 
@@ -58,23 +53,32 @@ impl Step<'_> {
 /// `clean` (the caller holds the lock), a killed run's temporaries are removed on the way.
 pub fn plan<'a>(
     cluster: &Cluster,
-    root: &Root,
+    layout: &Layout,
     wanted: impl IntoIterator<Item = (&'a Node, String)>,
     clean: bool,
 ) -> Result<Vec<Step<'a>>> {
-    let dir = root.host(&cluster.pxelinux_dir());
-    let mut entries: HashMap<String, Entry> = tree::scan(&dir)?;
+    let dir = &layout.pxelinux_dir;
+    let mut listing = tree::scan(dir)?;
     if clean {
-        tree::remove_temps(&dir, &mut entries)?;
+        tree::remove_temps(dir, &mut listing)?;
     }
     let scheme = LinkScheme::Pxelinux;
+    let described = |p: &str| cluster.profiles.contains_key(p);
+    let present = |p: &str| listing.get(p).is_some_and(|f| f.entry == Entry::File);
     Ok(wanted
         .into_iter()
         .map(|(node, to)| {
             let name = scheme.name(node.mac);
+            let found: Option<&Found> = listing.get(&name);
             Step {
                 node,
-                current: entries.remove(&name),
+                state: LinkState::of(
+                    found.map(|f| &f.entry),
+                    &node.normal_profile,
+                    described,
+                    present,
+                ),
+                since: found.and_then(|f| f.since),
                 path: dir.join(name),
                 to,
             }
@@ -107,24 +111,21 @@ pub fn apply(
         return Ok(done);
     }
     let mut journal = journal::Writer::open(state_dir)?;
-    let user = journal::current_user();
     let dir = atomic::Dir::open(todo[0].path.parent().unwrap_or(Path::new("/")))?;
     for (i, step) in todo.iter().enumerate() {
-        let displaced = match step.current {
-            Some(Entry::Dir) => Some(displace(&step.path)?),
+        let displaced = match step.state {
+            LinkState::NotALink(Entry::Dir) => Some(displace(&step.path)?),
             _ => None,
         };
         dir.replace_link(atomic::file_name(&step.path)?, &step.to)?;
         let from = step.from();
-        journal.append(&journal::Entry {
-            time: journal::now(),
-            user: user.clone(),
-            command: command.to_string(),
-            node: step.node.name.clone(),
-            mac: step.node.mac.colon(),
-            from: from.clone(),
-            to: Some(step.to.clone()),
-        })?;
+        journal.record(
+            command,
+            &step.node.name,
+            step.node.mac,
+            from.clone(),
+            Some(step.to.clone()),
+        )?;
         done.push(Done {
             node: step.node.name.clone(),
             from,

@@ -58,7 +58,9 @@ const FRAGMENTS: &[&str] = &[
 fn load_and_render(text: &str) {
     if let Ok(cluster) = pxectl::description::parse(text, Path::new("/nonexistent")) {
         let templates = Templates::load(None).expect("built-in templates load");
-        let plan = pxectl::plan::build(&cluster, &templates).expect("a valid description renders");
+        let layout = pxectl::layout::Layout::new(&cluster, None);
+        let plan = pxectl::plan::build(&cluster, &layout, &templates)
+            .expect("a valid description renders");
         assert!(!plan.files.is_empty());
     }
 }

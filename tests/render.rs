@@ -40,7 +40,7 @@ fn reproduces_the_reference_setup_byte_for_byte() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     state.sort();
-    assert_eq!(state, ["journal.jsonl", "lock"]);
+    assert_eq!(state, ["journal.jsonl", "lock", "profiles.written"]);
 }
 
 #[test]

@@ -11,11 +11,10 @@ use crate::exit_codes::{ExitCode, UsageError};
 use crate::journal;
 use crate::mac::MacAddr;
 use crate::targets;
-use crate::tree::Root;
 
 /// Prints journal entries, oldest first, filtered by node and time.
 pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let cluster = crate::description::from_file(&settings.config)?;
+    let super::Loaded { cluster, layout } = super::load(settings)?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let sel = args.targets.selection();
 
@@ -49,8 +48,7 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
     }
     let filter = !(sel.is_empty() || sel.all);
 
-    let state = Root::new(settings.root.clone()).host(&cluster.paths.state_dir);
-    let read = journal::read(&state)?;
+    let read = journal::read(&layout.state_dir)?;
     for line in &read.skipped {
         eprintln!("warning: journal line {line} is not an entry (an interrupted write?); skipped");
     }

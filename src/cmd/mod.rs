@@ -1,4 +1,5 @@
-//! One module per subcommand.
+//! One module per subcommand: each turns its arguments into a request, calls the domain
+//! modules and prints.
 
 mod log;
 mod render;
@@ -8,9 +9,9 @@ mod validate;
 mod watch;
 
 pub use log::log;
-pub use render::{reload, render};
+pub use render::{apply, reload, render};
 pub use status::status;
-pub use switch::{switch, Destination, Only};
+pub use switch::{switch, Destination, Only, SwitchRequest};
 pub use validate::validate;
 pub use watch::watch;
 
@@ -18,29 +19,36 @@ use anyhow::Result;
 
 use crate::cli::Settings;
 use crate::cluster::Cluster;
+use crate::layout::Layout;
 use crate::plan::{self, Plan};
 use crate::templates::{self, Templates};
 
-/// Loads the description and renders it into a plan: the pure half of every command.
-pub(crate) fn load_plan(settings: &Settings) -> Result<(Cluster, Plan)> {
-    let (cluster, templates) = load(settings)?;
-    let plan = plan::build(&cluster, &templates)?;
-    Ok((cluster, plan))
+/// The checked description and where its files are on this machine.
+pub(crate) struct Loaded {
+    pub cluster: Cluster,
+    pub layout: Layout,
 }
 
-/// Loads the description and the templates it (or `--templates`) names.
-pub(crate) fn load(settings: &Settings) -> Result<(Cluster, Templates)> {
+/// Reads and checks the description; maps its paths under `--root`.
+pub(crate) fn load(settings: &Settings) -> Result<Loaded> {
     let cluster = crate::description::from_file(&settings.config)?;
-    let templates = templates_for(settings, &cluster)?;
-    Ok((cluster, templates))
+    let layout = Layout::new(&cluster, settings.root.as_deref());
+    Ok(Loaded { cluster, layout })
 }
 
-/// The templates `--templates` or the description names (the built-in ones by default).
-pub(crate) fn templates_for(settings: &Settings, cluster: &Cluster) -> Result<Templates> {
-    let dir = settings
-        .templates
-        .as_deref()
-        .or(cluster.templates.as_deref());
-    templates::check_dir(dir)?;
-    Templates::load(dir)
+impl Loaded {
+    /// The templates `--templates` or the description names (the built-in ones by default).
+    pub(crate) fn templates(&self, settings: &Settings) -> Result<Templates> {
+        let dir = settings
+            .templates
+            .as_deref()
+            .or(self.cluster.templates.as_deref());
+        templates::check_dir(dir)?;
+        Templates::load(dir)
+    }
+
+    /// Renders the description into a plan: the pure half of every command.
+    pub(crate) fn plan(&self, settings: &Settings) -> Result<Plan> {
+        plan::build(&self.cluster, &self.layout, &self.templates(settings)?)
+    }
 }

@@ -12,34 +12,39 @@ use crate::cluster::Cluster;
 use crate::daemons::{self, Action, Verified};
 use crate::exit_codes::ExitCode;
 use crate::lock;
-use crate::output::{progress_bar, Verbosity};
-use crate::plan::{self, FileKind};
-use crate::tree::{self, Applied, Change, Comparison, Finding, Root, Why};
+use crate::output::{self, plural, progress_bar, Verbosity};
+use crate::plan::FileKind;
+use crate::tree::{self, Applied, Change, Comparison, Finding, LinkState, Why};
 
-/// Runs `pxectl render` (`reload` false) or `pxectl apply` (`reload` true) with `args`.
-pub fn render(
+/// Runs `pxectl render`.
+pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    run(settings, args, false, out)
+}
+
+/// Runs `pxectl apply`: render, then reload what the change needs.
+pub fn apply(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    run(settings, args, true, out)
+}
+
+fn run(
     settings: &Settings,
     args: &RenderArgs,
     reload: bool,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let cluster = crate::description::from_file(&settings.config)?;
-    let templates = super::templates_for(settings, &cluster)?;
-    let root = settings.host_root();
-    let trusted = [
-        cluster.paths.web_root.clone(),
-        cluster.paths.tftp_root.clone(),
-        cluster.paths.state_dir.clone(),
-    ];
+    let loaded = super::load(settings)?;
+    let (cluster, layout) = (&loaded.cluster, &loaded.layout);
+    // Planned (no disk access) before the lock is taken: a template error must leave the disk
+    // untouched.
+    let plan = loaded.plan(settings)?;
     let verbosity = settings.verbosity;
 
     if args.check || args.dry_run {
-        let plan = plan::build(&cluster, &templates)?;
-        let cmp = tree::compare(&plan, &root, &trusted, args.prune)?;
+        let cmp = tree::compare(&plan, layout, false, args.prune)?;
         if !args.check {
-            verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
+            verify(cluster, &cmp, args.no_verify, verbosity, out)?;
         }
-        report(&cmp, args.diff, verbosity, out)?;
+        report(cluster, &cmp, args.diff, verbosity, out)?;
         if args.check {
             return check_summary(&cmp, settings, out);
         }
@@ -62,40 +67,43 @@ pub fn render(
         return Ok(ExitCode::Success);
     }
 
-    // Planned (no disk access) before the lock is taken: a template error must leave the disk
-    // untouched.
-    let plan = plan::build(&cluster, &templates)?;
-    let _lock = lock::acquire(&root.host(&cluster.paths.state_dir), settings.lock_timeout)?;
-    // One read of each link folder, removing a killed run's temporaries on the way.
-    let (scans, mut stale) = tree::scan_link_dirs(&plan.link_dirs, &root, true)?;
-    let mut dirs: Vec<PathBuf> = plan
-        .files
-        .iter()
-        .filter_map(|f| f.path.parent().map(PathBuf::from))
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    for dir in &dirs {
-        if !plan.link_dirs.iter().any(|d| &d.dir == dir) {
-            stale += atomic::remove_stale_temps(&root.host(dir))?;
-        }
-    }
-    if stale > 0 && verbosity > Verbosity::Quiet {
+    let _lock = lock::acquire(&layout.state_dir, settings.lock_timeout)?;
+    crate::timing::phase("lock");
+    // Under the lock, the one read of each folder removes a killed run's temporaries.
+    let cmp = tree::compare(&plan, layout, true, args.prune)?;
+    if cmp.temps_removed > 0 && verbosity > Verbosity::Quiet {
         writeln!(
             out,
-            "removed {stale} temporary files left by an interrupted run"
+            "removed {} temporary files left by an interrupted run",
+            cmp.temps_removed
         )?;
     }
-    crate::timing::phase("lock+scan");
-    let cmp = tree::compare_scanned(&plan, &root, &trusted, args.prune, &scans)?;
-    crate::timing::phase("compare");
-    verify(&cluster, &root, &cmp, args.no_verify, verbosity, out)?;
+    verify(cluster, &cmp, args.no_verify, verbosity, out)?;
     crate::timing::phase("verify");
-    report(&cmp, args.diff, verbosity, out)?;
+    report(cluster, &cmp, args.diff, verbosity, out)?;
+    if let Some(Finding::NotAFile { path, entry, .. }) = cmp
+        .findings
+        .iter()
+        .find(|f| matches!(f, Finding::NotAFile { .. }))
+    {
+        bail!(
+            "`{}` is {}, not a file; move it away so pxectl can write its file there",
+            path.display(),
+            entry.describe()
+        );
+    }
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
     let done = tree::apply(&cmp.changes, &bar)?;
     crate::timing::phase("apply");
-    journal_links(&root.host(&cluster.paths.state_dir), &done.node_links)?;
+    journal_links(&layout.state_dir, &done.node_links)?;
+    if let Some(written) = &cmp.written {
+        atomic::ensure_dir(&layout.state_dir)?;
+        atomic::write_file(
+            &layout.state_dir.join(tree::WRITTEN),
+            written.as_bytes(),
+            0o644,
+        )?;
+    }
     crate::timing::phase("journal");
     writeln!(
         out,
@@ -104,7 +112,7 @@ pub fn render(
         applied_summary(&done, &cmp)
     )?;
     if reload {
-        reload_needed(&cluster, &cmp, out)?;
+        reload_needed(cluster, &cmp, out)?;
     }
     Ok(ExitCode::Success)
 }
@@ -115,22 +123,14 @@ fn journal_links(state: &std::path::Path, changes: &[tree::NodeLinkChange]) -> R
         return Ok(());
     }
     let mut journal = crate::journal::Writer::open(state)?;
-    let (time, user) = (crate::journal::now(), crate::journal::current_user());
     for c in changes {
-        journal.append(&crate::journal::Entry {
-            time: time.clone(),
-            user: user.clone(),
-            command: if c.to.is_some() {
-                "render"
-            } else {
-                "render --prune"
-            }
-            .to_string(),
-            node: c.node.clone().unwrap_or_else(|| "(orphan)".to_string()),
-            mac: c.mac.colon(),
-            from: c.from.clone(),
-            to: c.to.clone(),
-        })?;
+        let command = if c.to.is_some() {
+            "render"
+        } else {
+            "render --prune"
+        };
+        let node = c.node.as_deref().unwrap_or("(orphan)");
+        journal.record(command, node, c.mac, c.from.clone(), c.to.clone())?;
     }
     journal.sync()
 }
@@ -139,7 +139,6 @@ fn journal_links(state: &std::path::Path, changes: &[tree::NodeLinkChange]) -> R
 /// the run before anything is written.
 fn verify(
     cluster: &Cluster,
-    root: &Root,
     cmp: &Comparison,
     skip: bool,
     verbosity: Verbosity,
@@ -168,7 +167,7 @@ fn verify(
             );
             continue;
         }
-        match daemons::verify(daemon, *kind, contents, real, root, cluster.daemons.timeout)? {
+        match daemons::verify(daemon, *kind, contents, real, path, cluster.daemons.timeout)? {
             Verified::Passed(how) => {
                 if verbosity > Verbosity::Quiet {
                     writeln!(out, "verify {} (`{how}`: ok)", path.display())?;
@@ -306,7 +305,16 @@ pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Re
 
 fn check_summary(cmp: &Comparison, settings: &Settings, out: &mut dyn Write) -> Result<ExitCode> {
     if cmp.differs() {
-        let problems = cmp.findings.iter().filter(|f| f.is_drift()).count();
+        // What render would not change by itself: a missing link or profile file is a change.
+        let problems = cmp.findings.len()
+            + cmp
+                .nodes
+                .iter()
+                .filter(|n| {
+                    n.state.is_problem()
+                        && !matches!(n.state, LinkState::Missing | LinkState::Dangling(_))
+                })
+                .count();
         writeln!(
             out,
             "check: the disk differs from `{}`: {}, {problems} {}",
@@ -325,8 +333,15 @@ fn check_summary(cmp: &Comparison, settings: &Settings, out: &mut dyn Write) -> 
     }
 }
 
-/// Prints every change (unless quiet), diffs when asked, and every finding as a warning.
-fn report(cmp: &Comparison, diff: bool, verbosity: Verbosity, out: &mut dyn Write) -> Result<()> {
+/// Prints every change (unless quiet), diffs when asked, and what render leaves alone: each
+/// problem as a warning, switched nodes when verbose.
+fn report(
+    cluster: &Cluster,
+    cmp: &Comparison,
+    diff: bool,
+    verbosity: Verbosity,
+    out: &mut dyn Write,
+) -> Result<()> {
     for change in &cmp.changes {
         if verbosity > Verbosity::Quiet {
             writeln!(out, "{}", describe(change))?;
@@ -335,44 +350,54 @@ fn report(cmp: &Comparison, diff: bool, verbosity: Verbosity, out: &mut dyn Writ
             write_diff(change, out)?;
         }
     }
-    for finding in &cmp.findings {
-        match finding {
-            Finding::Switched { path, node, target } => {
+    for (link, node) in cmp.nodes.iter().zip(cluster.nodes.iter().map(|n| &n.name)) {
+        let path = link.path.display();
+        match &link.state {
+            LinkState::Switched(target) => {
                 if verbosity == Verbosity::Verbose {
-                    writeln!(out, "keep   {} -> {target} (node `{node}` was switched; render never undoes a switch)", path.display())?;
+                    writeln!(out, "keep   {path} -> {target} (node `{node}` was switched; render never undoes a switch)")?;
                 }
             }
-            Finding::BadLink { path, node, target, escapes } => {
-                let what = if *escapes {
-                    "outside pxelinux.cfg/ (dnsmasq would follow it)".to_string()
-                } else {
-                    "at a profile that is not described".to_string()
-                };
-                eprintln!(
-                    "warning: `{}` (node `{node}`) points {what}: `{}`; `pxectl boot-normal {node}` replaces it",
-                    path.display(),
-                    target.display()
-                );
-            }
-            Finding::Blocked { path, node, entry } => {
-                let whose = node.as_ref().map_or_else(|| "a link".to_string(), |n| format!("the link of node `{n}`"));
-                eprintln!(
-                    "warning: `{}` is {} where {whose} belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)",
-                    path.display(),
-                    entry.describe()
-                );
-            }
-            Finding::Orphan { path, entry } => match entry {
-                tree::Entry::Link(_) => eprintln!(
-                    "warning: `{}` is a link for a MAC that no node has; `pxectl render --prune` removes it",
-                    path.display()
-                ),
-                other => eprintln!(
-                    "warning: `{}` is {}, named like the link of a MAC that no node has; remove it by hand",
-                    path.display(),
-                    other.describe()
-                ),
-            },
+            LinkState::Escapes(target) => eprintln!(
+                "warning: `{path}` (node `{node}`) points outside pxelinux.cfg/ (dnsmasq would follow it): `{}`; `pxectl boot-normal {node}` replaces it",
+                output::path(target)
+            ),
+            LinkState::Undescribed(target) => eprintln!(
+                "warning: `{path}` (node `{node}`) points at a profile that is not described: `{}`; `pxectl boot-normal {node}` replaces it",
+                output::escaped(target)
+            ),
+            LinkState::NotALink(entry) => eprintln!(
+                "warning: `{path}` is {} where the link of node `{node}` belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)",
+                entry.describe()
+            ),
+            LinkState::Planned | LinkState::Missing | LinkState::Dangling(_) => {}
+        }
+    }
+    for finding in &cmp.findings {
+        match finding {
+            Finding::Blocked { path, entry } => eprintln!(
+                "warning: `{}` is {} where a link belongs; move it away so render can create the link",
+                path.display(),
+                entry.describe()
+            ),
+            Finding::NotAFile { path, entry, .. } => eprintln!(
+                "warning: `{}` is {}, not a file; move it away so pxectl can write its file there",
+                path.display(),
+                entry.describe()
+            ),
+            Finding::Orphan { path, entry: tree::Entry::Link(_), .. } => eprintln!(
+                "warning: `{}` is a link for a MAC that no node has; `pxectl render --prune` removes it",
+                path.display()
+            ),
+            Finding::Orphan { path, entry, .. } => eprintln!(
+                "warning: `{}` is {}, named like the link of a MAC that no node has; remove it by hand",
+                path.display(),
+                entry.describe()
+            ),
+            Finding::Leftover { path } => eprintln!(
+                "warning: `{}` is a profile file pxectl wrote that is no longer described; `pxectl render --prune` removes it",
+                path.display()
+            ),
         }
     }
     Ok(())
@@ -383,12 +408,15 @@ fn describe(change: &Change) -> String {
         Change::WriteFile { path, why, .. } => {
             let why = match why {
                 Why::New => "new",
-                Why::Content => "changed",
+                Why::Content | Why::Link => "changed",
             };
             format!("write  {} ({why})", path.display())
         }
-        Change::SetMode { path, mode, old } => {
-            format!("chmod  {} ({old:o} -> {mode:o})", path.display())
+        Change::SetMode {
+            path, mode, old, ..
+        } => format!("chmod  {} ({old:o} -> {mode:o})", path.display()),
+        Change::RemoveFile { path } => {
+            format!("prune  {} (a profile no longer described)", path.display())
         }
         Change::CreateLink { path, target, .. } => format!("link   {} -> {target}", path.display()),
         Change::ReplaceLink { path, target, old } => {
@@ -401,7 +429,7 @@ fn describe(change: &Change) -> String {
         Change::RemoveLink { path, old, .. } => format!(
             "prune  {} (was a link to `{}`)",
             path.display(),
-            old.display()
+            output::path(old)
         ),
     }
 }
@@ -421,9 +449,9 @@ fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
             format!("-> {target}\n"),
         ),
         Change::RemoveLink { path, old, .. } => {
-            (path, format!("-> {}\n", old.display()), String::new())
+            (path, format!("-> {}\n", output::path(old)), String::new())
         }
-        Change::SetMode { .. } => return Ok(()),
+        Change::SetMode { .. } | Change::RemoveFile { .. } => return Ok(()),
     };
     let shown = path.display().to_string();
     let diff = similar::TextDiff::from_lines(&old, &new);
@@ -437,10 +465,6 @@ fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// What a comparison would do, for `--dry-run` and `--check`.
 fn planned_summary(cmp: &Comparison) -> String {
     let (mut files, mut create, mut replace, mut prune) = (0, 0, 0, 0);
@@ -449,7 +473,7 @@ fn planned_summary(cmp: &Comparison) -> String {
             Change::WriteFile { .. } | Change::SetMode { .. } => files += 1,
             Change::CreateLink { .. } => create += 1,
             Change::ReplaceLink { .. } => replace += 1,
-            Change::RemoveLink { .. } => prune += 1,
+            Change::RemoveLink { .. } | Change::RemoveFile { .. } => prune += 1,
         }
     }
     format!(
@@ -461,18 +485,14 @@ fn planned_summary(cmp: &Comparison) -> String {
 }
 
 fn applied_summary(done: &Applied, cmp: &Comparison) -> String {
-    let switched = cmp
-        .findings
-        .iter()
-        .filter(|f| matches!(f, Finding::Switched { .. }))
-        .count();
+    let switched = cmp.switched();
     let mut line = format!(
         "{} written, {} unchanged; {} created, {} re-pointed, {} pruned, {} unchanged",
         plural(done.files_written, "file", "files"),
         cmp.unchanged_files,
         plural(done.links_created, "link", "links"),
         done.links_replaced,
-        done.links_pruned,
+        done.links_pruned + done.files_removed,
         cmp.unchanged_links,
     );
     if switched > 0 {

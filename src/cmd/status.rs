@@ -7,36 +7,35 @@ use anyhow::Result;
 
 use crate::cli::{Settings, StatusArgs};
 use crate::exit_codes::ExitCode;
-use crate::plan;
 use crate::status::{self, Report};
 use crate::targets;
-use crate::templates::{self, Templates};
-use crate::tree::Root;
+use crate::tree;
 
 /// Prints the status table (or JSON); exits 1 when there is any problem.
 pub fn status(settings: &Settings, args: &StatusArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let cluster = crate::description::from_file(&settings.config)?;
+    let loaded = super::load(settings)?;
+    let cluster = &loaded.cluster;
     let sel = args.targets.selection();
     let all = sel.is_empty() || sel.all;
-    let nodes = if all {
-        cluster.nodes.iter().collect()
+    let nodes: Vec<usize> = if all {
+        (0..cluster.nodes.len()).collect()
     } else {
-        targets::resolve(&cluster, &sel)?
+        // MACs are unique among nodes.
+        let at: std::collections::HashMap<_, usize> = cluster
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.mac, i))
+            .collect();
+        targets::resolve(cluster, &sel)?
+            .iter()
+            .map(|n| at[&n.mac])
+            .collect()
     };
-    let dir = settings
-        .templates
-        .as_deref()
-        .or(cluster.templates.as_deref());
-    templates::check_dir(dir)?;
-    let profiles = plan::profile_files(&cluster, &Templates::load(dir)?)?;
+    let plan = loaded.plan(settings)?;
     crate::timing::phase("templates");
-    let report = status::report(
-        &cluster,
-        &Root::new(settings.root.clone()),
-        &nodes,
-        &profiles,
-        all,
-    )?;
+    let cmp = tree::compare(&plan, &loaded.layout, false, false)?;
+    let report = status::report(cluster, &cmp, &nodes, all);
     crate::timing::phase("report");
     if args.json {
         // Through a string, so a closed pipe surfaces as the io::Error main knows to ignore.
@@ -78,11 +77,14 @@ fn table(report: &Report, quiet: bool, out: &mut dyn Write) -> Result<()> {
     for p in &report.profiles {
         writeln!(out, "problem: {}", p.message)?;
     }
+    for f in &report.files {
+        writeln!(out, "problem: {}", f.message)?;
+    }
     let switched = report.nodes.iter().filter(|n| n.switched).count();
     writeln!(
         out,
-        "{} nodes, {switched} switched (*), {} {}",
-        report.nodes.len(),
+        "{}, {switched} switched (*), {} {}",
+        crate::output::plural(report.nodes.len(), "node", "nodes"),
         report.problem_count,
         if report.problem_count == 1 {
             "problem"

@@ -8,11 +8,11 @@ use anyhow::Result;
 use crate::cli::{Settings, SwitchArgs};
 use crate::cluster::{Cluster, Node};
 use crate::exit_codes::{ExitCode, UsageError};
+use crate::layout::Layout;
 use crate::lock;
 use crate::output::{progress_bar, Verbosity};
 use crate::switch::{self, Step};
 use crate::targets::{self, Selection};
-use crate::tree::Root;
 
 /// Where the switch sends each node.
 #[derive(Debug, Clone)]
@@ -61,23 +61,37 @@ pub enum Only {
     OlderThan(Option<Duration>),
 }
 
-/// Runs one switching command (`command` names it in the output and the journal).
+/// One switching command, as the command line asked for it.
+#[derive(Debug)]
+pub struct SwitchRequest<'a> {
+    /// Its name, in the output and the journal.
+    pub command: &'static str,
+    pub args: &'a SwitchArgs,
+    pub dest: Destination,
+    pub only: Only,
+    /// `reimage --wait`: how long to wait for the installs to call back.
+    pub wait: Option<Duration>,
+}
+
+/// Runs one switching command.
 pub fn switch(
     settings: &Settings,
-    command: &str,
-    args: &SwitchArgs,
-    dest: &Destination,
-    only: Only,
-    wait: Option<Duration>,
+    req: &SwitchRequest<'_>,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
+    let SwitchRequest {
+        command,
+        args,
+        ref dest,
+        only,
+        wait,
+    } = *req;
     let sel = args.targets.selection();
     require_targets(&sel, command)?;
-    let cluster = crate::description::from_file(&settings.config)?;
+    let super::Loaded { cluster, layout } = super::load(settings)?;
     dest.check(&cluster)?;
     let nodes = targets::resolve(&cluster, &sel)?;
-    let root = Root::new(settings.root.clone());
-    let state = root.host(&cluster.paths.state_dir);
+    let state = layout.state_dir.clone();
     let wanted = || nodes.iter().map(|n| (*n, dest.profile(&cluster, n)));
     if wait.is_some() {
         super::watch::require_callbacks(&cluster)?;
@@ -89,9 +103,9 @@ pub fn switch(
         Some(lock::acquire(&state, settings.lock_timeout)?)
     };
     // Under the lock, the one read of the link folder also removes a killed run's temporaries.
-    let steps = switch::plan(&cluster, &root, wanted(), lock.is_some())?;
-    let (steps, kept) = select(&cluster, steps, only);
-    warn_missing_profiles(&cluster, &root, &steps);
+    let steps = switch::plan(&cluster, &layout, wanted(), lock.is_some())?;
+    let (steps, kept) = select(steps, only);
+    warn_missing_profiles(&layout, &steps);
 
     let width = steps.iter().map(|s| s.node.name.len()).max().unwrap_or(0);
     let quiet = settings.verbosity == Verbosity::Quiet;
@@ -144,7 +158,7 @@ pub fn switch(
     drop(lock);
     match (waiter, wait) {
         (Some(waiter), Some(timeout)) => {
-            waiter.wait(&cluster, &root, settings, &nodes, timeout, out)
+            waiter.wait(&cluster, &layout, settings, &nodes, timeout, out)
         }
         _ => Ok(ExitCode::Success),
     }
@@ -160,7 +174,7 @@ fn require_targets(sel: &Selection<'_>, command: &str) -> Result<(), UsageError>
 }
 
 /// Keeps the steps `only` asks for; returns them and how many recent switches were kept.
-fn select<'a>(cluster: &Cluster, steps: Vec<Step<'a>>, only: Only) -> (Vec<Step<'a>>, usize) {
+fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, usize) {
     let Only::OlderThan(age) = only else {
         return (steps, 0);
     };
@@ -173,11 +187,11 @@ fn select<'a>(cluster: &Cluster, steps: Vec<Step<'a>>, only: Only) -> (Vec<Step<
                 return true;
             }
             let Some(age) = age else { return true };
-                        // Only a link to a described profile is a switch worth waiting for; a missing
-            // entry, a file, or a link anywhere else is reset whatever its age.
-            let is_switch = matches!(&s.current, Some(crate::tree::Entry::Link(t))
-                if t.to_str().is_some_and(|t| crate::tree::is_plain_name(t) && cluster.profiles.contains_key(t)));
-            let recent = is_switch && s.since().is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
+            // Only a switch to a described profile is worth waiting for; a missing entry, a
+            // file, or a link anywhere else is reset whatever its age.
+            let recent = s.is_switched()
+                && s.since
+                    .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
             kept += usize::from(recent);
             !recent
         })
@@ -198,10 +212,10 @@ fn kept_note(kept: usize, only: Only) -> String {
 }
 
 /// Warns when a switch would point at a profile file render has not written yet.
-fn warn_missing_profiles(cluster: &Cluster, root: &Root, steps: &[Step<'_>]) {
+fn warn_missing_profiles(layout: &Layout, steps: &[Step<'_>]) {
     let mut seen = std::collections::BTreeSet::new();
     for step in steps.iter().filter(|s| !s.already()) {
-        if seen.insert(step.to.as_str()) && !root.host(&cluster.profile_path(&step.to)).is_file() {
+        if seen.insert(step.to.as_str()) && !layout.profile(&step.to).is_file() {
             eprintln!(
                 "warning: `pxelinux.cfg/{}` does not exist yet, so switched nodes would not boot; run `pxectl render`",
                 step.to

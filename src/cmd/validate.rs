@@ -10,7 +10,9 @@ use crate::output::Verbosity;
 
 /// Loads, checks and renders in memory; reports and exits 0 when all is well.
 pub fn validate(settings: &Settings, out: &mut dyn Write) -> Result<ExitCode> {
-    let (cluster, plan) = super::load_plan(settings)?;
+    let loaded = super::load(settings)?;
+    let plan = loaded.plan(settings)?;
+    let cluster = &loaded.cluster;
     if settings.verbosity > Verbosity::Quiet {
         writeln!(
             out,

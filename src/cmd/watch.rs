@@ -16,10 +16,10 @@ use crate::atomic::Dir;
 use crate::cli::{Settings, WatchArgs};
 use crate::cluster::{Cluster, Node};
 use crate::exit_codes::{ExitCode, UsageError};
+use crate::layout::Layout;
 use crate::lifecycle::{self, Follower, Outcome, Verdict};
 use crate::plan::LinkScheme;
 use crate::switch;
-use crate::tree::Root;
 use crate::{journal, lock};
 
 /// How often the logs are polled.
@@ -41,14 +41,14 @@ fn saved_position(path: &Path) -> Option<(u64, u64)> {
 /// trying other failures three times; a callback is never dropped silently.
 fn handle_patiently(
     cluster: &Cluster,
-    root: &Root,
+    layout: &Layout,
     settings: &Settings,
     line: &[u8],
     stop: &AtomicBool,
 ) -> Option<Event> {
     let mut failures = 0;
     loop {
-        match handle(cluster, root, settings, "watch", line) {
+        match handle(cluster, layout, settings, "watch", line) {
             Ok(event) => return event,
             Err(e) if stop.load(Ordering::Relaxed) => {
                 eprintln!("warning: stopping before acting on a callback: {e:#}");
@@ -86,10 +86,9 @@ pub(crate) fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
 
 /// Runs `pxectl watch` until SIGTERM or SIGINT.
 pub fn watch(settings: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let cluster = crate::description::from_file(&settings.config)?;
+    let super::Loaded { cluster, layout } = super::load(settings)?;
     require_callbacks(&cluster)?;
-    let root = settings.host_root();
-    let state = root.host(&cluster.paths.state_dir);
+    let state = layout.state_dir.clone();
     let _presence = hold_presence(&state)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -120,7 +119,7 @@ pub fn watch(settings: &Settings, args: &WatchArgs, out: &mut dyn Write) -> Resu
         };
         warn_too_long(polled.too_long);
         for line in &polled.lines {
-            if let Some(event) = handle_patiently(&cluster, &root, settings, line, &stop) {
+            if let Some(event) = handle_patiently(&cluster, &layout, settings, line, &stop) {
                 writeln!(out, "{}", event.describe())?;
             }
         }
@@ -202,7 +201,7 @@ impl Event {
 /// warning saying why).
 pub(crate) fn handle(
     cluster: &Cluster,
-    root: &Root,
+    layout: &Layout,
     settings: &Settings,
     command: &str,
     line: &[u8],
@@ -214,9 +213,9 @@ pub(crate) fn handle(
             return Ok(None);
         }
     };
-    let state = root.host(&cluster.paths.state_dir);
+    let state = layout.state_dir.clone();
     let _lock = lock::acquire(&state, settings.lock_timeout)?;
-    let dir = Dir::open(&root.host(&cluster.pxelinux_dir()))?;
+    let dir = Dir::open(&layout.pxelinux_dir.clone())?;
     let current = |node: &Node| -> Option<String> {
         dir.read_link(&LinkScheme::Pxelinux.name(node.mac))
             .ok()
@@ -239,15 +238,13 @@ pub(crate) fn handle(
         }
         Verdict::Leave { node } => {
             let mut j = journal::Writer::open(&state)?;
-            j.append(&journal::Entry {
-                time: journal::now(),
-                user: journal::current_user(),
-                command: format!("{command} (install failed, left)"),
-                node: node.name.clone(),
-                mac: node.mac.colon(),
-                from: now.clone(),
-                to: now,
-            })?;
+            j.record(
+                &format!("{command} (install failed, left)"),
+                &node.name,
+                node.mac,
+                now.clone(),
+                now,
+            )?;
             j.sync()?;
             Ok(Some(Event {
                 node: node.name.clone(),
@@ -257,7 +254,7 @@ pub(crate) fn handle(
             }))
         }
         Verdict::Switch { node, to } => {
-            let steps = switch::plan(cluster, root, [(node, to.clone())], false)?;
+            let steps = switch::plan(cluster, layout, [(node, to.clone())], false)?;
             let done = switch::apply(&steps, &state, command, &ProgressBar::hidden())?;
             let from = done
                 .first()
@@ -336,13 +333,13 @@ impl Waiter {
     pub(crate) fn wait(
         mut self,
         cluster: &Cluster,
-        root: &Root,
+        layout: &Layout,
         settings: &Settings,
         nodes: &[&Node],
         timeout: Duration,
         out: &mut dyn Write,
     ) -> Result<ExitCode> {
-        let state = root.host(&cluster.paths.state_dir);
+        let state = layout.state_dir.clone();
         let watcher = watcher_running(&state);
         let mut stages: BTreeMap<String, Stage> = nodes
             .iter()
@@ -386,7 +383,7 @@ impl Waiter {
             for line in self.booting(nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
-            for line in self.callbacks(cluster, root, settings, nodes, &mut stages)? {
+            for line in self.callbacks(cluster, layout, settings, nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
             bar.set_message(summary(&stages));
@@ -474,14 +471,14 @@ impl Waiter {
     fn callbacks(
         &mut self,
         cluster: &Cluster,
-        root: &Root,
+        layout: &Layout,
         settings: &Settings,
         nodes: &[&Node],
         stages: &mut BTreeMap<String, Stage>,
     ) -> Result<Vec<String>> {
         let polled = self.callbacks.poll()?;
         warn_too_long(polled.too_long);
-        let watcher = watcher_running(&root.host(&cluster.paths.state_dir));
+        let watcher = watcher_running(&layout.state_dir.clone());
         let mut said = Vec::new();
         let mut reach = |name: &str, reached: Stage, stages: &mut BTreeMap<String, Stage>| {
             if matches!(stages.get(name), Some(Stage::Waiting | Stage::Booting)) {
@@ -503,7 +500,7 @@ impl Waiter {
                 {
                     reach(&node.name, Stage::Failed, stages);
                 }
-            } else if let Some(event) = handle(cluster, root, settings, "reimage --wait", line)? {
+            } else if let Some(event) = handle(cluster, layout, settings, "reimage --wait", line)? {
                 reach(
                     &event.node,
                     if event.outcome == Outcome::Done {
@@ -516,7 +513,7 @@ impl Waiter {
             }
         }
         if watcher {
-            let dir = Dir::open(&root.host(&cluster.pxelinux_dir()))?;
+            let dir = Dir::open(&layout.pxelinux_dir.clone())?;
             for node in nodes {
                 let Ok(target) = dir.read_link(&LinkScheme::Pxelinux.name(node.mac)) else {
                     continue;

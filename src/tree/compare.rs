@@ -1,0 +1,456 @@
+//! A plan compared with the disk: the changes that would bring the disk in line, what render
+//! leaves alone but reports, and every node's entry judged by [`LinkState`]. `render`,
+//! `render --check`, `--dry-run` and `status` all read this one comparison.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::link::{is_plain_name, LinkState};
+use super::scan::{self, Entry, Found, Listing};
+use crate::atomic;
+use crate::layout::Layout;
+use crate::mac::MacAddr;
+use crate::plan::{FileKind, FilePlan, LinkRole, Plan};
+
+/// The state file listing the profile files render wrote, one name a line: a profile removed
+/// from the description is then known as a leftover.
+pub const WRITTEN: &str = "profiles.written";
+
+/// Why a file is rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    New,
+    Content,
+    /// A link stands where pxectl's own file belongs: replaced, never followed.
+    Link,
+}
+
+/// One change that would bring the disk in line with the plan. Paths are on this machine.
+#[derive(Debug, Clone)]
+pub enum Change {
+    WriteFile {
+        path: PathBuf,
+        /// Where the write lands: `path`, or where the config link at `path` points.
+        dest: PathBuf,
+        contents: String,
+        mode: u32,
+        old: Option<String>,
+        why: Why,
+        kind: FileKind,
+    },
+    SetMode {
+        path: PathBuf,
+        mode: u32,
+        old: u32,
+        kind: FileKind,
+    },
+    CreateLink {
+        path: PathBuf,
+        target: String,
+        /// The node whose first link this is (none for `default`).
+        node: Option<(String, MacAddr)>,
+    },
+    ReplaceLink {
+        path: PathBuf,
+        target: String,
+        old: Entry,
+    },
+    RemoveLink {
+        path: PathBuf,
+        old: PathBuf,
+        /// The MAC the pruned link was named for.
+        mac: MacAddr,
+    },
+    /// A profile file render wrote once that is no longer described (`--prune`).
+    RemoveFile { path: PathBuf },
+}
+
+/// Something on disk that makes it differ from the description and that render does not
+/// change by itself.
+#[derive(Debug, Clone)]
+pub enum Finding {
+    /// A folder or special file where the `default` link belongs.
+    Blocked { path: PathBuf, entry: Entry },
+    /// A folder or special file where a rendered file belongs.
+    NotAFile {
+        path: PathBuf,
+        entry: Entry,
+        kind: FileKind,
+    },
+    /// A per-MAC entry for a MAC no longer described (pruned by `--prune` when it is a link).
+    Orphan {
+        path: PathBuf,
+        mac: MacAddr,
+        entry: Entry,
+    },
+    /// A profile file render wrote once that is no longer described (removed by `--prune`).
+    Leftover { path: PathBuf },
+}
+
+/// A node's entry as found, in the description's order.
+#[derive(Debug, Clone)]
+pub struct NodeLink {
+    pub path: PathBuf,
+    pub state: LinkState,
+    /// What was read there, with the link's own mtime.
+    pub found: Option<Found>,
+}
+
+/// The plan compared with the disk.
+#[derive(Debug, Default)]
+pub struct Comparison {
+    pub changes: Vec<Change>,
+    pub findings: Vec<Finding>,
+    /// One per described node, in order.
+    pub nodes: Vec<NodeLink>,
+    pub unchanged_files: usize,
+    pub unchanged_links: usize,
+    /// What `pxelinux.cfg/default` points at on disk, when it is a link to a plain name.
+    pub default_link: Option<String>,
+    /// Temporaries of a killed run removed on the way (only when comparing under the lock).
+    pub temps_removed: usize,
+    /// The new text of [`WRITTEN`] once the changes are applied, when it differs.
+    pub written: Option<String>,
+}
+
+impl Comparison {
+    /// Whether the disk differs from the description (`--check` fails, `status` has a
+    /// problem). A switched node does not make it differ.
+    pub fn differs(&self) -> bool {
+        !self.changes.is_empty()
+            || !self.findings.is_empty()
+            || self.nodes.iter().any(|n| n.state.is_problem())
+    }
+
+    /// How many nodes are switched away from their normal profile.
+    pub fn switched(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.state, LinkState::Switched(_)))
+            .count()
+    }
+}
+
+/// Compares `plan` with the disk. With `clean` (the caller holds the lock), the temporaries a
+/// killed run left in the folders of the plan are removed on the way. With `prune`, orphan
+/// links and leftover profile files become changes that remove them.
+pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result<Comparison> {
+    let mut cmp = Comparison::default();
+    let mut listing = scan::scan(&plan.link_dir)?;
+    if clean {
+        cmp.temps_removed += scan::remove_temps(&plan.link_dir, &mut listing)?;
+        let dirs: BTreeSet<&Path> = plan
+            .files
+            .iter()
+            .filter_map(|f| f.path.parent())
+            .filter(|d| *d != plan.link_dir)
+            .collect();
+        for dir in dirs {
+            cmp.temps_removed += atomic::remove_stale_temps(dir)?;
+        }
+    }
+    crate::timing::phase("scan");
+    cmp.default_link = match listing.get("default").map(|f| &f.entry) {
+        Some(Entry::Link(t)) => t.to_str().filter(|s| is_plain_name(s)).map(str::to_string),
+        _ => None,
+    };
+
+    let trusted: Vec<PathBuf> = layout
+        .trusted()
+        .iter()
+        .filter_map(|t| fs::canonicalize(t).ok())
+        .collect();
+    let forbidden = forbidden_paths(plan);
+    for file in &plan.files {
+        compare_file(
+            &mut cmp,
+            file,
+            &listing,
+            &plan.link_dir,
+            &trusted,
+            &forbidden,
+        )?;
+    }
+
+    let described = |p: &str| plan.profiles.contains(p);
+    let present = |p: &str| {
+        listing
+            .get(p)
+            .is_some_and(|f| matches!(f.entry, Entry::File))
+    };
+    // Judged first, then taken out of the listing: what is left named like a MAC is an orphan.
+    let mut nodes: Vec<NodeLink> = plan
+        .links
+        .iter()
+        .filter_map(|link| {
+            let LinkRole::Node { .. } = link.role else {
+                return None;
+            };
+            let found = listing.get(atomic::file_name(&link.path).ok()?);
+            Some(NodeLink {
+                path: link.path.clone(),
+                state: LinkState::of(found.map(|f| &f.entry), &link.target, described, present),
+                found: None,
+            })
+        })
+        .collect();
+    let mut node = nodes.iter_mut();
+    for link in &plan.links {
+        let name = atomic::file_name(&link.path)?;
+        let found = listing.remove(name);
+        match &link.role {
+            LinkRole::Managed => managed_link(&mut cmp, link.path.clone(), &link.target, found),
+            LinkRole::Node { name, mac } => {
+                let Some(n) = node.next() else { continue };
+                match n.state {
+                    LinkState::Missing => cmp.changes.push(Change::CreateLink {
+                        path: link.path.clone(),
+                        target: link.target.clone(),
+                        node: Some((name.clone(), *mac)),
+                    }),
+                    LinkState::Planned | LinkState::Switched(_) | LinkState::Dangling(_) => {
+                        cmp.unchanged_links += 1;
+                    }
+                    _ => {}
+                }
+                n.found = found;
+            }
+        }
+    }
+    cmp.nodes = nodes;
+
+    leftovers(&mut cmp, plan, layout, &listing, prune);
+    orphans(&mut cmp, plan, listing, prune);
+    crate::timing::phase("compare");
+    Ok(cmp)
+}
+
+/// The `default` link: render re-points it whenever it differs.
+fn managed_link(cmp: &mut Comparison, path: PathBuf, target: &str, found: Option<Found>) {
+    match found.map(|f| f.entry) {
+        None => cmp.changes.push(Change::CreateLink {
+            path,
+            target: target.to_string(),
+            node: None,
+        }),
+        Some(Entry::Link(t)) if t.as_os_str() == target => cmp.unchanged_links += 1,
+        Some(entry @ (Entry::Dir | Entry::Other)) => {
+            cmp.findings.push(Finding::Blocked { path, entry });
+        }
+        Some(old) => cmp.changes.push(Change::ReplaceLink {
+            path,
+            target: target.to_string(),
+            old,
+        }),
+    }
+}
+
+/// Profile files render wrote once (listed in [`WRITTEN`]) that are no longer described; and
+/// the list's new text.
+fn leftovers(cmp: &mut Comparison, plan: &Plan, layout: &Layout, listing: &Listing, prune: bool) {
+    let path = layout.state_dir.join(WRITTEN);
+    let old = fs::read_to_string(&path).unwrap_or_default();
+    let mut keep: BTreeSet<&str> = plan.profiles.iter().map(String::as_str).collect();
+    for name in old.lines().filter(|n| !plan.profiles.contains(*n)) {
+        if !listing
+            .get(name)
+            .is_some_and(|f| matches!(f.entry, Entry::File))
+        {
+            continue;
+        }
+        let path = plan.link_dir.join(name);
+        if prune {
+            cmp.changes.push(Change::RemoveFile { path });
+        } else {
+            keep.insert(name);
+            cmp.findings.push(Finding::Leftover { path });
+        }
+    }
+    let new: String = keep.iter().flat_map(|n| [n, "\n"]).collect();
+    if new != old {
+        cmp.written = Some(new);
+    }
+}
+
+/// Per-MAC entries no described node owns: what is left of the listing named like a MAC.
+fn orphans(cmp: &mut Comparison, plan: &Plan, listing: Listing, prune: bool) {
+    let mut orphans: Vec<(String, Entry, MacAddr)> = listing
+        .into_iter()
+        .filter_map(|(name, f)| {
+            let mac = plan.scheme.parse(&name)?;
+            Some((name, f.entry, mac))
+        })
+        .collect();
+    orphans.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, entry, mac) in orphans {
+        let path = plan.link_dir.join(name);
+        match entry {
+            Entry::Link(old) if prune => cmp.changes.push(Change::RemoveLink { path, old, mac }),
+            entry => cmp.findings.push(Finding::Orphan { path, mac, entry }),
+        }
+    }
+}
+
+fn compare_file(
+    cmp: &mut Comparison,
+    file: &FilePlan,
+    listing: &Listing,
+    link_dir: &Path,
+    trusted: &[PathBuf],
+    forbidden: &[PathBuf],
+) -> Result<()> {
+    let path = file.path.clone();
+    let write = |cmp: &mut Comparison, dest: PathBuf, old: Option<String>, why| {
+        cmp.changes.push(Change::WriteFile {
+            path: file.path.clone(),
+            dest,
+            contents: file.contents.clone(),
+            mode: file.mode,
+            old,
+            why,
+            kind: file.kind,
+        });
+    };
+    // A profile's entry is in the listing already; other files are looked at.
+    let in_listing = path.parent() == Some(link_dir);
+    let entry = if in_listing {
+        atomic::file_name(&path)
+            .ok()
+            .and_then(|n| listing.get(n))
+            .map(|f| f.entry.clone())
+    } else {
+        entry_at(&path)?
+    };
+    let dest = match entry {
+        None => {
+            write(cmp, path.clone(), None, Why::New);
+            return Ok(());
+        }
+        Some(Entry::Link(_))
+            if matches!(file.kind, FileKind::DnsmasqConf | FileKind::NginxConf) =>
+        {
+            link_destination(&path, trusted, forbidden)?
+        }
+        Some(Entry::Link(target)) => {
+            // Profiles and the hosts file are pxectl's own: a link there is replaced, never followed.
+            let old = format!("(a link to `{}`)\n", crate::output::path(&target));
+            write(cmp, path.clone(), Some(old), Why::Link);
+            return Ok(());
+        }
+        Some(Entry::File) => path.clone(),
+        Some(entry) => {
+            cmp.findings.push(Finding::NotAFile {
+                path,
+                entry,
+                kind: file.kind,
+            });
+            return Ok(());
+        }
+    };
+    let meta = match fs::metadata(&dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            write(cmp, dest, None, Why::New);
+            return Ok(());
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect `{}`", dest.display())),
+    };
+    if !meta.is_file() {
+        let entry = if meta.is_dir() {
+            Entry::Dir
+        } else {
+            Entry::Other
+        };
+        cmp.findings.push(Finding::NotAFile {
+            path: dest,
+            entry,
+            kind: file.kind,
+        });
+        return Ok(());
+    }
+    let old = fs::read(&dest).with_context(|| format!("cannot read `{}`", dest.display()))?;
+    if old != file.contents.as_bytes() {
+        let old = String::from_utf8_lossy(&old).into_owned();
+        write(cmp, dest, Some(old), Why::Content);
+    } else if meta.permissions().mode() & 0o7777 != file.mode {
+        cmp.changes.push(Change::SetMode {
+            path: dest,
+            mode: file.mode,
+            old: meta.permissions().mode() & 0o7777,
+            kind: file.kind,
+        });
+    } else {
+        cmp.unchanged_files += 1;
+    }
+    Ok(())
+}
+
+fn entry_at(path: &Path) -> Result<Option<Entry>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Ok(Some(Entry::Link(
+            fs::read_link(path)
+                .with_context(|| format!("cannot read link `{}`", path.display()))?,
+        ))),
+        Ok(m) if m.is_file() => Ok(Some(Entry::File)),
+        Ok(m) if m.is_dir() => Ok(Some(Entry::Dir)),
+        Ok(_) => Ok(Some(Entry::Other)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot inspect `{}`", path.display())),
+    }
+}
+
+/// What a config written through a link may never land on: the other rendered files, the
+/// link folder and pxectl's own state files.
+fn forbidden_paths(plan: &Plan) -> Vec<PathBuf> {
+    let mut forbidden: Vec<PathBuf> = plan
+        .files
+        .iter()
+        .map(|f| resolve_lenient(&f.path))
+        .collect();
+    forbidden.push(fs::canonicalize(&plan.link_dir).unwrap_or_else(|_| plan.link_dir.clone()));
+    forbidden.extend(plan.state_files.iter().map(|f| resolve_lenient(f)));
+    forbidden
+}
+
+/// `path` with the links of its folders resolved (not a link at its end, which names
+/// the entry itself).
+fn resolve_lenient(path: &Path) -> PathBuf {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    fs::canonicalize(parent).map_or_else(
+        |_| path.to_path_buf(),
+        |p| p.join(path.file_name().unwrap_or_default()),
+    )
+}
+
+/// Where a write to the link `path` would land, if that is inside a trusted folder and not
+/// one of the `forbidden` files or folders (other rendered files, `pxelinux.cfg/`, the lock,
+/// the journal).
+fn link_destination(path: &Path, trusted: &[PathBuf], forbidden: &[PathBuf]) -> Result<PathBuf> {
+    let target =
+        fs::read_link(path).with_context(|| format!("cannot read link `{}`", path.display()))?;
+    let abs = path.parent().unwrap_or(Path::new("/")).join(&target);
+    let resolved = fs::canonicalize(&abs).or_else(|_| {
+        let parent = abs.parent().unwrap_or(Path::new("/"));
+        fs::canonicalize(parent).map(|p| p.join(abs.file_name().unwrap_or_default()))
+    });
+    match resolved {
+        Ok(dest) if forbidden.iter().any(|f| dest.starts_with(f)) => bail!(
+            "`{}` is a link to `{}`, which pxectl manages otherwise (another rendered file, \
+             pxelinux.cfg/, or its own state); pxectl does not write through it: remove the link",
+            path.display(),
+            crate::output::path(&target)
+        ),
+        Ok(dest) if trusted.iter().any(|t| dest.starts_with(t)) => Ok(dest),
+        _ => bail!(
+            "`{}` is a link to `{}`, outside the web root, TFTP root and state folder; \
+             pxectl does not write through it: remove the link or point `paths` at the real file",
+            path.display(),
+            crate::output::path(&target)
+        ),
+    }
+}
