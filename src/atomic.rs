@@ -213,9 +213,18 @@ pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
     let mut removed = 0;
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot read folder `{}`", dir.display()))?;
-        if entry.file_name().to_str().is_some_and(is_temp) {
+        if !entry.file_name().to_str().is_some_and(is_temp) {
+            continue;
+        }
+        // Only links and regular files are pxectl's temporaries.
+        if entry
+            .file_type()
+            .is_ok_and(|t| t.is_file() || t.is_symlink())
+        {
             remove_stale_temp(&entry.path())?;
             removed += 1;
+        } else {
+            crate::tree::warn_foreign_temp(&entry.path());
         }
     }
     Ok(removed)
@@ -240,6 +249,24 @@ fn parent(path: &Path) -> &Path {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_mode_change_never_follows_a_link_swapped_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "root only").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let profile = dir.path().join("installer");
+        std::os::unix::fs::symlink(&secret, &profile).unwrap();
+        assert!(set_mode(&profile, 0o644).is_err());
+        let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600, "the link's target was made readable");
+        std::fs::remove_file(&profile).unwrap();
+        std::fs::write(&profile, "x").unwrap();
+        set_mode(&profile, 0o644).unwrap();
+        let mode = std::fs::metadata(&profile).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o644);
+    }
+
     use super::*;
     use std::os::unix::fs::MetadataExt as _;
 

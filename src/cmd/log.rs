@@ -68,13 +68,14 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
         if args.json {
             writeln!(out, "{}", serde_json::to_string(e)?)?;
         } else {
+            // The journal is a file anyone with write access to it could have edited.
             let from = e.from.as_deref().unwrap_or("(no link)");
             let to = e.to.as_deref().unwrap_or("(removed)");
-            writeln!(
-                out,
+            let line = format!(
                 "{}  {}  {}  {}  {from} -> {to}",
                 e.time, e.user, e.command, e.node
-            )?;
+            );
+            writeln!(out, "{}", crate::output::escaped(&line))?;
         }
     }
     Ok(ExitCode::Success)

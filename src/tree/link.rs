@@ -84,7 +84,8 @@ impl LinkState {
         match self {
             Self::Missing => None,
             Self::Planned => Some(normal.to_string()),
-            Self::Switched(p) | Self::Dangling(p) | Self::Undescribed(p) => Some(p.clone()),
+            Self::Switched(p) | Self::Dangling(p) => Some(p.clone()),
+            Self::Undescribed(p) => Some(crate::output::escaped(p).into_owned()),
             Self::NotALink(e) => Some(e.describe()),
             Self::Escapes(t) => Some(Entry::Link(t.clone()).describe()),
         }
