@@ -33,8 +33,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let code = match &cli.command {
-        Command::Render(args) => cmd::render(&settings, args, false, &mut out)?,
-        Command::Apply(args) => cmd::render(&settings, args, true, &mut out)?,
+        Command::Render(args) => cmd::render(&settings, args, None, &mut out)?,
+        Command::Apply(a) => cmd::render(
+            &settings,
+            &a.render,
+            Some(settings.reach(a.live_daemons)),
+            &mut out,
+        )?,
         Command::Reload(args) => cmd::reload(&settings, args, &mut out)?,
         Command::Validate => cmd::validate(&settings, &mut out)?,
         Command::Reimage(a) => cmd::switch(
