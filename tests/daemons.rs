@@ -634,6 +634,16 @@ fn a_first_apply_with_the_daemons_stopped_installs_everything_and_removes_nothin
         systemctl.take(),
         "is-active -- dnsmasq\nis-active -- nginx\n"
     );
+    // The operator starts them on the new files; the next apply has nothing to do.
+    systemctl.set_state("active");
+    let run = systemctl.run(&env, &["apply", "-q", "--live-daemons"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        "apply: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged\n\
+         reload: none needed (nothing changed)\n"
+    );
+    assert_eq!(systemctl.take(), "");
 }
 
 #[test]
