@@ -57,7 +57,7 @@ pub enum Command {
     /// Render dnsmasq.conf, nginx.conf and pxelinux.cfg/ from the description, writing only what changed
     Render(RenderArgs),
     /// Render, verify, and reload or restart exactly the daemons the change needs
-    Apply(RenderArgs),
+    Apply(ApplyArgs),
     /// Reload (or `--restart`) dnsmasq, nginx, or both
     Reload(ReloadArgs),
     /// Check the description and exit: 0 when valid, 2 when not
@@ -223,6 +223,17 @@ pub struct RenderArgs {
     pub no_verify: bool,
 }
 
+/// Options of `pxectl apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// Under `--root`, still reload or restart this machine's running daemons
+    #[arg(long)]
+    pub live_daemons: bool,
+}
+
 /// Options of `pxectl reload`.
 #[derive(Debug, Args)]
 pub struct ReloadArgs {
@@ -233,6 +244,10 @@ pub struct ReloadArgs {
     /// Restart instead of reload (dnsmasq re-reads dnsmasq.conf only on a restart)
     #[arg(long)]
     pub restart: bool,
+
+    /// Under `--root`, still reload or restart this machine's running daemons
+    #[arg(long)]
+    pub live_daemons: bool,
 }
 
 /// A daemon pxectl manages.
@@ -258,6 +273,17 @@ pub struct Settings {
     pub templates: Option<PathBuf>,
     pub lock_timeout: Duration,
     pub verbosity: Verbosity,
+}
+
+impl Settings {
+    /// Which daemons `apply` and `reload` may act on: under `--root`, only with `--live-daemons`.
+    pub fn reach(&self, live_daemons: bool) -> crate::daemons::Reach {
+        if self.root.is_none() || live_daemons {
+            crate::daemons::Reach::Live
+        } else {
+            crate::daemons::Reach::Staged
+        }
+    }
 }
 
 impl From<&Cli> for Settings {

@@ -213,20 +213,20 @@ fn apply_reloads_exactly_what_each_change_needs() {
     };
     let base = hostsfile_example();
     env.write_config(&marked(&base, &marker));
-    env.run(&["apply"])
+    env.run(&["apply", "--live-daemons"])
         .expect(0)
         .stdout_has("restart dnsmasq")
         .stdout_has("reload nginx");
     assert_eq!(take(), "dnsmasq restart\nnginx reload\n");
 
-    env.run(&["apply"])
+    env.run(&["apply", "--live-daemons"])
         .expect(0)
         .stdout_has("reload: none needed (nothing changed)");
     assert_eq!(take(), "");
 
     env.run(&["reimage", "node3"]).expect(0);
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
-    env.run(&["apply"])
+    env.run(&["apply", "--live-daemons"])
         .expect(0)
         .stdout_has("only pxelinux.cfg/ changed");
     assert_eq!(take(), "");
@@ -237,7 +237,7 @@ fn apply_reloads_exactly_what_each_change_needs() {
         "  - {name: node6, mac: c0:3f:d5:60:d0:9e}\n  - {name: node7, mac: c0:3f:d5:60:d0:9f}\n",
     );
     env.write_config(&marked(&grown, &marker));
-    env.run(&["apply"])
+    env.run(&["apply", "--live-daemons"])
         .expect(0)
         .stdout_has("reload dnsmasq")
         .stdout_has("only DHCP reservations changed");
@@ -248,7 +248,7 @@ fn apply_reloads_exactly_what_each_change_needs() {
         &grown.replace("lease_time: 1h", "lease_time: 2h"),
         &marker,
     ));
-    env.run(&["apply"])
+    env.run(&["apply", "--live-daemons"])
         .expect(0)
         .stdout_has("dnsmasq.conf changed, and SIGHUP does not re-read it");
     assert_eq!(take(), "dnsmasq restart\n");
@@ -260,14 +260,15 @@ fn apply_reloads_exactly_what_each_change_needs() {
             .replace("autoindex: true", "autoindex: false"),
         &marker,
     ));
-    env.run(&["apply"]).expect(0);
+    env.run(&["apply", "--live-daemons"]).expect(0);
     assert_eq!(take(), "nginx reload\n");
 
     // Explicit reloads.
-    env.run(&["reload", "nginx"])
+    env.run(&["reload", "--live-daemons", "nginx"])
         .expect(0)
         .stdout_has("reload nginx: `sh -c");
-    env.run(&["reload", "--restart"]).expect(0);
+    env.run(&["reload", "--live-daemons", "--restart"])
+        .expect(0);
     assert_eq!(take(), "nginx reload\ndnsmasq restart\nnginx restart\n");
 }
 
@@ -276,7 +277,7 @@ fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
     let env = Env::new("");
     let marker = env.dir.path().join("marker");
     env.write_config(&marked(&example(), &marker));
-    env.run(&["apply"]).expect(0);
+    env.run(&["apply", "--live-daemons"]).expect(0);
     let conf = env.at("/etc/nginx/nginx.conf");
     let good = fs::read_to_string(&conf).unwrap();
     // nginx's reload now fails every time.
@@ -292,7 +293,7 @@ fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
         "reload: [sh, -c, 'echo no >&2; exit 1']",
     );
     env.write_config(&failing);
-    env.run(&["apply"])
+    env.run(&["apply", "--live-daemons"])
         .expect(3)
         .stderr_has("cannot reload nginx")
         .stderr_has("exit status: 1")
@@ -316,16 +317,19 @@ fn pid_files_that_lie_are_refused() {
             pid_file.display()
         ),
     ));
-    env.run(&["reload", "dnsmasq"])
-        .expect(3)
-        .stderr_has("dnsmasq is not running (the pid file")
-        .stderr_has("is missing or stale");
+    let run = env.run(&["reload", "--live-daemons", "dnsmasq"]);
+    run.expect(3);
+    assert_eq!(run.stdout(), "");
+    assert_eq!(
+        shown(&env, &run.stderr()),
+        "error: dnsmasq is not running (the pid file `$TMP/dnsmasq.pid` is missing or stale), so it was not reloaded; start it (no command is known: `daemons.dnsmasq.reload.pid_file.start` is not set)\n"
+    );
     fs::write(&pid_file, "not a pid\n").unwrap();
-    env.run(&["reload", "dnsmasq"])
+    env.run(&["reload", "--live-daemons", "dnsmasq"])
         .expect(3)
         .stderr_has("does not hold a pid");
     fs::write(&pid_file, "4194303\n").unwrap();
-    env.run(&["reload", "dnsmasq"])
+    env.run(&["reload", "--live-daemons", "dnsmasq"])
         .expect(3)
         .stderr_has("dnsmasq is not running");
     // A pid file naming some other process: never signalled.
@@ -334,10 +338,10 @@ fn pid_files_that_lie_are_refused() {
         .spawn()
         .unwrap();
     fs::write(&pid_file, format!("{}\n", other.id())).unwrap();
-    env.run(&["reload", "dnsmasq"])
+    env.run(&["reload", "--live-daemons", "dnsmasq"])
         .expect(3)
         .stderr_has("which is `sleep`, not dnsmasq; refusing to signal it");
-    env.run(&["reload", "--restart", "dnsmasq"])
+    env.run(&["reload", "--live-daemons", "--restart", "dnsmasq"])
         .expect(3)
         .stderr_has("not dnsmasq");
     assert!(
@@ -354,12 +358,17 @@ fn a_unit_that_does_not_exist_is_a_clear_error() {
         &example(),
         "  nginx: {reload: {systemd: pxectl-no-such-unit}}\n",
     ));
-    let run = env.run(&["reload", "nginx"]);
+    let run = env.run(&["reload", "--live-daemons", "nginx"]);
     run.expect(3);
+    // Depending on the machine: no systemctl, no systemd, or a unit systemd does not run.
     let err = run.stderr();
     assert!(
         err.contains("`systemctl` is not available here")
-            || err.contains("`systemctl reload pxectl-no-such-unit` failed"),
+            || err
+                .contains("`systemctl is-active pxectl-no-such-unit` cannot tell whether it runs")
+            || err.contains(
+                "nginx is not running (`systemctl is-active pxectl-no-such-unit`: inactive)"
+            ),
         "{err}"
     );
 }
@@ -460,7 +469,7 @@ fn a_failed_reload_of_one_daemon_does_not_skip_the_other() {
     let env = Env::new("");
     let marker = env.dir.path().join("marker");
     env.write_config(&marked(&example(), &marker));
-    env.run(&["apply"]).expect(0);
+    env.run(&["apply", "--live-daemons"]).expect(0);
     let _ = fs::remove_file(&marker);
     // dnsmasq's restart now fails; nginx must still be reloaded.
     let text = marked(
@@ -477,7 +486,7 @@ fn a_failed_reload_of_one_daemon_does_not_skip_the_other() {
         "restart: [sh, -c, 'exit 1']",
     );
     env.write_config(&text);
-    env.run(&["apply"])
+    env.run(&["apply", "--live-daemons"])
         .expect(3)
         .stderr_has("cannot restart dnsmasq");
     assert_eq!(fs::read_to_string(&marker).unwrap(), "nginx reload\n");
@@ -503,7 +512,7 @@ fn a_pid_file_restart_whose_start_fails_is_retried_by_starting_only() {
     env.run(&["render", "--no-verify"]).expect(0);
     let old = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
     env.write_config(&text("lease_time: 2h"));
-    env.run(&["apply", "--no-verify"])
+    env.run(&["apply", "--live-daemons", "--no-verify"])
         .expect(3)
         .stderr_has("cannot restart dnsmasq: `sh -c exit 1` failed")
         .stderr_has("the previous files were restored")
@@ -524,9 +533,336 @@ fn reload_of_both_daemons_reloads_nginx_when_dnsmasq_fails() {
         &example(),
         "  dnsmasq: {reload: {command: {reload: [sh, -c, 'echo no dnsmasq >&2; exit 1'], restart: [true]}}}\n  nginx: {reload: {command: {reload: [true], restart: [true]}}}\n",
     ));
-    env.run(&["reload"])
+    env.run(&["reload", "--live-daemons"])
         .expect(3)
         .stdout_has("reload nginx: `true`")
         .stderr_has("cannot reload dnsmasq")
         .stderr_has("no dnsmasq");
+}
+
+/// A fake `systemctl`, first on `PATH`, that appends each call's arguments to `calls` and
+/// answers as systemd would for units whose state is in `state`: `active`, `inactive`, or
+/// `refusing` (active, but every reload and restart fails, as on a config it refuses).
+struct FakeSystemctl {
+    bin: std::path::PathBuf,
+    calls: std::path::PathBuf,
+    state: std::path::PathBuf,
+}
+
+impl FakeSystemctl {
+    fn new(env: &Env, state: &str) -> Self {
+        let bin = env.dir.path().join("bin");
+        fs::create_dir(&bin).unwrap();
+        let (calls, state_file) = (env.dir.path().join("calls"), env.dir.path().join("state"));
+        fs::write(&state_file, state).unwrap();
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> {calls}\nfor unit; do :; done\nstate=$(cat {state})\n\
+             case \"$1\" in\n\
+             is-active) test \"$state\" = inactive && {{ echo inactive; exit 3; }}; echo active ;;\n\
+             reload|restart) test \"$state\" = refusing && {{ echo \"Job for $unit.service failed.\" >&2; exit 1; }}\n\
+             test \"$1\" = reload && test \"$state\" = inactive && {{ echo \"$unit.service is not active, cannot reload.\" >&2; exit 1; }} ;;\n\
+             esac\nexit 0\n",
+            calls = calls.display(),
+            state = state_file.display()
+        );
+        fs::write(bin.join("systemctl"), script).unwrap();
+        fs::set_permissions(
+            bin.join("systemctl"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        Self {
+            bin,
+            calls,
+            state: state_file,
+        }
+    }
+
+    /// `pxectl --config cluster.yaml --root out ARGS` with the fake first on `PATH`.
+    fn run(&self, env: &Env, args: &[&str]) -> common::Run {
+        let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap());
+        common::Run(
+            env.command(args, true)
+                .env("PATH", path)
+                .output()
+                .expect("run pxectl"),
+        )
+    }
+
+    fn set_state(&self, state: &str) {
+        fs::write(&self.state, state).unwrap();
+    }
+
+    /// The calls made since the last look.
+    fn take(&self) -> String {
+        let s = fs::read_to_string(&self.calls).unwrap_or_default();
+        let _ = fs::remove_file(&self.calls);
+        s
+    }
+}
+
+/// The whole of `text` with the scratch folder's path shown as `$TMP`.
+fn shown(env: &Env, text: &str) -> String {
+    text.replace(&env.dir.path().display().to_string(), "$TMP")
+}
+
+/// Asserts that the served tree is exactly the golden render of the example.
+#[track_caller]
+fn assert_golden(env: &Env) {
+    let golden = repo("tests/fixtures/portacluster");
+    for part in ["etc", "srv"] {
+        common::assert_same_tree(&env.root().join(part), &golden.join(part));
+    }
+}
+
+#[test]
+fn a_first_apply_with_the_daemons_stopped_installs_everything_and_removes_nothing() {
+    let env = Env::example("portacluster");
+    let systemctl = FakeSystemctl::new(&env, "inactive");
+    let run = systemctl.run(&env, &["apply", "-q", "--no-verify", "--live-daemons"]);
+    run.expect(3);
+    assert_golden(&env);
+    assert_eq!(
+        shown(&env, &run.stdout()),
+        "apply: 5 files written, 0 unchanged; 7 links created, 0 re-pointed, 0 pruned, 0 unchanged\n"
+    );
+    assert_eq!(
+        shown(&env, &run.stderr()),
+        "warning: `$TMP/out/etc/dnsmasq.conf` was not tested with dnsmasq (`--no-verify`)\n\
+         warning: `$TMP/out/etc/nginx/nginx.conf` was not tested with nginx (`--no-verify`)\n\
+         error: dnsmasq is not running (`systemctl is-active dnsmasq`: inactive), so it was not restarted; the new files are in place and nothing was removed; start it with `systemctl start dnsmasq`\n\
+         nginx is not running (`systemctl is-active nginx`: inactive), so it was not reloaded; the new files are in place and nothing was removed; start it with `systemctl start nginx`\n"
+    );
+    assert_eq!(
+        systemctl.take(),
+        "is-active -- dnsmasq\nis-active -- nginx\n"
+    );
+    // The operator starts them on the new files; the next apply has nothing to do.
+    systemctl.set_state("active");
+    let run = systemctl.run(&env, &["apply", "-q", "--live-daemons"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        "apply: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged\n\
+         reload: none needed (nothing changed)\n"
+    );
+    assert_eq!(systemctl.take(), "");
+}
+
+#[test]
+fn a_first_apply_with_a_pid_file_daemon_stopped_removes_nothing() {
+    let env = Env::new("");
+    let pid_file = env.dir.path().join("nginx.pid");
+    env.write_config(&with_daemons(
+        &example(),
+        &format!(
+            "  dnsmasq: {{reload: {{command: {{reload: [true], restart: [true]}}}}}}\n  nginx: {{reload: {{pid_file: {{path: {}}}}}}}\n",
+            pid_file.display()
+        ),
+    ));
+    let run = env.run(&["apply", "-q", "--no-verify", "--live-daemons"]);
+    run.expect(3);
+    assert_golden(&env);
+    assert_eq!(
+        shown(&env, &run.stdout()),
+        "apply: 5 files written, 0 unchanged; 7 links created, 0 re-pointed, 0 pruned, 0 unchanged\n\
+         restart dnsmasq: `true` (dnsmasq.conf changed, and SIGHUP does not re-read it)\n"
+    );
+    assert_eq!(
+        shown(&env, &run.stderr()),
+        "warning: `$TMP/out/etc/dnsmasq.conf` was not tested with dnsmasq (`--no-verify`)\n\
+         warning: `$TMP/out/etc/nginx/nginx.conf` was not tested with nginx (`--no-verify`)\n\
+         error: nginx is not running (the pid file `$TMP/nginx.pid` is missing or stale), so it was not reloaded; the new files are in place and nothing was removed; start it (no command is known: `daemons.nginx.reload.pid_file.start` is not set)\n"
+    );
+}
+
+const SKIPPED: &str =
+    "reload: skipped (`--root` stages files; `--live-daemons` acts on this machine's daemons)\n";
+
+#[test]
+fn under_root_apply_and_reload_leave_the_running_daemons_alone() {
+    let env = Env::example("portacluster");
+    let systemctl = FakeSystemctl::new(&env, "active");
+    let would = "would restart dnsmasq: dnsmasq.conf changed, and SIGHUP does not re-read it\n\
+                 would reload nginx: nginx.conf changed (on SIGHUP nginx keeps its old config if the new one is bad)\n";
+    let run = systemctl.run(&env, &["apply", "-q", "--no-verify", "--dry-run"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        format!("{would}{SKIPPED}dry run: 5 files to write, 0 unchanged; 7 links to create, 0 to re-point, 0 to prune; nothing was written\n")
+    );
+    let run = systemctl.run(&env, &["apply", "-q", "--no-verify"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        format!("apply: 5 files written, 0 unchanged; 7 links created, 0 re-pointed, 0 pruned, 0 unchanged\n{would}{SKIPPED}")
+    );
+    assert_golden(&env);
+    let run = systemctl.run(&env, &["reload"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        format!("would reload dnsmasq\nwould reload nginx\n{SKIPPED}")
+    );
+    assert_eq!(run.stderr(), "");
+    let run = systemctl.run(&env, &["reload", "--restart", "nginx"]);
+    run.expect(0);
+    assert_eq!(run.stdout(), format!("would restart nginx\n{SKIPPED}"));
+    assert_eq!(systemctl.take(), "", "systemctl was called under `--root`");
+}
+
+#[test]
+fn under_root_a_pid_file_daemon_is_signalled_only_with_live_daemons() {
+    let env = Env::new("");
+    let pid_file = env.dir.path().join("dnsmasq.pid");
+    // A stand-in daemon: `sleep`, named as the binary so the pid check accepts it; SIGHUP ends it.
+    let mut daemon = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    env.write_config(&with_daemons(
+        &hostsfile_example(),
+        &format!(
+            "  dnsmasq: {{binary: sleep, reload: {{pid_file: {{path: {}}}}}}}\n  nginx: {{binary: /nonexistent/nginx, reload: {{command: {{reload: [sh, -c, 'exit 1'], restart: [sh, -c, 'exit 1']}}}}}}\n",
+            pid_file.display()
+        ),
+    ));
+    env.run(&["render", "-q", "--no-verify"]).expect(0);
+    let grown = |env: &Env| {
+        fs::read_to_string(env.config()).unwrap().replace(
+            "  - {name: node6, mac: c0:3f:d5:60:d0:9e}\n",
+            "  - {name: node6, mac: c0:3f:d5:60:d0:9e}\n  - {name: node7, mac: c0:3f:d5:60:d0:9f}\n",
+        )
+    };
+    env.write_config(&grown(&env));
+    let run = env.run(&["apply", "-q"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        format!(
+            "apply: 1 file written, 5 unchanged; 1 link created, 0 re-pointed, 0 pruned, 7 unchanged\n\
+             would reload dnsmasq: only DHCP reservations changed, in the hosts file dnsmasq re-reads on SIGHUP\n\
+             {SKIPPED}"
+        )
+    );
+    let run = env.run(&["reload", "dnsmasq"]);
+    run.expect(0);
+    assert_eq!(run.stdout(), format!("would reload dnsmasq\n{SKIPPED}"));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "the daemon was signalled under `--root`"
+    );
+    let run = env.run(&["reload", "--live-daemons", "dnsmasq"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        format!("reload dnsmasq: SIGHUP to pid {}\n", daemon.id())
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while daemon.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        daemon.try_wait().unwrap().is_some(),
+        "`--live-daemons` did not signal the daemon"
+    );
+}
+
+#[test]
+fn under_root_apply_acts_on_the_daemons_with_live_daemons() {
+    let env = Env::example("portacluster");
+    let systemctl = FakeSystemctl::new(&env, "active");
+    systemctl
+        .run(&env, &["apply", "-q", "--no-verify"])
+        .expect(0);
+    env.write_config(&example().replace("lease_time: 1h", "lease_time: 2h"));
+    let run = systemctl.run(&env, &["apply", "-q", "--no-verify", "--live-daemons"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        "apply: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged\n\
+         restart dnsmasq: systemctl restart dnsmasq (dnsmasq.conf changed, and SIGHUP does not re-read it)\n"
+    );
+    assert_eq!(
+        systemctl.take(),
+        "is-active -- dnsmasq\nrestart -- dnsmasq\n"
+    );
+    let run = systemctl.run(&env, &["reload", "--live-daemons"]);
+    run.expect(0);
+    assert_eq!(
+        run.stdout(),
+        "reload dnsmasq: systemctl reload dnsmasq\nreload nginx: systemctl reload nginx\n"
+    );
+    assert_eq!(
+        systemctl.take(),
+        "is-active -- dnsmasq\nreload -- dnsmasq\nis-active -- nginx\nreload -- nginx\n"
+    );
+}
+
+#[test]
+fn nginx_t_under_root_creates_no_log_outside_its_scratch_folder() {
+    if !prerequisite(have("nginx"), "nginx is not installed") {
+        return;
+    }
+    let env = Env::new("");
+    // The logs' real paths: a folder that exists, so that nginx -t could create them there.
+    let live = env.dir.path().join("live");
+    fs::create_dir(&live).unwrap();
+    let (log, access) = (live.join("pxectl-callbacks.log"), live.join("access.log"));
+    env.write_config(&format!(
+        "{}\nlifecycle: {{callbacks: true, log: {}, access_log: {}}}\n",
+        example(),
+        log.display(),
+        access.display()
+    ));
+    env.run(&["render"])
+        .expect(0)
+        .stdout_has("etc/nginx/nginx.conf (`/usr/sbin/nginx -t`: ok)");
+    assert_eq!(
+        fs::read_dir(&live).unwrap().count(),
+        0,
+        "nginx -t created a log at its real path"
+    );
+    let conf = fs::read_to_string(env.at("/etc/nginx/nginx.conf")).unwrap();
+    assert!(
+        conf.contains(&format!("access_log {} pxectl_callback;", log.display())),
+        "{conf}"
+    );
+}
+
+#[test]
+fn a_running_systemd_daemon_that_refuses_the_new_files_gets_the_previous_ones_back() {
+    let env = Env::example("portacluster");
+    let systemctl = FakeSystemctl::new(&env, "active");
+    systemctl
+        .run(&env, &["apply", "-q", "--no-verify", "--live-daemons"])
+        .expect(0);
+    let before = common::tree(&env.root().join("etc"));
+    systemctl.take();
+    systemctl.set_state("refusing");
+    env.write_config(
+        &example()
+            .replace("lease_time: 1h", "lease_time: 2h")
+            .replace("autoindex: true", "autoindex: false"),
+    );
+    let run = systemctl.run(&env, &["apply", "-q", "--no-verify", "--live-daemons"]);
+    run.expect(3);
+    assert_eq!(
+        run.stdout(),
+        "apply: 2 files written, 3 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged\n"
+    );
+    assert_eq!(
+        shown(&env, &run.stderr()),
+        "warning: `$TMP/out/etc/dnsmasq.conf` was not tested with dnsmasq (`--no-verify`)\n\
+         warning: `$TMP/out/etc/nginx/nginx.conf` was not tested with nginx (`--no-verify`)\n\
+         error: cannot restart dnsmasq: `systemctl restart dnsmasq` failed: Job for dnsmasq.service failed.; see `systemctl status dnsmasq`; the previous files were restored; restart on the previous files failed too: `systemctl restart dnsmasq` failed: Job for dnsmasq.service failed.; see `systemctl status dnsmasq`\n\
+         cannot reload nginx: `systemctl reload nginx` failed: Job for nginx.service failed.; see `systemctl status nginx`; the previous files were restored; reload on the previous files failed too: `systemctl reload nginx` failed: Job for nginx.service failed.; see `systemctl status nginx`\n"
+    );
+    assert_eq!(common::tree(&env.root().join("etc")), before);
+    assert_eq!(
+        systemctl.take(),
+        "is-active -- dnsmasq\nrestart -- dnsmasq\nrestart -- dnsmasq\nis-active -- nginx\nreload -- nginx\nreload -- nginx\n"
+    );
 }

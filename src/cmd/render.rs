@@ -2,34 +2,38 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 
 use crate::atomic;
-use crate::cli::{DaemonName, ReloadArgs, RenderArgs, Settings};
+use crate::cli::{ApplyArgs, DaemonName, ReloadArgs, RenderArgs, Settings};
 use crate::cluster::Cluster;
-use crate::daemons::{self, Action, Verified};
+use crate::daemons::{self, Action, Need, Outcome, Reach, Reloads, Verified};
 use crate::exit_codes::ExitCode;
 use crate::lock;
 use crate::output::{self, plural, progress_bar, Verbosity};
-use crate::plan::FileKind;
 use crate::tree::{self, Applied, Change, Comparison, Finding, LinkState, Why};
 
 /// Runs `pxectl render`.
 pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    run(settings, args, false, out)
+    run(settings, args, None, out)
 }
 
-/// Runs `pxectl apply`: render, then reload what the change needs.
-pub fn apply(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    run(settings, args, true, out)
+/// Runs `pxectl apply`: render, then reload what the change needs, on the daemons it may
+/// act on (under `--root`, only with `--live-daemons`).
+pub fn apply(settings: &Settings, args: &ApplyArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    run(
+        settings,
+        &args.render,
+        Some(settings.reach(args.live_daemons)),
+        out,
+    )
 }
 
 fn run(
     settings: &Settings,
     args: &RenderArgs,
-    reload: bool,
+    reload: Option<Reach>,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let loaded = super::load(settings)?;
@@ -42,21 +46,19 @@ fn run(
     if args.check || args.dry_run {
         let cmp = tree::compare(&plan, layout, false, args.prune)?;
         if !args.check {
-            verify(cluster, &cmp, args.no_verify, verbosity, out)?;
+            verify(cluster, &cmp, args.no_verify, settings, out)?;
         }
         report(cluster, &cmp, args.diff, verbosity, out)?;
         if args.check {
             return check_summary(&cmp, settings, out);
         }
-        if reload {
-            for need in daemons::needed(&cmp.changes) {
-                writeln!(
-                    out,
-                    "would {} {}: {}",
-                    need.action.verb(),
-                    need.daemon,
-                    need.why
-                )?;
+        if let Some(reach) = reload {
+            let needs = daemons::needed(&cmp.changes);
+            for need in &needs {
+                print_would(need, out)?;
+            }
+            if reach == Reach::Staged && !needs.is_empty() {
+                writeln!(out, "{SKIPPED}")?;
             }
         }
         writeln!(
@@ -78,7 +80,7 @@ fn run(
             cmp.temps_removed
         )?;
     }
-    verify(cluster, &cmp, args.no_verify, verbosity, out)?;
+    verify(cluster, &cmp, args.no_verify, settings, out)?;
     crate::timing::phase("verify");
     report(cluster, &cmp, args.diff, verbosity, out)?;
     if let Some(Finding::NotAFile { path, entry, .. }) = cmp
@@ -108,11 +110,14 @@ fn run(
     writeln!(
         out,
         "{}: {}",
-        if reload { "apply" } else { "render" },
+        if reload.is_some() { "apply" } else { "render" },
         applied_summary(&done, &cmp)
     )?;
-    if reload {
-        reload_needed(cluster, &cmp, out)?;
+    if let Some(reach) = reload {
+        print_reloads(
+            &daemons::reload_after(&cluster.daemons, &cmp.changes, reach)?,
+            out,
+        )?;
     }
     Ok(ExitCode::Success)
 }
@@ -141,46 +146,28 @@ fn verify(
     cluster: &Cluster,
     cmp: &Comparison,
     skip: bool,
-    verbosity: Verbosity,
+    settings: &Settings,
     out: &mut dyn Write,
 ) -> Result<()> {
-    for change in &cmp.changes {
-        let Change::WriteFile {
-            path,
-            contents,
-            kind,
-            ..
-        } = change
-        else {
-            continue;
-        };
-        let (daemon, real) = match kind {
-            FileKind::DnsmasqConf => (&cluster.daemons.dnsmasq, &cluster.paths.dnsmasq_conf),
-            FileKind::NginxConf => (&cluster.daemons.nginx, &cluster.paths.nginx_conf),
-            FileKind::DhcpHosts | FileKind::Profile => continue,
-        };
-        if skip {
-            eprintln!(
-                "warning: `{}` was not tested with {} (`--no-verify`)",
-                path.display(),
-                daemon.name
-            );
-            continue;
-        }
-        match daemons::verify(daemon, *kind, contents, real, path, cluster.daemons.timeout)? {
+    let staged = settings.root.is_some();
+    for checked in daemons::verify_changes(cluster, &cmp.changes, skip, staged)? {
+        let (path, daemon) = (checked.path.display(), checked.daemon);
+        match checked.verified {
             Verified::Passed(how) => {
-                if verbosity > Verbosity::Quiet {
-                    writeln!(out, "verify {} (`{how}`: ok)", path.display())?;
+                if settings.verbosity > Verbosity::Quiet {
+                    writeln!(out, "verify {path} (`{how}`: ok)")?;
                 }
             }
-                        Verified::NoPermission(why) => eprintln!(
-                "warning: `{}` was not fully tested: nginx -t, run as this user, cannot open the files it names ({}); run as root to test it all",
-                path.display(),
+            Verified::Skipped => eprintln!(
+                "warning: `{path}` was not tested with {} (`--no-verify`)",
+                daemon.name
+            ),
+            Verified::NoPermission(why) => eprintln!(
+                "warning: `{path}` was not fully tested: nginx -t, run as this user, cannot open the files it names ({}); run as root to test it all",
                 why.lines().find(|l| l.contains("Permission denied")).unwrap_or_default().trim()
             ),
             Verified::NotInstalled => eprintln!(
-                "warning: `{}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
-                path.display(),
+                "warning: `{path}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
                 daemon.binary,
                 daemon.name
             ),
@@ -189,88 +176,35 @@ fn verify(
     Ok(())
 }
 
-/// Reloads or restarts what the applied changes need; on failure restores the previous files,
-/// tries to bring the daemon back on them, and reports both outcomes.
-fn reload_needed(cluster: &Cluster, cmp: &Comparison, out: &mut dyn Write) -> Result<()> {
-    let needs = daemons::needed(&cmp.changes);
-    if needs.is_empty() {
-        let why = if cmp.changes.is_empty() {
-            "nothing changed"
-        } else {
-            "only pxelinux.cfg/ changed, and TFTP reads its files on every request"
-        };
+/// Prints what became of each daemon; every failure is the error.
+fn print_reloads(reloads: &Reloads, out: &mut dyn Write) -> Result<()> {
+    if let Some(why) = reloads.none_needed {
         writeln!(out, "reload: none needed ({why})")?;
-        return Ok(());
     }
-    let timeout = cluster.daemons.timeout;
-    // Every daemon gets its reload even when another's fails; failures are reported together.
-    let mut failures = Vec::new();
-    for need in needs {
-        let d = cluster
-            .daemons
-            .named(need.daemon)
-            .with_context(|| format!("no daemon is named `{}`", need.daemon))?;
-        match daemons::perform(d, need.action, timeout) {
-            Ok(how) => writeln!(
-                out,
-                "{} {}: {how} ({})",
-                need.action.verb(),
-                need.daemon,
-                need.why
-            )?,
-            Err(first) => {
-                let restored = restore(&cmp.changes, &need.files);
-                let again = match &restored {
-                    Ok(()) => {
-                        daemons::perform(d, need.action, timeout).map_err(|e| format!("{e:#}"))
-                    }
-                    Err(e) => Err(format!("not tried: {e:#}")),
-                };
-                let restored = match restored {
-                    Ok(()) => "the previous files were restored".to_string(),
-                    Err(e) => format!("restoring the previous files failed: {e:#}"),
-                };
-                let again = match again {
-                    Ok(how) => format!(
-                        "{} on the previous files succeeded ({how})",
-                        need.action.verb()
-                    ),
-                    Err(e) => format!(
-                        "{} on the previous files failed too: {e}",
-                        need.action.verb()
-                    ),
-                };
-                failures.push(format!(
-                    "cannot {} {}: {first:#}; {restored}; {again}",
-                    need.action.verb(),
-                    need.daemon
-                ));
-            }
+    for (need, outcome) in &reloads.each {
+        let (verb, daemon) = (need.action.verb(), need.daemon);
+        match (outcome, need.why) {
+            (Outcome::Done(how), Some(why)) => writeln!(out, "{verb} {daemon}: {how} ({why})")?,
+            (Outcome::Done(how), None) => writeln!(out, "{verb} {daemon}: {how}")?,
+            (Outcome::Skipped, _) => print_would(need, out)?,
+            (Outcome::Failed(_), _) => {}
         }
     }
-    if !failures.is_empty() {
-        bail!("{}", failures.join("\n"));
+    if reloads.skipped() {
+        writeln!(out, "{SKIPPED}")?;
     }
-    Ok(())
+    reloads.result()
 }
 
-/// Puts back the files `files` had before `changes` (removing the new ones).
-fn restore(changes: &[Change], files: &[PathBuf]) -> Result<()> {
-    for change in changes {
-        let Change::WriteFile {
-            dest, old, mode, ..
-        } = change
-        else {
-            continue;
-        };
-        if !files.contains(dest) {
-            continue;
-        }
-        match old {
-            Some(old) => atomic::write_file(dest, old.as_bytes(), *mode)?,
-            None => std::fs::remove_file(dest)
-                .with_context(|| format!("cannot remove `{}`", dest.display()))?,
-        }
+/// Says that daemons were left alone, after the lines saying what each would have needed.
+const SKIPPED: &str =
+    "reload: skipped (`--root` stages files; `--live-daemons` acts on this machine's daemons)";
+
+fn print_would(need: &Need, out: &mut dyn Write) -> Result<()> {
+    let (verb, daemon) = (need.action.verb(), need.daemon);
+    match need.why {
+        Some(why) => writeln!(out, "would {verb} {daemon}: {why}")?,
+        None => writeln!(out, "would {verb} {daemon}")?,
     }
     Ok(())
 }
@@ -283,23 +217,15 @@ pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Re
     } else {
         Action::Reload
     };
-    let all = cluster.daemons.all();
-    let chosen: &[&crate::cluster::Daemon] = match args.daemon {
-        Some(DaemonName::Dnsmasq) => &all[..1],
-        Some(DaemonName::Nginx) => &all[1..],
-        None => &all,
-    };
-    // Like `apply`: every daemon gets its turn even when another fails; failures come together.
-    let mut failures = Vec::new();
-    for d in chosen {
-        match daemons::perform(d, action, cluster.daemons.timeout) {
-            Ok(how) => writeln!(out, "{} {}: {how}", action.verb(), d.name)?,
-            Err(e) => failures.push(format!("cannot {} {}: {e:#}", action.verb(), d.name)),
-        }
-    }
-    if !failures.is_empty() {
-        bail!("{}", failures.join("\n"));
-    }
+    let name = args.daemon.map(|d| match d {
+        DaemonName::Dnsmasq => "dnsmasq",
+        DaemonName::Nginx => "nginx",
+    });
+    let reach = settings.reach(args.live_daemons);
+    print_reloads(
+        &daemons::reload_asked(&cluster.daemons, name, action, reach)?,
+        out,
+    )?;
     Ok(ExitCode::Success)
 }
 

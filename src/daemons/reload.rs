@@ -1,204 +1,19 @@
-//! dnsmasq and nginx: testing a candidate config with the real program before it is installed,
-//! and reloading exactly what a change needs (docs/daemons.md).
+//! Reloading exactly what a change needs, only on running daemons, and putting the previous
+//! files back when a running daemon refuses them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::cluster::{Daemon, Reload};
+use super::{find_binary, output_text, run_with_timeout};
+use crate::atomic;
+use crate::cluster::{Daemon, Daemons, Reload};
 use crate::plan::FileKind;
 use crate::tree::Change;
-
-/// A candidate config the daemon itself refused: nothing was replaced.
-#[derive(Debug, thiserror::Error)]
-#[error("{daemon} refused the rendered `{file}`; nothing was replaced:\n{output}")]
-pub struct VerifyFailed {
-    pub daemon: &'static str,
-    pub file: String,
-    pub output: String,
-}
-
-/// Finds `binary`: an absolute path as is, else in `PATH`, then `/usr/sbin` and `/sbin`.
-pub fn find_binary(binary: &str) -> Option<PathBuf> {
-    if binary.starts_with('/') {
-        return Path::new(binary).is_file().then(|| PathBuf::from(binary));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(binary))
-        .find(|p| p.is_file())
-}
-
-/// Runs `cmd` in a process group of its own, output to scratch files (so a background
-/// grandchild holding them cannot hold pxectl up, and no pipe can fill); the whole group is
-/// killed when it outlives `timeout`.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Result<Output> {
-    use std::io::{Read as _, Seek as _};
-    use std::os::unix::process::CommandExt as _;
-    let mut stdout = tempfile::tempfile().context("cannot create a scratch file")?;
-    let mut stderr = tempfile::tempfile().context("cannot create a scratch file")?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(stdout.try_clone().context("cannot create a scratch file")?)
-        .stderr(stderr.try_clone().context("cannot create a scratch file")?)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot run {what}"))?;
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child
-            .try_wait()
-            .with_context(|| format!("cannot wait for {what}"))?
-        {
-            break status;
-        }
-        if start.elapsed() >= timeout {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "{what} did not finish within {}; it was killed (raise `daemons.timeout` if it is only slow)",
-                humantime::format_duration(timeout)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let read = |f: &mut std::fs::File| -> Vec<u8> {
-        let mut v = Vec::new();
-        let _ = f
-            .rewind()
-            .and_then(|()| f.take(1 << 20).read_to_end(&mut v));
-        v
-    };
-    Ok(Output {
-        status,
-        stdout: read(&mut stdout),
-        stderr: read(&mut stderr),
-    })
-}
-
-fn output_text(out: &Output) -> String {
-    let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !stdout.trim().is_empty() {
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        text.push_str(stdout.trim());
-    }
-    text
-}
-
-/// What a verification did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verified {
-    /// The daemon accepted the candidate; the command line used.
-    Passed(String),
-    /// The program is not installed here: not verified.
-    NotInstalled,
-    /// Run as another user than root, the program could not open files the config names
-    /// (nginx's logs): the syntax was read, the rest not verified. Its message.
-    NoPermission(String),
-}
-
-/// Tests `contents`, a candidate for the daemon's config at real path `real` (`host` on this
-/// machine), with the real
-/// program. nginx gets the candidate in a scratch folder beside links to the files of the
-/// config's own folder (so `include mime.types` resolves as it will when installed).
-pub fn verify(
-    daemon: &Daemon,
-    kind: FileKind,
-    contents: &str,
-    real: &Path,
-    host: &Path,
-    timeout: Duration,
-) -> Result<Verified> {
-    if !matches!(kind, FileKind::DnsmasqConf | FileKind::NginxConf) {
-        return Ok(Verified::Passed(String::new()));
-    }
-    let Some(binary) = find_binary(&daemon.binary) else {
-        return Ok(Verified::NotInstalled);
-    };
-    let scratch = tempfile::Builder::new()
-        .prefix("pxectl-verify.")
-        .tempdir()
-        .context("cannot create a scratch folder to test the config in")?;
-    let name = real.file_name().unwrap_or_default();
-    let candidate = scratch.path().join(name);
-    std::fs::write(&candidate, contents)
-        .with_context(|| format!("cannot write `{}`", candidate.display()))?;
-    let mut cmd = Command::new(&binary);
-    let shown = match kind {
-        FileKind::DnsmasqConf => {
-            cmd.arg("--test").arg("-C").arg(&candidate);
-            format!("{} --test", binary.display())
-        }
-        FileKind::NginxConf => {
-            let dirs = [
-                host.parent().map(Path::to_path_buf),
-                real.parent().map(Path::to_path_buf),
-            ];
-            for dir in dirs.iter().flatten() {
-                link_siblings(dir, name, scratch.path());
-            }
-            cmd.args(["-t", "-q", "-e", "stderr", "-p"])
-                .arg(scratch.path())
-                .arg("-c")
-                .arg(&candidate);
-            // Keep the test away from the live pid file (/run/nginx.pid), unless the config names one.
-            if !contents.lines().any(|l| l.trim_start().starts_with("pid ")) {
-                cmd.arg("-g").arg(format!(
-                    "pid {};",
-                    scratch.path().join("nginx.pid").display()
-                ));
-            }
-            format!("{} -t", binary.display())
-        }
-        FileKind::DhcpHosts | FileKind::Profile => unreachable!("returned above"),
-    };
-    let out = run_with_timeout(cmd, timeout, &format!("`{shown}`"))?;
-    if out.status.success() {
-        return Ok(Verified::Passed(shown));
-    }
-    let text = output_text(&out);
-    // As another user than root, nginx -t cannot open the logs root's nginx writes: that says
-    // nothing about the config, which it parsed.
-    if kind == FileKind::NginxConf
-        && !nix::unistd::geteuid().is_root()
-        && text.contains("(13: Permission denied)")
-    {
-        return Ok(Verified::NoPermission(text));
-    }
-    Err(VerifyFailed {
-        daemon: daemon.name,
-        file: real.display().to_string(),
-        output: text.replace(
-            &candidate.display().to_string(),
-            &real.display().to_string(),
-        ),
-    }
-    .into())
-}
-
-/// Links every entry of `dir` but `except` into `into`, first come first served.
-fn link_siblings(dir: &Path, except: &std::ffi::OsStr, into: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if name != except && !into.join(&name).exists() {
-            let _ = std::os::unix::fs::symlink(entry.path(), into.join(&name));
-        }
-    }
-}
 
 /// Reload or restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +38,8 @@ pub struct Need {
     /// `dnsmasq` or `nginx`.
     pub daemon: &'static str,
     pub action: Action,
-    pub why: &'static str,
+    /// Why the change needs it; none when an operator asked for it (`pxectl reload`).
+    pub why: Option<&'static str>,
     /// The changed files of that daemon (paths on this machine), for restoring them.
     pub files: Vec<PathBuf>,
 }
@@ -246,14 +62,16 @@ pub fn needed(changes: &[Change]) -> Vec<Need> {
         needs.push(Need {
             daemon: "dnsmasq",
             action: Action::Restart,
-            why: "dnsmasq.conf changed, and SIGHUP does not re-read it",
+            why: Some("dnsmasq.conf changed, and SIGHUP does not re-read it"),
             files: conf.into_iter().chain(hosts).collect(),
         });
     } else if !hosts.is_empty() {
         needs.push(Need {
             daemon: "dnsmasq",
             action: Action::Reload,
-            why: "only DHCP reservations changed, in the hosts file dnsmasq re-reads on SIGHUP",
+            why: Some(
+                "only DHCP reservations changed, in the hosts file dnsmasq re-reads on SIGHUP",
+            ),
             files: hosts,
         });
     }
@@ -262,19 +80,251 @@ pub fn needed(changes: &[Change]) -> Vec<Need> {
         needs.push(Need {
             daemon: "nginx",
             action: Action::Reload,
-            why: "nginx.conf changed (on SIGHUP nginx keeps its old config if the new one is bad)",
+            why: Some(
+                "nginx.conf changed (on SIGHUP nginx keeps its old config if the new one is bad)",
+            ),
             files: nginx,
         });
     }
     needs
 }
 
-/// Reloads or restarts `daemon`; returns what was done, for the output.
-pub fn perform(daemon: &Daemon, action: Action, timeout: Duration) -> Result<String> {
+/// Whether pxectl may act on this machine's running daemons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// It may: no `--root`, or `--live-daemons`.
+    Live,
+    /// Under `--root` the files are staged, not what the daemons here run: they are left alone.
+    Staged,
+}
+
+/// What became of one daemon's reload or restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: how (the command line, or the signal and pid).
+    Done(String),
+    /// Left alone ([`Reach::Staged`]).
+    Skipped,
+    /// Not done: why, what became of the files, and what to do.
+    Failed(String),
+}
+
+/// Each daemon acted on, in order, with what became of it.
+#[derive(Debug)]
+pub struct Reloads {
+    pub each: Vec<(Need, Outcome)>,
+    /// Why nothing was needed, when nothing was.
+    pub none_needed: Option<&'static str>,
+}
+
+impl Reloads {
+    /// Whether a daemon was left alone under `--root`.
+    pub fn skipped(&self) -> bool {
+        self.each.iter().any(|(_, o)| *o == Outcome::Skipped)
+    }
+
+    /// Every failure, together, as one error (exit 3); `Ok` when there is none.
+    pub fn result(&self) -> Result<()> {
+        let failures: Vec<&str> = self
+            .each
+            .iter()
+            .filter_map(|(_, o)| match o {
+                Outcome::Failed(why) => Some(why.as_str()),
+                Outcome::Done(_) | Outcome::Skipped => None,
+            })
+            .collect();
+        if !failures.is_empty() {
+            bail!("{}", failures.join("\n"));
+        }
+        Ok(())
+    }
+}
+
+/// Reloads or restarts what the applied `changes` need (`pxectl apply`). When a running daemon
+/// refuses them, its previous files are put back and it is reloaded or restarted on them again.
+pub fn reload_after(daemons: &Daemons, changes: &[Change], reach: Reach) -> Result<Reloads> {
+    let needs = needed(changes);
+    if needs.is_empty() {
+        return Ok(Reloads {
+            each: Vec::new(),
+            none_needed: Some(if changes.is_empty() {
+                "nothing changed"
+            } else {
+                "only pxelinux.cfg/ changed, and TFTP reads its files on every request"
+            }),
+        });
+    }
+    act(daemons, needs, changes, reach)
+}
+
+/// Reloads or restarts the daemon named `name`, or both (`pxectl reload`).
+pub fn reload_asked(
+    daemons: &Daemons,
+    name: Option<&str>,
+    action: Action,
+    reach: Reach,
+) -> Result<Reloads> {
+    let needs = daemons
+        .all()
+        .into_iter()
+        .filter(|d| name.is_none_or(|n| n == d.name))
+        .map(|d| Need {
+            daemon: d.name,
+            action,
+            why: None,
+            files: Vec::new(),
+        })
+        .collect();
+    act(daemons, needs, &[], reach)
+}
+
+/// Carries out `needs` in turn; a failure does not stop the others.
+fn act(daemons: &Daemons, needs: Vec<Need>, changes: &[Change], reach: Reach) -> Result<Reloads> {
+    let mut each = Vec::new();
+    for need in needs {
+        let daemon = daemons
+            .named(need.daemon)
+            .with_context(|| format!("no daemon is named `{}`", need.daemon))?;
+        let outcome = match reach {
+            Reach::Staged => Outcome::Skipped,
+            Reach::Live => act_on(daemon, &need, changes, daemons.timeout),
+        };
+        each.push((need, outcome));
+    }
+    Ok(Reloads {
+        each,
+        none_needed: None,
+    })
+}
+
+/// Whether a daemon runs.
+enum State {
+    Running,
+    /// Not running; what says so.
+    Stopped(String),
+    /// Its reload method cannot tell (`command`).
+    Unknown,
+}
+
+/// Reloads or restarts `daemon` if it runs. Only a running daemon's refusal puts the previous
+/// files back: a stopped one has nothing to refuse, and its new files are what it will start on.
+fn act_on(daemon: &Daemon, need: &Need, changes: &[Change], timeout: Duration) -> Outcome {
+    let (verb, name) = (need.action.verb(), daemon.name);
+    let kept = if need.files.is_empty() {
+        ""
+    } else {
+        "; the new files are in place and nothing was removed"
+    };
+    match state(daemon, timeout) {
+        Err(e) => return Outcome::Failed(format!("cannot {verb} {name}: {e:#}{kept}")),
+        Ok(State::Stopped(evidence)) => {
+            let start = match &daemon.reload {
+                Reload::Systemd(unit) => format!("start it with `systemctl start {unit}`"),
+                Reload::PidFile {
+                    start: Some(argv), ..
+                } => format!("start it with `{}`", argv.join(" ")),
+                Reload::PidFile { start: None, .. } | Reload::Command { .. } => format!(
+                    "start it (no command is known: `daemons.{name}.reload.pid_file.start` is not set)"
+                ),
+            };
+            return Outcome::Failed(format!(
+                "{name} is not running ({evidence}), so it was not {verb}ed{kept}; {start}"
+            ));
+        }
+        Ok(State::Running | State::Unknown) => {}
+    }
+    let first = match perform(daemon, need.action, timeout) {
+        Ok(how) => return Outcome::Done(how),
+        Err(e) => e,
+    };
+    if need.files.is_empty() {
+        return Outcome::Failed(format!("cannot {verb} {name}: {first:#}"));
+    }
+    let restored = restore(changes, &need.files);
+    let again = match &restored {
+        Ok(()) => perform(daemon, need.action, timeout).map_err(|e| format!("{e:#}")),
+        Err(e) => Err(format!("not tried: {e:#}")),
+    };
+    let restored = match restored {
+        Ok(()) => "the previous files were restored".to_string(),
+        Err(e) => format!("restoring the previous files failed: {e:#}"),
+    };
+    let again = match again {
+        Ok(how) => format!("{verb} on the previous files succeeded ({how})"),
+        Err(e) => format!("{verb} on the previous files failed too: {e}"),
+    };
+    Outcome::Failed(format!(
+        "cannot {verb} {name}: {first:#}; {restored}; {again}"
+    ))
+}
+
+/// Whether `daemon` runs, asked the way its reload method reaches it.
+fn state(daemon: &Daemon, timeout: Duration) -> Result<State> {
     match &daemon.reload {
         Reload::Systemd(unit) => {
-            let systemctl = find_binary("systemctl")
-                .with_context(|| format!("`systemctl` is not available here; set `daemons.{}.reload` to `pid_file` or `command` (docs/daemons.md)", daemon.name))?;
+            let systemctl = systemctl(daemon)?;
+            let mut cmd = Command::new(&systemctl);
+            cmd.args(["is-active", "--", unit]);
+            let shown = format!("`systemctl is-active {unit}`");
+            let out = run_with_timeout(cmd, timeout, &shown)?;
+            match String::from_utf8_lossy(&out.stdout).trim() {
+                "active" | "reloading" | "activating" | "refreshing" => Ok(State::Running),
+                s @ ("inactive" | "failed" | "deactivating") => {
+                    Ok(State::Stopped(format!("{shown}: {s}")))
+                }
+                _ => bail!(
+                    "{shown} cannot tell whether it runs: {}; if systemd does not run it, set `daemons.{}.reload` to `pid_file` or `command` (docs/daemons.md)",
+                    output_text(&out),
+                    daemon.name
+                ),
+            }
+        }
+        Reload::PidFile { path, .. } => Ok(match running_pid(daemon, path)? {
+            Some(_) => State::Running,
+            None => State::Stopped(format!(
+                "the pid file `{}` is missing or stale",
+                path.display()
+            )),
+        }),
+        Reload::Command { .. } => Ok(State::Unknown),
+    }
+}
+
+fn systemctl(daemon: &Daemon) -> Result<PathBuf> {
+    find_binary("systemctl").with_context(|| {
+        format!(
+            "`systemctl` is not available here; set `daemons.{}.reload` to `pid_file` or `command` (docs/daemons.md)",
+            daemon.name
+        )
+    })
+}
+
+/// Puts back the files `files` had before `changes` (removing the new ones).
+fn restore(changes: &[Change], files: &[PathBuf]) -> Result<()> {
+    for change in changes {
+        let Change::WriteFile {
+            dest, old, mode, ..
+        } = change
+        else {
+            continue;
+        };
+        if !files.contains(dest) {
+            continue;
+        }
+        match old {
+            Some(old) => atomic::write_file(dest, old.as_bytes(), *mode)?,
+            None => std::fs::remove_file(dest)
+                .with_context(|| format!("cannot remove `{}`", dest.display()))?,
+        }
+    }
+    Ok(())
+}
+
+/// Reloads or restarts `daemon`; returns what was done, for the output.
+fn perform(daemon: &Daemon, action: Action, timeout: Duration) -> Result<String> {
+    match &daemon.reload {
+        Reload::Systemd(unit) => {
+            let systemctl = systemctl(daemon)?;
             let mut cmd = Command::new(&systemctl);
             cmd.arg(action.verb()).arg("--").arg(unit);
             let shown = format!("systemctl {} {unit}", action.verb());
@@ -464,40 +514,5 @@ mod tests {
             actions(&[write(FileKind::NginxConf)]),
             [("nginx", Action::Reload)]
         );
-    }
-
-    #[test]
-    fn a_background_grandchild_does_not_hold_pxectl_up() {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "sleep 8 & echo started"]);
-        let start = Instant::now();
-        let out = run_with_timeout(cmd, Duration::from_secs(5), "`sh`").unwrap();
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            start.elapsed()
-        );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "started");
-    }
-
-    #[test]
-    fn a_hung_command_and_its_children_are_killed() {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "sleep 30; true"]);
-        let start = Instant::now();
-        assert!(run_with_timeout(cmd, Duration::from_millis(200), "`sh`").is_err());
-        assert!(start.elapsed() < Duration::from_secs(5));
-    }
-
-    #[test]
-    fn a_hung_command_is_killed() {
-        let mut cmd = Command::new("sleep");
-        cmd.arg("30");
-        let start = Instant::now();
-        let err = run_with_timeout(cmd, Duration::from_millis(200), "`sleep 30`")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("did not finish within"), "{err}");
-        assert!(start.elapsed() < Duration::from_secs(5));
     }
 }
