@@ -11,6 +11,10 @@ use common::{assert_same_tree, identities, repo, verified, verifiers, Env};
 
 const NODE3: &str = "01-c0-3f-d5-60-e5-b9";
 
+/// Render's summary after writing [`COLD_PLAN`].
+const COLD_SUMMARY: &str =
+    "render: 5 files written, 0 unchanged; 7 links created, 0 re-pointed, 0 pruned, 0 unchanged\n";
+
 /// What render does on an empty root, one line per file and link.
 const COLD_PLAN: &str = "\
 write  <root>/etc/dnsmasq.conf (new)
@@ -40,8 +44,7 @@ fn reproduces_the_reference_setup_byte_for_byte() {
     run.expect(0);
     if verifiers() {
         run.stdout_is(&format!(
-            "{}{}{COLD_PLAN}render: 5 files written, 0 unchanged; 7 links created, 0 re-pointed, \
-             0 pruned, 0 unchanged\n",
+            "{}{}{COLD_PLAN}{COLD_SUMMARY}",
             verified("/etc/dnsmasq.conf", "dnsmasq"),
             verified("/etc/nginx/nginx.conf", "nginx"),
         ))
@@ -344,7 +347,17 @@ fn a_config_link_into_the_state_folder_is_written_through() {
     let conf = env.at("/etc/dnsmasq.conf");
     fs::remove_file(&conf).unwrap();
     symlink(&real, &conf).unwrap();
-    env.run(&["render"]).expect(0).stdout_has("1 file written");
+    let run = env.run(&["render"]);
+    run.expect(0);
+    if verifiers() {
+        run.stdout_is(&format!(
+            "{}write  <root>/etc/dnsmasq.conf (changed)\n\
+             render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
+             7 unchanged\n",
+            verified("/etc/dnsmasq.conf", "dnsmasq")
+        ))
+        .stderr_is("");
+    }
     assert!(fs::symlink_metadata(&conf)
         .unwrap()
         .file_type()
@@ -389,7 +402,11 @@ fn templates_folder_replaces_built_ins_by_name() {
         tpl.to_str().unwrap(),
     ])
     .expect(0)
-    .stderr_has("was not tested with nginx (`--no-verify`)");
+    .stdout_is(&format!("{COLD_PLAN}{COLD_SUMMARY}"))
+    .stderr_is(
+        "warning: `<root>/etc/dnsmasq.conf` was not tested with dnsmasq (`--no-verify`)\n\
+         warning: `<root>/etc/nginx/nginx.conf` was not tested with nginx (`--no-verify`)\n",
+    );
     assert_eq!(
         fs::read_to_string(env.at("/etc/nginx/nginx.conf")).unwrap(),
         "# node0.pc.datastax.com on 80\n"
@@ -529,16 +546,21 @@ fn a_config_link_to_pxectls_own_files_is_refused() {
     let conf = env.at("/etc/nginx/nginx.conf");
     fs::remove_file(&conf).unwrap();
     symlink(&journal, &conf).unwrap();
-    env.run(&["render"])
-        .expect(3)
-        .stderr_has("which pxectl manages otherwise");
+    env.run(&["render"]).expect(3).stdout_is("").stderr_is(
+        "error: `<root>/etc/nginx/nginx.conf` is a link to `<root>/var/lib/pxectl/journal.jsonl`, \
+             which pxectl manages otherwise (another rendered file, pxelinux.cfg/, or its own \
+             state); pxectl does not write through it: remove the link\n",
+    );
     assert_eq!(fs::read_to_string(&journal).unwrap(), "");
     let conf = env.at("/etc/dnsmasq.conf");
     fs::remove_file(&conf).unwrap();
     symlink(env.pxe("installer"), &conf).unwrap();
-    env.run(&["render"])
-        .expect(3)
-        .stderr_has("which pxectl manages otherwise");
+    env.run(&["render"]).expect(3).stdout_is("").stderr_is(
+        "error: `<root>/etc/dnsmasq.conf` is a link to \
+         `<root>/srv/public/pxe/pxelinux.cfg/installer`, which pxectl manages otherwise \
+         (another rendered file, pxelinux.cfg/, or its own state); pxectl does not write \
+         through it: remove the link\n",
+    );
 }
 
 #[test]
