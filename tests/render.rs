@@ -501,6 +501,34 @@ fn validate_checks_without_writing() {
 }
 
 #[test]
+fn validate_reports_every_problem_at_once() {
+    let env = Env::new(
+        &fs::read_to_string(repo(
+            "tests/fixtures/invalid/several-problems-at-once/cluster.yaml",
+        ))
+        .unwrap(),
+    );
+    env.run(&["validate"]).expect(2).stdout_is("").stderr_is(
+        "\
+error: profile `nope` is not described
+  --> <dir>/cluster.yaml:25:12 (`roles.reimage`)
+   = help: use one of `install`, `local`, or add it under `profiles:`
+
+error: MAC address `aa:bb:cc:00:00:0g` is malformed
+  --> <dir>/cluster.yaml:32:21 (`nodes[0].mac`)
+   = help: write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`
+
+error: host name `-n3` starts or ends with `-`
+  --> <dir>/cluster.yaml:34:12 (`nodes[2].name`)
+   = help: use 1 to 63 letters, digits and `-`, not starting or ending with `-` (RFC 1123)
+
+error: <dir>/cluster.yaml has 3 problems; nothing was written
+",
+    );
+    assert!(common::tree(&env.root()).is_empty());
+}
+
+#[test]
 fn quiet_prints_only_the_summary() {
     let env = Env::example("portacluster");
     let run = env.run(&["-q", "render"]);
