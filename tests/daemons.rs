@@ -581,12 +581,7 @@ impl FakeSystemctl {
     /// `pxectl --config cluster.yaml --root out ARGS` with the fake first on `PATH`.
     fn run(&self, env: &Env, args: &[&str]) -> common::Run {
         let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap());
-        common::Run(
-            env.command(args, true)
-                .env("PATH", path)
-                .output()
-                .expect("run pxectl"),
-        )
+        env.finish(env.command(args, true).env("PATH", path))
     }
 
     fn set_state(&self, state: &str) {

@@ -75,7 +75,7 @@ fn a_large_cluster_renders_every_link_once() {
     std::os::unix::fs::symlink("local", dir.join(".pxectl.tmp.1.7")).unwrap();
     env.run(&["render"])
         .expect(0)
-        .stdout_has("removed 1 temporary files left by an interrupted run")
+        .stdout_has("removed 1 temporary file left by an interrupted run")
         .stdout_has(&format!("{} links created", n + 1));
     assert_eq!(assert_links_valid(&dir, n), 0);
     for i in 0..n {

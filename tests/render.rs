@@ -1,4 +1,5 @@
-//! `pxectl render` through the real binary: the reference setup, idempotence, drift, links.
+//! `pxectl render` through the real binary: the reference setup, idempotence, drift, links;
+//! whole stdout and stderr compared where they are a contract.
 
 mod common;
 
@@ -6,9 +7,29 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt as _};
 use std::path::Path;
 
-use common::{assert_same_tree, identities, repo, Env};
+use common::{assert_same_tree, identities, repo, verified, verifiers, Env};
 
 const NODE3: &str = "01-c0-3f-d5-60-e5-b9";
+
+/// Render's summary after writing [`COLD_PLAN`].
+const COLD_SUMMARY: &str =
+    "render: 5 files written, 0 unchanged; 7 links created, 0 re-pointed, 0 pruned, 0 unchanged\n";
+
+/// What render does on an empty root, one line per file and link.
+const COLD_PLAN: &str = "\
+write  <root>/etc/dnsmasq.conf (new)
+write  <root>/etc/nginx/nginx.conf (new)
+write  <root>/srv/public/pxe/pxelinux.cfg/arch-linux (new)
+write  <root>/srv/public/pxe/pxelinux.cfg/installer (new)
+write  <root>/srv/public/pxe/pxelinux.cfg/rescue (new)
+link   <root>/srv/public/pxe/pxelinux.cfg/default -> installer
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1 -> arch-linux
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-cd-8b -> arch-linux
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e4-ac -> arch-linux
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-6f-18 -> arch-linux
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9e -> arch-linux
+";
 
 fn rendered() -> Env {
     let env = Env::example("portacluster");
@@ -19,10 +40,16 @@ fn rendered() -> Env {
 #[test]
 fn reproduces_the_reference_setup_byte_for_byte() {
     let env = Env::example("portacluster");
-    env.run(&["render"])
-        .expect(0)
-        .stdout_has("5 files written")
-        .stdout_has("7 links created");
+    let run = env.run(&["render"]);
+    run.expect(0);
+    if verifiers() {
+        run.stdout_is(&format!(
+            "{}{}{COLD_PLAN}{COLD_SUMMARY}",
+            verified("/etc/dnsmasq.conf", "dnsmasq"),
+            verified("/etc/nginx/nginx.conf", "nginx"),
+        ))
+        .stderr_is("");
+    }
     let golden = repo("tests/fixtures/portacluster");
     for part in ["etc", "srv"] {
         assert_same_tree(&env.root().join(part), &golden.join(part));
@@ -60,9 +87,13 @@ fn rendered_files_are_world_readable() {
 fn a_second_render_rewrites_nothing() {
     let env = rendered();
     let before = identities(&env.root());
-    env.run(&["render"]).expect(0).stdout_has(
-        "0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged",
-    );
+    env.run(&["render"])
+        .expect(0)
+        .stdout_is(
+            "render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
+             7 unchanged\n",
+        )
+        .stderr_is("");
     assert_eq!(before, identities(&env.root()), "inodes or mtimes changed");
 }
 
@@ -71,14 +102,18 @@ fn check_passes_on_a_fresh_render_and_fails_on_drift() {
     let env = rendered();
     env.run(&["render", "--check"])
         .expect(0)
-        .stdout_has("check: up to date");
+        .stdout_is("check: up to date (5 files, 7 links)\n")
+        .stderr_is("");
     fs::write(env.at("/etc/dnsmasq.conf"), "hand edit\n").unwrap();
     let before = identities(&env.root());
     env.run(&["render", "--check"])
         .expect(1)
-        .stdout_has("write  ")
-        .stdout_has("etc/dnsmasq.conf (changed)")
-        .stdout_has("check: the disk differs");
+        .stdout_is(
+            "write  <root>/etc/dnsmasq.conf (changed)\n\
+             check: the disk differs from `<dir>/cluster.yaml`: 1 file to write, 4 unchanged; \
+             0 links to create, 0 to re-point, 0 to prune, 0 problems\n",
+        )
+        .stderr_is("");
     assert_eq!(before, identities(&env.root()), "--check changed the tree");
 }
 
@@ -87,18 +122,28 @@ fn check_fails_on_a_cold_tree() {
     let env = Env::example("portacluster");
     env.run(&["render", "--check"])
         .expect(1)
-        .stdout_has("5 files to write");
+        .stdout_is(&format!(
+            "{COLD_PLAN}check: the disk differs from `<dir>/cluster.yaml`: 5 files to write, \
+             0 unchanged; 7 links to create, 0 to re-point, 0 to prune, 0 problems\n"
+        ))
+        .stderr_is("");
     assert!(common::tree(&env.root()).is_empty(), "--check wrote files");
 }
 
 #[test]
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let env = Env::example("portacluster");
-    env.run(&["render", "--dry-run"])
-        .expect(0)
-        .stdout_has("link   ")
-        .stdout_has(&format!("{NODE3} -> arch-linux"))
-        .stdout_has("nothing was written");
+    let run = env.run(&["render", "--dry-run"]);
+    run.expect(0);
+    if verifiers() {
+        run.stdout_is(&format!(
+            "{}{}{COLD_PLAN}dry run: 5 files to write, 0 unchanged; 7 links to create, \
+             0 to re-point, 0 to prune; nothing was written\n",
+            verified("/etc/dnsmasq.conf", "dnsmasq"),
+            verified("/etc/nginx/nginx.conf", "nginx"),
+        ))
+        .stderr_is("");
+    }
     assert!(common::tree(&env.root()).is_empty());
 }
 
@@ -112,13 +157,37 @@ fn diff_shows_unified_diffs() {
         old.replace("keepalive_timeout  0;", "keepalive_timeout  65;"),
     )
     .unwrap();
+    let diff = "\
+write  <root>/etc/nginx/nginx.conf (changed)
+--- <root>/etc/nginx/nginx.conf
++++ <root>/etc/nginx/nginx.conf (rendered)
+@@ -8,7 +8,7 @@
+     include            mime.types;
+     default_type       application/octet-stream;
+     sendfile           on;
+-    keepalive_timeout  65;
++    keepalive_timeout  0;
+ 
+     server {
+         listen      80 default_server;
+";
     env.run(&["render", "--check", "--diff"])
         .expect(1)
-        .stdout_has("-    keepalive_timeout  65;\n+    keepalive_timeout  0;")
-        .stdout_has("(rendered)");
-    env.run(&["render", "--diff"])
-        .expect(0)
-        .stdout_has("+    keepalive_timeout  0;");
+        .stdout_is(&format!(
+            "{diff}check: the disk differs from `<dir>/cluster.yaml`: 1 file to write, \
+             4 unchanged; 0 links to create, 0 to re-point, 0 to prune, 0 problems\n"
+        ))
+        .stderr_is("");
+    let run = env.run(&["render", "--diff"]);
+    run.expect(0);
+    if verifiers() {
+        run.stdout_is(&format!(
+            "{}{diff}render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, \
+             0 pruned, 7 unchanged\n",
+            verified("/etc/nginx/nginx.conf", "nginx")
+        ))
+        .stderr_is("");
+    }
     assert_eq!(fs::read_to_string(&conf).unwrap(), old);
 }
 
@@ -129,8 +198,20 @@ fn a_0600_file_is_made_world_readable_without_rewriting() {
     fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
     env.run(&["render", "--check"])
         .expect(1)
-        .stdout_has("chmod");
-    env.run(&["render"]).expect(0).stdout_has("(600 -> 644)");
+        .stdout_is("\
+chmod  <root>/srv/public/pxe/pxelinux.cfg/installer (600 -> 644)
+check: the disk differs from `<dir>/cluster.yaml`: 1 file to write, 4 unchanged; 0 links to create, 0 to re-point, 0 to prune, 0 problems
+")
+        .stderr_is("");
+    env.run(&["render"])
+        .expect(0)
+        .stdout_is(
+            "\
+chmod  <root>/srv/public/pxe/pxelinux.cfg/installer (600 -> 644)
+render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
+",
+        )
+        .stderr_is("");
     assert_eq!(
         fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
         0o644
@@ -146,8 +227,11 @@ fn a_switched_link_is_left_alone() {
     let before = identities(&env.root());
     env.run(&["-v", "render"])
         .expect(0)
-        .stdout_has("node `node3` was switched")
-        .stdout_has("1 switched node left alone");
+        .stdout_is("\
+keep   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> installer (node `node3` was switched; render never undoes a switch)
+render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged (1 switched node left alone)
+")
+        .stderr_is("");
     assert_eq!(fs::read_link(&link).unwrap(), Path::new("installer"));
     assert_eq!(before, identities(&env.root()));
     env.run(&["render", "--check"]).expect(0);
@@ -161,7 +245,14 @@ fn a_missing_link_is_created_and_default_is_repointed() {
     symlink("rescue", env.pxe("default")).unwrap();
     env.run(&["render"])
         .expect(0)
-        .stdout_has("1 link created, 1 re-pointed");
+        .stdout_is(
+            "\
+relink <root>/srv/public/pxe/pxelinux.cfg/default -> installer (was a link to `rescue`)
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux
+render: 0 files written, 5 unchanged; 1 link created, 1 re-pointed, 0 pruned, 5 unchanged
+",
+        )
+        .stderr_is("");
     assert_eq!(
         fs::read_link(env.pxe(NODE3)).unwrap(),
         Path::new("arch-linux")
@@ -179,13 +270,19 @@ fn orphan_links_are_reported_and_pruned_on_request() {
     symlink("installer", &orphan).unwrap();
     env.run(&["render"])
         .expect(0)
-        .stderr_has("01-aa-bb-cc-dd-ee-ff` is a link for a MAC that no node has");
+        .stdout_is("render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged\n")
+        .stderr_is("warning: `<root>/srv/public/pxe/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff` is a link for a MAC that no node has; `pxectl render --prune` removes it\n");
     assert!(fs::symlink_metadata(&orphan).is_ok());
     env.run(&["render", "--check"]).expect(1);
     env.run(&["render", "--prune"])
         .expect(0)
-        .stdout_has("prune  ")
-        .stdout_has("1 pruned");
+        .stdout_is(
+            "\
+prune  <root>/srv/public/pxe/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff (was a link to `installer`)
+render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 1 pruned, 7 unchanged
+",
+        )
+        .stderr_is("");
     assert!(fs::symlink_metadata(&orphan).is_err());
     env.run(&["render", "--check"]).expect(0);
 }
@@ -200,7 +297,8 @@ fn a_node_link_to_a_file_outside_is_reported_never_followed() {
     symlink(&secret, &link).unwrap();
     env.run(&["render"])
         .expect(0)
-        .stderr_has("points outside pxelinux.cfg/");
+        .stdout_is("render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 6 unchanged\n")
+        .stderr_is("warning: `<root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9` (node `node3`) points outside pxelinux.cfg/ (dnsmasq would follow it): `<dir>/shadow`; `pxectl boot-normal node3` replaces it\n");
     assert_eq!(fs::read_to_string(&secret).unwrap(), "root:secret\n");
     assert_eq!(fs::read_link(&link).unwrap(), secret);
     env.run(&["render", "--check"]).expect(1);
@@ -214,13 +312,15 @@ fn a_folder_or_file_where_a_link_belongs_is_reported() {
     fs::create_dir(&link).unwrap();
     env.run(&["render"])
         .expect(0)
-        .stderr_has("is a folder where the link of node `node3` belongs");
+        .stdout_is("render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 6 unchanged\n")
+        .stderr_is("warning: `<root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9` is a folder where the link of node `node3` belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)\n");
     assert!(link.is_dir());
     fs::remove_dir(&link).unwrap();
     fs::write(&link, "hand edit").unwrap();
     env.run(&["render", "--check"])
         .expect(1)
-        .stderr_has("is a regular file where the link of node `node3` belongs");
+        .stdout_is("check: the disk differs from `<dir>/cluster.yaml`: 0 files to write, 5 unchanged; 0 links to create, 0 to re-point, 0 to prune, 1 problem\n")
+        .stderr_is("warning: `<root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9` is a regular file where the link of node `node3` belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)\n");
     assert_eq!(fs::read_to_string(&link).unwrap(), "hand edit");
 }
 
@@ -234,7 +334,8 @@ fn a_config_link_pointing_outside_the_roots_is_refused() {
     symlink(&outside, &conf).unwrap();
     env.run(&["render"])
         .expect(3)
-        .stderr_has("does not write through it");
+        .stdout_is("")
+        .stderr_is("error: `<root>/etc/dnsmasq.conf` is a link to `<dir>/elsewhere.conf`, outside the web root, TFTP root and state folder; pxectl does not write through it: remove the link or point `paths` at the real file\n");
     assert_eq!(fs::read_to_string(&outside).unwrap(), "keep\n");
 }
 
@@ -246,7 +347,17 @@ fn a_config_link_into_the_state_folder_is_written_through() {
     let conf = env.at("/etc/dnsmasq.conf");
     fs::remove_file(&conf).unwrap();
     symlink(&real, &conf).unwrap();
-    env.run(&["render"]).expect(0).stdout_has("1 file written");
+    let run = env.run(&["render"]);
+    run.expect(0);
+    if verifiers() {
+        run.stdout_is(&format!(
+            "{}write  <root>/etc/dnsmasq.conf (changed)\n\
+             render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
+             7 unchanged\n",
+            verified("/etc/dnsmasq.conf", "dnsmasq")
+        ))
+        .stderr_is("");
+    }
     assert!(fs::symlink_metadata(&conf)
         .unwrap()
         .file_type()
@@ -263,7 +374,13 @@ fn stale_temporaries_are_removed_under_the_lock() {
     symlink("installer", &stale).unwrap();
     env.run(&["render"])
         .expect(0)
-        .stdout_has("removed 1 temporary file");
+        .stdout_is(
+            "\
+removed 1 temporary file left by an interrupted run
+render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
+",
+        )
+        .stderr_is("");
     assert!(fs::symlink_metadata(&stale).is_err());
 }
 
@@ -285,7 +402,11 @@ fn templates_folder_replaces_built_ins_by_name() {
         tpl.to_str().unwrap(),
     ])
     .expect(0)
-    .stderr_has("was not tested with nginx (`--no-verify`)");
+    .stdout_is(&format!("{COLD_PLAN}{COLD_SUMMARY}"))
+    .stderr_is(
+        "warning: `<root>/etc/dnsmasq.conf` was not tested with dnsmasq (`--no-verify`)\n\
+         warning: `<root>/etc/nginx/nginx.conf` was not tested with nginx (`--no-verify`)\n",
+    );
     assert_eq!(
         fs::read_to_string(env.at("/etc/nginx/nginx.conf")).unwrap(),
         "# node0.pc.datastax.com on 80\n"
@@ -325,7 +446,8 @@ fn a_template_error_names_template_line_and_variable() {
     .unwrap();
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(2)
-        .stderr_has("dnsmasq.conf.tera` at line 2: variable `dhcp.bootfile` is not defined");
+        .stdout_is("")
+        .stderr_is("error: cannot render template `<dir>/tpl/dnsmasq.conf.tera` at line 2: variable `dhcp.bootfile` is not defined; docs/templates.md lists every variable\n");
     assert!(
         common::tree(&env.root()).is_empty(),
         "a failed render wrote files"
@@ -337,7 +459,8 @@ fn a_missing_template_folder_is_an_error() {
     let env = Env::example("portacluster");
     env.run(&["render", "--templates", "/nonexistent/tpl"])
         .expect(2)
-        .stderr_has("template folder `/nonexistent/tpl` does not exist");
+        .stdout_is("")
+        .stderr_is("error: the template folder `/nonexistent/tpl` does not exist; fix `templates:` or `--templates`\n");
 }
 
 #[test]
@@ -363,8 +486,8 @@ fn a_missing_description_says_how_to_point_at_one() {
     fs::remove_file(env.config()).unwrap();
     env.run(&["render"])
         .expect(3)
-        .stderr_has("cannot read the cluster description")
-        .stderr_has("--config PATH");
+        .stdout_is("")
+        .stderr_is("error: cannot read the cluster description `<dir>/cluster.yaml`; pass `--config PATH` or set `PXECTL_CONFIG`: No such file or directory (os error 2)\n");
 }
 
 #[test]
@@ -372,7 +495,36 @@ fn validate_checks_without_writing() {
     let env = Env::example("portacluster");
     env.run(&["validate"])
         .expect(0)
-        .stdout_has("valid (6 nodes, 2 reservations, 3 profiles");
+        .stdout_is("<dir>/cluster.yaml: valid (6 nodes, 2 reservations, 3 profiles, 5 files and 7 links to render)\n")
+        .stderr_is("");
+    assert!(common::tree(&env.root()).is_empty());
+}
+
+#[test]
+fn validate_reports_every_problem_at_once() {
+    let env = Env::new(
+        &fs::read_to_string(repo(
+            "tests/fixtures/invalid/several-problems-at-once/cluster.yaml",
+        ))
+        .unwrap(),
+    );
+    env.run(&["validate"]).expect(2).stdout_is("").stderr_is(
+        "\
+error: profile `nope` is not described
+  --> <dir>/cluster.yaml:25:12 (`roles.reimage`)
+   = help: use one of `install`, `local`, or add it under `profiles:`
+
+error: MAC address `aa:bb:cc:00:00:0g` is malformed
+  --> <dir>/cluster.yaml:32:21 (`nodes[0].mac`)
+   = help: write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`
+
+error: host name `-n3` starts or ends with `-`
+  --> <dir>/cluster.yaml:34:12 (`nodes[2].name`)
+   = help: use 1 to 63 letters, digits and `-`, not starting or ending with `-` (RFC 1123)
+
+error: <dir>/cluster.yaml has 3 problems; nothing was written
+",
+    );
     assert!(common::tree(&env.root()).is_empty());
 }
 
@@ -392,7 +544,13 @@ fn a_profile_that_links_to_another_profile_is_replaced_not_written_through() {
     symlink("installer", env.pxe("rescue")).unwrap();
     env.run(&["render"])
         .expect(0)
-        .stdout_has("rescue (changed)");
+        .stdout_is(
+            "\
+write  <root>/srv/public/pxe/pxelinux.cfg/rescue (changed)
+render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
+",
+        )
+        .stderr_is("");
     assert_eq!(
         fs::read_to_string(env.pxe("installer")).unwrap(),
         installer,
@@ -416,16 +574,21 @@ fn a_config_link_to_pxectls_own_files_is_refused() {
     let conf = env.at("/etc/nginx/nginx.conf");
     fs::remove_file(&conf).unwrap();
     symlink(&journal, &conf).unwrap();
-    env.run(&["render"])
-        .expect(3)
-        .stderr_has("which pxectl manages otherwise");
+    env.run(&["render"]).expect(3).stdout_is("").stderr_is(
+        "error: `<root>/etc/nginx/nginx.conf` is a link to `<root>/var/lib/pxectl/journal.jsonl`, \
+             which pxectl manages otherwise (another rendered file, pxelinux.cfg/, or its own \
+             state); pxectl does not write through it: remove the link\n",
+    );
     assert_eq!(fs::read_to_string(&journal).unwrap(), "");
     let conf = env.at("/etc/dnsmasq.conf");
     fs::remove_file(&conf).unwrap();
     symlink(env.pxe("installer"), &conf).unwrap();
-    env.run(&["render"])
-        .expect(3)
-        .stderr_has("which pxectl manages otherwise");
+    env.run(&["render"]).expect(3).stdout_is("").stderr_is(
+        "error: `<root>/etc/dnsmasq.conf` is a link to \
+         `<root>/srv/public/pxe/pxelinux.cfg/installer`, which pxectl manages otherwise \
+         (another rendered file, pxelinux.cfg/, or its own state); pxectl does not write \
+         through it: remove the link\n",
+    );
 }
 
 #[test]
@@ -482,6 +645,94 @@ fn render_journals_the_links_it_creates_and_prunes() {
     assert_eq!(last["from"], "installer");
     assert_eq!(last["to"], serde_json::Value::Null);
     env.run(&["log"])
+        .with_times()
         .expect(0)
-        .stdout_has("render --prune  (orphan)  installer -> (removed)");
+        .stdout_is(
+            "\
+<time>  tester  render  node1  (no link) -> arch-linux
+<time>  tester  render  node2  (no link) -> arch-linux
+<time>  tester  render  node3  (no link) -> arch-linux
+<time>  tester  render  node4  (no link) -> arch-linux
+<time>  tester  render  node5  (no link) -> arch-linux
+<time>  tester  render  node6  (no link) -> arch-linux
+<time>  tester  render --prune  (orphan)  installer -> (removed)
+",
+        )
+        .stderr_is("");
+}
+
+/// A hand edit of the `arch-linux` profile and a new node `node7` in the description.
+fn edit_profile_and_add_node(env: &Env) {
+    let profile = env.pxe("arch-linux");
+    let text = fs::read_to_string(&profile).unwrap();
+    fs::write(
+        &profile,
+        text.replace("root=/dev/sda2 rw", "root=/dev/sda2 ro"),
+    )
+    .unwrap();
+    let mut description = fs::read_to_string(env.config()).unwrap();
+    description.push_str("  - {name: node7, mac: c0:3f:d5:60:d0:9f}\n");
+    env.write_config(&description);
+}
+
+const DIFF: &str = "\
+write  <root>/etc/dnsmasq.conf (changed)
+--- <root>/etc/dnsmasq.conf
++++ <root>/etc/dnsmasq.conf (rendered)
+@@ -13,3 +13,4 @@
+ dhcp-host=c0:3f:d5:60:e4:ac,node4.pc.datastax.com
+ dhcp-host=c0:3f:d5:60:6f:18,node5.pc.datastax.com
+ dhcp-host=c0:3f:d5:60:d0:9e,node6.pc.datastax.com
++dhcp-host=c0:3f:d5:60:d0:9f,node7.pc.datastax.com
+write  <root>/srv/public/pxe/pxelinux.cfg/arch-linux (changed)
+--- <root>/srv/public/pxe/pxelinux.cfg/arch-linux
++++ <root>/srv/public/pxe/pxelinux.cfg/arch-linux (rendered)
+@@ -5,4 +5,4 @@
+ LABEL arch
+ \tLINUX /arch-kernel
+ \tINITRD /arch-initramfs
+-\tAPPEND root=/dev/sda2 ro
++\tAPPEND root=/dev/sda2 rw
+link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9f -> arch-linux
+--- <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9f
++++ <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9f (rendered)
+@@ -0,0 +1 @@
++-> arch-linux
+";
+
+#[test]
+fn check_diff_shows_a_hand_edited_profile_and_a_new_node() {
+    let env = rendered();
+    edit_profile_and_add_node(&env);
+    env.run(&["render", "--check", "--diff"])
+        .expect(1)
+        .stdout_is(&format!(
+            "{DIFF}check: the disk differs from `<dir>/cluster.yaml`: 2 files to write, 3 unchanged; \
+             1 link to create, 0 to re-point, 0 to prune, 0 problems\n"
+        ))
+        .stderr_is("");
+}
+
+#[test]
+fn diff_shows_then_writes_a_hand_edited_profile_and_a_new_node() {
+    if !verifiers() {
+        return;
+    }
+    let env = rendered();
+    edit_profile_and_add_node(&env);
+    let verify = verified("/etc/dnsmasq.conf", "dnsmasq");
+    env.run(&["render", "--diff", "--dry-run"])
+        .expect(0)
+        .stdout_is(&format!(
+            "{verify}{DIFF}dry run: 2 files to write, 3 unchanged; 1 link to create, 0 to re-point, \
+             0 to prune; nothing was written\n"
+        ))
+        .stderr_is("");
+    env.run(&["render", "--diff"])
+        .expect(0)
+        .stdout_is(&format!(
+            "{verify}{DIFF}render: 2 files written, 3 unchanged; 1 link created, 0 re-pointed, \
+             0 pruned, 7 unchanged\n"
+        ))
+        .stderr_is("");
 }

@@ -1,4 +1,5 @@
-//! reimage, boot-normal, rescue, boot, reset, status and log through the real binary.
+//! reimage, boot-normal, rescue, boot, reset, status and log through the real binary, whole
+//! stdout and stderr compared (link times pinned, journal times printed as `<time>`).
 
 mod common;
 
@@ -51,14 +52,24 @@ fn reimage_and_boot_normal_repoint_links_and_say_what_changed() {
     let env = rendered();
     env.run(&["reimage", "node3"])
         .expect(0)
-        .stdout_has("node3  arch-linux -> installer")
-        .stdout_has("reimage: 1 switched, 0 already");
+        .stdout_is(
+            "\
+node3  arch-linux -> installer
+reimage: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N3), "installer");
     let before = identities(&env.root());
     env.run(&["reimage", "node3"])
         .expect(0)
-        .stdout_has("node3  installer (already)")
-        .stdout_has("0 switched, 1 already");
+        .stdout_is(
+            "\
+node3  installer (already)
+reimage: 0 switched, 1 already
+",
+        )
+        .stderr_is("");
     assert_eq!(
         before,
         identities(&env.root()),
@@ -66,8 +77,18 @@ fn reimage_and_boot_normal_repoint_links_and_say_what_changed() {
     );
     env.run(&["boot-normal", "--all"])
         .expect(0)
-        .stdout_has("node3  installer -> arch-linux")
-        .stdout_has("node1  arch-linux (already)");
+        .stdout_is(
+            "\
+node1  arch-linux (already)
+node2  arch-linux (already)
+node3  installer -> arch-linux
+node4  arch-linux (already)
+node5  arch-linux (already)
+node6  arch-linux (already)
+boot-normal: 1 switched, 5 already
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N3), "arch-linux");
 }
 
@@ -76,16 +97,27 @@ fn rescue_and_boot_any_profile() {
     let env = rendered();
     env.run(&["rescue", "node1"])
         .expect(0)
-        .stdout_has("node1  arch-linux -> rescue");
+        .stdout_is(
+            "\
+node1  arch-linux -> rescue
+rescue: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
     env.run(&["boot", "--profile", "installer", "node1"])
         .expect(0)
-        .stdout_has("node1  rescue -> installer");
+        .stdout_is(
+            "\
+node1  rescue -> installer
+boot: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N1), "installer");
     env.run(&["boot", "--profile", "windows", "node1"])
         .expect(2)
-        .stderr_has(
-            "profile `windows` is not described; use one of `arch-linux`, `installer`, `rescue`",
-        );
+        .stdout_is("")
+        .stderr_is("error: profile `windows` is not described; use one of `arch-linux`, `installer`, `rescue`\n");
 }
 
 #[test]
@@ -100,17 +132,36 @@ fn targets_by_mac_range_and_group() {
     env.run(&["render"]).expect(0);
     env.run(&["reimage", "C0-3F-D5-60-E5-A1", "node[3,4]"])
         .expect(0)
-        .stdout_has("reimage: 3 switched");
+        .stdout_is(
+            "\
+node1  arch-linux -> installer
+node3  arch-linux -> installer
+node4  arch-linux -> installer
+reimage: 3 switched, 0 already
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N1), "installer");
     assert_eq!(target(&env, N3), "installer");
     env.run(&["rescue", "--group", "top"])
         .expect(0)
-        .stdout_has("node5  arch-linux -> rescue")
-        .stdout_has("1 switched");
+        .stdout_is(
+            "\
+node5  arch-linux -> rescue
+rescue: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N5), "rescue");
     env.run(&["boot-normal", "c03f.d560.e5a1"])
         .expect(0)
-        .stdout_has("node1  installer -> arch-linux");
+        .stdout_is(
+            "\
+node1  installer -> arch-linux
+boot-normal: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
 }
 
 #[test]
@@ -119,16 +170,28 @@ fn an_invalid_target_changes_nothing_and_suggests_names() {
     let before = identities(&env.root());
     env.run(&["reimage", "node1", "nod3", "node[7-8]", "--group", "nope"])
         .expect(2)
-        .stderr_has("unknown node `nod3`; did you mean `node3`?")
-        .stderr_has("`node[7-8]` names nodes that are not described: `node7`, `node8`")
-        .stderr_has("no node is in group `nope`")
-        .stderr_has("nothing was changed");
+        .stdout_is("")
+        .stderr_is(
+            "\
+error: unknown node `nod3`; did you mean `node3`?
+error: target `node[7-8]` names nodes that are not described: `node7`, `node8`
+error: no node is in group `nope`; no node has a group
+error: nothing was changed
+",
+        );
     env.run(&["reimage", "node[1-"])
         .expect(2)
-        .stderr_has("has a `[` without `]`");
+        .stdout_is("")
+        .stderr_is(
+            "\
+error: target `node[1-`: has a `[` without `]`
+error: nothing was changed
+",
+        );
     env.run(&["reimage"])
         .expect(2)
-        .stderr_has("name the nodes to reimage");
+        .stdout_is("")
+        .stderr_is("error: name the nodes to reimage: node names, MAC addresses or ranges like `node[1-3]`, `--group NAME`, or `--all`\n");
     assert_eq!(before, identities(&env.root()));
     assert!(journal(&env).is_empty());
 }
@@ -139,8 +202,18 @@ fn dry_run_changes_nothing() {
     let before = identities(&env.root());
     env.run(&["reimage", "--all", "--dry-run"])
         .expect(0)
-        .stdout_has("node6  arch-linux -> installer")
-        .stdout_has("6 would switch");
+        .stdout_is(
+            "\
+node1  arch-linux -> installer
+node2  arch-linux -> installer
+node3  arch-linux -> installer
+node4  arch-linux -> installer
+node5  arch-linux -> installer
+node6  arch-linux -> installer
+reimage: 6 would switch, 0 already; dry run, nothing changed
+",
+        )
+        .stderr_is("");
     assert_eq!(before, identities(&env.root()));
 }
 
@@ -158,11 +231,16 @@ fn every_switch_is_journaled_and_log_filters() {
     assert_eq!(j[0]["to"], "installer");
     assert!(j[0]["time"].as_str().unwrap().ends_with('Z'));
     assert!(!j[0]["user"].as_str().unwrap().is_empty());
-    let run = env.run(&["log", "node3"]);
-    run.expect(0)
-        .stdout_has("reimage  node3  arch-linux -> installer")
-        .stdout_has("boot-normal  node3  installer -> arch-linux");
-    assert_eq!(run.stdout().lines().count(), 2);
+    env.run(&["log", "node3"])
+        .with_times()
+        .expect(0)
+        .stdout_is(
+            "\
+<time>  tester  reimage  node3  arch-linux -> installer
+<time>  tester  boot-normal  node3  installer -> arch-linux
+",
+        )
+        .stderr_is("");
     assert_eq!(
         env.run(&["log", "--since", "1h"]).stdout().lines().count(),
         3
@@ -176,14 +254,16 @@ fn every_switch_is_journaled_and_log_filters() {
     );
     env.run(&["log", "--since", "yesterday-ish"])
         .expect(2)
-        .stderr_has("neither a duration nor a time");
-    assert_eq!(
-        env.run(&["log", "--json", "c0:3f:d5:60:6f:18"])
-            .stdout()
-            .lines()
-            .count(),
-        1
-    );
+        .stdout_is("")
+        .stderr_is("error: `--since yesterday-ish` is neither a duration nor a time; write `2h`, `7d` or `2026-11-25T10:00:00Z`\n");
+    env.run(&["log", "--json", "c0:3f:d5:60:6f:18"])
+        .with_times()
+        .expect(0)
+        .stdout_is(
+            r#"{"time":"<time>","user":"tester","command":"reimage","node":"node5","mac":"c0:3f:d5:60:6f:18","from":"arch-linux","to":"installer"}
+"#,
+        )
+        .stderr_is("");
 }
 
 #[test]
@@ -195,9 +275,10 @@ fn a_torn_journal_line_does_not_break_log_or_the_next_append() {
     text.push_str(r#"{"time":"2026-11-25T1"#);
     fs::write(&path, text).unwrap();
     env.run(&["log"])
+        .with_times()
         .expect(0)
-        .stderr_has("journal line 2 is not an entry")
-        .stdout_has("node3");
+        .stdout_is("<time>  tester  reimage  node3  arch-linux -> installer\n")
+        .stderr_is("warning: journal line 2 is not an entry (an interrupted write?); skipped\n");
     env.run(&["boot-normal", "node3"]).expect(0);
     let run = env.run(&["log"]);
     run.expect(0);
@@ -209,27 +290,63 @@ fn reset_older_than_puts_back_only_stale_switches() {
     let env = rendered();
     env.run(&["reimage", "node3", "node5"]).expect(0);
     age(&env.pxe(N3), Duration::from_secs(3 * 3600));
+    let before = identities(&env.root());
+    env.run(&["reset", "--all", "--older-than", "2h", "--dry-run"])
+        .expect(0)
+        .stdout_is(
+            "node3  installer -> arch-linux\n\
+             reset: 1 would switch, 4 already; dry run, nothing changed, \
+             1 switched less than 2h ago (kept)\n",
+        )
+        .stderr_is("");
+    assert_eq!(
+        before,
+        identities(&env.root()),
+        "--dry-run changed the tree"
+    );
     env.run(&["reset", "--all", "--older-than", "2h"])
         .expect(0)
-        .stdout_has("node3  installer -> arch-linux")
-        .stdout_has("reset: 1 switched, 4 already, 1 switched less than 2h ago (kept)");
+        .stdout_is(
+            "\
+node3  installer -> arch-linux
+reset: 1 switched, 4 already, 1 switched less than 2h ago (kept)
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N3), "arch-linux");
     assert_eq!(target(&env, N5), "installer");
     assert_eq!(journal(&env).last().unwrap()["command"], "reset");
     env.run(&["reset", "--all"])
         .expect(0)
-        .stdout_has("node5  installer -> arch-linux");
+        .stdout_is(
+            "\
+node5  installer -> arch-linux
+reset: 1 switched, 5 already
+",
+        )
+        .stderr_is("");
 }
 
 #[test]
 fn status_shows_who_boots_what_and_exits_0_when_clean() {
     let env = rendered();
     env.run(&["reimage", "node3"]).expect(0);
-    let run = env.run(&["status"]);
-    run.expect(0)
-        .stdout_has("NODE   MAC                IP  BOOTS        SINCE")
-        .stdout_has("node3  c0:3f:d5:60:e5:b9  -   installer *")
-        .stdout_has("6 nodes, 1 switched (*), 0 problems");
+    env.pin_link_times();
+    env.run(&["status"])
+        .expect(0)
+        .stdout_is(
+            "\
+NODE   MAC                IP  BOOTS        SINCE                 NORMAL      PROBLEMS
+node1  c0:3f:d5:60:e5:a1  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+node2  c0:3f:d5:60:cd:8b  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+node3  c0:3f:d5:60:e5:b9  -   installer *  2026-01-02T03:04:05Z  arch-linux
+node4  c0:3f:d5:60:e4:ac  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+node5  c0:3f:d5:60:6f:18  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+6 nodes, 1 switched (*), 0 problems
+",
+        )
+        .stderr_is("");
     let json: serde_json::Value =
         serde_json::from_str(&env.run(&["status", "--json", "node3"]).stdout()).unwrap();
     let n = &json["nodes"][0];
@@ -287,15 +404,42 @@ fn status_reports_every_kind_of_problem_and_exits_1() {
         .collect();
     assert_eq!(profile_kinds, ["differs", "missing"]);
     assert_eq!(json["problem_count"], 7);
-    env.run(&["status"]).expect(1).stdout_has(
-        "problem: node1: no `01-c0-3f-d5-60-e5-a1` link: the node boots `default` (`installer`)",
-    );
+    env.pin_link_times();
+    env.run(&["status"])
+        .expect(1)
+        .stdout_is("\
+NODE   MAC                IP  BOOTS       SINCE                 NORMAL      PROBLEMS
+node1  c0:3f:d5:60:e5:a1  -   installer   -                     arch-linux  no-link
+node2  c0:3f:d5:60:cd:8b  -   ?           -                     arch-linux  not-a-link
+node3  c0:3f:d5:60:e5:b9  -   ?           2026-01-02T03:04:05Z  arch-linux  escapes
+node4  c0:3f:d5:60:e4:ac  -   arch-linux  2026-01-02T03:04:05Z  arch-linux
+node5  c0:3f:d5:60:6f:18  -   ?           2026-01-02T03:04:05Z  arch-linux  unknown-profile
+node6  c0:3f:d5:60:d0:9e  -   arch-linux  2026-01-02T03:04:05Z  arch-linux
+problem: node1: no `01-c0-3f-d5-60-e5-a1` link: the node boots `default` (`installer`); `pxectl boot-normal node1` creates it
+problem: node2: `01-c0-3f-d5-60-cd-8b` is a regular file, not a link (a hand edit?); `pxectl boot-normal node2` replaces it
+problem: node3: `01-c0-3f-d5-60-e5-b9` points outside pxelinux.cfg/ (`<dir>/shadow`), and dnsmasq follows it; `pxectl boot-normal node3` replaces it
+problem: node5: `01-c0-3f-d5-60-6f-18` points at `ubuntu`, which is not a described profile; `pxectl boot-normal node5` replaces it
+problem: orphan `01-aa-bb-cc-dd-ee-ff` (aa:bb:cc:dd:ee:ff) -> installer: no node has this MAC; `pxectl render --prune` removes it
+problem: profile file `installer` differs from the description; `pxectl render --diff` shows how and rewrites it
+problem: profile file `rescue` does not exist; `pxectl render` writes it
+6 nodes, 0 switched (*), 7 problems
+")
+        .stderr_is("");
     // A link to a described profile whose file is gone dangles.
     fs::remove_file(env.pxe(N5)).unwrap();
     symlink("rescue", env.pxe(N5)).unwrap();
+    env.pin_link_times();
     env.run(&["status", "node5"])
         .expect(1)
-        .stdout_has("whose file does not exist");
+        .stdout_is("\
+NODE   MAC                IP  BOOTS     SINCE                 NORMAL      PROBLEMS
+node5  c0:3f:d5:60:6f:18  -   rescue *  2026-01-02T03:04:05Z  arch-linux  dangling
+problem: node5: `01-c0-3f-d5-60-6f-18` points at `rescue`, whose file does not exist; `pxectl render` writes it
+problem: profile file `installer` differs from the description; `pxectl render --diff` shows how and rewrites it
+problem: profile file `rescue` does not exist; `pxectl render` writes it
+1 node, 1 switched (*), 3 problems
+")
+        .stderr_is("");
 }
 
 #[test]
@@ -308,12 +452,25 @@ fn a_hostile_link_or_folder_is_replaced_never_followed() {
         .map(|m| (m.len(), m.modified().unwrap()));
     fs::remove_file(env.pxe(N3)).unwrap();
     symlink(shadow, env.pxe(N3)).unwrap();
+    env.pin_link_times();
     env.run(&["status", "node3"])
         .expect(1)
-        .stdout_has("escapes");
+        .stdout_is("\
+NODE   MAC                IP  BOOTS  SINCE                 NORMAL      PROBLEMS
+node3  c0:3f:d5:60:e5:b9  -   ?      2026-01-02T03:04:05Z  arch-linux  escapes
+problem: node3: `01-c0-3f-d5-60-e5-b9` points outside pxelinux.cfg/ (`/etc/shadow`), and dnsmasq follows it; `pxectl boot-normal node3` replaces it
+1 node, 0 switched (*), 1 problem
+")
+        .stderr_is("");
     env.run(&["boot-normal", "node3"])
         .expect(0)
-        .stdout_has("node3  a link to `/etc/shadow` -> arch-linux");
+        .stdout_is(
+            "\
+node3  a link to `/etc/shadow` -> arch-linux
+boot-normal: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N3), "arch-linux");
     assert_eq!(
         shadow_before,
@@ -325,10 +482,9 @@ fn a_hostile_link_or_folder_is_replaced_never_followed() {
     fs::remove_file(env.pxe(N5)).unwrap();
     fs::create_dir(env.pxe(N5)).unwrap();
     fs::write(env.pxe(N5).join("keep"), "data").unwrap();
-    env.run(&["reimage", "node5"])
-        .expect(0)
-        .stdout_has("node5  a folder -> installer")
-        .stderr_has("was moved to");
+    let run = env.run(&["reimage", "node5"]);
+    run.expect(0)
+        .stdout_is("node5  a folder -> installer\nreimage: 1 switched, 0 already\n");
     assert_eq!(target(&env, N5), "installer");
     let moved: Vec<_> = fs::read_dir(env.pxe(""))
         .unwrap()
@@ -342,12 +498,23 @@ fn a_hostile_link_or_folder_is_replaced_never_followed() {
         .collect();
     assert_eq!(moved.len(), 1);
     assert_eq!(fs::read_to_string(moved[0].join("keep")).unwrap(), "data");
+    run.stderr_is(&format!(
+        "warning: node `node5`: a folder stood where its link belongs; it was moved to \
+         `<root>/srv/public/pxe/pxelinux.cfg/{}`\n",
+        moved[0].file_name().unwrap().to_string_lossy()
+    ));
     // A regular file (hand edit): replaced by the link.
     fs::remove_file(env.pxe(N1)).unwrap();
     fs::write(env.pxe(N1), "hand edit").unwrap();
     env.run(&["rescue", "node1"])
         .expect(0)
-        .stdout_has("node1  a regular file -> rescue");
+        .stdout_is(
+            "\
+node1  a regular file -> rescue
+rescue: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N1), "rescue");
 }
 
@@ -364,11 +531,12 @@ fn a_second_writer_waits_then_names_the_holder() {
     fs::write(&lock_path, "4242\n").unwrap();
     env.run(&["--lock-timeout", "300ms", "reimage", "node1"])
         .expect(3)
-        .stderr_has("pxectl pid 4242 holds the lock")
-        .stderr_has("--lock-timeout");
+        .stdout_is("")
+        .stderr_is("error: pxectl pid 4242 holds the lock `<root>/var/lib/pxectl/lock`; waited 0.3s: retry when it is done, or raise `--lock-timeout`\n");
     env.run(&["--lock-timeout", "300ms", "render"])
         .expect(3)
-        .stderr_has("pid 4242");
+        .stdout_is("")
+        .stderr_is("error: pxectl pid 4242 holds the lock `<root>/var/lib/pxectl/lock`; waited 0.3s: retry when it is done, or raise `--lock-timeout`\n");
     drop(held);
     env.run(&["reimage", "node1"]).expect(0);
 }
@@ -379,7 +547,11 @@ fn switching_to_a_profile_not_yet_rendered_warns() {
     fs::remove_file(env.pxe("rescue")).unwrap();
     env.run(&["rescue", "node1"])
         .expect(0)
-        .stderr_has("`pxelinux.cfg/rescue` does not exist yet");
+        .stdout_is("\
+node1  arch-linux -> rescue
+rescue: 1 switched, 0 already
+")
+        .stderr_is("warning: `pxelinux.cfg/rescue` does not exist yet, so switched nodes would not boot; run `pxectl render`\n");
 }
 
 #[test]
@@ -392,7 +564,8 @@ fn a_linked_lock_or_journal_is_never_followed() {
     symlink(&victim, &lock).unwrap();
     env.run(&["reimage", "node1"])
         .expect(3)
-        .stderr_has("never follows one there");
+        .stdout_is("")
+        .stderr_is("error: cannot open the lock file `<root>/var/lib/pxectl/lock` (if it is a symbolic link, remove it: pxectl never follows one there): Too many levels of symbolic links (os error 40)\n");
     env.run(&["render"]).expect(3);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious data\n");
     fs::remove_file(&lock).unwrap();
@@ -400,7 +573,8 @@ fn a_linked_lock_or_journal_is_never_followed() {
     symlink(&victim, &journal).unwrap();
     env.run(&["reimage", "node1"])
         .expect(3)
-        .stderr_has("the journal");
+        .stdout_is("node1  arch-linux -> installer\n")
+        .stderr_is("error: cannot open the journal `<root>/var/lib/pxectl/journal.jsonl` (if it is a symbolic link, remove it: pxectl never follows one there): Too many levels of symbolic links (os error 40)\n");
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious data\n");
 }
 
@@ -414,9 +588,14 @@ fn reset_older_than_never_keeps_a_fresh_hostile_link() {
     env.run(&["reimage", "node3"]).expect(0);
     env.run(&["reset", "--all", "--older-than", "2h"])
         .expect(0)
-        .stdout_has("node1  a link to `/etc/shadow` -> arch-linux")
-        .stdout_has("node5  ubuntu -> arch-linux")
-        .stdout_has("1 switched less than 2h ago (kept)");
+        .stdout_is(
+            "\
+node1  a link to `/etc/shadow` -> arch-linux
+node5  ubuntu -> arch-linux
+reset: 2 switched, 3 already, 1 switched less than 2h ago (kept)
+",
+        )
+        .stderr_is("");
     assert_eq!(target(&env, N3), "installer");
 }
 
@@ -473,8 +652,24 @@ fn status_and_switches_see_an_edit_of_the_description_at_once() {
         stdout.contains("\"node9\"") && !stdout.contains("\"node3\""),
         "{stdout}"
     );
-    env.run(&["reimage", "node9"]).expect(0).stdout_has("node9");
-    env.run(&["reimage", "node3"]).expect(2);
+    env.run(&["reimage", "node9"])
+        .expect(0)
+        .stdout_is(
+            "\
+node9  arch-linux -> installer
+reimage: 1 switched, 0 already
+",
+        )
+        .stderr_is("");
+    env.run(&["reimage", "node3"])
+        .expect(2)
+        .stdout_is("")
+        .stderr_is(
+            "\
+error: unknown node `node3`; did you mean `node1`, `node2`, `node4`?
+error: nothing was changed
+",
+        );
 }
 
 /// The switch's one read of the link folder removes a killed run's temporaries, but only
@@ -492,4 +687,109 @@ fn a_switch_removes_stale_temporaries_and_a_dry_run_does_not() {
     );
     env.run(&["reimage", "node1"]).expect(0);
     assert!(stale.symlink_metadata().is_err(), "left behind");
+}
+
+/// node3 switched, node1's link missing, node5's link dangling (its profile file removed), an
+/// orphan link; the links' mtimes pinned.
+fn troubled() -> Env {
+    let env = rendered();
+    env.run(&["reimage", "node3"]).expect(0);
+    fs::remove_file(env.pxe(N1)).unwrap();
+    fs::remove_file(env.pxe(N5)).unwrap();
+    symlink("rescue", env.pxe(N5)).unwrap();
+    fs::remove_file(env.pxe("rescue")).unwrap();
+    symlink("installer", env.pxe("01-aa-bb-cc-dd-ee-ff")).unwrap();
+    env.pin_link_times();
+    env
+}
+
+#[test]
+fn status_table_shows_switched_missing_dangling_and_orphan() {
+    troubled()
+        .run(&["status"])
+        .expect(1)
+        .stdout_is(
+            "\
+NODE   MAC                IP  BOOTS        SINCE                 NORMAL      PROBLEMS
+node1  c0:3f:d5:60:e5:a1  -   installer    -                     arch-linux  no-link
+node2  c0:3f:d5:60:cd:8b  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+node3  c0:3f:d5:60:e5:b9  -   installer *  2026-01-02T03:04:05Z  arch-linux
+node4  c0:3f:d5:60:e4:ac  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+node5  c0:3f:d5:60:6f:18  -   rescue *     2026-01-02T03:04:05Z  arch-linux  dangling
+node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+problem: node1: no `01-c0-3f-d5-60-e5-a1` link: the node boots `default` (`installer`); `pxectl boot-normal node1` creates it
+problem: node5: `01-c0-3f-d5-60-6f-18` points at `rescue`, whose file does not exist; `pxectl render` writes it
+problem: orphan `01-aa-bb-cc-dd-ee-ff` (aa:bb:cc:dd:ee:ff) -> installer: no node has this MAC; `pxectl render --prune` removes it
+problem: profile file `rescue` does not exist; `pxectl render` writes it
+6 nodes, 2 switched (*), 4 problems
+",
+        )
+        .stderr_is("");
+}
+
+#[test]
+fn status_json_shows_switched_missing_dangling_and_orphan() {
+    troubled()
+        .run(&["status", "--json"])
+        .expect(1)
+        .stdout_is(include_str!("fixtures/output/status-troubled.json"))
+        .stderr_is("");
+}
+
+/// Each switch command, first with `--dry-run` (same lines, "would switch", nothing changed)
+/// and then for real.
+#[test]
+fn each_switch_command_prints_one_line_per_node_and_a_summary() {
+    let env = rendered();
+    // (command, lines for the nodes, summary of the dry run, summary of the real run)
+    let cases: &[(&[&str], &str, &str, &str)] = &[
+        (
+            &["reimage", "node1", "node2"],
+            "node1  arch-linux -> installer\nnode2  arch-linux -> installer\n",
+            "reimage: 2 would switch, 0 already; dry run, nothing changed\n",
+            "reimage: 2 switched, 0 already\n",
+        ),
+        (
+            &["rescue", "node2", "node4"],
+            "node2  installer -> rescue\nnode4  arch-linux -> rescue\n",
+            "rescue: 2 would switch, 0 already; dry run, nothing changed\n",
+            "rescue: 2 switched, 0 already\n",
+        ),
+        (
+            &["boot", "--profile", "rescue", "node1", "node4", "node5"],
+            "node1  installer -> rescue\nnode4  rescue (already)\nnode5  arch-linux -> rescue\n",
+            "boot: 2 would switch, 1 already; dry run, nothing changed\n",
+            "boot: 2 switched, 1 already\n",
+        ),
+        (
+            &["boot-normal", "node1", "node3", "node4"],
+            "node1  rescue -> arch-linux\nnode3  arch-linux (already)\nnode4  rescue -> arch-linux\n",
+            "boot-normal: 2 would switch, 1 already; dry run, nothing changed\n",
+            "boot-normal: 2 switched, 1 already\n",
+        ),
+        (
+            &["reset", "--all"],
+            "node2  rescue -> arch-linux\nnode5  rescue -> arch-linux\n",
+            "reset: 2 would switch, 4 already; dry run, nothing changed\n",
+            "reset: 2 switched, 4 already\n",
+        ),
+    ];
+    for (args, lines, dry_summary, summary) in cases {
+        let before = common::identities(&env.root());
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        env.run(&dry)
+            .expect(0)
+            .stdout_is(&format!("{lines}{dry_summary}"))
+            .stderr_is("");
+        assert_eq!(
+            before,
+            common::identities(&env.root()),
+            "{dry:?} changed the tree"
+        );
+        env.run(args)
+            .expect(0)
+            .stdout_is(&format!("{lines}{summary}"))
+            .stderr_is("");
+    }
 }

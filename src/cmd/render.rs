@@ -76,8 +76,8 @@ fn run(
     if cmp.temps_removed > 0 && verbosity > Verbosity::Quiet {
         writeln!(
             out,
-            "removed {} temporary files left by an interrupted run",
-            cmp.temps_removed
+            "removed {} left by an interrupted run",
+            plural(cmp.temps_removed, "temporary file", "temporary files")
         )?;
     }
     verify(cluster, &cmp, args.no_verify, settings, out)?;

@@ -1,5 +1,5 @@
-//! The test harness: a temp dir with a description and an output root, the real binary, and
-//! tree comparisons that show what differs.
+//! The test harness: a temp dir with a description and an output root, the real binary, whole
+//! outputs compared with temp paths as placeholders, and comparisons that show what differs.
 
 #![allow(dead_code)]
 
@@ -55,17 +55,46 @@ impl Env {
         self.at("/srv/public/pxe/pxelinux.cfg").join(name)
     }
 
+    /// Sets the mtime of every link in the per-MAC link folder to [`PINNED_TIME`], so that
+    /// `status` (its SINCE column) prints the same on every run.
+    pub fn pin_link_times(&self) {
+        for entry in fs::read_dir(self.pxe("")).expect("read the link folder") {
+            let path = entry.expect("read the link folder").path();
+            if path
+                .symlink_metadata()
+                .expect("stat")
+                .file_type()
+                .is_symlink()
+            {
+                set_mtime(&path, PINNED_TIME);
+            }
+        }
+    }
+
     pub fn write_config(&self, yaml: &str) {
         fs::write(self.config(), yaml).expect("write description");
     }
 
     /// `pxectl --config cluster.yaml --root out ARGS`.
     pub fn run(&self, args: &[&str]) -> Run {
-        Run(self.command(args, true).output().expect("run pxectl"))
+        self.finish(&mut self.command(args, true))
+    }
+
+    /// Runs `cmd` to the end; its output names the output root `<root>` and the scratch
+    /// folder `<dir>` when compared whole.
+    pub fn finish(&self, cmd: &mut Command) -> Run {
+        Run {
+            output: cmd.output().expect("run pxectl"),
+            placeholders: vec![
+                (self.root(), "<root>"),
+                (self.dir.path().to_path_buf(), "<dir>"),
+            ],
+            times: false,
+        }
     }
 
     /// The command `pxectl --config cluster.yaml [--root out] ARGS`, without this machine's
-    /// pxectl variables.
+    /// pxectl variables, as user `tester` (the journal records who switched).
     pub fn command(&self, args: &[&str], root: bool) -> Command {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pxectl"));
         cmd.arg("--config").arg(self.config());
@@ -75,7 +104,9 @@ impl Env {
         cmd.args(args)
             .env_remove("PXECTL_CONFIG")
             .env_remove("PXECTL_ROOT")
-            .env_remove("PXECTL_TEMPLATES");
+            .env_remove("PXECTL_TEMPLATES")
+            .env_remove("SUDO_USER")
+            .env("USER", "tester");
         cmd
     }
 }
@@ -145,6 +176,24 @@ pub fn start_nginx(conf: &Path, scratch: &Path) -> StopByPidFile {
     guard
 }
 
+/// Whether dnsmasq and nginx are here to verify rendered configs (render prints their
+/// verdicts, so whole-output tests of render need them); under `CI=true` their absence fails.
+#[track_caller]
+pub fn verifiers() -> bool {
+    prerequisite(
+        have("dnsmasq") && have("nginx"),
+        "dnsmasq and nginx verify rendered configs (`bash scripts/test` installs them)",
+    )
+}
+
+/// The line render prints when `daemon` (`dnsmasq`, `nginx`) accepted the config it renders
+/// at `real`.
+pub fn verified(real: &str, daemon: &str) -> String {
+    let binary = pxectl::daemons::find_binary(daemon).expect("installed");
+    let flag = if daemon == "nginx" { "-t" } else { "--test" };
+    format!("verify <root>{real} (`{} {flag}`: ok)\n", binary.display())
+}
+
 /// Whether this process runs as root.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -159,24 +208,67 @@ impl Env {
     /// `pxectl --config cluster.yaml ARGS`, without `--root`: for descriptions whose paths are
     /// already inside the scratch folder.
     pub fn run_live(&self, args: &[&str]) -> Run {
-        Run(self.command(args, false).output().expect("run pxectl"))
+        self.finish(&mut self.command(args, false))
     }
 }
 
 /// A finished run of the binary.
-pub struct Run(pub Output);
+pub struct Run {
+    pub output: Output,
+    /// Temp paths and the placeholders that stand for them in whole-output comparisons.
+    placeholders: Vec<(PathBuf, &'static str)>,
+    /// Whether whole-output comparisons print UTC times (`2026-01-02T03:04:05Z`) as `<time>`.
+    times: bool,
+}
 
 impl Run {
     pub fn code(&self) -> i32 {
-        self.0.status.code().unwrap_or(-1)
+        self.output.status.code().unwrap_or(-1)
     }
 
     pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
     }
 
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Whole-output comparisons of this run print UTC times as `<time>`: for output that
+    /// shows when something happened (`log`).
+    pub fn with_times(mut self) -> Self {
+        self.times = true;
+        self
+    }
+
+    /// `text` with each temp path replaced by its placeholder (`<root>`, `<dir>`), and times
+    /// by `<time>` after [`Run::with_times`].
+    pub fn placeholders(&self, text: &str) -> String {
+        let text = self
+            .placeholders
+            .iter()
+            .fold(text.to_string(), |text, (path, placeholder)| {
+                text.replace(&*path.to_string_lossy(), placeholder)
+            });
+        if self.times {
+            placeholder_times(&text)
+        } else {
+            text
+        }
+    }
+
+    /// Asserts the whole stdout, temp paths replaced by placeholders, is `expected`.
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &str) -> &Self {
+        assert_text("stdout", &self.placeholders(&self.stdout()), expected);
+        self
+    }
+
+    /// Asserts the whole stderr, temp paths replaced by placeholders, is `expected`.
+    #[track_caller]
+    pub fn stderr_is(&self, expected: &str) -> &Self {
+        assert_text("stderr", &self.placeholders(&self.stderr()), expected);
+        self
     }
 
     /// Asserts the exit status, showing both streams when it is not `code`.
@@ -211,6 +303,55 @@ impl Run {
         );
         self
     }
+}
+
+/// Asserts `actual` is `expected`, showing a unified diff (expected -> actual) when not.
+#[track_caller]
+pub fn assert_text(what: &str, actual: &str, expected: &str) {
+    if actual != expected {
+        let diff = similar::TextDiff::from_lines(expected, actual)
+            .unified_diff()
+            .header("expected", "actual")
+            .to_string();
+        panic!("{what} differs from the expected text:\n{diff}\n--- whole {what}\n{actual}");
+    }
+}
+
+/// `text` with every UTC time of the form `2026-01-02T03:04:05Z` replaced by `<time>`.
+pub fn placeholder_times(text: &str) -> String {
+    const LEN: usize = "2026-01-02T03:04:05Z".len();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let stamp = rest
+            .get(..LEN)
+            .filter(|s| s.as_bytes()[LEN - 1] == b'Z' && humantime::parse_rfc3339(s).is_ok());
+        if let Some(stamp) = stamp {
+            out.push_str("<time>");
+            rest = &rest[stamp.len()..];
+        } else {
+            let c = rest.chars().next().expect("not empty");
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// The time [`Env::pin_link_times`] gives links.
+pub const PINNED_TIME: &str = "2026-01-02T03:04:05Z";
+
+/// Sets the own mtime of `path` (a link is not followed) to `time`, e.g.
+/// `2026-01-02T03:04:05Z`, so outputs that show it are the same on every run.
+pub fn set_mtime(path: &Path, time: &str) {
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    let secs = humantime::parse_rfc3339(time)
+        .expect("an RFC 3339 time")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let ts = nix::sys::time::TimeSpec::new(i64::try_from(secs).expect("fits"), 0);
+    utimensat(None, path, &ts, &ts, UtimensatFlags::NoFollowSymlink).expect("set mtime");
 }
 
 /// One entry of a tree as the tests compare it.
