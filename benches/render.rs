@@ -3,6 +3,8 @@
 //!
 //! Each run is a separate process of the release binary; the median of several runs is
 //! reported. `PXECTL_BENCH_SIZES=1000,10000` picks sizes, `PXECTL_BENCH_RUNS=5` the runs.
+//! `PXECTL_BENCH_BASELINE=/path/to/an/older/pxectl` times that build too, interleaved run by
+//! run with this one, for a side-by-side comparison.
 
 // Figures for a table: precision loss in usize/u64 -> f64 is irrelevant at these sizes.
 #![allow(clippy::cast_precision_loss)]
@@ -27,9 +29,9 @@ const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
 /// Runs pxectl through this bench's own `--measure` wrapper; returns pxectl's wall time (from
 /// its spawn to its exit, as the wrapper saw it: the wrapper's own start is not pxectl's
 /// cost) and peak RSS.
-fn measure(config: &Path, root: &Path) -> (Duration, u64) {
+fn measure(pxectl: &str, config: &Path, root: &Path) -> (Duration, u64) {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--measure", PXECTL, "-q", "--config"])
+        .args(["--measure", pxectl, "-q", "--config"])
         .arg(config)
         .arg("--root")
         .arg(root)
@@ -121,45 +123,56 @@ fn main() {
         std::env::temp_dir().display()
     );
     println!();
-    println!("| nodes | cold render, median ms | per node, µs | symlink() floor, median ms | render / floor | peak RSS, MB | no-op re-render, median ms | no-op wrote |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut builds = vec![("this build", PXECTL.to_string())];
+    if let Ok(baseline) = std::env::var("PXECTL_BENCH_BASELINE") {
+        builds.push(("baseline", baseline));
+    }
+    println!("| build | nodes | cold render, median ms | per node, µs | symlink() floor, median ms | render / floor | peak RSS, MB | no-op re-render, median ms | no-op wrote |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for &n in &sizes {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("cluster.yaml");
         std::fs::write(&config, synthetic::description(n)).unwrap();
-        let (mut cold, mut noop, mut floor, mut rss) = (Vec::new(), Vec::new(), Vec::new(), 0);
-        let mut wrote_nothing = true;
+        let mut cold = vec![Vec::new(); builds.len()];
+        let mut noop = vec![Vec::new(); builds.len()];
+        let mut rss = vec![0; builds.len()];
+        let mut wrote_nothing = vec![true; builds.len()];
+        let mut floor = Vec::new();
         for run in 0..runs {
-            let root = dir.path().join(format!("out{run}"));
-            let (t, r) = measure(&config, &root);
-            cold.push(t);
-            rss = rss.max(r);
-            let before = identities(&root);
-            let (t, r) = measure(&config, &root);
-            noop.push(t);
-            rss = rss.max(r);
-            wrote_nothing &= before == identities(&root);
-            std::fs::remove_dir_all(&root).unwrap();
+            for (b, (_, bin)) in builds.iter().enumerate() {
+                let root = dir.path().join(format!("out{run}"));
+                let (t, r) = measure(bin, &config, &root);
+                cold[b].push(t);
+                rss[b] = rss[b].max(r);
+                let before = identities(&root);
+                let (t, r) = measure(bin, &config, &root);
+                noop[b].push(t);
+                rss[b] = rss[b].max(r);
+                wrote_nothing[b] &= before == identities(&root);
+                std::fs::remove_dir_all(&root).unwrap();
+            }
             floor.push(symlink_floor(&dir.path().join(format!("floor{run}")), n));
         }
-        let cold = median(cold);
         let floor = median(floor);
-        println!(
-            "| {n} | {} | {:.1} | {} | {:.2} | {:.1} | {} | {} |",
-            ms(cold),
-            cold.as_secs_f64() * 1e6 / n as f64,
-            ms(floor),
-            cold.as_secs_f64() / floor.as_secs_f64(),
-            rss as f64 / 1024.0,
-            ms(median(noop)),
-            if wrote_nothing {
-                "nothing"
-            } else {
-                "SOMETHING"
-            }
-        );
+        for (b, (name, _)) in builds.iter().enumerate() {
+            let cold = median(cold[b].clone());
+            println!(
+                "| {name} | {n} | {} | {:.1} | {} | {:.2} | {:.1} | {} | {} |",
+                ms(cold),
+                cold.as_secs_f64() * 1e6 / n as f64,
+                ms(floor),
+                cold.as_secs_f64() / floor.as_secs_f64(),
+                rss[b] as f64 / 1024.0,
+                ms(median(noop[b].clone())),
+                if wrote_nothing[b] {
+                    "nothing"
+                } else {
+                    "SOMETHING"
+                }
+            );
+        }
         assert!(
-            wrote_nothing,
+            wrote_nothing[0],
             "the no-op re-render of {n} nodes changed the tree"
         );
     }

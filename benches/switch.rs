@@ -3,7 +3,8 @@
 //! and `pxectl status` on the same tree.
 //!
 //! Rounds interleave the three methods so that machine noise hits them alike; medians and
-//! ratios are reported. `PXECTL_BENCH_NODES` and `PXECTL_BENCH_RUNS` change the size and rounds.
+//! ratios are reported. `PXECTL_BENCH_NODES` and `PXECTL_BENCH_RUNS` change the size and rounds;
+//! `PXECTL_BENCH_BASELINE=/path/to/an/older/pxectl` times that build too, in the same rounds.
 
 #![allow(clippy::cast_precision_loss)]
 
@@ -22,8 +23,8 @@ use std::time::{Duration, Instant};
 
 const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
 
-fn pxectl(config: &Path, root: &Path, args: &[&str]) -> Duration {
-    let mut cmd = Command::new(PXECTL);
+fn pxectl(bin: &str, config: &Path, root: &Path, args: &[&str]) -> Duration {
+    let mut cmd = Command::new(bin);
     let start = Instant::now();
     let out = cmd
         .arg("--config")
@@ -88,20 +89,31 @@ fn main() {
     let config = tmp.path().join("cluster.yaml");
     std::fs::write(&config, synthetic::description(n)).unwrap();
     let root = tmp.path().join("out");
-    pxectl(&config, &root, &["render"]);
+    pxectl(PXECTL, &config, &root, &["render"]);
+    let baseline = std::env::var("PXECTL_BENCH_BASELINE").ok();
+    let (mut base_switch, mut base_status) = (Vec::new(), Vec::new());
     let dir = root.join("srv/public/pxe/pxelinux.cfg");
 
     let (mut ours, mut shell, mut minimal, mut status) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         ours.push(
-            pxectl(&config, &root, &["reimage", "--all"])
-                + pxectl(&config, &root, &["boot-normal", "--all"]),
+            pxectl(PXECTL, &config, &root, &["reimage", "--all"])
+                + pxectl(PXECTL, &config, &root, &["boot-normal", "--all"]),
         );
+        if let Some(b) = &baseline {
+            base_switch.push(
+                pxectl(b, &config, &root, &["reimage", "--all"])
+                    + pxectl(b, &config, &root, &["boot-normal", "--all"]),
+            );
+        }
         shell.push(shell_loop(&dir, "install") + shell_loop(&dir, "local"));
         minimal.push(minimal_loop(&dir, n, "install") + minimal_loop(&dir, n, "local"));
         for _ in 0..3 {
-            status.push(pxectl(&config, &root, &["status"]));
+            status.push(pxectl(PXECTL, &config, &root, &["status"]));
+            if let Some(b) = &baseline {
+                base_status.push(pxectl(b, &config, &root, &["status"]));
+            }
         }
     }
     let (ours, shell, minimal, status) =
@@ -133,4 +145,18 @@ fn main() {
         runs * 3,
         ms(status)
     );
+    if baseline.is_some() {
+        let (bs, bt) = (median(base_switch), median(base_status));
+        println!(
+            "| baseline: reimage --all + boot-normal --all | {} | this build takes {:.2}x its time |",
+            ms(bs),
+            ours.as_secs_f64() / bs.as_secs_f64()
+        );
+        println!(
+            "| baseline: status (median of {} runs) | {} | this build takes {:.2}x its time |",
+            runs * 3,
+            ms(bt),
+            status.as_secs_f64() / bt.as_secs_f64()
+        );
+    }
 }

@@ -177,52 +177,44 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
         )?;
     }
 
-    let described = |p: &str| plan.profiles.contains(p);
-    let present = |p: &str| {
-        listing
-            .get(p)
-            .is_some_and(|f| matches!(f.entry, Entry::File))
-    };
-    // Judged first, then taken out of the listing: what is left named like a MAC is an orphan.
-    let mut nodes: Vec<NodeLink> = plan
-        .links
+    // Profiles whose file exists, known before the listing gives up its links: what is left
+    // in it afterwards named like a MAC is an orphan.
+    let present: BTreeSet<&str> = plan
+        .profiles
         .iter()
-        .filter_map(|link| {
-            let LinkRole::Node { .. } = link.role else {
-                return None;
-            };
-            let found = listing.get(atomic::file_name(&link.path).ok()?);
-            Some(NodeLink {
-                path: link.path.clone(),
-                state: LinkState::of(found.map(|f| &f.entry), &link.target, described, present),
-                found: None,
-            })
-        })
+        .map(String::as_str)
+        .filter(|p| listing.get(*p).is_some_and(|f| f.entry == Entry::File))
         .collect();
-    let mut node = nodes.iter_mut();
+    cmp.nodes.reserve(plan.links.len());
     for link in &plan.links {
-        let name = atomic::file_name(&link.path)?;
-        let found = listing.remove(name);
-        match &link.role {
-            LinkRole::Managed => managed_link(&mut cmp, link.path.clone(), &link.target, found),
-            LinkRole::Node { name, mac } => {
-                let Some(n) = node.next() else { continue };
-                match n.state {
-                    LinkState::Missing => cmp.changes.push(Change::CreateLink {
-                        path: link.path.clone(),
-                        target: link.target.clone(),
-                        node: Some((name.clone(), *mac)),
-                    }),
-                    LinkState::Planned | LinkState::Switched(_) | LinkState::Dangling(_) => {
-                        cmp.unchanged_links += 1;
-                    }
-                    _ => {}
-                }
-                n.found = found;
+        let found = listing.remove(atomic::file_name(&link.path)?);
+        let LinkRole::Node { name, mac } = &link.role else {
+            managed_link(&mut cmp, link.path.clone(), &link.target, found);
+            continue;
+        };
+        let state = LinkState::of(
+            found.as_ref().map(|f| &f.entry),
+            &link.target,
+            |p| plan.profiles.contains(p),
+            |p| present.contains(p),
+        );
+        match state {
+            LinkState::Missing => cmp.changes.push(Change::CreateLink {
+                path: link.path.clone(),
+                target: link.target.clone(),
+                node: Some((name.clone(), *mac)),
+            }),
+            LinkState::Planned | LinkState::Switched(_) | LinkState::Dangling(_) => {
+                cmp.unchanged_links += 1;
             }
+            _ => {}
         }
+        cmp.nodes.push(NodeLink {
+            path: link.path.clone(),
+            state,
+            found,
+        });
     }
-    cmp.nodes = nodes;
 
     leftovers(&mut cmp, plan, layout, &listing, prune);
     orphans(&mut cmp, plan, listing, prune);
