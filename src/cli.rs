@@ -275,17 +275,6 @@ pub struct Settings {
     pub verbosity: Verbosity,
 }
 
-impl Settings {
-    /// Which daemons `apply` and `reload` may act on: under `--root`, only with `--live-daemons`.
-    pub fn reach(&self, live_daemons: bool) -> crate::daemons::Reach {
-        if self.root.is_none() || live_daemons {
-            crate::daemons::Reach::Live
-        } else {
-            crate::daemons::Reach::Staged
-        }
-    }
-}
-
 impl From<&Cli> for Settings {
     fn from(cli: &Cli) -> Self {
         let verbosity = if cli.quiet {

@@ -9,8 +9,8 @@ use crate::cluster::Cluster;
 /// File contents keep naming the real paths of `Cluster::paths`.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// `--root`, when staging.
-    pub root: Option<PathBuf>,
+    /// Whether the tree is staged under `--root` rather than the live server's.
+    staging: bool,
     pub dnsmasq_conf: PathBuf,
     pub nginx_conf: PathBuf,
     pub hostsfile: PathBuf,
@@ -34,7 +34,7 @@ impl Layout {
         };
         let p = &cluster.paths;
         Self {
-            root: root.map(Path::to_path_buf),
+            staging: root.is_some(),
             dnsmasq_conf: host(&p.dnsmasq_conf),
             nginx_conf: host(&p.nginx_conf),
             hostsfile: host(&cluster.dhcp.hostsfile),
@@ -47,7 +47,7 @@ impl Layout {
 
     /// Whether this is a staging tree (`--root`), not the live server.
     pub fn staging(&self) -> bool {
-        self.root.is_some()
+        self.staging
     }
 
     /// A profile's file.

@@ -117,20 +117,19 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
                 "`default` is {}, the description says a link to `{want}`; `pxectl render` replaces it",
                 old.describe()
             )),
-            Change::WriteFile { path, why, old, kind, .. } => {
+            Change::WriteFile { path, why, kind, .. } => {
                 let (problem, what) = match why {
                     Why::New => ("missing", "does not exist; `pxectl render` writes it".to_string()),
                     Why::Content => ("differs", "differs from the description; `pxectl render --diff` shows how and rewrites it".to_string()),
-                    Why::Link => ("not-a-file", format!("is {}, not a file; `pxectl render` replaces it", old.as_deref().unwrap_or_default().trim().trim_start_matches('(').trim_end_matches(')'))),
+                    Why::Link(t) => ("not-a-file", format!("is {}, not a file; `pxectl render` replaces it", Entry::Link(t.clone()).describe())),
                 };
                 out.file_problem(path, *kind, problem, &what);
             }
-            Change::SetMode { path, mode, old, kind } => out.file_problem(
-                path,
-                *kind,
-                "mode",
-                &format!("has mode {old:o}; TFTP needs {mode:o}, which `pxectl render` sets"),
-            ),
+            Change::SetMode { path, mode, old, kind } => {
+                let needs = if *kind == FileKind::Profile { "TFTP needs" } else { "it should be" };
+                let what = format!("has mode {old:o}; {needs} {mode:o}, which `pxectl render` sets");
+                out.file_problem(path, *kind, "mode", &what);
+            }
         }
     }
     for finding in &cmp.findings {

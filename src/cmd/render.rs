@@ -10,6 +10,7 @@ use crate::cli::{ApplyArgs, DaemonName, ReloadArgs, RenderArgs, Settings};
 use crate::cluster::Cluster;
 use crate::daemons::{self, Action, Need, Outcome, Reach, Reloads, Verified};
 use crate::exit_codes::ExitCode;
+use crate::layout::Layout;
 use crate::lock;
 use crate::output::{self, plural, progress_bar, Verbosity};
 use crate::tree::{self, Applied, Change, Comparison, Finding, LinkState, Why};
@@ -22,22 +23,19 @@ pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Re
 /// Runs `pxectl apply`: render, then reload what the change needs, on the daemons it may
 /// act on (under `--root`, only with `--live-daemons`).
 pub fn apply(settings: &Settings, args: &ApplyArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    run(
-        settings,
-        &args.render,
-        Some(settings.reach(args.live_daemons)),
-        out,
-    )
+    run(settings, &args.render, Some(args.live_daemons), out)
 }
 
 fn run(
     settings: &Settings,
     args: &RenderArgs,
-    reload: Option<Reach>,
+    // `apply`: whether `--live-daemons` was given.
+    reload: Option<bool>,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let loaded = super::load(settings)?;
     let (cluster, layout) = (&loaded.cluster, &loaded.layout);
+    let reload = reload.map(|live| Reach::new(layout, live));
     // Planned (no disk access) before the lock is taken: a template error must leave the disk
     // untouched.
     let plan = loaded.plan(settings)?;
@@ -46,7 +44,7 @@ fn run(
     if args.check || args.dry_run {
         let cmp = tree::compare(&plan, layout, false, args.prune)?;
         if !args.check {
-            verify(cluster, &cmp, args.no_verify, settings, out)?;
+            verify(cluster, layout, &cmp, args.no_verify, settings, out)?;
         }
         report(cluster, &cmp, args.diff, verbosity, out)?;
         if args.check {
@@ -80,7 +78,7 @@ fn run(
             plural(cmp.temps_removed, "temporary file", "temporary files")
         )?;
     }
-    verify(cluster, &cmp, args.no_verify, settings, out)?;
+    verify(cluster, layout, &cmp, args.no_verify, settings, out)?;
     crate::timing::phase("verify");
     report(cluster, &cmp, args.diff, verbosity, out)?;
     if let Some(Finding::NotAFile { path, entry, .. }) = cmp
@@ -144,13 +142,13 @@ fn journal_links(state: &std::path::Path, changes: &[tree::NodeLinkChange]) -> R
 /// the run before anything is written.
 fn verify(
     cluster: &Cluster,
+    layout: &Layout,
     cmp: &Comparison,
     skip: bool,
     settings: &Settings,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let staged = settings.root.is_some();
-    for checked in daemons::verify_changes(cluster, &cmp.changes, skip, staged)? {
+    for checked in daemons::verify_changes(cluster, &cmp.changes, skip, layout.staging())? {
         let (path, daemon) = (checked.path.display(), checked.daemon);
         match checked.verified {
             Verified::Passed(how) => {
@@ -211,7 +209,7 @@ fn print_would(need: &Need, out: &mut dyn Write) -> Result<()> {
 
 /// Runs `pxectl reload`.
 pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let cluster = crate::description::from_file(&settings.config)?;
+    let super::Loaded { cluster, layout } = super::load(settings)?;
     let action = if args.restart {
         Action::Restart
     } else {
@@ -221,7 +219,7 @@ pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Re
         DaemonName::Dnsmasq => "dnsmasq",
         DaemonName::Nginx => "nginx",
     });
-    let reach = settings.reach(args.live_daemons);
+    let reach = Reach::new(&layout, args.live_daemons);
     print_reloads(
         &daemons::reload_asked(&cluster.daemons, name, action, reach)?,
         out,
@@ -334,7 +332,7 @@ fn describe(change: &Change) -> String {
         Change::WriteFile { path, why, .. } => {
             let why = match why {
                 Why::New => "new",
-                Why::Content | Why::Link => "changed",
+                Why::Content | Why::Link(_) => "changed",
             };
             format!("write  {} ({why})", path.display())
         }

@@ -98,6 +98,18 @@ pub enum Reach {
     Staged,
 }
 
+impl Reach {
+    /// `Live` unless the tree of `layout` is staged under `--root` and `--live-daemons` was
+    /// not given.
+    pub fn new(layout: &crate::layout::Layout, live_daemons: bool) -> Self {
+        if layout.staging() && !live_daemons {
+            Self::Staged
+        } else {
+            Self::Live
+        }
+    }
+}
+
 /// What became of one daemon's reload or restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

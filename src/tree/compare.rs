@@ -22,12 +22,12 @@ use crate::plan::{FileKind, FilePlan, LinkRole, Plan};
 pub const WRITTEN: &str = "profiles.written";
 
 /// Why a file is rewritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Why {
     New,
     Content,
-    /// A link stands where pxectl's own file belongs: replaced, never followed.
-    Link,
+    /// A link (to this target) stands where pxectl's own file belongs: replaced, never followed.
+    Link(PathBuf),
 }
 
 /// One change that would bring the disk in line with the plan. Paths are on this machine.
@@ -331,7 +331,7 @@ fn compare_file(
         Some(Entry::Link(target)) => {
             // Profiles and the hosts file are pxectl's own: a link there is replaced, never followed.
             let old = format!("(a link to `{}`)\n", crate::output::path(&target));
-            write(cmp, path.clone(), Some(old), Why::Link);
+            write(cmp, path.clone(), Some(old), Why::Link(target));
             return Ok(());
         }
         Some(Entry::File) => path.clone(),
