@@ -83,8 +83,7 @@ impl Templates {
                 sources.insert(name, (Origin::File(path), text));
             }
         }
-        let mut tera = Tera::default();
-        tera.autoescape_on(Vec::new());
+        let mut tera = tera();
         let mut names: Vec<&String> = sources.keys().collect();
         names.sort();
         for name in names {
@@ -106,7 +105,12 @@ impl Templates {
             let (origin, text) = &self.sources[name];
             let detail = chain(&e);
             let mut msg = format!("cannot render template {}", describe(name, origin));
-            if let Some(var) = missing_variable(&detail) {
+            if let Some(f) = refused_function(&detail) {
+                if let Some(line) = line_using(text, f) {
+                    let _ = write!(msg, " at line {line}");
+                }
+                let _ = write!(msg, ": {}", refusal(f));
+            } else if let Some(var) = missing_variable(&detail) {
                 if let Some(line) = line_using(text, &var) {
                     let _ = write!(msg, " at line {line}");
                 }
@@ -120,6 +124,33 @@ impl Templates {
             TemplateError(msg).into()
         })
     }
+}
+
+/// tera's functions whose result depends on the machine or the moment, not on the description:
+/// rendered files must be the same whoever renders them and whenever.
+const IMPURE_FUNCTIONS: [&str; 3] = ["get_env", "now", "get_random"];
+
+/// A tera instance without autoescaping, whose impure functions fail when called.
+fn tera() -> Tera {
+    let mut tera = Tera::default();
+    tera.autoescape_on(Vec::new());
+    for name in IMPURE_FUNCTIONS {
+        tera.register_function(name, move |_: &HashMap<String, tera::Value>| {
+            Err(tera::Error::msg(refusal(name)))
+        });
+    }
+    tera
+}
+
+fn refusal(function: &str) -> String {
+    format!("function `{function}` is refused because rendered files depend only on the description and the templates")
+}
+
+/// The impure function a tera error is about, if any.
+fn refused_function(detail: &str) -> Option<&'static str> {
+    IMPURE_FUNCTIONS
+        .into_iter()
+        .find(|f| detail.contains(&refusal(f)))
 }
 
 fn describe(name: &str, origin: &Origin) -> String {
@@ -158,8 +189,11 @@ pub fn expand(text: &str, ctx: &Context) -> Result<String, String> {
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return Ok(text.to_string());
     }
-    Tera::one_off(text, ctx, false).map_err(|e| {
+    tera().render_str(text, ctx).map_err(|e| {
         let detail = chain(&e);
+        if let Some(f) = refused_function(&detail) {
+            return refusal(f);
+        }
         match missing_variable(&detail) {
             Some(var) => format!("variable `{var}` is not defined"),
             None => detail
@@ -400,6 +434,40 @@ mod tests {
         assert!(err.contains("nginx.conf.tera"), "{err}");
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("`nope.x`"), "{err}");
+    }
+
+    #[test]
+    fn impure_functions_are_refused_in_strings() {
+        std::env::set_var("PXECTL_TEST_SECRET", "secret");
+        for call in [
+            r#"get_env(name="PXECTL_TEST_SECRET", default="none")"#,
+            "now()",
+            "get_random(end=10)",
+        ] {
+            let err = expand(&format!("x={{{{ {call} }}}}"), &Context::new()).unwrap_err();
+            let name = call.split('(').next().unwrap();
+            assert_eq!(err, refusal(name));
+        }
+    }
+
+    #[test]
+    fn impure_functions_are_refused_in_templates_at_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(NGINX),
+            "a\n# {{ now() }}\nb {{ get_env(name=\"HOME\") }}\n",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let err = t.render(NGINX, &Context::new()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cannot render template `{}` at line 2: {}",
+                dir.path().join(NGINX).display(),
+                refusal("now")
+            )
+        );
     }
 
     #[test]

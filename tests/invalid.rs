@@ -7,6 +7,18 @@ use std::fs;
 
 use common::{identities, repo, tree, Env};
 
+/// Asserts that `actual` is `expected`, showing a line diff when it is not.
+#[track_caller]
+fn assert_text(actual: &str, expected: &str) {
+    if actual != expected {
+        let diff = similar::TextDiff::from_lines(expected, actual);
+        panic!(
+            "output differs (- expected, + actual):\n{}",
+            diff.unified_diff()
+        );
+    }
+}
+
 #[test]
 fn every_invalid_description_is_refused_with_its_place_and_nothing_is_touched() {
     let mut cases: Vec<_> = fs::read_dir(repo("tests/fixtures/invalid"))
@@ -91,4 +103,36 @@ fn every_problem_has_a_hint() {
         .count();
     assert_eq!(errors, 3, "{stderr}");
     assert_eq!(hints, errors, "{stderr}");
+}
+
+#[test]
+fn an_out_of_range_duration_is_refused_before_anything_changes() {
+    const HUGE: &str = "300000000000y";
+    let yaml = fs::read_to_string(repo("examples/portacluster.yaml")).unwrap();
+    // With callbacks on, `reimage --wait` switches before it waits.
+    let env = Env::new(&format!("{yaml}\nlifecycle:\n  callbacks: true\n"));
+    env.run(&["render"]).expect(0);
+    let before = tree(&env.root());
+    for (args, flag) in [
+        (&["--lock-timeout", HUGE, "status"][..], "--lock-timeout"),
+        (
+            &["reimage", "node2", "--wait", "--timeout", HUGE],
+            "--timeout",
+        ),
+        (&["reset", "--all", "--older-than", HUGE], "--older-than"),
+    ] {
+        let run = env.run(args);
+        run.expect(2);
+        assert_text(
+            &run.stderr(),
+            &format!(
+                "error: invalid value '{HUGE}' for '{flag} <DURATION>': `{HUGE}` is longer than 100 years; write a shorter duration, like `45m` or `7d`\n\nFor more information, try '--help'.\n"
+            ),
+        );
+        assert!(tree(&env.root()) == before, "{args:?} changed the tree");
+    }
+    // `--since` reaches back to the beginning of the journal at most.
+    let run = env.run(&["log", "--since", HUGE]);
+    run.expect(0);
+    assert!(run.stdout().contains("render  node2"), "{}", run.stdout());
 }

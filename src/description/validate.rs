@@ -715,7 +715,7 @@ impl Validator {
                     let hint = if e.contains("is not defined") {
                         format!("the variables are {}", templates::STRING_VARIABLES)
                     } else {
-                        "profile strings may use `{{ variable }}` and tera filters, but not includes or other templates".to_string()
+                        "profile strings may use `{{ variable }}` and tera filters, but not includes, other templates or `get_env`, `now` and `get_random`: write the value itself".to_string()
                     };
                     self.push(
                         Diagnostic::new(
