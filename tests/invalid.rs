@@ -4,6 +4,7 @@
 mod common;
 
 use std::fs;
+use std::process::Command;
 
 use common::{identities, repo, tree, Env};
 
@@ -135,4 +136,107 @@ fn an_out_of_range_duration_is_refused_before_anything_changes() {
     let run = env.run(&["log", "--since", HUGE]);
     run.expect(0);
     assert!(run.stdout().contains("render  node2"), "{}", run.stdout());
+}
+
+/// `pxectl --config cluster.yaml validate` in the fixture folder `case`: its exit status and
+/// stderr.
+fn validate_fixture(case: &str) -> (i32, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
+        .current_dir(repo(&format!("tests/fixtures/invalid/{case}")))
+        .args(["--config", "cluster.yaml", "validate"])
+        .env_remove("PXECTL_CONFIG")
+        .env_remove("PXECTL_ROOT")
+        .env_remove("PXECTL_TEMPLATES")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_keys_type_errors_duplicate_keys_and_semantic_problems_are_reported_together() {
+    let (code, stderr) = validate_fixture("every-kind-of-problem-at-once");
+    assert_eq!(code, 2);
+    assert_text(
+        &stderr,
+        r#"error: invalid type: string "maybe", expected a boolean
+  --> cluster.yaml:8:16 (`dhcp.read_ethers`)
+   = help: docs/configuration.md gives each key's type
+
+error: unknown field `keepalive_timout`, expected one of `server_names`, `listen_address`, `port`, `default_server`, `keepalive_timeout`, `autoindex`
+  --> cluster.yaml:11:3 (`http`)
+   = help: check the spelling; docs/configuration.md lists every key
+
+error: key `local` is given twice
+  --> cluster.yaml:16:3 (`profiles.local`)
+   = note: first given at line 14, column 3
+   = help: remove or rename one of them: YAML would silently keep only the last
+
+error: MAC address `aa:bb:cc:00:00:01` is used twice
+  --> cluster.yaml:24:21 (`nodes[1].mac`)
+   = note: first used at `nodes[0].mac`
+   = help: every host needs its own name, MAC address and fixed address
+
+error: address `10.20.0.11` is used twice
+  --> cluster.yaml:24:44 (`nodes[1].ip`)
+   = note: first used at `nodes[0].ip`
+   = help: every host needs its own name, MAC address and fixed address
+
+error: profile `nope` is not described
+  --> cluster.yaml:25:56 (`nodes[2].normal_profile`)
+   = help: use one of `install`, `local`, or add it under `profiles:`
+
+error: fixed address `10.30.0.14` is outside the boot server's subnet `10.20.0.0/24`
+  --> cluster.yaml:26:44 (`nodes[3].ip`)
+   = help: use a host address between `10.20.0.1` and `10.20.0.254`, or change `server.address`
+
+error: profile `nope` is not described
+  --> cluster.yaml:26:72 (`nodes[3].normal_profile`)
+   = help: use one of `install`, `local`, or add it under `profiles:`
+
+error: unknown field `macc`, expected one of `name`, `mac`, `ip`, `groups`, `normal_profile`
+  --> cluster.yaml:27:16 (`nodes[4]`)
+   = help: check the spelling; docs/configuration.md lists every key
+
+error: invalid type: string "rack1", expected a sequence
+  --> cluster.yaml:28:48 (`nodes[5].groups`)
+   = help: docs/configuration.md gives each key's type
+
+error: cluster.yaml has 10 problems; nothing was written
+"#,
+    );
+}
+
+#[test]
+fn a_tab_in_the_indentation_is_named() {
+    let (code, stderr) = validate_fixture("tab-in-indentation");
+    assert_eq!(code, 2);
+    assert_text(
+        &stderr,
+        r"error: the indentation has a tab
+  --> cluster.yaml:7:1
+   = help: YAML indents with spaces only: replace the tab with spaces
+
+error: cluster.yaml has 1 problem; nothing was written
+",
+    );
+}
+
+#[test]
+fn duplicate_profiles_in_flow_style_are_refused_naming_both_places() {
+    let env = Env::new(
+        "server: {hostname: boot, address: 10.20.0.1/24, interface: eth0}\nprofiles: {local: {kernel: /k}, local: {kernel: /evil}}\nroles: {normal: local, reimage: local}\n",
+    );
+    let run = env.run(&["validate"]);
+    run.expect(2);
+    let config = env.config();
+    assert_text(
+        &run.stderr(),
+        &format!(
+            "error: key `local` is given twice\n  --> {0}:2:33 (`profiles.local`)\n   = note: first given at line 2, column 12\n   = help: remove or rename one of them: YAML would silently keep only the last\n\nerror: {0} has 1 problem; nothing was written\n",
+            config.display()
+        ),
+    );
 }

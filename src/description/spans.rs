@@ -1,12 +1,15 @@
-//! Where each value of a YAML document is: key paths like `nodes[2].mac` to line and column.
+//! Where each value of a YAML document is: key paths like `nodes[2].mac` to line and column;
+//! and the document itself, read leniently, for reporting every problem of a refused one.
 //!
 //! serde gives typed values without positions; this index is built from the YAML events,
 //! only when there are problems to report, so loading a valid description never pays for it.
 
 use std::collections::HashMap;
 
+use serde_yaml::{Mapping, Value};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::Yaml;
 
 use crate::diagnostic::Position;
 
@@ -15,6 +18,20 @@ use crate::diagnostic::Position;
 pub struct Spans {
     values: HashMap<String, Position>,
     keys: HashMap<String, Position>,
+    /// Every key given twice in one mapping, in file order.
+    pub duplicates: Vec<Duplicate>,
+    /// The first document as values, a duplicate key's last value kept; none after a syntax error.
+    pub document: Option<Value>,
+}
+
+/// A key given a second time in the same mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The key's path, like `profiles.local`.
+    pub path: String,
+    pub key: String,
+    pub first: Position,
+    pub again: Position,
 }
 
 impl Spans {
@@ -23,8 +40,12 @@ impl Spans {
         let mut builder = Builder::default();
         // A syntax error is reported by serde_yaml with its own position; what was indexed
         // before it is still useful.
-        let _ = Parser::new_from_str(text).load(&mut builder, false);
-        builder.spans
+        let loaded = Parser::new_from_str(text).load(&mut builder, false);
+        let mut spans = builder.spans;
+        if loaded.is_err() {
+            spans.document = None;
+        }
+        spans
     }
 
     /// Where the value at `path` starts.
@@ -51,19 +72,31 @@ impl Spans {
 }
 
 enum Frame {
-    Map { path: String, key: Option<String> },
-    Seq { path: String, next: usize },
+    Map {
+        path: String,
+        /// The key whose value comes next: its name and its value.
+        key: Option<(String, Value)>,
+        map: Mapping,
+        seen: HashMap<String, Position>,
+        anchor: usize,
+    },
+    Seq {
+        path: String,
+        seq: Vec<Value>,
+        anchor: usize,
+    },
 }
 
 #[derive(Default)]
 struct Builder {
     spans: Spans,
     stack: Vec<Frame>,
+    anchors: HashMap<usize, Value>,
 }
 
-fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
+pub(super) fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() || key.is_empty() {
+        format!("{parent}{key}")
     } else {
         format!("{parent}.{key}")
     }
@@ -76,33 +109,82 @@ fn position(mark: Marker) -> Position {
     }
 }
 
+/// A scalar as `serde_yaml` would read it: plain ones resolved to null, bools and numbers.
+fn scalar(text: String, style: TScalarStyle) -> Value {
+    if style != TScalarStyle::Plain {
+        return Value::String(text);
+    }
+    match Yaml::from_str(&text) {
+        Yaml::Null => Value::Null,
+        Yaml::Boolean(b) => Value::Bool(b),
+        Yaml::Integer(i) => Value::from(i),
+        Yaml::Real(r) => r.parse::<f64>().map_or(Value::String(text), Value::from),
+        _ => Value::String(text),
+    }
+}
+
 impl Builder {
     /// Places a node that starts at `mark`; returns its path, or `None` when it is a mapping key.
     fn place(&mut self, ev: &Event, mark: Marker) -> Option<String> {
         let path = match self.stack.last_mut() {
             None => String::new(),
-            Some(Frame::Seq { path, next }) => {
-                let p = format!("{path}[{next}]");
-                *next += 1;
-                p
-            }
-            Some(Frame::Map { path, key }) => {
-                if let Some(k) = key.take() {
-                    join(path, &k)
+            Some(Frame::Seq { path, seq, .. }) => format!("{path}[{}]", seq.len()),
+            Some(Frame::Map {
+                path, key, seen, ..
+            }) => {
+                if let Some((k, _)) = key {
+                    join(path, k)
                 } else {
                     let name = match ev {
                         Event::Scalar(s, ..) => s.clone(),
                         _ => "?".to_string(),
                     };
                     let full = join(path, &name);
+                    if let Some(first) = seen.get(&name) {
+                        self.spans.duplicates.push(Duplicate {
+                            path: full.clone(),
+                            key: name.clone(),
+                            first: *first,
+                            again: position(mark),
+                        });
+                    } else {
+                        seen.insert(name.clone(), position(mark));
+                    }
                     self.spans.keys.insert(full, position(mark));
-                    *key = Some(name);
                     return None;
                 }
             }
         };
         self.spans.values.insert(path.clone(), position(mark));
         Some(path)
+    }
+
+    /// Adds a finished node to its parent (as a key, a value or an item), or makes it the
+    /// document.
+    fn finish(&mut self, value: Value, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                self.spans.document.get_or_insert(value);
+            }
+            Some(Frame::Seq { seq, .. }) => seq.push(value),
+            Some(Frame::Map { key, map, .. }) => {
+                if let Some((_, k)) = key.take() {
+                    map.insert(k, value);
+                } else {
+                    let name = match &value {
+                        Value::String(s) => s.clone(),
+                        other => serde_yaml::to_string(other)
+                            .unwrap_or_default()
+                            .trim_end()
+                            .to_string(),
+                    };
+                    *key = Some((name, value));
+                }
+            }
+        }
     }
 }
 
@@ -111,18 +193,42 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(..) | Event::Alias(_) => {
                 self.place(&ev, mark);
+                match ev {
+                    Event::Scalar(text, style, anchor, _) => {
+                        self.finish(scalar(text, style), anchor);
+                    }
+                    Event::Alias(id) => {
+                        let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                        self.finish(value, 0);
+                    }
+                    _ => {}
+                }
             }
-            Event::MappingStart(..) => {
+            Event::MappingStart(anchor, _) => {
                 let path = self.place(&ev, mark).unwrap_or_default();
-                self.stack.push(Frame::Map { path, key: None });
+                self.stack.push(Frame::Map {
+                    path,
+                    key: None,
+                    map: Mapping::new(),
+                    seen: HashMap::new(),
+                    anchor,
+                });
             }
-            Event::SequenceStart(..) => {
+            Event::SequenceStart(anchor, _) => {
                 let path = self.place(&ev, mark).unwrap_or_default();
-                self.stack.push(Frame::Seq { path, next: 0 });
+                self.stack.push(Frame::Seq {
+                    path,
+                    seq: Vec::new(),
+                    anchor,
+                });
             }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
-            }
+            Event::MappingEnd | Event::SequenceEnd => match self.stack.pop() {
+                Some(Frame::Map { map, anchor, .. }) => self.finish(Value::Mapping(map), anchor),
+                Some(Frame::Seq { seq, anchor, .. }) => {
+                    self.finish(Value::Sequence(seq), anchor);
+                }
+                None => {}
+            },
             _ => {}
         }
     }
@@ -143,6 +249,36 @@ mod tests {
         assert_eq!(s.value("nodes[1].mac"), at(6, 24));
         assert_eq!(s.key("profiles.arch"), at(8, 3));
         assert_eq!(s.value("profiles.arch.kernel"), at(9, 13));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth_in_block_and_flow_style() {
+        let s = Spans::index(
+            "a: 1\nprofiles: {local: {kernel: /k}, local: {kernel: /evil}}\nb:\n  c: 1\n  c: 2\na: 3\n",
+        );
+        let found: Vec<(&str, usize, usize)> = s
+            .duplicates
+            .iter()
+            .map(|d| (d.path.as_str(), d.first.line, d.again.line))
+            .collect();
+        assert_eq!(
+            found,
+            [("profiles.local", 2, 2), ("b.c", 4, 5), ("a", 1, 6)]
+        );
+        assert_eq!(s.duplicates[0].first.column, 12);
+        assert_eq!(s.duplicates[0].again.column, 33);
+    }
+
+    #[test]
+    fn the_document_is_read_like_serde_yaml_reads_it() {
+        let text = "a: [1, 2.5, true, ~, '10', x]\nb: &x {c: yes}\nd: *x\ne: 1\ne: 2\n";
+        let s = Spans::index(text);
+        let expected: Value = serde_yaml::from_str(
+            "a: [1, 2.5, true, null, '10', x]\nb: {c: yes}\nd: {c: yes}\ne: 2\n",
+        )
+        .unwrap();
+        assert_eq!(s.document, Some(expected));
+        assert_eq!(Spans::index("a: [\n").document, None);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         .map(|(i, n)| v.node(i, n, raw))
         .collect();
     if let (Some(server), Some(dhcp)) = (&server, &dhcp) {
-        v.addresses(server, dhcp, &reservations, &nodes);
+        v.addresses(server, dhcp, raw);
     }
     v.uniqueness(raw, server.as_ref());
 
@@ -988,22 +988,25 @@ impl Validator {
         })
     }
 
-    fn addresses(
-        &mut self,
-        server: &Server,
-        dhcp: &Dhcp,
-        reservations: &[Option<Host>],
-        nodes: &[Option<Node>],
-    ) {
-        let fixed = reservations
+    /// Fixed addresses outside the subnet or inside the dynamic range, whatever else is wrong
+    /// with their host.
+    fn addresses(&mut self, server: &Server, dhcp: &Dhcp, raw: &RawDescription) {
+        let parsed = |list, i, ip: &Option<String>| {
+            Some((
+                At::Item(list, i, "ip"),
+                ip.as_ref()?.parse::<Ipv4Addr>().ok()?,
+            ))
+        };
+        let fixed = raw
+            .reservations
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| Some((At::Item("reservations", i, "ip"), h.as_ref()?.ip?)))
+            .filter_map(|(i, r)| parsed("reservations", i, &r.ip))
             .chain(
-                nodes
+                raw.nodes
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, n)| Some((At::Item("nodes", i, "ip"), n.as_ref()?.ip?))),
+                    .filter_map(|(i, n)| parsed("nodes", i, &n.ip)),
             );
         for (at, ip) in fixed {
             if server.subnet_has_host(ip) && !dhcp.in_range(ip) {
