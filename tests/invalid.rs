@@ -1,12 +1,17 @@
 //! Every description under tests/fixtures/invalid/ is refused with exit status 2, each problem
-//! named with its <file:line:column>, and the output tree is left exactly as it was.
+//! named with its <file:line:column>, and the output tree is left exactly as it was; bad
+//! flags, targets and permissions are refused with messages that say what to do.
 
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
+use std::time::{Duration, SystemTime};
 
-use common::{identities, repo, tree, Env};
+use common::{have, identities, is_root, prerequisite, repo, tree, Env, Run};
+use nix::sys::stat::{utimensat, UtimensatFlags};
+use nix::sys::time::TimeSpec;
 
 /// Asserts that `actual` is `expected`, showing a line diff when it is not.
 #[track_caller]
@@ -237,6 +242,160 @@ fn duplicate_profiles_in_flow_style_are_refused_naming_both_places() {
         &format!(
             "error: key `local` is given twice\n  --> {0}:2:33 (`profiles.local`)\n   = note: first given at line 2, column 12\n   = help: remove or rename one of them: YAML would silently keep only the last\n\nerror: {0} has 1 problem; nothing was written\n",
             config.display()
+        ),
+    );
+}
+
+fn rendered() -> Env {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0);
+    env
+}
+
+#[test]
+fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
+    if !prerequisite(
+        is_root() && have("setpriv"),
+        "needs root and setpriv to run pxectl as another user",
+    ) {
+        return;
+    }
+    let env = rendered();
+    // `nobody` must reach the description and the tree, not write the state folder.
+    fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let state = env.at("/var/lib/pxectl");
+    let mut cmd = env.command(&["reimage", "node2"], true);
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
+    cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(program)
+        .args(args)
+        .env_remove("PXECTL_CONFIG")
+        .env_remove("PXECTL_ROOT");
+    let run = Run(cmd.output().unwrap());
+    assert_ne!(run.code(), 0);
+    assert_text(
+        &run.stderr(),
+        &format!(
+            "error: cannot open the lock file `{0}/lock`: run pxectl as root, or as a user who can write the state folder `{0}`: Permission denied (os error 13)\n",
+            state.display()
+        ),
+    );
+    assert_eq!(
+        fs::read_link(env.pxe("01-c0-3f-d5-60-cd-8b")).unwrap(),
+        std::path::Path::new("arch-linux")
+    );
+}
+
+/// The `user` of the last journal entry after `reimage node2` run with `env`.
+fn journal_user(set: &[(&str, &str)]) -> String {
+    let env = rendered();
+    let mut cmd = env.command(&["reimage", "node2"], true);
+    cmd.env_remove("USER").env_remove("SUDO_USER");
+    for (k, v) in set {
+        cmd.env(k, v);
+    }
+    Run(cmd.output().unwrap()).expect(0);
+    let log = env.run(&["log", "--json", "node2"]);
+    let last = log.stdout().lines().last().unwrap().to_string();
+    let entry: serde_json::Value = serde_json::from_str(&last).unwrap();
+    entry["user"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_journal_names_the_user_by_uid_or_sudo_user_not_by_the_user_variable() {
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    assert_eq!(journal_user(&[]), me);
+    assert_eq!(journal_user(&[("USER", "mallory")]), me);
+    assert_eq!(journal_user(&[("SUDO_USER", "alice")]), "alice");
+}
+
+#[test]
+fn a_link_name_pasted_from_the_link_folder_names_its_node() {
+    let env = rendered();
+    let run = env.run(&["reimage", "01-C0-3F-D5-60-CD-8B"]);
+    run.expect(0);
+    assert_text(
+        &run.stdout(),
+        "node2  arch-linux -> installer\nreimage: 1 switched, 0 already\n",
+    );
+}
+
+#[test]
+fn a_range_without_the_names_zero_padding_suggests_it() {
+    let yaml = fs::read_to_string(repo("examples/portacluster.yaml"))
+        .unwrap()
+        .replace("name: node", "name: node0");
+    let env = Env::new(&yaml);
+    let run = env.run(&["reimage", "node[1-3]"]);
+    run.expect(2);
+    assert_text(
+        &run.stderr(),
+        "error: target `node[1-3]` names nodes that are not described: `node1`, `node2`, `node3`; did you mean `node[01-03]`?\nerror: nothing was changed\n",
+    );
+}
+
+#[test]
+fn a_reservation_given_as_a_target_is_called_a_reservation() {
+    let env = rendered();
+    let run = env.run(&["reimage", "switch", "00-C0-B7-B6-6A-4C"]);
+    run.expect(2);
+    assert_text(
+        &run.stderr(),
+        "error: `switch` is a DHCP reservation, not a node: it never PXE boots, so it has no boot profile to switch\n\
+         error: `00:c0:b7:b6:6a:4c` belongs to `pdu`, which is a DHCP reservation, not a node: it never PXE boots, so it has no boot profile to switch\n\
+         error: nothing was changed\n",
+    );
+}
+
+#[test]
+fn validate_counts_in_the_singular_when_there_is_one() {
+    let env = Env::new(
+        "server: {hostname: boot, address: 10.20.0.1/24, interface: eth0}\nprofiles: {local: {kernel: /k}}\nroles: {normal: local, reimage: local}\nreservations: [{name: sw, mac: 00:11:22:33:44:55}]\nnodes: [{name: n1, mac: aa:bb:cc:00:00:01}]\n",
+    );
+    let run = env.run(&["validate"]);
+    run.expect(0);
+    assert_text(
+        &run.stdout(),
+        &format!(
+            "{}: valid (1 node, 1 reservation, 1 profile, 3 files and 1 link to render)\n",
+            env.config().display()
+        ),
+    );
+}
+
+#[test]
+fn reset_verbose_lists_the_nodes_it_kept_and_why() {
+    let env = rendered();
+    env.run(&["reimage", "node1", "node2"]).expect(0);
+    // node1 was switched two hours ago, node2 ten minutes ago.
+    let set_age = |link: &str, age: u64| -> String {
+        let t = SystemTime::now() - Duration::from_secs(age);
+        let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        let ts = TimeSpec::new(i64::try_from(secs).unwrap(), 0);
+        utimensat(
+            None,
+            &env.pxe(link),
+            &ts,
+            &ts,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
+        humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+            .to_string()
+    };
+    set_age("01-c0-3f-d5-60-e5-a1", 7200);
+    let at = set_age("01-c0-3f-d5-60-cd-8b", 600);
+    let run = env.run(&["reset", "--all", "--older-than", "1h", "-v"]);
+    run.expect(0);
+    assert_text(
+        &run.stdout(),
+        &format!(
+            "node1  installer -> arch-linux\nnode2  installer (kept: switched at {at}, less than 1h ago)\nreset: 1 switched, 4 already, 1 switched less than 1h ago (kept)\n"
         ),
     );
 }
