@@ -109,16 +109,22 @@ fn position(mark: Marker) -> Position {
     }
 }
 
-/// A scalar as `serde_yaml` would read it: plain ones resolved to null, bools and numbers.
+/// A scalar as `serde_yaml` would read it: plain ones resolved to null, bools and numbers by
+/// its own rules (`0x1F` is a number, `007` a string).
 fn scalar(text: String, style: TScalarStyle) -> Value {
     if style != TScalarStyle::Plain {
         return Value::String(text);
     }
-    match Yaml::from_str(&text) {
-        Yaml::Null => Value::Null,
-        Yaml::Boolean(b) => Value::Bool(b),
-        Yaml::Integer(i) => Value::from(i),
-        Yaml::Real(r) => r.parse::<f64>().map_or(Value::String(text), Value::from),
+    if matches!(Yaml::from_str(&text), Yaml::Null) {
+        return Value::Null;
+    }
+    let may_be_other = text.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c))
+        || matches!(
+            text.as_str(),
+            "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        );
+    match serde_yaml::from_str::<Value>(&text) {
+        Ok(v @ (Value::Bool(_) | Value::Number(_))) if may_be_other => v,
         _ => Value::String(text),
     }
 }
@@ -271,10 +277,10 @@ mod tests {
 
     #[test]
     fn the_document_is_read_like_serde_yaml_reads_it() {
-        let text = "a: [1, 2.5, true, ~, '10', x]\nb: &x {c: yes}\nd: *x\ne: 1\ne: 2\n";
+        let text = "a: [1, 2.5, true, ~, '10', x, 007, 0x1F, 1e3, +5, 00:11]\nb: &x {c: yes}\nd: *x\ne: 1\ne: 2\n";
         let s = Spans::index(text);
         let expected: Value = serde_yaml::from_str(
-            "a: [1, 2.5, true, null, '10', x]\nb: {c: yes}\nd: {c: yes}\ne: 2\n",
+            "a: [1, 2.5, true, ~, '10', x, 007, 0x1F, 1e3, +5, 00:11]\nb: {c: yes}\nd: {c: yes}\ne: 2\n",
         )
         .unwrap();
         assert_eq!(s.document, Some(expected));
