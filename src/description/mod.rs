@@ -81,7 +81,7 @@ fn read(path: &Path) -> Result<String> {
 /// duplicate key, unknown key and type error together with the problems `validate` finds in
 /// what could be read around them.
 fn every_problem(text: &str, error: &serde_yaml::Error, base_dir: &Path) -> Vec<Diagnostic> {
-    let spans = Spans::index(text);
+    let spans = Spans::read(text);
     let mut all: Vec<Diagnostic> = spans.duplicates.iter().map(duplicate_key).collect();
     match &spans.document {
         None => all.push(syntax_error(text, error)),
@@ -243,6 +243,9 @@ impl Lenient<'_> {
         // mapping is no news (the unknown key is likely the misspelt one).
         let mut dropped: Vec<(String, String, bool)> = Vec::new();
         loop {
+            if let Ok(t) = serde_yaml::from_value::<T>(value.clone()) {
+                return t;
+            }
             // Reading from text, not from the value, gives the error's path within `value`.
             let text = serde_yaml::to_string(&value).unwrap_or_default();
             let error = match serde_yaml::from_str::<T>(&text) {

@@ -37,7 +37,22 @@ pub struct Duplicate {
 impl Spans {
     /// Indexes `text`; a syntax error stops the index where it occurs.
     pub fn index(text: &str) -> Self {
-        let mut builder = Builder::default();
+        Self::load(text, Builder::default())
+    }
+
+    /// Indexes `text`, finds its duplicate keys and reads its document, plain scalars
+    /// resolved as `serde_yaml` resolves them.
+    pub fn read(text: &str) -> Self {
+        Self::load(
+            text,
+            Builder {
+                read: true,
+                ..Builder::default()
+            },
+        )
+    }
+
+    fn load(text: &str, mut builder: Builder) -> Self {
         // A syntax error is reported by serde_yaml with its own position; what was indexed
         // before it is still useful.
         let loaded = Parser::new_from_str(text).load(&mut builder, false);
@@ -74,14 +89,17 @@ impl Spans {
 enum Frame {
     Map {
         path: String,
-        /// The key whose value comes next: its name and its value.
-        key: Option<(String, Value)>,
+        /// The name of the key whose value comes next.
+        key: Option<String>,
+        /// Read mode: that key as a value, the mapping so far and each key's place.
+        doc_key: Option<Value>,
         map: Mapping,
-        seen: HashMap<String, Position>,
+        seen: Vec<(String, Position)>,
         anchor: usize,
     },
     Seq {
         path: String,
+        next: usize,
         seq: Vec<Value>,
         anchor: usize,
     },
@@ -89,6 +107,8 @@ enum Frame {
 
 #[derive(Default)]
 struct Builder {
+    /// Whether the document is read (and duplicate keys found), not only indexed.
+    read: bool,
     spans: Spans,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
@@ -115,16 +135,15 @@ fn scalar(text: String, style: TScalarStyle) -> Value {
     if style != TScalarStyle::Plain {
         return Value::String(text);
     }
-    if matches!(Yaml::from_str(&text), Yaml::Null) {
-        return Value::Null;
-    }
-    let may_be_other = text.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c))
-        || matches!(
-            text.as_str(),
-            "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-        );
+    // yaml-rust2's resolution is cheap and says which scalars may not be strings; serde_yaml
+    // decides those.
+    let maybe = match Yaml::from_str(&text) {
+        Yaml::Null => return Value::Null,
+        Yaml::Integer(_) | Yaml::Real(_) | Yaml::Boolean(_) => true,
+        _ => matches!(text.as_str(), "True" | "TRUE" | "False" | "FALSE"),
+    };
     match serde_yaml::from_str::<Value>(&text) {
-        Ok(v @ (Value::Bool(_) | Value::Number(_))) if may_be_other => v,
+        Ok(v @ (Value::Bool(_) | Value::Number(_))) if maybe => v,
         _ => Value::String(text),
     }
 }
@@ -134,29 +153,35 @@ impl Builder {
     fn place(&mut self, ev: &Event, mark: Marker) -> Option<String> {
         let path = match self.stack.last_mut() {
             None => String::new(),
-            Some(Frame::Seq { path, seq, .. }) => format!("{path}[{}]", seq.len()),
+            Some(Frame::Seq { path, next, .. }) => {
+                let p = format!("{path}[{next}]");
+                *next += 1;
+                p
+            }
             Some(Frame::Map {
                 path, key, seen, ..
             }) => {
-                if let Some((k, _)) = key {
-                    join(path, k)
+                if let Some(k) = key.take() {
+                    join(path, &k)
                 } else {
                     let name = match ev {
                         Event::Scalar(s, ..) => s.clone(),
                         _ => "?".to_string(),
                     };
                     let full = join(path, &name);
-                    if let Some(first) = seen.get(&name) {
-                        self.spans.duplicates.push(Duplicate {
-                            path: full.clone(),
-                            key: name.clone(),
-                            first: *first,
-                            again: position(mark),
-                        });
-                    } else {
-                        seen.insert(name.clone(), position(mark));
+                    if self.read {
+                        match seen.iter().find(|(k, _)| *k == name) {
+                            Some((_, first)) => self.spans.duplicates.push(Duplicate {
+                                path: full.clone(),
+                                key: name.clone(),
+                                first: *first,
+                                again: position(mark),
+                            }),
+                            None => seen.push((name.clone(), position(mark))),
+                        }
                     }
                     self.spans.keys.insert(full, position(mark));
+                    *key = Some(name);
                     return None;
                 }
             }
@@ -165,9 +190,12 @@ impl Builder {
         Some(path)
     }
 
-    /// Adds a finished node to its parent (as a key, a value or an item), or makes it the
-    /// document.
+    /// In read mode, adds a finished node to its parent (as a key, a value or an item), or
+    /// makes it the document.
     fn finish(&mut self, value: Value, anchor: usize) {
+        if !self.read {
+            return;
+        }
         if anchor != 0 {
             self.anchors.insert(anchor, value.clone());
         }
@@ -176,20 +204,12 @@ impl Builder {
                 self.spans.document.get_or_insert(value);
             }
             Some(Frame::Seq { seq, .. }) => seq.push(value),
-            Some(Frame::Map { key, map, .. }) => {
-                if let Some((_, k)) = key.take() {
+            Some(Frame::Map { doc_key, map, .. }) => match doc_key.take() {
+                Some(k) => {
                     map.insert(k, value);
-                } else {
-                    let name = match &value {
-                        Value::String(s) => s.clone(),
-                        other => serde_yaml::to_string(other)
-                            .unwrap_or_default()
-                            .trim_end()
-                            .to_string(),
-                    };
-                    *key = Some((name, value));
                 }
-            }
+                None => *doc_key = Some(value),
+            },
         }
     }
 }
@@ -199,6 +219,9 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(..) | Event::Alias(_) => {
                 self.place(&ev, mark);
+                if !self.read {
+                    return;
+                }
                 match ev {
                     Event::Scalar(text, style, anchor, _) => {
                         self.finish(scalar(text, style), anchor);
@@ -215,8 +238,9 @@ impl MarkedEventReceiver for Builder {
                 self.stack.push(Frame::Map {
                     path,
                     key: None,
+                    doc_key: None,
                     map: Mapping::new(),
-                    seen: HashMap::new(),
+                    seen: Vec::new(),
                     anchor,
                 });
             }
@@ -224,6 +248,7 @@ impl MarkedEventReceiver for Builder {
                 let path = self.place(&ev, mark).unwrap_or_default();
                 self.stack.push(Frame::Seq {
                     path,
+                    next: 0,
                     seq: Vec::new(),
                     anchor,
                 });
@@ -259,7 +284,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_found_at_any_depth_in_block_and_flow_style() {
-        let s = Spans::index(
+        let s = Spans::read(
             "a: 1\nprofiles: {local: {kernel: /k}, local: {kernel: /evil}}\nb:\n  c: 1\n  c: 2\na: 3\n",
         );
         let found: Vec<(&str, usize, usize)> = s
@@ -278,13 +303,13 @@ mod tests {
     #[test]
     fn the_document_is_read_like_serde_yaml_reads_it() {
         let text = "a: [1, 2.5, true, ~, '10', x, 007, 0x1F, 1e3, +5, 00:11]\nb: &x {c: yes}\nd: *x\ne: 1\ne: 2\n";
-        let s = Spans::index(text);
+        let s = Spans::read(text);
         let expected: Value = serde_yaml::from_str(
             "a: [1, 2.5, true, ~, '10', x, 007, 0x1F, 1e3, +5, 00:11]\nb: {c: yes}\nd: {c: yes}\ne: 2\n",
         )
         .unwrap();
         assert_eq!(s.document, Some(expected));
-        assert_eq!(Spans::index("a: [\n").document, None);
+        assert_eq!(Spans::read("a: [\n").document, None);
     }
 
     #[test]
