@@ -265,7 +265,11 @@ fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
     fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let state = env.at("/var/lib/pxectl");
     let mut cmd = env.command(&["reimage", "node2"], true);
-    let program = cmd.get_program().to_owned();
+    // The build folder may be closed to `nobody` (a clone in /root): run a copy from here.
+    let program = env.dir.path().join("pxectl");
+    fs::hard_link(cmd.get_program(), &program)
+        .or_else(|_| fs::copy(cmd.get_program(), &program).map(drop))
+        .unwrap();
     let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
     cmd = std::process::Command::new("setpriv");
     cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
