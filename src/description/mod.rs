@@ -276,7 +276,9 @@ impl Lenient<'_> {
                     .spans
                     .value(&full)
                     .or_else(|| self.spans.nearest(&full));
+                // A bad list item leaves its whole list out.
                 let (parent, key) = mapping.rsplit_once('.').unwrap_or(("", mapping.as_str()));
+                let key = key.split('[').next().unwrap_or(key);
                 (!key.is_empty()).then(|| (parent.to_string(), key.to_string(), false))
             };
             if news {
@@ -296,13 +298,9 @@ impl Lenient<'_> {
     }
 }
 
-/// Removes the key at `path` (like `range.start`) from `value`; a path ending in a list item
-/// removes the whole list, so later items keep their places.
+/// Removes the key at `path` (like `range.start`) from `value`.
 fn remove(value: &mut serde_yaml::Value, path: &str) -> bool {
-    let keys: Vec<&str> = path
-        .split('.')
-        .map(|k| k.split('[').next().unwrap_or(k))
-        .collect();
+    let keys: Vec<&str> = path.split('.').collect();
     let mut at = value;
     for key in &keys[..keys.len() - 1] {
         match at.get_mut(*key) {
@@ -398,6 +396,30 @@ mod tests {
         assert_eq!(d[2].path, "http.port");
         assert_eq!(d[3].message, "unknown field `extra`");
         assert_eq!(d[3].position, Some(Position { line: 9, column: 1 }));
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_once_and_left_out() {
+        let d = errors(&format!(
+            "{MINIMAL}daemons:\n  nginx:\n    reload:\n      command: {{reload: [[x]], restart: [y]}}\n  timeout: [1]\n"
+        ));
+        let found: Vec<(&str, &str)> = d
+            .iter()
+            .map(|d| (d.path.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "daemons.nginx.reload.command.reload[0]",
+                    "invalid type: sequence, expected a string"
+                ),
+                (
+                    "daemons.timeout",
+                    "invalid type: sequence, expected a string"
+                ),
+            ]
+        );
     }
 
     #[test]
