@@ -95,6 +95,15 @@ impl Templates {
                     chain(&e)
                 ))
             })?;
+            // Refused even where no render reaches, so the template says what it does.
+            if let Some((f, line)) = impure_call(text) {
+                return Err(TemplateError(format!(
+                    "template {} at line {line}: {}",
+                    describe(name, origin),
+                    refusal(f)
+                ))
+                .into());
+            }
         }
         Ok(Self { tera, sources })
     }
@@ -105,12 +114,7 @@ impl Templates {
             let (origin, text) = &self.sources[name];
             let detail = chain(&e);
             let mut msg = format!("cannot render template {}", describe(name, origin));
-            if let Some(f) = refused_function(&detail) {
-                if let Some(line) = line_using(text, f) {
-                    let _ = write!(msg, " at line {line}");
-                }
-                let _ = write!(msg, ": {}", refusal(f));
-            } else if let Some(var) = missing_variable(&detail) {
+            if let Some(var) = missing_variable(&detail) {
                 if let Some(line) = line_using(text, &var) {
                     let _ = write!(msg, " at line {line}");
                 }
@@ -130,7 +134,8 @@ impl Templates {
 /// rendered files must be the same whoever renders them and whenever.
 const IMPURE_FUNCTIONS: [&str; 3] = ["get_env", "now", "get_random"];
 
-/// A tera instance without autoescaping, whose impure functions fail when called.
+/// A tera instance without autoescaping, whose impure functions fail if a call escapes
+/// [`impure_call`].
 fn tera() -> Tera {
     let mut tera = Tera::default();
     tera.autoescape_on(Vec::new());
@@ -146,11 +151,31 @@ fn refusal(function: &str) -> String {
     format!("function `{function}` is refused because rendered files depend only on the description and the templates")
 }
 
-/// The impure function a tera error is about, if any.
-fn refused_function(detail: &str) -> Option<&'static str> {
-    IMPURE_FUNCTIONS
-        .into_iter()
-        .find(|f| detail.contains(&refusal(f)))
+/// The first call of an impure function in the tags of `text`, and its line.
+fn impure_call(text: &str) -> Option<(&'static str, usize)> {
+    let mut at = 0;
+    loop {
+        let rest = &text[at..];
+        let open = at + rest.find("{{").into_iter().chain(rest.find("{%")).min()?;
+        let end = if text[open..].starts_with("{{") {
+            "}}"
+        } else {
+            "%}"
+        };
+        let close = text[open..].find(end).map_or(text.len(), |c| open + c);
+        let tag = &text[open..close];
+        for f in IMPURE_FUNCTIONS {
+            let call = tag.match_indices(f).find(|&(i, _)| {
+                let before = tag[..i].chars().next_back();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                    && tag[i + f.len()..].trim_start().starts_with('(')
+            });
+            if let Some((i, _)) = call {
+                return Some((f, text[..open + i].matches('\n').count() + 1));
+            }
+        }
+        at = close;
+    }
 }
 
 fn describe(name: &str, origin: &Origin) -> String {
@@ -189,11 +214,11 @@ pub fn expand(text: &str, ctx: &Context) -> Result<String, String> {
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return Ok(text.to_string());
     }
+    if let Some((f, _)) = impure_call(text) {
+        return Err(refusal(f));
+    }
     tera().render_str(text, ctx).map_err(|e| {
         let detail = chain(&e);
-        if let Some(f) = refused_function(&detail) {
-            return refusal(f);
-        }
         match missing_variable(&detail) {
             Some(var) => format!("variable `{var}` is not defined"),
             None => detail
@@ -451,22 +476,43 @@ mod tests {
     }
 
     #[test]
-    fn impure_functions_are_refused_in_templates_at_their_line() {
+    fn impure_functions_fail_when_called() {
+        for call in [r#"get_env(name="HOME")"#, "now()", "get_random(end=2)"] {
+            let err = tera()
+                .render_str(&format!("{{{{ {call} }}}}"), &Context::new())
+                .unwrap_err();
+            let name = call.split('(').next().unwrap();
+            assert!(chain(&err).ends_with(&refusal(name)), "{}", chain(&err));
+        }
+    }
+
+    #[test]
+    fn impure_calls_are_found_in_tags_only_even_where_no_render_reaches() {
+        assert_eq!(impure_call("now() {{ x }}"), None);
+        assert_eq!(impure_call("{{ x.now() }} {{ know(1) }}"), None);
+        assert_eq!(
+            impure_call("a\n{% if false %}\n{{ get_random (end=2) }}{% endif %}"),
+            Some(("get_random", 3))
+        );
+        assert_eq!(impure_call("{% set t = now() %}"), Some(("now", 1)));
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
-            dir.path().join(NGINX),
-            "a\n# {{ now() }}\nb {{ get_env(name=\"HOME\") }}\n",
+            dir.path().join(DNSMASQ),
+            "a\n{% if false %}{{ get_env(name=\"HOME\") }}{% endif %}\n",
         )
         .unwrap();
-        let t = Templates::load(Some(dir.path())).unwrap();
-        let err = t.render(NGINX, &Context::new()).unwrap_err().to_string();
+        let err = Templates::load(Some(dir.path())).err().unwrap().to_string();
         assert_eq!(
             err,
             format!(
-                "cannot render template `{}` at line 2: {}",
-                dir.path().join(NGINX).display(),
-                refusal("now")
+                "template `{}` at line 2: {}",
+                dir.path().join(DNSMASQ).display(),
+                refusal("get_env")
             )
+        );
+        assert_eq!(
+            expand("{% if false %}{{ now() }}{% endif %}", &Context::new()),
+            Err(refusal("now"))
         );
     }
 

@@ -403,3 +403,30 @@ fn reset_verbose_lists_the_nodes_it_kept_and_why() {
         ),
     );
 }
+
+#[test]
+fn an_override_template_reading_the_environment_is_refused_at_its_line() {
+    let env = Env::example("portacluster");
+    let dir = env.dir.path().join("tpl");
+    fs::create_dir(&dir).unwrap();
+    let template = dir.join("nginx.conf.tera");
+    fs::write(
+        &template,
+        "events {}\n{% if false %}# {{ get_env(name=\"DEPLOY_TOKEN\", default=\"none\") }}{% endif %}\n",
+    )
+    .unwrap();
+    for args in [&["render"][..], &["validate"]] {
+        let mut args = args.to_vec();
+        args.extend(["--templates", dir.to_str().unwrap()]);
+        let run = env.run(&args);
+        run.expect(2);
+        assert_text(
+            &run.stderr(),
+            &format!(
+                "error: template `{}` at line 2: function `get_env` is refused because rendered files depend only on the description and the templates\n",
+                template.display()
+            ),
+        );
+        assert!(tree(&env.root()).is_empty(), "{args:?} wrote files");
+    }
+}
