@@ -259,10 +259,20 @@ pub enum DaemonName {
     Nginx,
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1h30m`.
+/// The longest duration a flag takes: a deadline this far ahead still fits the clock.
+const LONGEST: Duration = Duration::from_secs(100 * 31_557_600);
+
+/// Parses `10s`, `500ms`, `2m`, `1h30m`, up to 100 years.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like `10s`, `2m` or `1h30m`"))
+    let d = humantime::parse_duration(s).map_err(|e| {
+        format!("`{s}` is not a duration ({e}); write it like `10s`, `2m` or `1h30m`")
+    })?;
+    if d > LONGEST {
+        return Err(format!(
+            "`{s}` is longer than 100 years; write a shorter duration, like `45m` or `7d`"
+        ));
+    }
+    Ok(d)
 }
 
 /// The settings every command works from.
@@ -317,5 +327,10 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("100y"), Ok(LONGEST));
+        assert_eq!(
+            parse_duration("300000000000y"),
+            Err("`300000000000y` is longer than 100 years; write a shorter duration, like `45m` or `7d`".into())
+        );
     }
 }

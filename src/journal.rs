@@ -32,10 +32,15 @@ pub struct Entry {
 
 /// Who is acting, for the journal.
 pub fn current_user() -> String {
-    ["SUDO_USER", "USER"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+    if let Some(user) = std::env::var("SUDO_USER").ok().filter(|s| !s.is_empty()) {
+        return user;
+    }
+    // By uid, not `$USER`: systemd leaves it unset and `su` may leave the caller's.
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid {uid}"), |u| u.name)
 }
 
 /// Now, as the journal writes it.

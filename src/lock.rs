@@ -27,8 +27,13 @@ pub struct Lock {
 
 /// Takes the lock file `lock` in `state_dir`, waiting up to `timeout` for another holder.
 pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("cannot create the state folder `{}`", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir).map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "cannot create the state folder `{}`{}",
+            state_dir.display(),
+            needs_root(state_dir)
+        ))
+    })?;
     let path = state_dir.join(FILE);
     let start = Instant::now();
     let mut file = open(&path)?;
@@ -51,9 +56,9 @@ pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
             }
             Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => {
                 if start.elapsed() >= timeout {
-                    let holder = holder(&path).map_or_else(
-                        || "another pxectl".to_string(),
-                        |pid| format!("pxectl pid {pid}"),
+                    let holder = holder(&f).map_or_else(
+                        || "another process".to_string(),
+                        |(pid, name)| format!("{name} pid {pid}"),
                     );
                     return Err(LockBusy(format!(
                         "{holder} holds the lock `{}`; waited {:.1}s: retry when it is done, or raise `--lock-timeout`",
@@ -83,8 +88,21 @@ pub(crate) fn open(path: &Path) -> Result<File> {
         .mode(0o644)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
-        .with_context(|| {
-            format!("cannot open the lock file `{}` (if it is a symbolic link, remove it: pxectl never follows one there)", path.display())
+        .map_err(|e| {
+            let why = match e.raw_os_error().map(Errno::from_raw) {
+                Some(Errno::ELOOP) => {
+                    " (it is a symbolic link: remove it, pxectl never follows one there)"
+                        .to_string()
+                }
+                Some(Errno::EACCES | Errno::EPERM | Errno::EROFS) => {
+                    needs_root(path.parent().unwrap_or(path))
+                }
+                _ => String::new(),
+            };
+            anyhow::Error::new(e).context(format!(
+                "cannot open the lock file `{}`{why}",
+                path.display()
+            ))
         })?;
     let meta = file
         .metadata()
@@ -98,10 +116,38 @@ pub(crate) fn open(path: &Path) -> Result<File> {
     Ok(file)
 }
 
-fn holder(path: &Path) -> Option<u32> {
-    let mut s = String::new();
-    File::open(path).ok()?.read_to_string(&mut s).ok()?;
-    s.trim().parse().ok()
+/// The advice for a state folder this user cannot write.
+fn needs_root(state_dir: &Path) -> String {
+    format!(
+        ": run pxectl as root, or as a user who can write the state folder `{}`",
+        state_dir.display()
+    )
+}
+
+/// The process holding the lock on `file` now, by pid and name, from the kernel's list of
+/// locks (the pid written in the file may be of a pxectl that has exited since).
+fn holder(file: &File) -> Option<(u32, String)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = file.metadata().ok()?;
+    let (major, minor) = (
+        nix::sys::stat::major(meta.dev()),
+        nix::sys::stat::minor(meta.dev()),
+    );
+    let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // `1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF`; waiters have `->` after the number.
+    let pid = locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&"FLOCK") && fields.get(5) == Some(&id.as_str()))
+            .then(|| fields.get(4)?.parse::<u32>().ok())
+            .flatten()
+            .filter(|pid| *pid != 0)
+    })?;
+    let mut name = String::new();
+    File::open(format!("/proc/{pid}/comm"))
+        .and_then(|mut f| f.read_to_string(&mut name))
+        .ok()?;
+    Some((pid, name.trim().to_string()))
 }
 
 #[cfg(test)]
@@ -116,10 +162,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains(&format!("pid {}", std::process::id())),
+            err.contains(&format!(" pid {} holds", std::process::id())),
             "{err}"
         );
         drop(first);
         acquire(dir.path(), Duration::from_millis(50)).unwrap();
+    }
+
+    #[test]
+    fn busy_names_the_live_holder_not_the_pid_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        // Another program holds the lock; the file still names a pxectl that has exited.
+        std::fs::write(&path, "4194303\n").unwrap();
+        let _held = Flock::lock(File::open(&path).unwrap(), FlockArg::LockExclusive).unwrap();
+        let err = acquire(dir.path(), Duration::from_millis(50))
+            .unwrap_err()
+            .to_string();
+        let name = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "{} pid {} holds the lock `{}`; waited 0.1s: retry when it is done, or raise `--lock-timeout`",
+                name.trim(),
+                std::process::id(),
+                path.display()
+            )
+        );
     }
 }

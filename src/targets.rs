@@ -1,6 +1,7 @@
 //! Which nodes a command acts on: names, MACs, hostlist ranges, groups, or all.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use crate::cluster::{Cluster, Node};
 use crate::mac::MacAddr;
@@ -53,9 +54,19 @@ pub fn resolve<'c>(
     let mut problems = Vec::new();
 
     for arg in sel.names {
-        if let Ok(mac) = arg.parse::<MacAddr>() {
+        // A link's name, as `ls pxelinux.cfg` shows it, names its MAC too.
+        let mac = arg
+            .parse::<MacAddr>()
+            .ok()
+            .or_else(|| MacAddr::from_pxelinux_name(&arg.to_ascii_lowercase()));
+        if let Some(mac) = mac {
             if let Some(&i) = by_mac.get(&mac) {
                 chosen[i] = true;
+            } else if let Some(r) = cluster.reservations.iter().find(|r| r.mac == mac) {
+                problems.push(reservation(&format!(
+                    "`{mac}` belongs to `{}`, which",
+                    r.name
+                )));
             } else {
                 let spelled = if arg.eq_ignore_ascii_case(&mac.colon()) {
                     String::new()
@@ -85,18 +96,7 @@ pub fn resolve<'c>(
         match unknown.as_slice() {
             [] => {}
             [one] if one == arg => problems.push(unknown_node(one, cluster)),
-            many => {
-                let shown: Vec<String> = many.iter().take(5).map(|n| format!("`{n}`")).collect();
-                let more = if many.len() > 5 {
-                    format!(" and {} more", many.len() - 5)
-                } else {
-                    String::new()
-                };
-                problems.push(format!(
-                    "target `{arg}` names nodes that are not described: {}{more}",
-                    shown.join(", ")
-                ));
-            }
+            many => problems.push(not_described(arg, many, &by_name)),
         }
     }
     for group in sel.groups {
@@ -134,13 +134,75 @@ pub fn resolve<'c>(
         .collect())
 }
 
+/// That the names `arg` expands to are not described, with the zero-padded range when the
+/// described names are padded.
+fn not_described(arg: &str, names: &[String], by_name: &HashMap<String, usize>) -> String {
+    let shown: Vec<String> = names.iter().take(5).map(|n| format!("`{n}`")).collect();
+    let more = if names.len() > 5 {
+        format!(" and {} more", names.len() - 5)
+    } else {
+        String::new()
+    };
+    let padded = (2..=6)
+        .map(|width| zero_padded(arg, width))
+        .find(|p| {
+            expand(p).is_ok_and(|names| {
+                names
+                    .iter()
+                    .all(|n| by_name.contains_key(&n.to_ascii_lowercase()))
+            })
+        })
+        .map(|p| format!("; did you mean `{p}`?"))
+        .unwrap_or_default();
+    format!(
+        "target `{arg}` names nodes that are not described: {}{more}{padded}",
+        shown.join(", ")
+    )
+}
+
 fn unknown_node(name: &str, cluster: &Cluster) -> String {
+    if let Some(r) = cluster
+        .reservations
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(name))
+    {
+        return reservation(&format!("`{}`", r.name));
+    }
     let suggestions = closest(name, cluster.nodes.iter().map(|n| n.name.as_str()));
     if suggestions.is_empty() {
         format!("unknown node `{name}`; `pxectl status` lists every node")
     } else {
         format!("unknown node `{name}`; did you mean {suggestions}?")
     }
+}
+
+/// That `who` (a name in backticks, or a MAC's owner) is a reservation.
+fn reservation(who: &str) -> String {
+    format!("{who} is a DHCP reservation, not a node: it never PXE boots, so it has no boot profile to switch")
+}
+
+/// `expr` with every number inside brackets zero-padded to `width`: `n[1-3]` to `n[01-03]`.
+fn zero_padded(expr: &str, width: usize) -> String {
+    let mut out = String::with_capacity(expr.len() + 8);
+    let (mut inside, mut digits) = (false, String::new());
+    for c in expr.chars() {
+        if inside && c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            let _ = write!(out, "{digits:0>width$}");
+            digits.clear();
+        }
+        match c {
+            '[' => inside = true,
+            ']' => inside = false,
+            _ => {}
+        }
+        out.push(c);
+    }
+    out.push_str(&digits);
+    out
 }
 
 /// Up to three of `candidates` nearest to `name` by edit distance (the nearest only, within a
@@ -286,6 +348,13 @@ fn ranges(spec: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_padding_rewrites_only_numbers_in_brackets() {
+        assert_eq!(zero_padded("rack1-n[1-3,5]", 2), "rack1-n[01-03,05]");
+        assert_eq!(zero_padded("n[8-10]x[2]", 3), "n[008-010]x[002]");
+        assert_eq!(zero_padded("node7", 2), "node7");
+    }
 
     #[test]
     fn expands_hostlists() {

@@ -83,8 +83,7 @@ impl Templates {
                 sources.insert(name, (Origin::File(path), text));
             }
         }
-        let mut tera = Tera::default();
-        tera.autoescape_on(Vec::new());
+        let mut tera = tera();
         let mut names: Vec<&String> = sources.keys().collect();
         names.sort();
         for name in names {
@@ -96,6 +95,15 @@ impl Templates {
                     chain(&e)
                 ))
             })?;
+            // Refused even where no render reaches, so the template says what it does.
+            if let Some((f, line)) = impure_call(text) {
+                return Err(TemplateError(format!(
+                    "template {} at line {line}: {}",
+                    describe(name, origin),
+                    refusal(f)
+                ))
+                .into());
+            }
         }
         Ok(Self { tera, sources })
     }
@@ -119,6 +127,54 @@ impl Templates {
             }
             TemplateError(msg).into()
         })
+    }
+}
+
+/// tera's functions whose result depends on the machine or the moment, not on the description:
+/// rendered files must be the same whoever renders them and whenever.
+const IMPURE_FUNCTIONS: [&str; 3] = ["get_env", "now", "get_random"];
+
+/// A tera instance without autoescaping, whose impure functions fail if a call escapes
+/// [`impure_call`].
+fn tera() -> Tera {
+    let mut tera = Tera::default();
+    tera.autoescape_on(Vec::new());
+    for name in IMPURE_FUNCTIONS {
+        tera.register_function(name, move |_: &HashMap<String, tera::Value>| {
+            Err(tera::Error::msg(refusal(name)))
+        });
+    }
+    tera
+}
+
+fn refusal(function: &str) -> String {
+    format!("function `{function}` is refused because rendered files depend only on the description and the templates")
+}
+
+/// The first call of an impure function in the tags of `text`, and its line.
+fn impure_call(text: &str) -> Option<(&'static str, usize)> {
+    let mut at = 0;
+    loop {
+        let rest = &text[at..];
+        let open = at + rest.find("{{").into_iter().chain(rest.find("{%")).min()?;
+        let end = if text[open..].starts_with("{{") {
+            "}}"
+        } else {
+            "%}"
+        };
+        let close = text[open..].find(end).map_or(text.len(), |c| open + c);
+        let tag = &text[open..close];
+        for f in IMPURE_FUNCTIONS {
+            let call = tag.match_indices(f).find(|&(i, _)| {
+                let before = tag[..i].chars().next_back();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                    && tag[i + f.len()..].trim_start().starts_with('(')
+            });
+            if let Some((i, _)) = call {
+                return Some((f, text[..open + i].matches('\n').count() + 1));
+            }
+        }
+        at = close;
     }
 }
 
@@ -158,7 +214,10 @@ pub fn expand(text: &str, ctx: &Context) -> Result<String, String> {
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return Ok(text.to_string());
     }
-    Tera::one_off(text, ctx, false).map_err(|e| {
+    if let Some((f, _)) = impure_call(text) {
+        return Err(refusal(f));
+    }
+    tera().render_str(text, ctx).map_err(|e| {
         let detail = chain(&e);
         match missing_variable(&detail) {
             Some(var) => format!("variable `{var}` is not defined"),
@@ -400,6 +459,61 @@ mod tests {
         assert!(err.contains("nginx.conf.tera"), "{err}");
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("`nope.x`"), "{err}");
+    }
+
+    #[test]
+    fn impure_functions_are_refused_in_strings() {
+        std::env::set_var("PXECTL_TEST_SECRET", "secret");
+        for call in [
+            r#"get_env(name="PXECTL_TEST_SECRET", default="none")"#,
+            "now()",
+            "get_random(end=10)",
+        ] {
+            let err = expand(&format!("x={{{{ {call} }}}}"), &Context::new()).unwrap_err();
+            let name = call.split('(').next().unwrap();
+            assert_eq!(err, refusal(name));
+        }
+    }
+
+    #[test]
+    fn impure_functions_fail_when_called() {
+        for call in [r#"get_env(name="HOME")"#, "now()", "get_random(end=2)"] {
+            let err = tera()
+                .render_str(&format!("{{{{ {call} }}}}"), &Context::new())
+                .unwrap_err();
+            let name = call.split('(').next().unwrap();
+            assert!(chain(&err).ends_with(&refusal(name)), "{}", chain(&err));
+        }
+    }
+
+    #[test]
+    fn impure_calls_are_found_in_tags_only_even_where_no_render_reaches() {
+        assert_eq!(impure_call("now() {{ x }}"), None);
+        assert_eq!(impure_call("{{ x.now() }} {{ know(1) }}"), None);
+        assert_eq!(
+            impure_call("a\n{% if false %}\n{{ get_random (end=2) }}{% endif %}"),
+            Some(("get_random", 3))
+        );
+        assert_eq!(impure_call("{% set t = now() %}"), Some(("now", 1)));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DNSMASQ),
+            "a\n{% if false %}{{ get_env(name=\"HOME\") }}{% endif %}\n",
+        )
+        .unwrap();
+        let err = Templates::load(Some(dir.path())).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "template `{}` at line 2: {}",
+                dir.path().join(DNSMASQ).display(),
+                refusal("get_env")
+            )
+        );
+        assert_eq!(
+            expand("{% if false %}{{ now() }}{% endif %}", &Context::new()),
+            Err(refusal("now"))
+        );
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! Every description under tests/fixtures/invalid/ is refused with exit status 2, each problem
-//! named with its <file:line:column>, and the output tree is left exactly as it was.
+//! named with its <file:line:column>, and the output tree is left exactly as it was; bad
+//! flags, targets and permissions are refused with messages that say what to do.
 
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
 
-use common::{identities, repo, tree, Env};
+use common::{have, identities, is_root, prerequisite, repo, tree, Env};
+use nix::sys::stat::{utimensat, UtimensatFlags};
+use nix::sys::time::TimeSpec;
 
 #[test]
 fn every_invalid_description_is_refused_with_its_place_and_nothing_is_touched() {
@@ -91,4 +97,328 @@ fn every_problem_has_a_hint() {
         .count();
     assert_eq!(errors, 3, "{stderr}");
     assert_eq!(hints, errors, "{stderr}");
+}
+
+#[test]
+fn an_out_of_range_duration_is_refused_before_anything_changes() {
+    const HUGE: &str = "300000000000y";
+    let yaml = fs::read_to_string(repo("examples/portacluster.yaml")).unwrap();
+    // With callbacks on, `reimage --wait` switches before it waits.
+    let env = Env::new(&format!("{yaml}\nlifecycle:\n  callbacks: true\n"));
+    env.run(&["render"]).expect(0);
+    let before = tree(&env.root());
+    for (args, flag) in [
+        (&["--lock-timeout", HUGE, "status"][..], "--lock-timeout"),
+        (
+            &["reimage", "node2", "--wait", "--timeout", HUGE],
+            "--timeout",
+        ),
+        (&["reset", "--all", "--older-than", HUGE], "--older-than"),
+    ] {
+        let run = env.run(args);
+        run.expect(2);
+        common::assert_text("output", 
+            &run.stderr(),
+            &format!(
+                "error: invalid value '{HUGE}' for '{flag} <DURATION>': `{HUGE}` is longer than 100 years; write a shorter duration, like `45m` or `7d`\n\nFor more information, try '--help'.\n"
+            ),
+        );
+        assert!(tree(&env.root()) == before, "{args:?} changed the tree");
+    }
+    // `--since` reaches back to the beginning of the journal at most.
+    let run = env.run(&["log", "--since", HUGE]);
+    run.expect(0);
+    assert!(run.stdout().contains("render  node2"), "{}", run.stdout());
+}
+
+/// `pxectl --config cluster.yaml validate` in the fixture folder `case`: its exit status and
+/// stderr.
+fn validate_fixture(case: &str) -> (i32, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
+        .current_dir(repo(&format!("tests/fixtures/invalid/{case}")))
+        .args(["--config", "cluster.yaml", "validate"])
+        .env_remove("PXECTL_CONFIG")
+        .env_remove("PXECTL_ROOT")
+        .env_remove("PXECTL_TEMPLATES")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_keys_type_errors_duplicate_keys_and_semantic_problems_are_reported_together() {
+    let (code, stderr) = validate_fixture("every-kind-of-problem-at-once");
+    assert_eq!(code, 2);
+    common::assert_text(
+        "output",
+        &stderr,
+        r#"error: invalid type: string "maybe", expected a boolean
+  --> cluster.yaml:8:16 (`dhcp.read_ethers`)
+   = help: docs/configuration.md gives each key's type
+
+error: unknown field `keepalive_timout`, expected one of `server_names`, `listen_address`, `port`, `default_server`, `keepalive_timeout`, `autoindex`
+  --> cluster.yaml:11:3 (`http`)
+   = help: check the spelling; docs/configuration.md lists every key
+
+error: key `local` is given twice
+  --> cluster.yaml:16:3 (`profiles.local`)
+   = note: first given at line 14, column 3
+   = help: remove or rename one of them: YAML would silently keep only the last
+
+error: MAC address `aa:bb:cc:00:00:01` is used twice
+  --> cluster.yaml:24:21 (`nodes[1].mac`)
+   = note: first used at `nodes[0].mac`
+   = help: every host needs its own name, MAC address and fixed address
+
+error: address `10.20.0.11` is used twice
+  --> cluster.yaml:24:44 (`nodes[1].ip`)
+   = note: first used at `nodes[0].ip`
+   = help: every host needs its own name, MAC address and fixed address
+
+error: profile `nope` is not described
+  --> cluster.yaml:25:56 (`nodes[2].normal_profile`)
+   = help: use one of `install`, `local`, or add it under `profiles:`
+
+error: fixed address `10.30.0.14` is outside the boot server's subnet `10.20.0.0/24`
+  --> cluster.yaml:26:44 (`nodes[3].ip`)
+   = help: use a host address between `10.20.0.1` and `10.20.0.254`, or change `server.address`
+
+error: profile `nope` is not described
+  --> cluster.yaml:26:72 (`nodes[3].normal_profile`)
+   = help: use one of `install`, `local`, or add it under `profiles:`
+
+error: unknown field `macc`, expected one of `name`, `mac`, `ip`, `groups`, `normal_profile`
+  --> cluster.yaml:27:16 (`nodes[4]`)
+   = help: check the spelling; docs/configuration.md lists every key
+
+error: invalid type: string "rack1", expected a sequence
+  --> cluster.yaml:28:48 (`nodes[5].groups`)
+   = help: docs/configuration.md gives each key's type
+
+error: cluster.yaml has 10 problems; nothing was written
+"#,
+    );
+}
+
+#[test]
+fn a_tab_in_the_indentation_is_named() {
+    let (code, stderr) = validate_fixture("tab-in-indentation");
+    assert_eq!(code, 2);
+    common::assert_text(
+        "output",
+        &stderr,
+        r"error: the indentation has a tab
+  --> cluster.yaml:7:1
+   = help: YAML indents with spaces only: replace the tab with spaces
+
+error: cluster.yaml has 1 problem; nothing was written
+",
+    );
+}
+
+#[test]
+fn duplicate_profiles_in_flow_style_are_refused_naming_both_places() {
+    let env = Env::new(
+        "server: {hostname: boot, address: 10.20.0.1/24, interface: eth0}\nprofiles: {local: {kernel: /k}, local: {kernel: /evil}}\nroles: {normal: local, reimage: local}\n",
+    );
+    let run = env.run(&["validate"]);
+    run.expect(2);
+    let config = env.config();
+    common::assert_text("output", 
+        &run.stderr(),
+        &format!(
+            "error: key `local` is given twice\n  --> {0}:2:33 (`profiles.local`)\n   = note: first given at line 2, column 12\n   = help: remove or rename one of them: YAML would silently keep only the last\n\nerror: {0} has 1 problem; nothing was written\n",
+            config.display()
+        ),
+    );
+}
+
+fn rendered() -> Env {
+    let env = Env::example("portacluster");
+    env.run(&["render"]).expect(0);
+    env
+}
+
+#[test]
+fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
+    if !prerequisite(
+        is_root() && have("setpriv"),
+        "needs root and setpriv to run pxectl as another user",
+    ) {
+        return;
+    }
+    let env = rendered();
+    // `nobody` must reach the description and the tree, not write the state folder.
+    fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let state = env.at("/var/lib/pxectl");
+    let mut cmd = env.command(&["reimage", "node2"], true);
+    // The build folder may be closed to `nobody` (a clone in /root): run a copy from here.
+    let program = env.dir.path().join("pxectl");
+    fs::hard_link(cmd.get_program(), &program)
+        .or_else(|_| fs::copy(cmd.get_program(), &program).map(drop))
+        .unwrap();
+    let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
+    cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(program)
+        .args(args)
+        .env_remove("PXECTL_CONFIG")
+        .env_remove("PXECTL_ROOT");
+    let run = env.finish(&mut cmd);
+    assert_ne!(run.code(), 0);
+    common::assert_text("output", 
+        &run.stderr(),
+        &format!(
+            "error: cannot open the lock file `{0}/lock`: run pxectl as root, or as a user who can write the state folder `{0}`: Permission denied (os error 13)\n",
+            state.display()
+        ),
+    );
+    assert_eq!(
+        fs::read_link(env.pxe("01-c0-3f-d5-60-cd-8b")).unwrap(),
+        std::path::Path::new("arch-linux")
+    );
+}
+
+/// The `user` of the last journal entry after `reimage node2` run with `env`.
+fn journal_user(set: &[(&str, &str)]) -> String {
+    let env = rendered();
+    let mut cmd = env.command(&["reimage", "node2"], true);
+    cmd.env_remove("USER").env_remove("SUDO_USER");
+    for (k, v) in set {
+        cmd.env(k, v);
+    }
+    env.finish(&mut cmd).expect(0);
+    let log = env.run(&["log", "--json", "node2"]);
+    let last = log.stdout().lines().last().unwrap().to_string();
+    let entry: serde_json::Value = serde_json::from_str(&last).unwrap();
+    entry["user"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_journal_names_the_user_by_uid_or_sudo_user_not_by_the_user_variable() {
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    assert_eq!(journal_user(&[]), me);
+    assert_eq!(journal_user(&[("USER", "mallory")]), me);
+    assert_eq!(journal_user(&[("SUDO_USER", "alice")]), "alice");
+}
+
+#[test]
+fn a_link_name_pasted_from_the_link_folder_names_its_node() {
+    let env = rendered();
+    let run = env.run(&["reimage", "01-C0-3F-D5-60-CD-8B"]);
+    run.expect(0);
+    common::assert_text(
+        "output",
+        &run.stdout(),
+        "node2  arch-linux -> installer\nreimage: 1 switched, 0 already\n",
+    );
+}
+
+#[test]
+fn a_range_without_the_names_zero_padding_suggests_it() {
+    let yaml = fs::read_to_string(repo("examples/portacluster.yaml"))
+        .unwrap()
+        .replace("name: node", "name: node0");
+    let env = Env::new(&yaml);
+    let run = env.run(&["reimage", "node[1-3]"]);
+    run.expect(2);
+    common::assert_text("output", 
+        &run.stderr(),
+        "error: target `node[1-3]` names nodes that are not described: `node1`, `node2`, `node3`; did you mean `node[01-03]`?\nerror: nothing was changed\n",
+    );
+}
+
+#[test]
+fn a_reservation_given_as_a_target_is_called_a_reservation() {
+    let env = rendered();
+    let run = env.run(&["reimage", "switch", "00-C0-B7-B6-6A-4C"]);
+    run.expect(2);
+    common::assert_text("output", 
+        &run.stderr(),
+        "error: `switch` is a DHCP reservation, not a node: it never PXE boots, so it has no boot profile to switch\n\
+         error: `00:c0:b7:b6:6a:4c` belongs to `pdu`, which is a DHCP reservation, not a node: it never PXE boots, so it has no boot profile to switch\n\
+         error: nothing was changed\n",
+    );
+}
+
+#[test]
+fn validate_counts_in_the_singular_when_there_is_one() {
+    let env = Env::new(
+        "server: {hostname: boot, address: 10.20.0.1/24, interface: eth0}\nprofiles: {local: {kernel: /k}}\nroles: {normal: local, reimage: local}\nreservations: [{name: sw, mac: 00:11:22:33:44:55}]\nnodes: [{name: n1, mac: aa:bb:cc:00:00:01}]\n",
+    );
+    let run = env.run(&["validate"]);
+    run.expect(0);
+    common::assert_text(
+        "output",
+        &run.stdout(),
+        &format!(
+            "{}: valid (1 node, 1 reservation, 1 profile, 3 files and 1 link to render)\n",
+            env.config().display()
+        ),
+    );
+}
+
+#[test]
+fn reset_verbose_lists_the_nodes_it_kept_and_why() {
+    let env = rendered();
+    env.run(&["reimage", "node1", "node2"]).expect(0);
+    // node1 was switched two hours ago, node2 ten minutes ago.
+    let set_age = |link: &str, age: u64| -> String {
+        let t = SystemTime::now() - Duration::from_secs(age);
+        let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        let ts = TimeSpec::new(i64::try_from(secs).unwrap(), 0);
+        utimensat(
+            None,
+            &env.pxe(link),
+            &ts,
+            &ts,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
+        humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+            .to_string()
+    };
+    set_age("01-c0-3f-d5-60-e5-a1", 7200);
+    let at = set_age("01-c0-3f-d5-60-cd-8b", 600);
+    let run = env.run(&["reset", "--all", "--older-than", "1h", "-v"]);
+    run.expect(0);
+    common::assert_text("output", 
+        &run.stdout(),
+        &format!(
+            "node1  installer -> arch-linux\nnode2  installer (kept: switched at {at}, less than 1h ago)\nreset: 1 switched, 4 already, 1 switched less than 1h ago (kept)\n"
+        ),
+    );
+}
+
+#[test]
+fn an_override_template_reading_the_environment_is_refused_at_its_line() {
+    let env = Env::example("portacluster");
+    let dir = env.dir.path().join("tpl");
+    fs::create_dir(&dir).unwrap();
+    let template = dir.join("nginx.conf.tera");
+    fs::write(
+        &template,
+        "events {}\n{% if false %}# {{ get_env(name=\"DEPLOY_TOKEN\", default=\"none\") }}{% endif %}\n",
+    )
+    .unwrap();
+    for args in [&["render"][..], &["validate"]] {
+        let mut args = args.to_vec();
+        args.extend(["--templates", dir.to_str().unwrap()]);
+        let run = env.run(&args);
+        run.expect(2);
+        common::assert_text("output", 
+            &run.stderr(),
+            &format!(
+                "error: template `{}` at line 2: function `get_env` is refused because rendered files depend only on the description and the templates\n",
+                template.display()
+            ),
+        );
+        assert!(tree(&env.root()).is_empty(), "{args:?} wrote files");
+    }
 }

@@ -519,25 +519,43 @@ rescue: 1 switched, 0 already
 }
 
 #[test]
-fn a_second_writer_waits_then_names_the_holder() {
+fn a_second_writer_waits_then_names_the_live_holder() {
     let env = rendered();
     let lock_path = env.at("/var/lib/pxectl/lock");
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&lock_path)
-        .unwrap();
-    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    // The pid in the file is of a pxectl gone since; the live holder is another program, in
+    // a process of its own (a lock this test process took would be shared with every child
+    // that the other tests' threads fork meanwhile).
     fs::write(&lock_path, "4242\n").unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .args(["--exclusive", "--close"])
+        .arg(&lock_path)
+        .args(["sh", "-c", "echo locked; read end"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux flock");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "locked\n");
+    let busy = format!(
+        "error: flock pid {} holds the lock `<root>/var/lib/pxectl/lock`; waited 0.3s: retry when it is done, or raise `--lock-timeout`\n",
+        holder.id()
+    );
     env.run(&["--lock-timeout", "300ms", "reimage", "node1"])
         .expect(3)
         .stdout_is("")
-        .stderr_is("error: pxectl pid 4242 holds the lock `<root>/var/lib/pxectl/lock`; waited 0.3s: retry when it is done, or raise `--lock-timeout`\n");
+        .stderr_is(&busy);
     env.run(&["--lock-timeout", "300ms", "render"])
         .expect(3)
         .stdout_is("")
-        .stderr_is("error: pxectl pid 4242 holds the lock `<root>/var/lib/pxectl/lock`; waited 0.3s: retry when it is done, or raise `--lock-timeout`\n");
-    drop(held);
+        .stderr_is(&busy);
+    // Closing its input ends the shell, and with it flock and the lock.
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
     env.run(&["reimage", "node1"]).expect(0);
 }
 
@@ -565,7 +583,7 @@ fn a_linked_lock_or_journal_is_never_followed() {
     env.run(&["reimage", "node1"])
         .expect(3)
         .stdout_is("")
-        .stderr_is("error: cannot open the lock file `<root>/var/lib/pxectl/lock` (if it is a symbolic link, remove it: pxectl never follows one there): Too many levels of symbolic links (os error 40)\n");
+        .stderr_is("error: cannot open the lock file `<root>/var/lib/pxectl/lock` (it is a symbolic link: remove it, pxectl never follows one there): Too many levels of symbolic links (os error 40)\n");
     env.run(&["render"]).expect(3);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious data\n");
     fs::remove_file(&lock).unwrap();

@@ -107,7 +107,12 @@ pub fn switch(
     let (steps, kept) = select(steps, only);
     warn_missing_profiles(&layout, &steps);
 
-    let width = steps.iter().map(|s| s.node.name.len()).max().unwrap_or(0);
+    let width = steps
+        .iter()
+        .chain(&kept)
+        .map(|s| s.node.name.len())
+        .max()
+        .unwrap_or(0);
     let quiet = settings.verbosity == Verbosity::Quiet;
     let already = steps.iter().filter(|s| s.already()).count();
     let listed_already = matches!(only, Only::Every);
@@ -123,12 +128,27 @@ pub fn switch(
             }
         }
     }
+    if let (Verbosity::Verbose, Only::OlderThan(Some(age))) = (settings.verbosity, only) {
+        for step in &kept {
+            let at = step.since.map_or_else(
+                || "?".to_string(),
+                |t| humantime::format_rfc3339_seconds(t).to_string(),
+            );
+            let from = step.from().unwrap_or_default();
+            writeln!(
+                out,
+                "{:width$}  {from} (kept: switched at {at}, less than {} ago)",
+                step.node.name,
+                humantime::format_duration(age)
+            )?;
+        }
+    }
     let changing = steps.len() - already;
     if args.dry_run {
         writeln!(
             out,
             "{command}: {changing} would switch, {already} already; dry run, nothing changed{}",
-            kept_note(kept, only)
+            kept_note(kept.len(), only)
         )?;
         return Ok(ExitCode::Success);
     }
@@ -153,7 +173,7 @@ pub fn switch(
         out,
         "{command}: {} switched, {already} already{}",
         done.len(),
-        kept_note(kept, only)
+        kept_note(kept.len(), only)
     )?;
     drop(lock);
     match (waiter, wait) {
@@ -173,30 +193,24 @@ fn require_targets(sel: &Selection<'_>, command: &str) -> Result<(), UsageError>
     Ok(())
 }
 
-/// Keeps the steps `only` asks for; returns them and how many recent switches were kept.
-fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, usize) {
+/// Splits the steps into those `only` asks for and the recent switches it keeps.
+fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, Vec<Step<'_>>) {
     let Only::OlderThan(age) = only else {
-        return (steps, 0);
+        return (steps, Vec::new());
     };
     let now = SystemTime::now();
-    let mut kept = 0;
-    let steps = steps
-        .into_iter()
-        .filter(|s| {
-            if s.already() {
-                return true;
-            }
-            let Some(age) = age else { return true };
-            // Only a switch to a described profile is worth waiting for; a missing entry, a
-            // file, or a link anywhere else is reset whatever its age.
-            let recent = s.is_switched()
-                && s.since
-                    .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
-            kept += usize::from(recent);
-            !recent
-        })
-        .collect();
-    (steps, kept)
+    steps.into_iter().partition(|s| {
+        if s.already() {
+            return true;
+        }
+        let Some(age) = age else { return true };
+        // Only a switch to a described profile is worth waiting for; a missing entry, a
+        // file, or a link anywhere else is reset whatever its age.
+        let recent = s.is_switched()
+            && s.since
+                .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
+        !recent
+    })
 }
 
 fn kept_note(kept: usize, only: Only) -> String {

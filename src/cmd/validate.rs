@@ -14,15 +14,16 @@ pub fn validate(settings: &Settings, out: &mut dyn Write) -> Result<ExitCode> {
     let plan = loaded.plan(settings)?;
     let cluster = &loaded.cluster;
     if settings.verbosity > Verbosity::Quiet {
+        let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
         writeln!(
             out,
-            "{}: valid ({} nodes, {} reservations, {} profiles, {} files and {} links to render)",
+            "{}: valid ({}, {}, {}, {} and {} to render)",
             settings.config.display(),
-            cluster.nodes.len(),
-            cluster.reservations.len(),
-            cluster.profiles.len(),
-            plan.files.len(),
-            plan.links.len()
+            count(cluster.nodes.len(), "node"),
+            count(cluster.reservations.len(), "reservation"),
+            count(cluster.profiles.len(), "profile"),
+            count(plan.files.len(), "file"),
+            count(plan.links.len(), "link"),
         )?;
     }
     Ok(ExitCode::Success)

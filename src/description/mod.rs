@@ -12,6 +12,8 @@ pub use model::*;
 pub use validate::shown;
 
 use crate::cluster::Cluster;
+use serde::de::DeserializeOwned;
+
 use crate::diagnostic::{Diagnostic, InvalidDescription, Position};
 use spans::Spans;
 
@@ -24,31 +26,26 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
     }
     let raw: Result<RawDescription, _> = serde_yaml::from_str(text);
     crate::timing::phase("yaml");
-    let raw = raw.map_err(|e| {
-        // serde_yaml places its first error precisely; the others come from reading each
-        // section on its own, placed by section.
-        let first = yaml_error(&e);
-        let mut all = shape_errors(text);
-        all.retain(|d| d.message != first.message);
-        all.push(first);
-        all.sort_by_key(|d| d.position);
-        all
-    })?;
+    let raw = raw.map_err(|e| every_problem(text, &e, base_dir))?;
     let checked = validate::validate(&raw, base_dir);
     crate::timing::phase("validate");
-    checked.map_err(|mut diags| {
+    checked.map_err(|diags| {
         let spans = Spans::index(text);
-        for d in &mut diags {
-            d.position = if d.on_key {
-                spans.key(&d.path)
-            } else {
-                spans.value(&d.path)
-            }
-            .or_else(|| spans.nearest(&d.path));
-        }
+        let mut diags: Vec<Diagnostic> = diags.into_iter().map(|d| located(d, &spans)).collect();
         diags.sort_by_key(|d| d.position);
         diags
     })
+}
+
+/// `d` placed at its key or value.
+fn located(mut d: Diagnostic, spans: &Spans) -> Diagnostic {
+    d.position = if d.on_key {
+        spans.key(&d.path)
+    } else {
+        spans.value(&d.path)
+    }
+    .or_else(|| spans.nearest(&d.path));
+    d
 }
 
 /// Reads, parses and checks the description at `path`.
@@ -80,97 +77,240 @@ fn read(path: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// Every type error and unknown key of a syntactically valid document, found by reading each
-/// section, profile, reservation and node on its own (serde stops at the first error).
-fn shape_errors(text: &str) -> Vec<Diagnostic> {
-    use serde::de::DeserializeOwned;
-    use serde_yaml::Value;
+/// Every problem of a description `serde_yaml` refused, in file order: a syntax error, or every
+/// duplicate key, unknown key and type error together with the problems `validate` finds in
+/// what could be read around them.
+fn every_problem(text: &str, error: &serde_yaml::Error, base_dir: &Path) -> Vec<Diagnostic> {
+    let spans = Spans::read(text);
+    let mut all: Vec<Diagnostic> = spans.duplicates.iter().map(duplicate_key).collect();
+    match &spans.document {
+        None => all.push(syntax_error(text, error)),
+        Some(document) => {
+            let mut reader = Lenient {
+                spans: &spans,
+                diags: Vec::new(),
+                unread: Vec::new(),
+            };
+            if let Some(raw) = reader.description(document) {
+                let checked = validate::validate(&raw, base_dir).err().unwrap_or_default();
+                all.extend(
+                    checked
+                        .into_iter()
+                        .filter(|d| !reader.unread.iter().any(|u| within(&d.path, u)))
+                        .map(|d| located(d, &spans)),
+                );
+            }
+            all.append(&mut reader.diags);
+        }
+    }
+    if all.is_empty() {
+        all.push(yaml_error(error));
+    }
+    all.sort_by_key(|d| d.position);
+    all
+}
 
-    fn check<T: DeserializeOwned>(
+/// Whether `path` is `ancestor` or below it.
+fn within(path: &str, ancestor: &str) -> bool {
+    ancestor.is_empty()
+        || path
+            .strip_prefix(ancestor)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
+fn duplicate_key(d: &spans::Duplicate) -> Diagnostic {
+    Diagnostic::new(&d.path, format!("key {} is given twice", shown(&d.key)))
+        .at(Some(d.again))
+        .note(format!(
+            "first given at line {}, column {}",
+            d.first.line, d.first.column
+        ))
+        .hint("remove or rename one of them: YAML would silently keep only the last")
+}
+
+/// A syntax error; a tab in the indentation up to it is named as the cause.
+fn syntax_error(text: &str, error: &serde_yaml::Error) -> Diagnostic {
+    let d = yaml_error(error);
+    let last = d.position.map_or(usize::MAX, |p| p.line);
+    let tab = text.lines().take(last).enumerate().find_map(|(i, line)| {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        indent.find('\t').map(|c| Position {
+            line: i + 1,
+            column: c + 1,
+        })
+    });
+    match tab {
+        Some(at) => Diagnostic::new("", "the indentation has a tab")
+            .at(Some(at))
+            .hint("YAML indents with spaces only: replace the tab with spaces"),
+        None => d,
+    }
+}
+
+/// Reads a document `serde_yaml` refused piece by piece: each unknown key or mistyped value is
+/// reported, then left out so the rest can still be read; a piece that cannot be read at all
+/// (a node without `mac`) is replaced by a blank one whose own problems are not reported.
+struct Lenient<'a> {
+    spans: &'a Spans,
+    diags: Vec<Diagnostic>,
+    /// Paths of the pieces replaced by blanks.
+    unread: Vec<String>,
+}
+
+impl Lenient<'_> {
+    fn description(&mut self, document: &serde_yaml::Value) -> Option<RawDescription> {
+        use serde_yaml::Value;
+        let Value::Mapping(top) = document else {
+            self.diags.push(
+                Diagnostic::new("", "the description is not a mapping of keys to values")
+                    .at(Some(Position { line: 1, column: 1 }))
+                    .hint("start with `server:`; examples/portacluster.yaml is a complete description"),
+            );
+            return None;
+        };
+        let mut raw = RawDescription::default();
+        for required in ["server", "profiles", "roles"] {
+            if !top.contains_key(required) {
+                self.unread.push(required.to_string());
+                self.diags.push(
+                    Diagnostic::new("", format!("missing field `{required}`"))
+                        .at(Some(Position { line: 1, column: 1 }))
+                        .hint("add the key; docs/configuration.md says what it means"),
+                );
+            }
+        }
+        for (key, value) in top {
+            let Some(key) = key.as_str() else {
+                self.diags.push(
+                    Diagnostic::new("", "a top-level key is not a string")
+                        .at(self.spans.nearest(""))
+                        .hint("docs/configuration.md lists every key"),
+                );
+                continue;
+            };
+            match key {
+                "server" => raw.server = self.read(key, value),
+                "paths" => raw.paths = self.read(key, value),
+                "dhcp" => raw.dhcp = self.read(key, value),
+                "http" => raw.http = self.read(key, value),
+                "roles" => raw.roles = self.read(key, value),
+                "templates" => raw.templates = self.read(key, value),
+                "reservations" => raw.reservations = self.items(key, value),
+                "nodes" => raw.nodes = self.items(key, value),
+                "daemons" => raw.daemons = self.read(key, value),
+                "lifecycle" => raw.lifecycle = self.read(key, value),
+                "profiles" => match value {
+                    Value::Mapping(profiles) => {
+                        for (name, profile) in profiles {
+                            let name = name.as_str().unwrap_or("?").to_string();
+                            let profile = self.read(&format!("profiles.{name}"), profile);
+                            raw.profiles.insert(name, profile);
+                        }
+                    }
+                    other => raw.profiles = self.read(key, other),
+                },
+                other => self.diags.push(
+                    Diagnostic::new("", format!("unknown field `{other}`"))
+                        .at(self.spans.key(other))
+                        .hint("check the spelling; docs/configuration.md lists every key"),
+                ),
+            }
+        }
+        Some(raw)
+    }
+
+    /// The items of the list at `path`, each read on its own.
+    fn items<T: DeserializeOwned + Default>(
+        &mut self,
         path: &str,
-        value: &Value,
-        spans: &Spans,
-        out: &mut Vec<Diagnostic>,
-    ) {
-        if let Err(e) = serde_yaml::from_value::<T>(value.clone()) {
-            let mut d = yaml_error(&e);
-            let field = d
-                .message
-                .strip_prefix("unknown field `")
-                .and_then(|m| m.split('`').next());
-            d.position = field
-                .and_then(|f| spans.key(&format!("{path}.{f}")))
-                .or_else(|| spans.nearest(path));
-            d.path = path.to_string();
-            out.push(d);
+        value: &serde_yaml::Value,
+    ) -> Vec<T> {
+        match value {
+            serde_yaml::Value::Sequence(seq) => seq
+                .iter()
+                .enumerate()
+                .map(|(i, item)| self.read(&format!("{path}[{i}]"), item))
+                .collect(),
+            other => self.read(path, other),
         }
     }
 
-    fn items<T: DeserializeOwned>(
-        path: &str,
-        value: &Value,
-        spans: &Spans,
-        out: &mut Vec<Diagnostic>,
-    ) {
-        match value {
-            Value::Sequence(seq) => {
-                for (i, item) in seq.iter().enumerate() {
-                    check::<T>(&format!("{path}[{i}]"), item, spans, out);
+    /// `value` read as a `T`, each problem reported and its key left out until it reads; a
+    /// blank `T` when it cannot.
+    fn read<T: DeserializeOwned + Default>(&mut self, path: &str, value: &serde_yaml::Value) -> T {
+        let mut value = value.clone();
+        // Keys left out, by mapping, and whether they were unknown: a `missing field` in that
+        // mapping is no news (the unknown key is likely the misspelt one).
+        let mut dropped: Vec<(String, String, bool)> = Vec::new();
+        loop {
+            if let Ok(t) = serde_yaml::from_value::<T>(value.clone()) {
+                return t;
+            }
+            // Reading from text, not from the value, gives the error's path within `value`.
+            let text = serde_yaml::to_string(&value).unwrap_or_default();
+            let error = match serde_yaml::from_str::<T>(&text) {
+                Ok(t) => return t,
+                Err(e) => e,
+            };
+            let mut d = yaml_error(&error);
+            let mapping = std::mem::take(&mut d.path);
+            let full = spans::join(path, &mapping);
+            let field = |prefix: &str| {
+                d.message
+                    .strip_prefix(prefix)
+                    .and_then(|m| m.split('`').next())
+                    .map(str::to_string)
+            };
+            let unknown = field("unknown field `");
+            let missing = field("missing field `");
+            let news = missing.is_none_or(|m| {
+                !dropped
+                    .iter()
+                    .any(|(map, key, unknown)| *map == mapping && (*unknown || *key == m))
+            });
+            let leave_out = if let Some(key) = unknown {
+                d.position = self.spans.key(&spans::join(&full, &key));
+                Some((mapping.clone(), key, true))
+            } else {
+                d.position = self
+                    .spans
+                    .value(&full)
+                    .or_else(|| self.spans.nearest(&full));
+                // A bad list item leaves its whole list out.
+                let (parent, key) = mapping.rsplit_once('.').unwrap_or(("", mapping.as_str()));
+                let key = key.split('[').next().unwrap_or(key);
+                (!key.is_empty()).then(|| (parent.to_string(), key.to_string(), false))
+            };
+            if news {
+                d.path = full;
+                self.diags.push(d);
+            }
+            match leave_out {
+                Some(left) if remove(&mut value, &spans::join(&left.0, &left.1)) => {
+                    dropped.push(left);
+                }
+                _ => {
+                    self.unread.push(path.to_string());
+                    return T::default();
                 }
             }
-            other => check::<Vec<T>>(path, other, spans, out),
         }
     }
+}
 
-    let Ok(Value::Mapping(top)) = serde_yaml::from_str::<Value>(text) else {
-        return Vec::new();
-    };
-    let spans = Spans::index(text);
-    let mut out = Vec::new();
-    for required in ["server", "profiles", "roles"] {
-        if !top.contains_key(required) {
-            out.push(
-                Diagnostic::new("", format!("missing field `{required}`"))
-                    .at(Some(Position { line: 1, column: 1 }))
-                    .hint("add the key; docs/configuration.md says what it means"),
-            );
+/// Removes the key at `path` (like `range.start`) from `value`.
+fn remove(value: &mut serde_yaml::Value, path: &str) -> bool {
+    let keys: Vec<&str> = path.split('.').collect();
+    let mut at = value;
+    for key in &keys[..keys.len() - 1] {
+        match at.get_mut(*key) {
+            Some(next) => at = next,
+            None => return false,
         }
     }
-    for (key, value) in &top {
-        let Some(key) = key.as_str() else {
-            out.push(Diagnostic::new("", "a top-level key is not a string").at(spans.nearest("")));
-            continue;
-        };
-        match key {
-            "server" => check::<RawServer>(key, value, &spans, &mut out),
-            "paths" => check::<RawPaths>(key, value, &spans, &mut out),
-            "dhcp" => check::<RawDhcp>(key, value, &spans, &mut out),
-            "http" => check::<RawHttp>(key, value, &spans, &mut out),
-            "roles" => check::<RawRoles>(key, value, &spans, &mut out),
-            "templates" => check::<Option<std::path::PathBuf>>(key, value, &spans, &mut out),
-            "reservations" => items::<RawReservation>(key, value, &spans, &mut out),
-            "nodes" => items::<RawNode>(key, value, &spans, &mut out),
-            "daemons" => check::<RawDaemons>(key, value, &spans, &mut out),
-            "lifecycle" => check::<RawLifecycle>(key, value, &spans, &mut out),
-            "profiles" => match value {
-                Value::Mapping(profiles) => {
-                    for (name, profile) in profiles {
-                        let name = name.as_str().unwrap_or("?");
-                        check::<RawProfile>(&format!("profiles.{name}"), profile, &spans, &mut out);
-                    }
-                }
-                other => check::<std::collections::BTreeMap<String, RawProfile>>(
-                    key, other, &spans, &mut out,
-                ),
-            },
-            other => out.push(
-                Diagnostic::new("", format!("unknown field `{other}`"))
-                    .at(spans.key(other))
-                    .hint("check the spelling; docs/configuration.md lists every key"),
-            ),
-        }
-    }
-    out
+    at.as_mapping_mut()
+        .and_then(|m| m.remove(keys[keys.len() - 1]))
+        .is_some()
 }
 
 /// A `serde_yaml` error (syntax, type, unknown key) as a diagnostic.
@@ -252,10 +392,34 @@ mod tests {
             })
         );
         assert_eq!(d[0].path, "nodes[0]");
-        assert_eq!(d[1].path, "nodes[1]");
-        assert_eq!(d[2].path, "http");
+        assert_eq!(d[1].path, "nodes[1].groups");
+        assert_eq!(d[2].path, "http.port");
         assert_eq!(d[3].message, "unknown field `extra`");
         assert_eq!(d[3].position, Some(Position { line: 9, column: 1 }));
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_once_and_left_out() {
+        let d = errors(&format!(
+            "{MINIMAL}daemons:\n  nginx:\n    reload:\n      command: {{reload: [[x]], restart: [y]}}\n  timeout: [1]\n"
+        ));
+        let found: Vec<(&str, &str)> = d
+            .iter()
+            .map(|d| (d.path.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "daemons.nginx.reload.command.reload[0]",
+                    "invalid type: sequence, expected a string"
+                ),
+                (
+                    "daemons.timeout",
+                    "invalid type: sequence, expected a string"
+                ),
+            ]
+        );
     }
 
     #[test]

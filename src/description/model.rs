@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 /// The whole YAML file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDescription {
     /// The machine that runs dnsmasq and nginx.
@@ -24,6 +24,7 @@ pub struct RawDescription {
     #[serde(default)]
     pub templates: Option<PathBuf>,
     /// pxelinux profiles by name; each becomes `pxelinux.cfg/<name>`.
+    #[serde(deserialize_with = "unique_keys")]
     pub profiles: BTreeMap<String, RawProfile>,
     /// Which profile each role means.
     pub roles: RawRoles,
@@ -39,6 +40,35 @@ pub struct RawDescription {
     /// Install completion callbacks and what `pxectl watch` does with them.
     #[serde(default)]
     pub lifecycle: RawLifecycle,
+}
+
+/// A map whose keys are all different: YAML would keep the last of two silently.
+fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Unique<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Unique(std::marker::PhantomData))
 }
 
 /// Install completion callbacks.
@@ -155,7 +185,7 @@ pub struct RawCommands {
 }
 
 /// The boot server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     /// Short host name, like `node0`.
@@ -281,7 +311,7 @@ impl Default for RawHttp {
 }
 
 /// One pxelinux profile.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
     /// The `LABEL`; default: the profile's name.
@@ -308,7 +338,7 @@ fn default_timeout() -> u32 {
 }
 
 /// The profile each role means.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoles {
     /// What a node boots day to day.
@@ -324,7 +354,7 @@ pub struct RawRoles {
 }
 
 /// A DHCP reservation for a machine that never PXE boots.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawReservation {
     /// Host name (one DNS label).
@@ -337,7 +367,7 @@ pub struct RawReservation {
 }
 
 /// A machine pxectl images.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
     /// Host name (one DNS label).

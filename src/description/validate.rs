@@ -40,9 +40,12 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         .map(|(i, n)| v.node(i, n, raw))
         .collect();
     if let (Some(server), Some(dhcp)) = (&server, &dhcp) {
-        v.addresses(server, dhcp, &reservations, &nodes);
+        v.addresses(server, dhcp, raw);
     }
     v.uniqueness(raw, server.as_ref());
+    if let (Some(paths), Some(dhcp)) = (&paths, &dhcp) {
+        v.overlaps(paths, dhcp);
+    }
 
     match (server, paths, dhcp, http, roles, daemons, lifecycle) {
         (
@@ -69,6 +72,9 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         _ => Err(v.diags),
     }
 }
+
+/// The hosts file's name in the state folder when `dhcp.hostsfile` is not set.
+const DEFAULT_HOSTSFILE: &str = "dhcp-hosts";
 
 /// A user value as it should appear in a message: in backticks, control characters escaped.
 pub fn shown(value: &str) -> String {
@@ -569,7 +575,7 @@ impl Validator {
             Some(h) => self
                 .check("dhcp.hostsfile", "path", h, check_abs_path)
                 .then(|| PathBuf::from(h)),
-            None => paths.map(|p| p.state_dir.join("dhcp-hosts")),
+            None => paths.map(|p| p.state_dir.join(DEFAULT_HOSTSFILE)),
         };
         let hostsfile = hostsfile?;
         (lease_ok && boot_ok && range_ok).then(|| Dhcp {
@@ -715,7 +721,7 @@ impl Validator {
                     let hint = if e.contains("is not defined") {
                         format!("the variables are {}", templates::STRING_VARIABLES)
                     } else {
-                        "profile strings may use `{{ variable }}` and tera filters, but not includes or other templates".to_string()
+                        "profile strings may use `{{ variable }}` and tera filters, but not includes, other templates or `get_env`, `now` and `get_random`: write the value itself".to_string()
                     };
                     self.push(
                         Diagnostic::new(
@@ -988,22 +994,25 @@ impl Validator {
         })
     }
 
-    fn addresses(
-        &mut self,
-        server: &Server,
-        dhcp: &Dhcp,
-        reservations: &[Option<Host>],
-        nodes: &[Option<Node>],
-    ) {
-        let fixed = reservations
+    /// Fixed addresses outside the subnet or inside the dynamic range, whatever else is wrong
+    /// with their host.
+    fn addresses(&mut self, server: &Server, dhcp: &Dhcp, raw: &RawDescription) {
+        let parsed = |list, i, ip: &Option<String>| {
+            Some((
+                At::Item(list, i, "ip"),
+                ip.as_ref()?.parse::<Ipv4Addr>().ok()?,
+            ))
+        };
+        let fixed = raw
+            .reservations
             .iter()
             .enumerate()
-            .filter_map(|(i, h)| Some((At::Item("reservations", i, "ip"), h.as_ref()?.ip?)))
+            .filter_map(|(i, r)| parsed("reservations", i, &r.ip))
             .chain(
-                nodes
+                raw.nodes
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, n)| Some((At::Item("nodes", i, "ip"), n.as_ref()?.ip?))),
+                    .filter_map(|(i, n)| parsed("nodes", i, &n.ip)),
             );
         for (at, ip) in fixed {
             if server.subnet_has_host(ip) && !dhcp.in_range(ip) {
@@ -1022,6 +1031,64 @@ impl Validator {
                     .hint("pick an address outside `dhcp.range`, or shrink the range"),
                 );
             }
+        }
+    }
+
+    /// Rendered files that would overwrite each other, a link folder or pxectl's own state.
+    fn overlaps(&mut self, paths: &Paths, dhcp: &Dhcp) {
+        let files = [
+            ("paths.dnsmasq_conf", &paths.dnsmasq_conf),
+            ("paths.nginx_conf", &paths.nginx_conf),
+            ("dhcp.hostsfile", &dhcp.hostsfile),
+        ];
+        let overlap = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
+        let links = paths.pxelinux_dir();
+        let state = &paths.state_dir;
+        for (i, (at, file)) in files.iter().enumerate() {
+            let shown_file = shown(&file.to_string_lossy());
+            if let Some((first, _)) = files[..i].iter().find(|(_, f)| overlap(file, f)) {
+                self.push(
+                    Diagnostic::new(*at, format!("path {shown_file} overlaps `{first}`"))
+                        .hint("give every rendered file its own path, neither inside the other"),
+                );
+            }
+            if overlap(file, &links) {
+                self.push(
+                    Diagnostic::new(
+                        *at,
+                        format!(
+                            "path {shown_file} overlaps the link folder `{}`",
+                            links.display()
+                        ),
+                    )
+                    .hint("put it outside `pxelinux.cfg/`: pxectl owns every entry there"),
+                );
+            }
+            if overlap(file, state) && **file != state.join(DEFAULT_HOSTSFILE) {
+                self.push(
+                    Diagnostic::new(
+                        *at,
+                        format!(
+                            "path {shown_file} overlaps the state folder `{}`",
+                            state.display()
+                        ),
+                    )
+                    .hint(format!("pxectl keeps its lock and journal there; put it elsewhere (only the default hosts file `{DEFAULT_HOSTSFILE}` may be there)")),
+                );
+            }
+        }
+        if overlap(state, &links) {
+            self.push(
+                Diagnostic::new(
+                    "paths.state_dir",
+                    format!(
+                        "the state folder `{}` overlaps the link folder `{}`",
+                        state.display(),
+                        links.display()
+                    ),
+                )
+                .hint("keep `state_dir` out of `tftp_root`'s `pxelinux.cfg/`"),
+            );
         }
     }
 
@@ -1149,6 +1216,47 @@ fn duplicate(here: Seen, field: &'static str, what: &str, value: &str, first: Se
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn errors(yaml: &str) -> Vec<String> {
+        let raw: RawDescription = serde_yaml::from_str(&format!(
+            "server: {{hostname: boot, address: 10.0.0.1/24, interface: eth0}}\nprofiles: {{local: {{kernel: /k}}}}\nroles: {{normal: local, reimage: local}}\n{yaml}"
+        ))
+        .unwrap();
+        validate(&raw, Path::new("."))
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn output_paths_overlap_nothing_but_the_default_hosts_file_is_in_the_state_folder() {
+        assert_eq!(errors("dhcp: {hosts: hostsfile}\n"), Vec::<String>::new());
+        assert_eq!(
+            errors("dhcp: {hostsfile: /var/lib/pxectl/dhcp-hosts}\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            errors("dhcp: {hostsfile: /var/lib/pxectl/journal.jsonl}\n"),
+            ["dhcp.hostsfile: path `/var/lib/pxectl/journal.jsonl` overlaps the state folder `/var/lib/pxectl`"]
+        );
+        assert_eq!(
+            errors("paths: {nginx_conf: /etc/dnsmasq.conf, state_dir: /srv/public/pxe/pxelinux.cfg/s}\n"),
+            [
+                "paths.nginx_conf: path `/etc/dnsmasq.conf` overlaps `paths.dnsmasq_conf`",
+                "dhcp.hostsfile: path `/srv/public/pxe/pxelinux.cfg/s/dhcp-hosts` overlaps the link folder `/srv/public/pxe/pxelinux.cfg`",
+                "paths.state_dir: the state folder `/srv/public/pxe/pxelinux.cfg/s` overlaps the link folder `/srv/public/pxe/pxelinux.cfg`",
+            ]
+        );
+        assert_eq!(
+            errors("paths: {dnsmasq_conf: /var/lib/pxectl}\n"),
+            [
+                "paths.dnsmasq_conf: path `/var/lib/pxectl` overlaps the state folder `/var/lib/pxectl`",
+                "dhcp.hostsfile: path `/var/lib/pxectl/dhcp-hosts` overlaps `paths.dnsmasq_conf`",
+            ]
+        );
+    }
 
     #[test]
     fn labels() {

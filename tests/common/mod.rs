@@ -94,7 +94,7 @@ impl Env {
     }
 
     /// The command `pxectl --config cluster.yaml [--root out] ARGS`, without this machine's
-    /// pxectl variables, as user `tester` (the journal records who switched).
+    /// pxectl variables, as user `tester` by `SUDO_USER` (the journal records who switched).
     pub fn command(&self, args: &[&str], root: bool) -> Command {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pxectl"));
         cmd.arg("--config").arg(self.config());
@@ -105,8 +105,7 @@ impl Env {
             .env_remove("PXECTL_CONFIG")
             .env_remove("PXECTL_ROOT")
             .env_remove("PXECTL_TEMPLATES")
-            .env_remove("SUDO_USER")
-            .env("USER", "tester");
+            .env("SUDO_USER", "tester");
         cmd
     }
 }
