@@ -189,11 +189,13 @@ fn links(cluster: &Cluster) -> (Vec<LinkPlan>, Vec<LinkDir>) {
     (links, link_dirs)
 }
 
-/// pxectl's own files (lock, journal).
+/// pxectl's own files (lock, journal, the watcher's lock and position).
 fn state_files(cluster: &Cluster) -> Vec<PathBuf> {
     let state = &cluster.paths.state_dir;
     vec![
         state.join(crate::lock::FILE),
         state.join(crate::journal::FILE),
+        state.join(crate::lifecycle::PRESENCE_FILE),
+        state.join(crate::lifecycle::POSITION_FILE),
     ]
 }

@@ -665,6 +665,7 @@ fn render_refuses_to_write_a_config_through_a_link_to_the_watchers_files() {
             .stderr_has("which pxectl manages otherwise");
         assert_eq!(fs::read_to_string(&state_file).unwrap(), "kept\n", "{name}");
         fs::remove_file(&conf).unwrap();
+        env.run_live(&["render"]).expect(0);
     }
 }
 

@@ -1,0 +1,168 @@
+//! Acting on one callback: decided first without any lock, so that a line that changes
+//! nothing never waits for one; then decided again and carried out under the tree's lock.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use indicatif::ProgressBar;
+
+use super::callback::{self, Callback, Outcome, Verdict};
+use crate::atomic::Dir;
+use crate::cluster::{Cluster, Node};
+use crate::lock::Lock;
+use crate::plan::LinkScheme;
+use crate::tree::Root;
+use crate::{journal, switch};
+
+/// What a handled callback did.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub node: String,
+    pub outcome: Outcome,
+    /// `Some((from, to))` when the node was switched.
+    pub switched: Option<(String, String)>,
+    pub client: IpAddr,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.outcome {
+            Outcome::Done => "install done",
+            Outcome::Failed => "install failed",
+        };
+        match &self.switched {
+            Some((from, to)) => write!(
+                f,
+                "{}  {from} -> {to} ({what}, callback from {})",
+                self.node, self.client
+            ),
+            None => write!(
+                f,
+                "{}  {what} (callback from {}); left as it is, as `lifecycle.on_failure` says",
+                self.node, self.client
+            ),
+        }
+    }
+}
+
+/// Acts on callback log lines for one description.
+pub struct Actor<'c> {
+    cluster: &'c Cluster,
+    root: &'c Root,
+    /// The journal's `command`: `watch` or `reimage --wait`.
+    command: &'static str,
+    /// Nodes by lower-case name: one look-up per line, however many nodes.
+    nodes: HashMap<String, &'c Node>,
+    state: PathBuf,
+    links: PathBuf,
+}
+
+impl<'c> Actor<'c> {
+    pub fn new(cluster: &'c Cluster, root: &'c Root, command: &'static str) -> Self {
+        Self {
+            cluster,
+            root,
+            command,
+            nodes: cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.to_ascii_lowercase(), n))
+                .collect(),
+            state: root.host(&cluster.paths.state_dir),
+            links: root.host(&cluster.pxelinux_dir()),
+        }
+    }
+
+    /// The state folder, where the tree's lock is.
+    pub fn state(&self) -> &Path {
+        &self.state
+    }
+
+    /// Acts on one callback log line; `Ok(None)` when it changes nothing (with a warning
+    /// saying why). `lock` takes the tree's lock, and is called only for a line that would
+    /// change something.
+    pub fn handle(
+        &self,
+        line: &[u8],
+        lock: impl FnOnce(&Path) -> Result<Lock>,
+    ) -> Result<Option<Event>> {
+        let cb = match callback::parse(line, &self.cluster.lifecycle.prefix) {
+            Ok(cb) => cb,
+            Err(why) => {
+                eprintln!("warning: ignored a callback log line: {why}");
+                return Ok(None);
+            }
+        };
+        let node = self.nodes.get(&cb.node.to_ascii_lowercase()).copied();
+        let now = self.link_of(node)?;
+        if let Verdict::Ignore(why) = callback::decide(self.cluster, &cb, node, now.as_deref()) {
+            ignored(&cb, &why);
+            return Ok(None);
+        }
+        let _lock = lock(&self.state)?;
+        // Again under the lock: another pxectl may have switched the node meanwhile.
+        let now = self.link_of(node)?;
+        match callback::decide(self.cluster, &cb, node, now.as_deref()) {
+            Verdict::Ignore(why) => {
+                ignored(&cb, &why);
+                Ok(None)
+            }
+            Verdict::Leave { node } => {
+                let mut j = journal::Writer::open(&self.state)?;
+                j.append(&journal::Entry {
+                    time: journal::now(),
+                    user: journal::current_user(),
+                    command: format!("{} (install failed, left)", self.command),
+                    node: node.name.clone(),
+                    mac: node.mac.colon(),
+                    from: now.clone(),
+                    to: now,
+                })?;
+                j.sync()?;
+                Ok(Some(Event {
+                    node: node.name.clone(),
+                    outcome: cb.outcome,
+                    switched: None,
+                    client: cb.client,
+                }))
+            }
+            Verdict::Switch { node, to } => {
+                let steps = switch::plan(self.cluster, self.root, [(node, to.clone())], false)?;
+                let done =
+                    switch::apply(&steps, &self.state, self.command, &ProgressBar::hidden())?;
+                let from = done
+                    .first()
+                    .and_then(|d| d.from.clone())
+                    .unwrap_or_default();
+                Ok(Some(Event {
+                    node: node.name.clone(),
+                    outcome: cb.outcome,
+                    switched: Some((from, to)),
+                    client: cb.client,
+                }))
+            }
+        }
+    }
+
+    /// What `node`'s link points at now.
+    fn link_of(&self, node: Option<&Node>) -> Result<Option<String>> {
+        let Some(node) = node else { return Ok(None) };
+        let dir = Dir::open(&self.links)?;
+        Ok(dir
+            .read_link(&LinkScheme::Pxelinux.name(node.mac))
+            .ok()
+            .and_then(|t| t.to_str().map(str::to_string)))
+    }
+}
+
+fn ignored(cb: &Callback, why: &str) {
+    eprintln!(
+        "warning: callback `{}` for `{}` from {}: {why}; nothing changed",
+        cb.outcome.word(),
+        cb.node,
+        cb.client
+    );
+}
