@@ -467,4 +467,93 @@ mod tests {
         std::fs::write(&log, "created later\n").unwrap();
         assert_eq!(f.poll().unwrap().lines, [b"created later".to_vec()]);
     }
+
+    #[test]
+    fn a_position_is_saved_and_read_back() {
+        let p = Position {
+            ino: 12,
+            size: 300,
+            offset: 250,
+            head: b"2026 \x00\xff".to_vec(),
+        };
+        assert_eq!(p.to_line(), "12 300 250 323032362000ff\n");
+        assert_eq!(Position::parse(&p.to_line()), Some(p));
+        for bad in [
+            "",
+            "12 34",
+            "12 300 250",
+            "12 300 400 ",
+            "1 2 1 zz",
+            "1 2 1 abc",
+            "1 2 1 00 x",
+        ] {
+            assert_eq!(Position::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resumes_in_the_same_file_or_finishes_the_rotated_one_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("cb.log");
+        std::fs::write(&log, "one\n").unwrap();
+        let mut f = Follower::new(&log, true);
+        assert_eq!(f.poll().unwrap().lines, [b"one".to_vec()]);
+        let saved = f.position().unwrap().unwrap();
+        assert_eq!((saved.size, saved.offset), (4, 4));
+        drop(f);
+        let append = |path: &Path, text: &str| {
+            let mut w = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            w.write_all(text.as_bytes()).unwrap();
+        };
+        // Grown: goes on where it stood.
+        append(&log, "two\n");
+        let mut f = Follower::new(&log, false);
+        assert_eq!(f.resume(&saved).unwrap(), None);
+        assert_eq!(f.poll().unwrap().lines, [b"two".to_vec()]);
+        // Renamed away with a dated name: the rest of it, then the new file.
+        let saved = f.position().unwrap().unwrap();
+        append(&log, "three\n");
+        std::fs::rename(&log, dir.path().join("cb.log-20261125")).unwrap();
+        std::fs::write(&log, "four\n").unwrap();
+        let mut f = Follower::new(&log, false);
+        assert_eq!(f.resume(&saved).unwrap(), None);
+        assert_eq!(
+            f.poll().unwrap().lines,
+            [b"three".to_vec(), b"four".to_vec()]
+        );
+        // Gone for good: a warning, and the new file from its start.
+        let saved = f.position().unwrap().unwrap();
+        std::fs::remove_file(dir.path().join("cb.log-20261125")).unwrap();
+        std::fs::rename(&log, dir.path().join("elsewhere")).unwrap();
+        std::fs::write(&log, "five\n").unwrap();
+        let mut f = Follower::new(&log, false);
+        assert!(f
+            .resume(&saved)
+            .unwrap()
+            .unwrap()
+            .contains("is not next to it"));
+        assert_eq!(f.poll().unwrap().lines, [b"five".to_vec()]);
+    }
+
+    #[test]
+    fn a_poll_reads_a_bounded_piece_of_a_large_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("cb.log");
+        let line = "x".repeat(99) + "\n";
+        std::fs::write(&log, line.repeat(3 * BUDGET / 100)).unwrap();
+        let mut f = Follower::new(&log, true);
+        let mut total = 0;
+        let mut polls = 0;
+        loop {
+            let p = f.poll().unwrap();
+            assert!(p.lines.len() <= BUDGET / 100 + 1);
+            total += p.lines.len();
+            polls += 1;
+            if !p.more {
+                break;
+            }
+        }
+        assert_eq!(total, 3 * BUDGET / 100);
+        assert!(polls >= 3);
+    }
 }
