@@ -74,10 +74,12 @@ fn main() {
 }
 
 fn description(base: &Path) -> String {
+    use std::fmt::Write as _;
     let mut nodes = String::new();
     for n in 0..NODES {
-        nodes += &format!(
-            "  - {{name: n{n}, mac: '02:00:00:00:{:02x}:{:02x}', ip: 127.0.1.{}}}\n",
+        let _ = writeln!(
+            nodes,
+            "  - {{name: n{n}, mac: '02:00:00:00:{:02x}:{:02x}', ip: 127.0.1.{}}}",
             n / 256,
             n % 256,
             n + 1

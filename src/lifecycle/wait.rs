@@ -114,6 +114,7 @@ impl Waiter {
                 nodes.len()
             ),
         )?;
+        let actor = Actor::new(cluster, root, "reimage --wait");
         let deadline = Instant::now() + timeout;
         loop {
             let finished = stages
@@ -127,7 +128,7 @@ impl Waiter {
             for line in self.booting(nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
-            for line in self.callbacks(cluster, root, settings, nodes, &mut stages)? {
+            for line in self.callbacks(&actor, cluster, root, settings, nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
             bar.set_message(summary(&stages));
@@ -214,6 +215,7 @@ impl Waiter {
     /// failed on a trusted `failed` callback it left alone (or a switch to rescue).
     fn callbacks(
         &mut self,
+        actor: &Actor<'_>,
         cluster: &Cluster,
         root: &Root,
         settings: &Settings,
@@ -222,7 +224,6 @@ impl Waiter {
     ) -> Result<Vec<String>> {
         let polled = self.callbacks.poll()?;
         super::warn_too_long(polled.too_long);
-        let actor = Actor::new(cluster, root, "reimage --wait");
         let watcher = watcher_running(&root.host(&cluster.paths.state_dir));
         let mut said = Vec::new();
         let mut reach = |name: &str, reached: Stage, stages: &mut BTreeMap<String, Stage>| {
