@@ -9,7 +9,6 @@ mod wait;
 mod watch;
 
 pub use act::Event;
-pub use follow::{Follower, Polled, Position, MAX_LINE};
 pub use wait::Waiter;
 pub use watch::{WatchRequest, Watcher, POSITION_FILE, PRESENCE_FILE};
 
@@ -29,6 +28,9 @@ pub fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
 
 fn warn_too_long(n: usize) {
     if n > 0 {
-        eprintln!("warning: skipped {n} callback log line(s) longer than {MAX_LINE} bytes");
+        eprintln!(
+            "warning: skipped {n} callback log line(s) longer than {} bytes",
+            follow::MAX_LINE
+        );
     }
 }
