@@ -2,8 +2,9 @@
 //! junk and real callbacks: lines per second, peak RSS, and how long it takes to stop after
 //! SIGTERM while busy.
 //!
-//! The log (1 GiB by default; `PXECTL_BENCH_LOG_MB` changes it) is generated in the system
-//! temp folder (`TMPDIR=/dev/shm` puts it in memory). Warnings go to /dev/null.
+//! The log (1 GiB by default; 2 MiB as a smoke run under `cargo test`; `PXECTL_BENCH_LOG_MB`
+//! changes it) is generated in the system temp folder (`TMPDIR=/dev/shm` puts it in memory).
+//! Warnings go to /dev/null.
 
 #![allow(clippy::cast_precision_loss)]
 
@@ -17,10 +18,16 @@ const PXECTL: &str = env!("CARGO_BIN_EXE_pxectl");
 const NODES: usize = 100;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    // `cargo bench` passes `--bench`; under `cargo test` this is a smoke run on a small log.
+    let full = args.iter().any(|a| a == "--bench");
     let mb: u64 = std::env::var("PXECTL_BENCH_LOG_MB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
+        .unwrap_or(if full { 1024 } else { 2 });
     let dir = tempfile::tempdir().expect("temp dir");
     let base = dir.path();
     fs::write(base.join("cluster.yaml"), description(base)).unwrap();
