@@ -311,13 +311,14 @@ impl Follower {
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
             return Ok(None);
         };
-        let first = format!("{}.1", name.to_string_lossy());
+        let name = name.to_string_lossy();
+        let first = format!("{name}.1");
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Ok(None);
         };
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.len() > name.len() && n.starts_with(&*name.to_string_lossy()))
+            .filter(|n| n.len() > name.len() && n.starts_with(&*name))
             .collect();
         names.sort_by_key(|n| (*n != first, n.clone()));
         for n in names {
@@ -373,15 +374,12 @@ impl Follower {
     fn notice_rotation(&mut self) -> Result<()> {
         let Some(cur) = self.current.as_mut() else {
             self.current = Reading::open(&self.path)?;
-            if let Some(cur) = self.current.as_mut() {
-                if std::mem::take(&mut self.from_end) {
-                    cur.offset = cur.len()?;
-                }
+            if let Some(cur) = self.current.as_mut().filter(|_| self.from_end) {
+                cur.offset = cur.len()?;
             }
             self.from_end = false;
             return Ok(());
         };
-        self.from_end = false;
         match std::fs::metadata(&self.path) {
             Ok(meta) if meta.ino() != cur.ino => {
                 // Renamed away: the name is a new file, read from its start.
