@@ -4,7 +4,8 @@
 //!
 //! The log (1 GiB by default; 2 MiB as a smoke run under `cargo test`; `PXECTL_BENCH_LOG_MB`
 //! changes it) is generated in the system temp folder (`TMPDIR=/dev/shm` puts it in memory).
-//! Warnings go to /dev/null.
+//! Warnings go to /dev/null. `PXECTL_BENCH_OTHER=PATH` also measures another pxectl binary
+//! (the build before a change, say) on the same log.
 
 #![allow(clippy::cast_precision_loss)]
 
@@ -44,25 +45,33 @@ fn main() {
         start.elapsed().as_secs_f64()
     );
 
-    // Through the whole log: the last line is a real callback, so the position saved after
-    // acting on it is the end of the file.
+    measure(PXECTL, base, lines, size);
+    // Side by side with another build (the one before a change, say), on the same log.
+    if let Ok(other) = std::env::var("PXECTL_BENCH_OTHER") {
+        run(base, &["reimage", "--all"]);
+        println!("{other}:");
+        measure(&other, base, lines, size);
+    }
+}
+
+/// Times `bin watch --from-start` through the whole log, then how long it takes to stop when
+/// sent SIGTERM while busy.
+fn measure(bin: &str, base: &Path, lines: u64, size: u64) {
+    // The last line is the last node's callback: when its link is switched, all is read.
+    let switched = |n: usize| {
+        fs::read_link(base.join(format!("srv/pxe/pxelinux.cfg/{}", mac_name(n))))
+            .is_ok_and(|t| t.as_os_str() == "local")
+    };
     let start = Instant::now();
-    let mut watch = watch_from_start(base);
-    let pos = base.join("state/watch.pos");
-    while saved_offset(&pos) != Some(size) {
+    let mut watch = watch_from_start(bin, base);
+    while !switched(NODES - 1) {
         assert!(watch.try_wait().unwrap().is_none(), "watch exited early");
         std::thread::sleep(Duration::from_millis(20));
     }
     let took = start.elapsed();
     let peak = peak_rss_mib(&watch);
     stop(&mut watch);
-    let switched = (0..NODES)
-        .filter(|n| {
-            fs::read_link(base.join(format!("srv/pxe/pxelinux.cfg/{}", mac_name(*n))))
-                .is_ok_and(|t| t.as_os_str() == "local")
-        })
-        .count();
-    assert_eq!(switched, NODES, "every real callback is acted on");
+    assert!((0..NODES).all(switched), "every real callback is acted on");
     println!(
         "watch --from-start: {:.2}s, {:.0} lines/s, {:.0} MiB/s, peak RSS {peak:.1} MiB",
         took.as_secs_f64(),
@@ -71,7 +80,7 @@ fn main() {
     );
 
     // Stopping while busy: SIGTERM one second into the log.
-    let mut watch = watch_from_start(base);
+    let mut watch = watch_from_start(bin, base);
     std::thread::sleep(Duration::from_secs(1));
     let stopped = stop(&mut watch);
     println!(
@@ -159,8 +168,8 @@ fn generate(log: &Path, bytes: u64) -> u64 {
     lines
 }
 
-fn watch_from_start(base: &Path) -> Child {
-    Command::new(PXECTL)
+fn watch_from_start(bin: &str, base: &Path) -> Child {
+    Command::new(bin)
         .arg("--config")
         .arg(base.join("cluster.yaml"))
         .args(["watch", "--from-start"])
@@ -168,15 +177,6 @@ fn watch_from_start(base: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start pxectl watch")
-}
-
-fn saved_offset(pos: &Path) -> Option<u64> {
-    fs::read_to_string(pos)
-        .ok()?
-        .split(' ')
-        .nth(2)?
-        .parse()
-        .ok()
 }
 
 /// The child's peak resident set (`VmHWM`), in MiB.
