@@ -190,6 +190,8 @@ fn state_files(layout: &Layout) -> Vec<PathBuf> {
         crate::lock::FILE,
         crate::journal::FILE,
         crate::tree::WRITTEN,
+        crate::lifecycle::PRESENCE_FILE,
+        crate::lifecycle::POSITION_FILE,
     ]
     .iter()
     .map(|f| layout.state_dir.join(f))

@@ -472,3 +472,249 @@ fn reimage_wait_with_a_watcher_counts_only_real_switches() {
     );
     assert_eq!(watch.stop().0, Some(0));
 }
+
+/// A watcher that saw `n1`'s callback and was stopped, with the other nodes still reimaging.
+fn stopped_after_n1() -> (Env, PathBuf, PathBuf) {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "--all"]).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::watch(&env, &[]);
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("n1", || link(&base, 1) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+    (env, base, log)
+}
+
+#[test]
+fn watch_finishes_a_log_rotated_by_rename_while_it_was_stopped() {
+    let (env, base, log) = stopped_after_n1();
+    append(&log, &callback("done", "n2", "127.0.0.12"));
+    fs::rename(&log, base.join("callbacks.log.1")).unwrap();
+    append(&log, &callback("done", "n3", "127.0.0.13"));
+    let watch = Background::watch(&env, &[]);
+    watch.until("n2 from the rotated file", || link(&base, 2) == "local");
+    watch.until("n3 from the new file", || link(&base, 3) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn watch_finishes_a_log_rotated_by_copytruncate_while_it_was_stopped() {
+    let (env, base, log) = stopped_after_n1();
+    append(&log, &callback("done", "n2", "127.0.0.12"));
+    fs::copy(&log, base.join("callbacks.log.1")).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    // The new content grows past where the watcher stopped: still a truncation.
+    append(&log, &callback("done", "n3", "127.0.0.13"));
+    append(&log, &callback("done", "ghost", "127.0.0.13"));
+    append(&log, &callback("done", "ghost", "127.0.0.13"));
+    let watch = Background::watch(&env, &[]);
+    watch.until("n2 from the copy", || link(&base, 2) == "local");
+    watch.until("n3 from the truncated file", || link(&base, 3) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn watch_reads_the_copy_of_a_log_truncated_under_it() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "--all"]).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::watch(&env, &[]);
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("n1", || link(&base, 1) == "local");
+    // logrotate's `copytruncate` right after a callback, before the watcher's next poll.
+    append(&log, &callback("done", "n2", "127.0.0.12"));
+    fs::copy(&log, base.join("callbacks.log.1")).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&log, &callback("done", "n3", "127.0.0.13"));
+    watch.until("n2 from the copy", || link(&base, 2) == "local");
+    watch.until("n3 from the truncated file", || link(&base, 3) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn watch_keeps_reading_a_renamed_log_until_its_writer_moves_on() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "--all"]).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::watch(&env, &[]);
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("n1", || link(&base, 1) == "local");
+    // logrotate's `create` without a reopen: the writer keeps appending to the renamed file,
+    // however long the new one stays empty.
+    let rotated = base.join("callbacks.log.1");
+    fs::rename(&log, &rotated).unwrap();
+    fs::write(&log, "").unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    append(&rotated, &callback("done", "n2", "127.0.0.12"));
+    watch.until("n2 from the renamed file", || link(&base, 2) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn watch_decides_before_taking_the_lock() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "n1"]).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::watch(&env, &[]);
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(base.join("state/lock"))
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    // Callbacks that change nothing are answered while another pxectl holds the lock.
+    append(&log, &callback("done", "ghost", "127.0.0.11"));
+    append(&log, &callback("done", "n2", "127.0.0.12"));
+    watch.until("the warnings", || {
+        watch.stderr().contains("node `n2` is not reimaging")
+    });
+    assert!(
+        watch.stderr().contains("no node is named `ghost`"),
+        "{}",
+        watch.stderr()
+    );
+    assert!(
+        !watch.stderr().contains("waits for it"),
+        "{}",
+        watch.stderr()
+    );
+    // A callback that does change something waits for the lock.
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(link(&base, 1), "install");
+    drop(held);
+    watch.until("n1 after the lock is free", || link(&base, 1) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn watch_stops_promptly_on_sigterm_in_the_middle_of_a_large_log() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "n1"]).expect(0);
+    let log = base.join("callbacks.log");
+    let mut junk = Vec::new();
+    for i in 0..200_000 {
+        junk.extend(callback("done", &format!("ghost{i}"), "127.0.0.11"));
+    }
+    fs::write(&log, &junk).unwrap();
+    let watch = Background::start(&env, &["watch", "--from-start"]);
+    watch.until("the watcher to be busy", || {
+        watch.stderr().contains("no node is named `ghost")
+    });
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(watch.child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let sent = Instant::now();
+    let mut watch = watch;
+    let status = loop {
+        if let Some(status) = watch.child.try_wait().unwrap() {
+            break status;
+        }
+        // Generous: the target (1 s) is measured by `cargo bench --bench watch`.
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        watch.stdout().ends_with("watch: stopped\n"),
+        "{}",
+        watch.stdout()
+    );
+    assert_eq!(link(&base, 1), "install");
+}
+
+#[test]
+fn watch_removes_the_temporaries_a_killed_watcher_left() {
+    let (env, base) = setup();
+    fs::create_dir_all(base.join("state")).unwrap();
+    // What a watcher killed while saving its position leaves behind.
+    let left = base.join("state/.pxectl.tmp.Ab12Cd");
+    fs::write(&left, "12 34").unwrap();
+    let watch = Background::watch(&env, &[]);
+    assert!(!left.exists(), "the temporary is still there");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn render_refuses_to_write_a_config_through_a_link_to_the_watchers_files() {
+    let (env, base) = setup();
+    let conf = base.join("etc/nginx/nginx.conf");
+    for name in ["watch.lock", "watch.pos"] {
+        let state_file = base.join("state").join(name);
+        fs::write(&state_file, "kept\n").unwrap();
+        fs::remove_file(&conf).unwrap();
+        std::os::unix::fs::symlink(&state_file, &conf).unwrap();
+        env.run_live(&["render"])
+            .expect(3)
+            .stderr_has("which pxectl manages otherwise");
+        assert_eq!(fs::read_to_string(&state_file).unwrap(), "kept\n", "{name}");
+        fs::remove_file(&conf).unwrap();
+        env.run_live(&["render"]).expect(0);
+    }
+}
+
+#[test]
+fn reimage_wait_on_a_terminal_shows_what_it_switched_before_the_wait_ends() {
+    use std::io::BufRead as _;
+    let (env, base) = setup();
+    // stderr on a terminal: the progress bar is drawn there, and stdout is a pipe.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut terminal = fs::File::from(pty.master);
+    std::thread::spawn(move || std::io::copy(&mut terminal, &mut std::io::sink()));
+    let mut child = Reaped(
+        env.command(&["reimage", "--wait", "--timeout", "60s", "n1"], false)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(pty.slave))
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(next().as_deref(), Ok("n1  local -> install"));
+    assert_eq!(next().as_deref(), Ok("reimage: 1 switched, 0 already"));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the wait ended early"
+    );
+    append(
+        &base.join("callbacks.log"),
+        &callback("done", "n1", "127.0.0.11"),
+    );
+    assert_eq!(next().as_deref(), Ok("reimage: all 1 node(s) done"));
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    assert_eq!(link(&base, 1), "local");
+}
+
+/// A child killed and reaped when dropped, so a failed assertion leaves no process behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -94,7 +94,7 @@ pub fn switch(
     let state = layout.state_dir.clone();
     let wanted = || nodes.iter().map(|n| (*n, dest.profile(&cluster, n)));
     if wait.is_some() {
-        super::watch::require_callbacks(&cluster)?;
+        crate::lifecycle::require_callbacks(&cluster)?;
     }
 
     let lock = if args.dry_run {
@@ -157,7 +157,7 @@ pub fn switch(
     // Follow the logs from right after the switch, still under the lock: a callback written
     // before it predates this reimage and must not count.
     let waiter = match wait {
-        Some(_) => Some(super::watch::Waiter::start(&cluster)?),
+        Some(_) => Some(crate::lifecycle::Waiter::start(&cluster)?),
         None => None,
     };
     for d in &done {
@@ -178,6 +178,8 @@ pub fn switch(
     drop(lock);
     match (waiter, wait) {
         (Some(waiter), Some(timeout)) => {
+            // What was switched shows before the wait, even on a terminal (the bar is on stderr).
+            out.flush()?;
             waiter.wait(&cluster, &layout, settings, &nodes, timeout, out)
         }
         _ => Ok(ExitCode::Success),

@@ -1,0 +1,36 @@
+//! The install lifecycle (docs/lifecycle.md): following the callback log, deciding what a
+//! callback may change and acting on it (`pxectl watch`), and waiting for nodes
+//! (`reimage --wait`).
+
+mod act;
+mod callback;
+mod follow;
+mod wait;
+mod watch;
+
+pub use act::Event;
+pub use wait::Waiter;
+pub use watch::{WatchRequest, Watcher, POSITION_FILE, PRESENCE_FILE};
+
+use crate::cluster::Cluster;
+use crate::exit_codes::UsageError;
+
+/// Fails unless the description has callbacks on.
+pub fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
+    if cluster.lifecycle.callbacks {
+        Ok(())
+    } else {
+        Err(UsageError(
+            "`lifecycle.callbacks` is off, so nginx answers and logs no callbacks; turn it on and run `pxectl apply` (docs/lifecycle.md)".into(),
+        ))
+    }
+}
+
+fn warn_too_long(n: usize) {
+    if n > 0 {
+        eprintln!(
+            "warning: skipped {n} callback log line(s) longer than {} bytes",
+            follow::MAX_LINE
+        );
+    }
+}
