@@ -25,8 +25,9 @@ pub mod tree;
 use std::io::Write as _;
 
 use cli::{Cli, Command, Settings};
-use cmd::{Destination, Only, SwitchRequest};
+use cmd::SwitchRequest;
 use exit_codes::ExitCode;
+use switch::{Destination, Only};
 
 /// Runs the command `cli` names; the caller prints any error and exits.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {

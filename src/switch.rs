@@ -2,13 +2,14 @@
 //! boot and reset. Every switch is atomic, journaled, and never follows what it replaces.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use indicatif::ProgressBar;
 
 use crate::atomic;
 use crate::cluster::{Cluster, Node};
+use crate::exit_codes::UsageError;
 use crate::journal;
 use crate::layout::Layout;
 use crate::plan::LinkScheme;
@@ -16,6 +17,53 @@ use crate::tree::{self, Entry, Found, LinkState};
 
 /// Prefix of the name a folder found where a link belongs is moved to.
 pub const DISPLACED_PREFIX: &str = ".pxectl.displaced.";
+
+/// Where the switch sends each node.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// `roles.reimage`.
+    Reimage,
+    /// Each node's normal profile.
+    Normal,
+    /// `roles.rescue`.
+    Rescue,
+    /// A profile named on the command line.
+    Profile(String),
+}
+
+impl Destination {
+    /// The profile for `node`, once `check` has passed.
+    pub fn profile(&self, cluster: &Cluster, node: &Node) -> String {
+        match self {
+            Self::Reimage => cluster.roles.reimage.clone(),
+            Self::Normal => node.normal_profile.clone(),
+            Self::Rescue => cluster.roles.rescue.clone().unwrap_or_default(),
+            Self::Profile(p) => p.clone(),
+        }
+    }
+
+    pub fn check(&self, cluster: &Cluster) -> Result<(), UsageError> {
+        match self {
+            Self::Rescue if cluster.roles.rescue.is_none() => Err(UsageError(
+                "the description names no rescue profile; set `roles.rescue` (docs/configuration.md)".into(),
+            )),
+            Self::Profile(p) if !cluster.profiles.contains_key(p) => {
+                let known: Vec<String> = cluster.profiles.keys().map(|k| format!("`{k}`")).collect();
+                Err(UsageError(format!("profile `{p}` is not described; use one of {}", known.join(", "))))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Which switched nodes `reset` puts back.
+#[derive(Debug, Clone, Copy)]
+pub enum Only {
+    /// `reimage` and friends: every selected node.
+    Every,
+    /// `reset`: nodes not on their normal profile, switched at least this long ago.
+    OlderThan(Option<Duration>),
+}
 
 /// One node and where it should boot next.
 #[derive(Debug, Clone)]
@@ -109,6 +157,26 @@ pub fn current(cluster: &Cluster, layout: &Layout, node: &Node) -> Result<LinkSt
         |p| cluster.profiles.contains_key(p),
         |p| layout.profile(p).is_file(),
     ))
+}
+
+/// Splits the steps into those `only` asks for and the recent switches it keeps.
+pub fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, Vec<Step<'_>>) {
+    let Only::OlderThan(age) = only else {
+        return (steps, Vec::new());
+    };
+    let now = SystemTime::now();
+    steps.into_iter().partition(|s| {
+        if s.already() {
+            return true;
+        }
+        let Some(age) = age else { return true };
+        // Only a switch to a described profile is worth waiting for; a missing entry, a
+        // file, or a link anywhere else is reset whatever its age.
+        let recent = s.is_switched()
+            && s.since
+                .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
+        !recent
+    })
 }
 
 /// What one applied switch did.

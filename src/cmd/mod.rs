@@ -11,7 +11,7 @@ mod watch;
 pub use log::log;
 pub use render::{apply, reload, render};
 pub use status::status;
-pub use switch::{switch, Destination, Only, SwitchRequest};
+pub use switch::{switch, SwitchRequest};
 pub use validate::validate;
 pub use watch::watch;
 

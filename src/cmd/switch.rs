@@ -1,65 +1,17 @@
 //! `pxectl reimage`, `boot-normal`, `rescue`, `boot` and `reset`: re-point nodes' links.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Result;
 
 use crate::cli::{Settings, SwitchArgs};
-use crate::cluster::{Cluster, Node};
 use crate::exit_codes::{ExitCode, UsageError};
 use crate::layout::Layout;
 use crate::lock;
 use crate::output::{progress_bar, Verbosity};
-use crate::switch::{self, Step};
+use crate::switch::{self, Destination, Only, Step};
 use crate::targets::{self, Selection};
-
-/// Where the switch sends each node.
-#[derive(Debug, Clone)]
-pub enum Destination {
-    /// `roles.reimage`.
-    Reimage,
-    /// Each node's normal profile.
-    Normal,
-    /// `roles.rescue`.
-    Rescue,
-    /// A profile named on the command line.
-    Profile(String),
-}
-
-impl Destination {
-    /// The profile for `node`, once `check` has passed.
-    fn profile(&self, cluster: &Cluster, node: &Node) -> String {
-        match self {
-            Self::Reimage => cluster.roles.reimage.clone(),
-            Self::Normal => node.normal_profile.clone(),
-            Self::Rescue => cluster.roles.rescue.clone().unwrap_or_default(),
-            Self::Profile(p) => p.clone(),
-        }
-    }
-
-    fn check(&self, cluster: &Cluster) -> Result<(), UsageError> {
-        match self {
-            Self::Rescue if cluster.roles.rescue.is_none() => Err(UsageError(
-                "the description names no rescue profile; set `roles.rescue` (docs/configuration.md)".into(),
-            )),
-            Self::Profile(p) if !cluster.profiles.contains_key(p) => {
-                let known: Vec<String> = cluster.profiles.keys().map(|k| format!("`{k}`")).collect();
-                Err(UsageError(format!("profile `{p}` is not described; use one of {}", known.join(", "))))
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Which switched nodes `reset` puts back.
-#[derive(Debug, Clone, Copy)]
-pub enum Only {
-    /// `reimage` and friends: every selected node.
-    Every,
-    /// `reset`: nodes not on their normal profile, switched at least this long ago.
-    OlderThan(Option<Duration>),
-}
 
 /// One switching command, as the command line asked for it.
 #[derive(Debug)]
@@ -104,7 +56,7 @@ pub fn switch(
     };
     // Under the lock, the one read of the link folder also removes a killed run's temporaries.
     let steps = switch::plan(&cluster, &layout, wanted(), lock.is_some())?;
-    let (steps, kept) = select(steps, only);
+    let (steps, kept) = switch::select(steps, only);
     warn_missing_profiles(&layout, &steps);
 
     let width = steps
@@ -193,26 +145,6 @@ fn require_targets(sel: &Selection<'_>, command: &str) -> Result<(), UsageError>
         )));
     }
     Ok(())
-}
-
-/// Splits the steps into those `only` asks for and the recent switches it keeps.
-fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, Vec<Step<'_>>) {
-    let Only::OlderThan(age) = only else {
-        return (steps, Vec::new());
-    };
-    let now = SystemTime::now();
-    steps.into_iter().partition(|s| {
-        if s.already() {
-            return true;
-        }
-        let Some(age) = age else { return true };
-        // Only a switch to a described profile is worth waiting for; a missing entry, a
-        // file, or a link anywhere else is reset whatever its age.
-        let recent = s.is_switched()
-            && s.since
-                .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
-        !recent
-    })
 }
 
 fn kept_note(kept: usize, only: Only) -> String {
