@@ -4,7 +4,7 @@
 //!
 //! The log (1 GiB by default; 2 MiB as a smoke run under `cargo test`; `PXECTL_BENCH_LOG_MB`
 //! changes it) is generated in the system temp folder (`TMPDIR=/dev/shm` puts it in memory).
-//! Warnings go to /dev/null. `PXECTL_BENCH_OTHER=PATH` also measures another pxectl binary
+//! Warnings go to /dev/null. `PXECTL_BENCH_BASELINE=PATH` also measures another pxectl binary
 //! (the build before a change, say) on the same log.
 
 #![allow(clippy::cast_precision_loss)]
@@ -47,7 +47,7 @@ fn main() {
 
     measure(PXECTL, base, lines, size);
     // Side by side with another build (the one before a change, say), on the same log.
-    if let Ok(other) = std::env::var("PXECTL_BENCH_OTHER") {
+    if let Ok(other) = std::env::var("PXECTL_BENCH_BASELINE") {
         run(base, &["reimage", "--all"]);
         println!("{other}:");
         measure(&other, base, lines, size);

@@ -1,6 +1,7 @@
 //! The cluster description: YAML text in, checked [`Cluster`] out, or every problem with its place.
 
 mod model;
+mod pieces;
 mod spans;
 mod validate;
 
@@ -24,7 +25,8 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
             .at(Some(Position { line: 1, column: 1 }))
             .hint("describe at least `server`, `profiles` and `roles`; examples/portacluster.yaml is a complete one")]);
     }
-    let raw: Result<RawDescription, _> = serde_yaml::from_str(text);
+    let raw: Result<RawDescription, _> =
+        pieces::read(text).map_or_else(|| serde_yaml::from_str(text), Ok);
     crate::timing::phase("yaml");
     let raw = raw.map_err(|e| every_problem(text, &e, base_dir))?;
     let checked = validate::validate(&raw, base_dir);
