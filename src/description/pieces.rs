@@ -1,6 +1,6 @@
-//! A long `nodes:` list read in pieces, so that serde_yaml never holds the events of the whole
-//! list at once (about 3 kB a node; 100,000 nodes would take over 300 MB). serde_yaml still
-//! reads every byte of the file, once; yaml-rust2 only says on which lines the items start.
+//! A long `nodes:` list read in pieces, so that `serde_yaml` never holds the events of the whole
+//! list at once (about 3 kB a node; 100,000 nodes would take over 300 MB). `serde_yaml` still
+//! reads every byte of the file, once; `yaml-rust2` only says on which lines the items start.
 //! Whatever is unusual (a flow-style list, anchors, aliases, tags, directives, line breaks
 //! other than `\n`, a piece that does not read back as exactly the items seen) gives `None`,
 //! and the caller reads the whole file as one.
@@ -40,7 +40,8 @@ pub fn read(text: &str) -> Option<RawDescription> {
     };
     let indent = lines[list.key_line].len() - lines[list.key_line].trim_start().len();
     let mut rest: String = lines[..list.items[0].line].concat();
-    rest.push_str(&format!("{}[]\n", " ".repeat(indent + 2)));
+    rest.push_str(&" ".repeat(indent + 2));
+    rest.push_str("[]\n");
     rest.push_str(&lines[end.min(lines.len())..].concat());
 
     let starts: Vec<usize> = list.items.iter().map(|i| i.line).collect();
@@ -48,8 +49,8 @@ pub fn read(text: &str) -> Option<RawDescription> {
         .chunks(PIECE)
         .enumerate()
         .map(|(k, chunk)| {
-            let last = starts.get((k + 1) * PIECE).copied().unwrap_or(end);
-            (chunk[0], last)
+            let next = starts.get((k + 1) * PIECE).copied().unwrap_or(end);
+            (chunk[0], next)
         })
         .collect();
     let read_pieces = |part: &[(usize, usize)]| -> Option<Vec<RawNode>> {
@@ -67,7 +68,7 @@ pub fn read(text: &str) -> Option<RawDescription> {
         nodes.extend(other.join().ok()??);
         Some((raw?, nodes))
     })?;
-    // The pieces hold exactly the items yaml-rust2 saw, in order.
+    // The pieces hold exactly the items `yaml-rust2` saw, in order.
     let same = nodes.len() == list.items.len()
         && nodes
             .iter()
@@ -91,11 +92,11 @@ struct List {
 
 struct Item {
     line: usize,
-    /// Its `name`, as yaml-rust2 read it.
+    /// Its `name`, as `yaml-rust2` read it.
     name: Option<String>,
 }
 
-/// Finds the top-level `nodes:` block list with yaml-rust2, keeping no more than its items'
+/// Finds the top-level `nodes:` block list with `yaml-rust2`, keeping no more than its items'
 /// lines and names.
 fn find(text: &str) -> Option<List> {
     #[derive(PartialEq)]
@@ -196,6 +197,7 @@ fn find(text: &str) -> Option<List> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     /// A description of `n` nodes; `block` writes each node as a block mapping.
     fn description(n: usize, block: bool, extra: &str) -> String {
@@ -204,19 +206,21 @@ mod tests {
         );
         for i in 0..n {
             if block {
-                s.push_str(&format!(
+                let _ = write!(
+                    s,
                     "  # node {i}\n  - name: n{i:06}\n    mac: '02:00:00:00:{:02x}:{:02x}'\n    groups:\n      - rack{}\n",
                     i / 256,
                     i % 256,
                     i / 40
-                ));
+                );
             } else {
-                s.push_str(&format!(
-                    "  - {{name: n{i:06}, mac: '02:00:00:00:{:02x}:{:02x}', groups: [rack{}]}}\n",
+                let _ = writeln!(
+                    s,
+                    "  - {{name: n{i:06}, mac: '02:00:00:00:{:02x}:{:02x}', groups: [rack{}]}}",
                     i / 256,
                     i % 256,
                     i / 40
-                ));
+                );
             }
         }
         s.push_str(extra);
@@ -260,7 +264,7 @@ mod tests {
             base.replace('\n', "\r\n"),
             format!("%YAML 1.2\n---\n{base}"),
             base.replacen("  - {name: n000003", "  - {name: n000003\u{2028}", 1),
-            // An item whose name yaml-rust2 and the piece would read differently cannot pass.
+            // An item whose name `yaml-rust2` and the piece would read differently cannot pass.
             base.replace("nodes:\n", "nodes: [\n")
                 .replace("]}\n", "]},\n")
                 + "]\n",
