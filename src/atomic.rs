@@ -166,10 +166,11 @@ impl Dir {
     }
 }
 
-/// Sets the mode of the regular file `path` through a descriptor opened without following a
-/// link: a link swapped in at `path` meanwhile is refused, never followed (its target's mode
-/// would change otherwise).
-pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+/// Sets the mode of the regular file `path`, the one with device and inode `id`, through a
+/// descriptor opened without following a link: a link or another file swapped in at `path`
+/// meanwhile is refused (its mode, or its target's, would change otherwise).
+pub fn set_mode(path: &Path, mode: u32, id: (u64, u64)) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let file = fs::OpenOptions::new()
         .read(true)
@@ -181,9 +182,12 @@ pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
             path.display()
         )
         })?;
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
+    if !file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && (m.dev(), m.ino()) == id)
+    {
         anyhow::bail!(
-            "`{}` is not a regular file any more; render again",
+            "`{}` was replaced while pxectl worked; render again",
             path.display()
         );
     }
@@ -257,12 +261,15 @@ mod tests {
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
         let profile = dir.path().join("installer");
         std::os::unix::fs::symlink(&secret, &profile).unwrap();
-        assert!(set_mode(&profile, 0o644).is_err());
+        assert!(set_mode(&profile, 0o644, (0, 0)).is_err());
         let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o600, "the link's target was made readable");
         std::fs::remove_file(&profile).unwrap();
         std::fs::write(&profile, "x").unwrap();
-        set_mode(&profile, 0o644).unwrap();
+        let other = std::fs::metadata(&secret).unwrap();
+        assert!(set_mode(&profile, 0o644, (other.dev(), other.ino())).is_err());
+        let meta = std::fs::metadata(&profile).unwrap();
+        set_mode(&profile, 0o644, (meta.dev(), meta.ino())).unwrap();
         let mode = std::fs::metadata(&profile).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o644);
     }

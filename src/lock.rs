@@ -147,7 +147,7 @@ fn holder(file: &File) -> Option<(u32, String)> {
     File::open(format!("/proc/{pid}/comm"))
         .and_then(|mut f| f.read_to_string(&mut name))
         .ok()?;
-    Some((pid, name.trim().to_string()))
+    Some((pid, crate::output::escaped(name.trim()).into_owned()))
 }
 
 #[cfg(test)]

@@ -52,12 +52,17 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 /// break...) are shown escaped (`\u{1b}`, `\n`), so a hostile link target or log line can
 /// neither send terminal escapes nor fake a line of output. JSON output does not need this.
 pub fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    // Control characters, and the invisible ones that reorder or break what follows.
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
+    };
+    if !text.chars().any(unsafe_char) {
         return text.into();
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if unsafe_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -81,5 +86,6 @@ mod tests {
             "a\\u{1b}[31mb\\u{7}\\nc\\u{85}"
         );
         assert_eq!(super::escaped("é"), "é");
+        assert_eq!(super::escaped("a\u{202e}b"), "a\\u{202e}b");
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cluster::{Cluster, Node};
 use crate::output;
 use crate::plan::FileKind;
-use crate::tree::{Change, Comparison, Entry, Finding, LinkState, NodeLink, Why};
+use crate::tree::{Change, Comparison, Entry, Finding, LinkState, NodeLink, Old};
 
 /// The whole report.
 #[derive(Debug, Serialize)]
@@ -117,15 +117,15 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
                 "`default` is {}, the description says a link to `{want}`; `pxectl render` replaces it",
                 old.describe()
             )),
-            Change::WriteFile { path, why, kind, .. } => {
-                let (problem, what) = match why {
-                    Why::New => ("missing", "does not exist; `pxectl render` writes it".to_string()),
-                    Why::Content => ("differs", "differs from the description; `pxectl render --diff` shows how and rewrites it".to_string()),
-                    Why::Link(t) => ("not-a-file", format!("is {}, not a file; `pxectl render` replaces it", Entry::Link(t.clone()).describe())),
+            Change::WriteFile { path, old, kind, .. } => {
+                let (problem, what) = match old {
+                    Old::Nothing => ("missing", "does not exist; `pxectl render` writes it".to_string()),
+                    Old::File { .. } => ("differs", "differs from the description; `pxectl render --diff` shows how and rewrites it".to_string()),
+                    Old::Link(t) => ("not-a-file", format!("is {}, not a file; `pxectl render` replaces it", Entry::Link(t.clone()).describe())),
                 };
                 out.file_problem(path, *kind, problem, &what);
             }
-            Change::SetMode { path, mode, old, kind } => {
+            Change::SetMode { path, mode, old, kind, .. } => {
                 let needs = if *kind == FileKind::Profile { "TFTP needs" } else { "it should be" };
                 let what = format!("has mode {old:o}; {needs} {mode:o}, which `pxectl render` sets");
                 out.file_problem(path, *kind, "mode", &what);
@@ -222,7 +222,7 @@ fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> No
                 |d| format!("`default` (`{}`)", output::escaped(d)),
             );
             (
-                default_target.map(str::to_string),
+                default_target.map(|d| output::escaped(d).into_owned()),
                 Some(format!(
                     "no `{name}` link: the node boots {via}; `pxectl boot-normal {}` creates it",
                     node.name

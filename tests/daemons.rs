@@ -861,3 +861,38 @@ fn a_running_systemd_daemon_that_refuses_the_new_files_gets_the_previous_ones_ba
         "is-active -- dnsmasq\nrestart -- dnsmasq\nrestart -- dnsmasq\nis-active -- nginx\nreload -- nginx\nreload -- nginx\n"
     );
 }
+
+/// A refused config is put back as it was, byte for byte and with its mode, even when it was
+/// not UTF-8 or not 0644; the hosts file, when it was a link, comes back as that link.
+#[test]
+fn a_refused_change_puts_back_exactly_what_was_there() {
+    let env = Env::example("portacluster");
+    let systemctl = FakeSystemctl::new(&env, "active");
+    env.write_config(
+        &example().replace("read_ethers: true", "read_ethers: true\n  hosts: hostsfile"),
+    );
+    systemctl
+        .run(&env, &["apply", "-q", "--no-verify", "--live-daemons"])
+        .expect(0);
+    let conf = env.at("/etc/dnsmasq.conf");
+    fs::write(&conf, b"# edited by hand \xe9\n").unwrap();
+    fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let hosts = env.at("/var/lib/pxectl/dhcp-hosts");
+    fs::rename(&hosts, env.at("/var/lib/pxectl/hosts.real")).unwrap();
+    std::os::unix::fs::symlink("hosts.real", &hosts).unwrap();
+    let before = (
+        common::tree(&env.root().join("etc")),
+        fs::read_link(&hosts).unwrap(),
+    );
+    systemctl.set_state("refusing");
+    systemctl
+        .run(&env, &["apply", "-q", "--no-verify", "--live-daemons"])
+        .expect(3);
+    assert_eq!(
+        (
+            common::tree(&env.root().join("etc")),
+            fs::read_link(&hosts).unwrap()
+        ),
+        before
+    );
+}

@@ -142,3 +142,60 @@ fn log_prints_the_journal_escaped() {
     );
     assert!(!out.contains('\x1b'));
 }
+
+/// The `default` link's target shows in the BOOTS column of a node without a link, and a
+/// config link's destination in render's lines: both from disk, both escaped.
+#[test]
+fn the_default_target_and_a_config_destination_are_printed_escaped() {
+    let env = rendered();
+    let default = env.pxe("default");
+    fs::remove_file(&default).unwrap();
+    symlink("in\x1b[31mRED\x07", &default).unwrap();
+    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
+    let nginx = env.at("/etc/nginx/nginx.conf");
+    let dest = env.at("/srv/public/x\x1b[31mEVIL\nfake line");
+    fs::copy(&nginx, &dest).unwrap();
+    fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    fs::remove_file(&nginx).unwrap();
+    symlink(&dest, &nginx).unwrap();
+    for args in [
+        &["status"][..],
+        &["render", "--check"],
+        &["render", "--dry-run"],
+    ] {
+        let run = env.run(args);
+        for text in [run.stdout(), run.stderr()] {
+            assert!(
+                !text.contains('\x1b') && !text.contains('\x07'),
+                "{args:?}:\n{text}"
+            );
+            assert!(
+                !text.lines().any(|l| l.starts_with("fake line")),
+                "{args:?}:\n{text}"
+            );
+        }
+    }
+}
+
+/// Leftovers are known by the path pxectl wrote: after a move of the TFTP root, the old
+/// folder's profiles are leftovers, and an operator's file of the same name in the new one is
+/// never touched.
+#[test]
+fn leftovers_are_known_by_path_not_by_name() {
+    let env = rendered();
+    let text = fs::read_to_string(env.config()).unwrap();
+    let start = text.find("  rescue:\n").unwrap();
+    let end = text.find("roles:").unwrap();
+    let edited = format!("{}\n{}", &text[..start], &text[end..])
+        .replace("  rescue: rescue\n", "")
+        .replace("tftp_root: /srv/public/pxe", "tftp_root: /srv/tftp");
+    env.write_config(&edited);
+    let mine = env.at("/srv/tftp/pxelinux.cfg/rescue");
+    fs::create_dir_all(mine.parent().unwrap()).unwrap();
+    fs::write(&mine, "# the operator's own\n").unwrap();
+    env.run(&["render", "--prune"]).expect(0);
+    assert_eq!(fs::read_to_string(&mine).unwrap(), "# the operator's own\n");
+    for gone in ["rescue", "installer", "arch-linux"] {
+        assert!(!env.pxe(gone).exists(), "{gone} left in the old TFTP root");
+    }
+}

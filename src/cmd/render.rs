@@ -13,7 +13,7 @@ use crate::exit_codes::ExitCode;
 use crate::layout::Layout;
 use crate::lock;
 use crate::output::{self, plural, progress_bar, Verbosity};
-use crate::tree::{self, Applied, Change, Comparison, Finding, LinkState, Why};
+use crate::tree::{self, Applied, Change, Comparison, Finding, LinkState, Old};
 
 /// Runs `pxectl render`.
 pub fn render(settings: &Settings, args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -88,7 +88,7 @@ fn run(
     {
         bail!(
             "`{}` is {}, not a file; move it away so pxectl can write its file there",
-            path.display(),
+            output::path(path),
             entry.describe()
         );
     }
@@ -149,7 +149,7 @@ fn verify(
     out: &mut dyn Write,
 ) -> Result<()> {
     for checked in daemons::verify_changes(cluster, &cmp.changes, skip, layout.staging())? {
-        let (path, daemon) = (checked.path.display(), checked.daemon);
+        let (path, daemon) = (output::path(checked.path), checked.daemon);
         match checked.verified {
             Verified::Passed(how) => {
                 if settings.verbosity > Verbosity::Quiet {
@@ -275,7 +275,7 @@ fn report(
         }
     }
     for (link, node) in cmp.nodes.iter().zip(cluster.nodes.iter().map(|n| &n.name)) {
-        let path = link.path.display();
+        let path = output::path(&link.path);
         match &link.state {
             LinkState::Switched(target) => {
                 if verbosity == Verbosity::Verbose {
@@ -301,26 +301,26 @@ fn report(
         match finding {
             Finding::Blocked { path, entry } => eprintln!(
                 "warning: `{}` is {} where a link belongs; move it away so render can create the link",
-                path.display(),
+                output::path(path),
                 entry.describe()
             ),
             Finding::NotAFile { path, entry, .. } => eprintln!(
                 "warning: `{}` is {}, not a file; move it away so pxectl can write its file there",
-                path.display(),
+                output::path(path),
                 entry.describe()
             ),
             Finding::Orphan { path, entry: tree::Entry::Link(_), .. } => eprintln!(
                 "warning: `{}` is a link for a MAC that no node has; `pxectl render --prune` removes it",
-                path.display()
+                output::path(path)
             ),
             Finding::Orphan { path, entry, .. } => eprintln!(
                 "warning: `{}` is {}, named like the link of a MAC that no node has; remove it by hand",
-                path.display(),
+                output::path(path),
                 entry.describe()
             ),
             Finding::Leftover { path } => eprintln!(
                 "warning: `{}` is a profile file pxectl wrote that is no longer described; `pxectl render --prune` removes it",
-                path.display()
+                output::path(path)
             ),
         }
     }
@@ -329,30 +329,35 @@ fn report(
 
 fn describe(change: &Change) -> String {
     match change {
-        Change::WriteFile { path, why, .. } => {
-            let why = match why {
-                Why::New => "new",
-                Why::Content | Why::Link(_) => "changed",
+        Change::WriteFile { path, old, .. } => {
+            let why = match old {
+                Old::Nothing => "new",
+                Old::File { .. } | Old::Link(_) => "changed",
             };
-            format!("write  {} ({why})", path.display())
+            format!("write  {} ({why})", output::path(path))
         }
         Change::SetMode {
             path, mode, old, ..
-        } => format!("chmod  {} ({old:o} -> {mode:o})", path.display()),
+        } => format!("chmod  {} ({old:o} -> {mode:o})", output::path(path)),
         Change::RemoveFile { path } => {
-            format!("prune  {} (a profile no longer described)", path.display())
+            format!(
+                "prune  {} (a profile no longer described)",
+                output::path(path)
+            )
         }
-        Change::CreateLink { path, target, .. } => format!("link   {} -> {target}", path.display()),
+        Change::CreateLink { path, target, .. } => {
+            format!("link   {} -> {target}", output::path(path))
+        }
         Change::ReplaceLink { path, target, old } => {
             format!(
                 "relink {} -> {target} (was {})",
-                path.display(),
+                output::path(path),
                 old.describe()
             )
         }
         Change::RemoveLink { path, old, .. } => format!(
             "prune  {} (was a link to `{}`)",
-            path.display(),
+            output::path(path),
             output::path(old)
         ),
     }
@@ -365,7 +370,7 @@ fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
             old,
             contents,
             ..
-        } => (path, old.clone().unwrap_or_default(), contents.clone()),
+        } => (path, old.text(), contents.clone()),
         Change::CreateLink { path, target, .. } => (path, String::new(), format!("-> {target}\n")),
         Change::ReplaceLink { path, target, old } => (
             path,
@@ -377,7 +382,7 @@ fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
         }
         Change::SetMode { .. } | Change::RemoveFile { .. } => return Ok(()),
     };
-    let shown = path.display().to_string();
+    let shown = output::path(path);
     let diff = similar::TextDiff::from_lines(&old, &new);
     write!(
         out,

@@ -13,7 +13,7 @@ use super::{find_binary, output_text, run_with_timeout};
 use crate::atomic;
 use crate::cluster::{Daemon, Daemons, Reload};
 use crate::plan::FileKind;
-use crate::tree::Change;
+use crate::tree::{Change, Old};
 
 /// Reload or restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,18 +314,16 @@ fn systemctl(daemon: &Daemon) -> Result<PathBuf> {
 /// Puts back the files `files` had before `changes` (removing the new ones).
 fn restore(changes: &[Change], files: &[PathBuf]) -> Result<()> {
     for change in changes {
-        let Change::WriteFile {
-            dest, old, mode, ..
-        } = change
-        else {
+        let Change::WriteFile { dest, old, .. } = change else {
             continue;
         };
         if !files.contains(dest) {
             continue;
         }
         match old {
-            Some(old) => atomic::write_file(dest, old.as_bytes(), *mode)?,
-            None => std::fs::remove_file(dest)
+            Old::File { bytes, mode } => atomic::write_file(dest, bytes, *mode)?,
+            Old::Link(target) => atomic::replace_link(dest, &target.to_string_lossy())?,
+            Old::Nothing => std::fs::remove_file(dest)
                 .with_context(|| format!("cannot remove `{}`", dest.display()))?,
         }
     }
@@ -479,7 +477,6 @@ fn running_pid(daemon: &Daemon, path: &Path) -> Result<Option<Pid>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::Why;
 
     fn write(kind: FileKind) -> Change {
         Change::WriteFile {
@@ -487,8 +484,7 @@ mod tests {
             dest: PathBuf::from("/x"),
             contents: String::new(),
             mode: 0o644,
-            old: None,
-            why: Why::Content,
+            old: Old::Nothing,
             kind,
         }
     }

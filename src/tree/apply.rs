@@ -66,8 +66,8 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
                 atomic::write_file(dest, contents.as_bytes(), *mode)?;
                 done.files_written += 1;
             }
-            Change::SetMode { path, mode, .. } => {
-                atomic::set_mode(path, *mode)?;
+            Change::SetMode { path, mode, id, .. } => {
+                atomic::set_mode(path, *mode, *id)?;
                 done.files_written += 1;
             }
             Change::RemoveFile { path } => {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -17,17 +17,34 @@ use crate::layout::Layout;
 use crate::mac::MacAddr;
 use crate::plan::{FileKind, FilePlan, LinkRole, Plan};
 
-/// The state file listing the profile files render wrote, one name a line: a profile removed
-/// from the description is then known as a leftover.
+/// The state file listing the profile files render wrote, one path (on this machine) a line:
+/// a profile removed from the description, or left in a TFTP root no longer described, is
+/// then known as a leftover.
 pub const WRITTEN: &str = "profiles.written";
 
-/// Why a file is rewritten.
+/// What stood where a file is written, as it was: to show in a diff, and to put back when a
+/// running daemon refuses the new file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Why {
-    New,
-    Content,
-    /// A link (to this target) stands where pxectl's own file belongs: replaced, never followed.
+pub enum Old {
+    Nothing,
+    File {
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    /// A link where pxectl's own file belongs (a profile, the hosts file): replaced, never
+    /// followed.
     Link(PathBuf),
+}
+
+impl Old {
+    /// As text for a diff.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Nothing => String::new(),
+            Self::File { bytes, .. } => String::from_utf8_lossy(bytes).into_owned(),
+            Self::Link(t) => format!("({})\n", Entry::Link(t.clone()).describe()),
+        }
+    }
 }
 
 /// One change that would bring the disk in line with the plan. Paths are on this machine.
@@ -39,8 +56,7 @@ pub enum Change {
         dest: PathBuf,
         contents: String,
         mode: u32,
-        old: Option<String>,
-        why: Why,
+        old: Old,
         kind: FileKind,
     },
     SetMode {
@@ -48,6 +64,8 @@ pub enum Change {
         mode: u32,
         old: u32,
         kind: FileKind,
+        /// The device and inode compared: the mode of no other file is changed.
+        id: (u64, u64),
     },
     CreateLink {
         path: PathBuf,
@@ -216,7 +234,7 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
         });
     }
 
-    leftovers(&mut cmp, plan, layout, &listing, prune);
+    leftovers(&mut cmp, plan, layout, prune);
     orphans(&mut cmp, plan, listing, prune);
     crate::timing::phase("compare");
     Ok(cmp)
@@ -244,26 +262,29 @@ fn managed_link(cmp: &mut Comparison, path: PathBuf, target: &str, found: Option
 
 /// Profile files render wrote once (listed in [`WRITTEN`]) that are no longer described; and
 /// the list's new text.
-fn leftovers(cmp: &mut Comparison, plan: &Plan, layout: &Layout, listing: &Listing, prune: bool) {
-    let path = layout.state_dir.join(WRITTEN);
-    let old = fs::read_to_string(&path).unwrap_or_default();
-    let mut keep: BTreeSet<&str> = plan.profiles.iter().map(String::as_str).collect();
-    for name in old.lines().filter(|n| !plan.profiles.contains(*n)) {
-        if !listing
-            .get(name)
-            .is_some_and(|f| matches!(f.entry, Entry::File))
-        {
+fn leftovers(cmp: &mut Comparison, plan: &Plan, layout: &Layout, prune: bool) {
+    let old = fs::read_to_string(layout.state_dir.join(WRITTEN)).unwrap_or_default();
+    let mut keep: BTreeSet<String> = plan
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Profile)
+        .map(|f| f.path.to_string_lossy().into_owned())
+        .collect();
+    let recorded: Vec<&str> = old.lines().filter(|p| !keep.contains(*p)).collect();
+    for recorded in recorded {
+        let path = PathBuf::from(recorded);
+        // Still a regular file where pxectl wrote it (a link or folder there is not its own).
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             continue;
         }
-        let path = plan.link_dir.join(name);
         if prune {
             cmp.changes.push(Change::RemoveFile { path });
         } else {
-            keep.insert(name);
+            keep.insert(recorded.to_string());
             cmp.findings.push(Finding::Leftover { path });
         }
     }
-    let new: String = keep.iter().flat_map(|n| [n, "\n"]).collect();
+    let new: String = keep.iter().flat_map(|p| [p.as_str(), "\n"]).collect();
     if new != old {
         cmp.written = Some(new);
     }
@@ -297,14 +318,13 @@ fn compare_file(
     forbidden: &[PathBuf],
 ) -> Result<()> {
     let path = file.path.clone();
-    let write = |cmp: &mut Comparison, dest: PathBuf, old: Option<String>, why| {
+    let write = |cmp: &mut Comparison, dest: PathBuf, old: Old| {
         cmp.changes.push(Change::WriteFile {
             path: file.path.clone(),
             dest,
             contents: file.contents.clone(),
             mode: file.mode,
             old,
-            why,
             kind: file.kind,
         });
     };
@@ -320,7 +340,7 @@ fn compare_file(
     };
     let dest = match entry {
         None => {
-            write(cmp, path.clone(), None, Why::New);
+            write(cmp, path.clone(), Old::Nothing);
             return Ok(());
         }
         Some(Entry::Link(_))
@@ -330,8 +350,7 @@ fn compare_file(
         }
         Some(Entry::Link(target)) => {
             // Profiles and the hosts file are pxectl's own: a link there is replaced, never followed.
-            let old = format!("(a link to `{}`)\n", crate::output::path(&target));
-            write(cmp, path.clone(), Some(old), Why::Link(target));
+            write(cmp, path.clone(), Old::Link(target));
             return Ok(());
         }
         Some(Entry::File) => path.clone(),
@@ -344,14 +363,31 @@ fn compare_file(
             return Ok(());
         }
     };
-    let meta = match fs::metadata(&dest) {
-        Ok(m) => m,
+    // Read through one descriptor: a profile or the hosts file is opened without following a
+    // link (one swapped in since the scan is refused); a config, through the checked link.
+    let follow = matches!(file.kind, FileKind::DnsmasqConf | FileKind::NginxConf);
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(if follow { 0 } else { nix::libc::O_NOFOLLOW } | nix::libc::O_NONBLOCK)
+        .open(&dest);
+    let mut handle = match opened {
+        Ok(h) => h,
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            write(cmp, dest, None, Why::New);
+            write(cmp, dest, Old::Nothing);
             return Ok(());
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot inspect `{}`", dest.display())),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot read `{}` (if it became a link, remove it)",
+                    dest.display()
+                )
+            })
+        }
     };
+    let meta = handle
+        .metadata()
+        .with_context(|| format!("cannot inspect `{}`", dest.display()))?;
     if !meta.is_file() {
         let entry = if meta.is_dir() {
             Entry::Dir
@@ -365,16 +401,19 @@ fn compare_file(
         });
         return Ok(());
     }
-    let old = fs::read(&dest).with_context(|| format!("cannot read `{}`", dest.display()))?;
-    if old != file.contents.as_bytes() {
-        let old = String::from_utf8_lossy(&old).into_owned();
-        write(cmp, dest, Some(old), Why::Content);
-    } else if meta.permissions().mode() & 0o7777 != file.mode {
+    let mut bytes = Vec::with_capacity(file.contents.len());
+    std::io::Read::read_to_end(&mut handle, &mut bytes)
+        .with_context(|| format!("cannot read `{}`", dest.display()))?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if bytes != file.contents.as_bytes() {
+        write(cmp, dest, Old::File { bytes, mode });
+    } else if mode != file.mode {
         cmp.changes.push(Change::SetMode {
             path: dest,
             mode: file.mode,
-            old: meta.permissions().mode() & 0o7777,
+            old: mode,
             kind: file.kind,
+            id: (meta.dev(), meta.ino()),
         });
     } else {
         cmp.unchanged_files += 1;

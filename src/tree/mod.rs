@@ -8,6 +8,6 @@ mod link;
 mod scan;
 
 pub use apply::{apply, Applied, NodeLinkChange};
-pub use compare::{compare, Change, Comparison, Finding, NodeLink, Why, WRITTEN};
+pub use compare::{compare, Change, Comparison, Finding, NodeLink, Old, WRITTEN};
 pub use link::{is_plain_name, LinkState};
 pub use scan::{remove_temps, scan, warn_foreign_temp, Entry, Found, Listing};
