@@ -896,3 +896,104 @@ fn a_refused_change_puts_back_exactly_what_was_there() {
         before
     );
 }
+/// Runs `pxectl --root out ARGS` in a mount namespace of its own (torn down when it ends), with
+/// a tmpfs over each folder of `hidden`: `setup` fills them before, `check` prints what is in
+/// them after, and that is returned once pxectl has succeeded with the nginx.conf it renders
+/// tested by the real nginx. The live folders are never touched.
+fn in_private_mounts(
+    env: &Env,
+    hidden: &[&str],
+    setup: &str,
+    check: &str,
+    args: &[&str],
+) -> String {
+    let pxectl = env.command(args, true);
+    // pxectl's own output goes to stderr, so that stdout is what `check` prints.
+    let script = format!(
+        "set -e\nfor d in {}; do mount -t tmpfs pxectl-test \"$d\"; done\n{setup}\n\"$@\" >&2\n{check}\n",
+        hidden.join(" ")
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+    ])
+    .arg(pxectl.get_program())
+    .args(pxectl.get_args());
+    for (key, value) in pxectl.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let run = env.finish(&mut cmd);
+    let nginx = pxectl::daemons::find_binary("nginx").unwrap();
+    run.expect(0)
+        .stderr_has(&format!("nginx.conf (`{} -t`: ok)", nginx.display()));
+    run.stdout()
+}
+
+/// Whether this test may run nginx -t in a mount namespace of its own.
+#[track_caller]
+fn private_mounts() -> bool {
+    prerequisite(
+        is_root()
+            && have("nginx")
+            && std::process::Command::new("unshare")
+                .args(["--mount", "true"])
+                .status()
+                .is_ok_and(|s| s.success()),
+        "needs root, nginx and `unshare --mount` (nginx -t runs in a mount namespace of its own)",
+    )
+}
+
+#[test]
+fn nginx_t_under_root_leaves_the_live_temp_folders_alone() {
+    if !private_mounts() {
+        return;
+    }
+    let env = Env::example("portacluster");
+    // nginx -t as root creates its compiled-in temporary folders that are missing and gives
+    // them all to its `user` (`nobody` when the config names none); www-data's stand-in owns
+    // these, and two are missing.
+    let left = in_private_mounts(
+        &env,
+        &["/var/lib/nginx"],
+        "cd /var/lib/nginx && mkdir body proxy fastcgi && chown 4321:4321 body proxy fastcgi",
+        "stat -c '%n %u:%g %a' *",
+        &["render", "--dry-run"],
+    );
+    assert_eq!(
+        left,
+        "body 4321:4321 755\nfastcgi 4321:4321 755\nproxy 4321:4321 755\n"
+    );
+}
+
+#[test]
+fn nginx_t_under_root_leaves_the_live_pid_file_alone() {
+    if !private_mounts() {
+        return;
+    }
+    let env = Env::example("portacluster");
+    let tpl = env.dir.path().join("tpl");
+    fs::create_dir(&tpl).unwrap();
+    let template = fs::read_to_string(repo("templates/nginx.conf.tera")).unwrap();
+    fs::write(
+        tpl.join("nginx.conf.tera"),
+        format!("pid /run/nginx.pid;\n{template}"),
+    )
+    .unwrap();
+    let left = in_private_mounts(
+        &env,
+        &["/run"],
+        "",
+        "ls -A /run",
+        &["render", "--dry-run", "--templates", tpl.to_str().unwrap()],
+    );
+    assert_eq!(left, "", "nginx -t created a file in /run");
+}

@@ -46,7 +46,7 @@ pub struct Checked<'a> {
 
 /// Tests every dnsmasq.conf and nginx.conf `changes` write with the real program (`skip`:
 /// none, for `--no-verify`); the first refusal is the error. `staged`: the files are written
-/// under `--root`, so no log nginx -t opens may be at its real path.
+/// under `--root`, so nothing nginx -t creates or changes may be at its real path.
 pub fn verify_changes<'a>(
     cluster: &'a Cluster,
     changes: &'a [Change],
@@ -101,7 +101,8 @@ struct Candidate<'a> {
 
 /// Tests `candidate` with the real program. nginx gets the candidate in a scratch folder
 /// beside links to the files of the config's own folder (so `include mime.types` resolves as
-/// it will when installed), and, when `staged`, with its logs in that folder too.
+/// it will when installed), and, when `staged`, with its logs, pid file and temporary folders
+/// in that folder too.
 fn verify(
     daemon: &Daemon,
     candidate: &Candidate,
@@ -124,10 +125,10 @@ fn verify(
     let name = real.file_name().unwrap_or_default();
     let tested = scratch.path().join(name);
     let text = if kind == FileKind::NginxConf && staged {
-        let logs = scratch.path().join("logs");
-        std::fs::create_dir(&logs)
-            .with_context(|| format!("cannot create `{}`", logs.display()))?;
-        logs_into(contents, &logs)
+        let moved = scratch.path().join("moved");
+        std::fs::create_dir(&moved)
+            .with_context(|| format!("cannot create `{}`", moved.display()))?;
+        into_scratch(contents, &moved)
     } else {
         contents.to_string()
     };
@@ -147,7 +148,8 @@ fn verify(
                 .arg(scratch.path())
                 .arg("-c")
                 .arg(&tested);
-            // Keep the test away from the live pid file (/run/nginx.pid), unless the config names one.
+            // Keep the test away from the live pid file (/run/nginx.pid), unless the config names
+            // one (moved into the scratch folder when `staged`).
             if !contents.lines().any(|l| l.trim_start().starts_with("pid ")) {
                 cmd.arg("-g").arg(format!(
                     "pid {};",
@@ -192,36 +194,80 @@ fn link_siblings(dir: &Path, except: &std::ffi::OsStr, into: &Path) {
     }
 }
 
-/// nginx.conf text `contents` with the absolute path of every `access_log` and `error_log`
-/// directive replaced by a file in `dir`: `nginx -t` creates the logs its config names, and a
-/// staged config's logs are not this machine's.
-fn logs_into(contents: &str, dir: &Path) -> String {
+/// The directives naming the folders nginx buffers request bodies and upstream replies in.
+const TEMP_PATHS: [&str; 5] = [
+    "client_body_temp_path",
+    "proxy_temp_path",
+    "fastcgi_temp_path",
+    "uwsgi_temp_path",
+    "scgi_temp_path",
+];
+
+/// nginx.conf text `contents` with everything `nginx -t` creates or changes moved into `dir`:
+/// the absolute paths of the logs (`access_log`, `error_log`), the pid file and the temporary
+/// folders (`*_temp_path`) point into it, and the top-level `http {}` sets every temporary
+/// folder it does not set itself there, since as root nginx creates its compiled-in ones
+/// (`/var/lib/nginx/body`, ...) and gives them to its `user`. A staged config's files are not
+/// this machine's. Lines keep their numbers, so nginx's messages point into the real file.
+fn into_scratch(contents: &str, dir: &Path) -> String {
     let mut out = String::with_capacity(contents.len());
     let mut rest = contents;
-    let mut logs = 0;
-    // Whether the next word is a directive's name.
+    let mut moved = 0;
+    let moved_to = |moved: usize, suffix: &str| format!("\"{}/{moved}.{suffix}\"", dir.display());
+    // Whether the next word is a directive's name, and the name of the one being read.
     let mut directive = true;
+    let mut name = "";
+    let mut depth = 0usize;
+    // Where the body of the top-level `http {` starts in `out`, the temporary folders set
+    // directly in it, and whether it is open.
+    let mut http = None;
+    let mut http_sets = Vec::new();
+    let mut in_http = false;
     while let Some(c) = rest.chars().next() {
         let len = if c == '#' {
             rest.find('\n').unwrap_or(rest.len())
         } else if c.is_whitespace() {
             c.len_utf8()
         } else if matches!(c, ';' | '{' | '}') {
+            if c == '{' {
+                depth += 1;
+                if depth == 1 && name == "http" && http.is_none() {
+                    http = Some(out.len() + 1);
+                    in_http = true;
+                }
+            } else if c == '}' {
+                depth = depth.saturating_sub(1);
+                in_http &= depth > 0;
+            }
             directive = true;
             1
         } else {
             let len = word_len(rest);
-            let is_log = directive && matches!(&rest[..len], "access_log" | "error_log");
+            let word = &rest[..len];
+            let suffix = if directive {
+                name = word;
+                if in_http && depth == 1 && TEMP_PATHS.contains(&word) {
+                    http_sets.push(word);
+                }
+                match word {
+                    "access_log" | "error_log" => Some("log"),
+                    "pid" => Some("pid"),
+                    _ if TEMP_PATHS.contains(&word) => Some("temp"),
+                    _ => None,
+                }
+            } else {
+                None
+            };
             directive = false;
-            if is_log {
+            if let Some(suffix) = suffix {
                 let after = &rest[len..];
                 let space = after.len() - after.trim_start().len();
                 let path_len = word_len(&after[space..]);
                 let path = &after[space..space + path_len];
                 if path.trim_start_matches(['"', '\'']).starts_with('/') {
-                    logs += 1;
+                    moved += 1;
                     out.push_str(&rest[..len + space]);
-                    let _ = write!(out, "\"{}/{logs}.log\"", dir.display());
+                    out.push_str(&moved_to(moved, suffix));
                     rest = &after[space + path_len..];
                     continue;
                 }
@@ -230,6 +276,14 @@ fn logs_into(contents: &str, dir: &Path) -> String {
         };
         out.push_str(&rest[..len]);
         rest = &rest[len..];
+    }
+    if let Some(at) = http {
+        let mut set = String::new();
+        for temp in TEMP_PATHS.iter().filter(|t| !http_sets.contains(t)) {
+            moved += 1;
+            let _ = write!(set, " {temp} {};", moved_to(moved, "temp"));
+        }
+        out.insert_str(at, &set);
     }
     out
 }
@@ -259,8 +313,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn logs_of_a_staged_nginx_conf_move_into_the_scratch_folder() {
-        let conf = "error_log /var/log/nginx/error.log warn;\n\
+    fn what_nginx_t_writes_for_a_staged_nginx_conf_moves_into_the_scratch_folder() {
+        let conf = "pid /run/nginx.pid;\n\
+                    error_log /var/log/nginx/error.log warn;\n\
+                    events { proxy_temp_path events; }\n\
                     http {\n\
                     \x20   access_log  \"/var/log/a b.log\" main; # access_log /in/a/comment;\n\
                     \x20   server { access_log off; location / {access_log /cb.log cb; return 204;} }\n\
@@ -268,17 +324,25 @@ mod tests {
                     \x20   error_log logs/relative.log;\n\
                     \x20   access_log syslog:server=127.0.0.1;\n\
                     \x20   my_access_log /not/a/log;\n\
+                    \x20   proxy_temp_path /var/cache/proxy 1 2;\n\
+                    \x20   fastcgi_temp_path fastcgi;\n\
+                    \x20   server { client_body_temp_path /srv/body; }\n\
                     }\n";
         assert_eq!(
-            logs_into(conf, Path::new("/s")),
-            "error_log \"/s/1.log\" warn;\n\
-             http {\n\
-             \x20   access_log  \"/s/2.log\" main; # access_log /in/a/comment;\n\
-             \x20   server { access_log off; location / {access_log \"/s/3.log\" cb; return 204;} }\n\
+            into_scratch(conf, Path::new("/s")),
+            "pid \"/s/1.pid\";\n\
+             error_log \"/s/2.log\" warn;\n\
+             events { proxy_temp_path events; }\n\
+             http { client_body_temp_path \"/s/7.temp\"; uwsgi_temp_path \"/s/8.temp\"; scgi_temp_path \"/s/9.temp\";\n\
+             \x20   access_log  \"/s/3.log\" main; # access_log /in/a/comment;\n\
+             \x20   server { access_log off; location / {access_log \"/s/4.log\" cb; return 204;} }\n\
              \x20   log_format x 'access_log /in/a/string';\n\
              \x20   error_log logs/relative.log;\n\
              \x20   access_log syslog:server=127.0.0.1;\n\
              \x20   my_access_log /not/a/log;\n\
+             \x20   proxy_temp_path \"/s/5.temp\" 1 2;\n\
+             \x20   fastcgi_temp_path fastcgi;\n\
+             \x20   server { client_body_temp_path \"/s/6.temp\"; }\n\
              }\n"
         );
     }
