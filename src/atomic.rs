@@ -18,33 +18,18 @@ pub fn is_temp(name: &str) -> bool {
 /// Writes `contents` to `path` with `mode`: temporary in the same folder, fsync, rename.
 /// A reader sees the old file or the new one, never a part; a crash leaves only a temporary.
 pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    write_with(path, mode, |w| w.write_all(contents))
-}
-
-/// [`write_file`] with the contents streamed by `write` (through a buffer), for files too large
-/// to build in memory first.
-pub fn write_with(
-    path: &Path,
-    mode: u32,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
-) -> Result<()> {
+    use std::io::Write as _;
     let dir = parent(path);
-    let tmp = tempfile::Builder::new()
+    let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
-    let tmp = write(&mut out)
+    tmp.write_all(contents)
         .and_then(|()| {
-            out.into_inner()
-                .map_err(std::io::IntoInnerError::into_error)
-        })
-        .and_then(|tmp| {
             tmp.as_file()
-                .set_permissions(fs::Permissions::from_mode(mode))?;
-            tmp.as_file().sync_all()?;
-            Ok(tmp)
+                .set_permissions(fs::Permissions::from_mode(mode))
         })
+        .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write a temporary file for `{}`", path.display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)
@@ -207,33 +192,6 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create folder `{}`", dir.display()))
 }
 
-/// Removes pxectl temporaries left in `dir` by a killed run; returns how many.
-pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e).with_context(|| format!("cannot read folder `{}`", dir.display())),
-    };
-    let mut removed = 0;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot read folder `{}`", dir.display()))?;
-        if !entry.file_name().to_str().is_some_and(is_temp) {
-            continue;
-        }
-        // Only links and regular files are pxectl's temporaries.
-        if entry
-            .file_type()
-            .is_ok_and(|t| t.is_file() || t.is_symlink())
-        {
-            remove_stale_temp(&entry.path())?;
-            removed += 1;
-        } else {
-            crate::tree::warn_foreign_temp(&entry.path());
-        }
-    }
-    Ok(removed)
-}
-
 /// Removes one temporary a killed run left; one already gone is fine.
 pub fn remove_stale_temp(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
@@ -318,15 +276,5 @@ mod tests {
         replace_link(&p, "c").unwrap();
         assert_eq!(fs::read_link(&p).unwrap(), Path::new("c"));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn stale_temps_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(format!("{TEMP_PREFIX}1.2")), "").unwrap();
-        fs::write(dir.path().join("keep"), "").unwrap();
-        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
-        assert_eq!(remove_stale_temps(&dir.path().join("missing")).unwrap(), 0);
-        assert!(dir.path().join("keep").exists());
     }
 }

@@ -232,18 +232,6 @@ pub struct Node {
     pub normal_profile: String,
 }
 
-impl Cluster {
-    /// The per-MAC link folder.
-    pub fn pxelinux_dir(&self) -> PathBuf {
-        self.paths.pxelinux_dir()
-    }
-
-    /// Path of a profile's file.
-    pub fn profile_path(&self, name: &str) -> PathBuf {
-        self.pxelinux_dir().join(name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

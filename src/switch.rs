@@ -140,22 +140,12 @@ pub fn current(cluster: &Cluster, layout: &Layout, node: &Node) -> Result<LinkSt
     let path = layout
         .pxelinux_dir
         .join(LinkScheme::Pxelinux.name(node.mac));
-    let entry = match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_symlink() => Some(Entry::Link(
-            std::fs::read_link(&path)
-                .with_context(|| format!("cannot read link `{}`", path.display()))?,
-        )),
-        Ok(m) if m.is_file() => Some(Entry::File),
-        Ok(m) if m.is_dir() => Some(Entry::Dir),
-        Ok(_) => Some(Entry::Other),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot inspect `{}`", path.display())),
-    };
+    let entry = tree::entry_at(&path)?;
     Ok(LinkState::of(
         entry.as_ref(),
         &node.normal_profile,
         |p| cluster.profiles.contains_key(p),
-        |p| layout.profile(p).is_file(),
+        |p| tree::is_file(&layout.profile(p)),
     ))
 }
 

@@ -54,12 +54,7 @@ pub fn resolve<'c>(
     let mut problems = Vec::new();
 
     for arg in sel.names {
-        // A link's name, as `ls pxelinux.cfg` shows it, names its MAC too.
-        let mac = arg
-            .parse::<MacAddr>()
-            .ok()
-            .or_else(|| MacAddr::from_pxelinux_name(&arg.to_ascii_lowercase()));
-        if let Some(mac) = mac {
+        if let Some(mac) = mac_of(arg) {
             if let Some(&i) = by_mac.get(&mac) {
                 chosen[i] = true;
             } else if let Some(r) = cluster.reservations.iter().find(|r| r.mac == mac) {
@@ -179,6 +174,14 @@ fn unknown_node(name: &str, cluster: &Cluster) -> String {
 /// That `who` (a name in backticks, or a MAC's owner) is a reservation.
 fn reservation(who: &str) -> String {
     format!("{who} is a DHCP reservation, not a node: it never PXE boots, so it has no boot profile to switch")
+}
+
+/// The MAC a target names: any spelling of the address, or a link's name as `ls pxelinux.cfg`
+/// shows it.
+pub fn mac_of(arg: &str) -> Option<MacAddr> {
+    arg.parse::<MacAddr>()
+        .ok()
+        .or_else(|| MacAddr::from_pxelinux_name(&arg.to_ascii_lowercase()))
 }
 
 /// `expr` with every number inside brackets zero-padded to `width`: `n[1-3]` to `n[01-03]`.

@@ -256,14 +256,17 @@ fn every_switch_is_journaled_and_log_filters() {
         .expect(2)
         .stdout_is("")
         .stderr_is("error: `--since yesterday-ish` is neither a duration nor a time; write `2h`, `7d` or `2026-11-25T10:00:00Z`\n");
-    env.run(&["log", "--json", "c0:3f:d5:60:6f:18"])
-        .with_times()
-        .expect(0)
-        .stdout_is(
-            r#"{"time":"<time>","user":"tester","command":"reimage","node":"node5","mac":"c0:3f:d5:60:6f:18","from":"arch-linux","to":"installer"}
+    // A MAC in any spelling, or a link's name as `ls pxelinux.cfg` shows it.
+    for mac in ["c0:3f:d5:60:6f:18", "01-c0-3f-d5-60-6f-18"] {
+        env.run(&["log", "--json", mac])
+            .with_times()
+            .expect(0)
+            .stdout_is(
+                r#"{"time":"<time>","user":"tester","command":"reimage","node":"node5","mac":"c0:3f:d5:60:6f:18","from":"arch-linux","to":"installer"}
 "#,
-        )
-        .stderr_is("");
+            )
+            .stderr_is("");
+    }
 }
 
 #[test]

@@ -22,11 +22,11 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
     let mut names: HashSet<String> = HashSet::new();
     let mut macs: HashSet<MacAddr> = HashSet::new();
     for t in sel.names {
-        match t.parse::<MacAddr>() {
-            Ok(mac) => {
+        match targets::mac_of(t) {
+            Some(mac) => {
                 macs.insert(mac);
             }
-            Err(_) => names.extend(
+            None => names.extend(
                 targets::expand(t)
                     .map_err(|e| UsageError(format!("target `{t}`: {e}")))?
                     .into_iter()

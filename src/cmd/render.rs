@@ -109,7 +109,7 @@ fn run(
         out,
         "{}: {}",
         if reload.is_some() { "apply" } else { "render" },
-        applied_summary(&done, &cmp)
+        applied_summary(&done, &cmp, cluster)
     )?;
     if let Some(reach) = reload {
         print_reloads(
@@ -413,8 +413,8 @@ fn planned_summary(cmp: &Comparison) -> String {
     )
 }
 
-fn applied_summary(done: &Applied, cmp: &Comparison) -> String {
-    let switched = cmp.switched();
+fn applied_summary(done: &Applied, cmp: &Comparison, cluster: &Cluster) -> String {
+    let switched = cmp.switched(&cluster.nodes);
     let mut line = format!(
         "{} written, {} unchanged; {} created, {} re-pointed, {} pruned, {} unchanged",
         plural(done.files_written, "file", "files"),

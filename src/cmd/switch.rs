@@ -163,7 +163,7 @@ fn kept_note(kept: usize, only: Only) -> String {
 fn warn_missing_profiles(layout: &Layout, steps: &[Step<'_>]) {
     let mut seen = std::collections::BTreeSet::new();
     for step in steps.iter().filter(|s| !s.already()) {
-        if seen.insert(step.to.as_str()) && !layout.profile(&step.to).is_file() {
+        if seen.insert(step.to.as_str()) && !crate::tree::is_file(&layout.profile(&step.to)) {
             eprintln!(
                 "warning: `pxelinux.cfg/{}` does not exist yet, so switched nodes would not boot; run `pxectl render`",
                 step.to

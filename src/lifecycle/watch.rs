@@ -66,8 +66,8 @@ impl<'c> Watcher<'c> {
                 .context("cannot install a signal handler")?;
         }
         // Every other writer in the state folder holds the tree's lock while it writes.
-        if let Err(e) = lock::acquire(&state, req.lock_timeout)
-            .and_then(|_lock| crate::atomic::remove_stale_temps(&state))
+        if let Err(e) =
+            lock::acquire(&state, req.lock_timeout).and_then(|_lock| crate::tree::sweep(&state))
         {
             eprintln!("warning: cannot remove the temporaries a killed run left: {e:#}");
         }

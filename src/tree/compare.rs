@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use super::link::{is_plain_name, LinkState};
-use super::scan::{self, Entry, Found, Listing};
+use super::scan::{self, entry_at, Entry, Found, Listing};
 use crate::atomic;
 use crate::layout::Layout;
 use crate::mac::MacAddr;
@@ -145,11 +145,13 @@ impl Comparison {
             || self.nodes.iter().any(|n| n.state.is_problem())
     }
 
-    /// How many nodes are switched away from their normal profile.
-    pub fn switched(&self) -> usize {
+    /// How many of `nodes` (the description's, in order) are switched away from their normal
+    /// profile.
+    pub fn switched(&self, nodes: &[crate::cluster::Node]) -> usize {
         self.nodes
             .iter()
-            .filter(|n| matches!(n.state, LinkState::Switched(_)))
+            .zip(nodes)
+            .filter(|(link, node)| link.state.is_switched(&node.normal_profile))
             .count()
     }
 }
@@ -169,7 +171,7 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
             .filter(|d| *d != plan.link_dir)
             .collect();
         for dir in dirs {
-            cmp.temps_removed += atomic::remove_stale_temps(dir)?;
+            cmp.temps_removed += scan::sweep(dir)?;
         }
     }
     crate::timing::phase("scan");
@@ -419,20 +421,6 @@ fn compare_file(
         cmp.unchanged_files += 1;
     }
     Ok(())
-}
-
-fn entry_at(path: &Path) -> Result<Option<Entry>> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => Ok(Some(Entry::Link(
-            fs::read_link(path)
-                .with_context(|| format!("cannot read link `{}`", path.display()))?,
-        ))),
-        Ok(m) if m.is_file() => Ok(Some(Entry::File)),
-        Ok(m) if m.is_dir() => Ok(Some(Entry::Dir)),
-        Ok(_) => Ok(Some(Entry::Other)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot inspect `{}`", path.display())),
-    }
 }
 
 /// What a config written through a link may never land on: the other rendered files, the

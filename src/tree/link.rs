@@ -66,6 +66,12 @@ impl LinkState {
         }
     }
 
+    /// Whether the node is switched away from its normal profile `normal`, to another
+    /// described profile (whether or not that profile's file exists).
+    pub fn is_switched(&self, normal: &str) -> bool {
+        self.profile(normal).is_some_and(|p| p != normal)
+    }
+
     /// The problem's name in `status --json` (docs/cli.md).
     pub fn kind(&self) -> &'static str {
         match self {

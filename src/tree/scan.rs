@@ -2,6 +2,7 @@
 //! pass spread over the cores; never following a link.
 
 use std::collections::HashMap;
+use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -124,6 +125,26 @@ fn scan_with(
     Ok(out)
 }
 
+/// What is at `path` itself, a link's target read; none when nothing is.
+pub fn entry_at(path: &Path) -> Result<Option<Entry>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Ok(Some(Entry::Link(
+            fs::read_link(path)
+                .with_context(|| format!("cannot read link `{}`", path.display()))?,
+        ))),
+        Ok(m) if m.is_file() => Ok(Some(Entry::File)),
+        Ok(m) if m.is_dir() => Ok(Some(Entry::Dir)),
+        Ok(_) => Ok(Some(Entry::Other)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot inspect `{}`", path.display())),
+    }
+}
+
+/// Whether `path` itself is a regular file (a link to one is not).
+pub fn is_file(path: &Path) -> bool {
+    matches!(entry_at(path), Ok(Some(Entry::File)))
+}
+
 /// Removes the temporaries a killed pxectl left in `dir` (read into `listing`), from the
 /// folder and from the listing; the caller holds the lock. Only links and regular files are
 /// pxectl's: anything else named like a temporary is left alone with a warning, and never
@@ -145,6 +166,13 @@ pub fn remove_temps(dir: &Path, listing: &mut Listing) -> Result<usize> {
         }
     }
     Ok(removed)
+}
+
+/// Removes the temporaries a killed pxectl left in the folder `dir` (none when it does not
+/// exist); the caller holds the lock. Returns how many.
+pub fn sweep(dir: &Path) -> Result<usize> {
+    let mut listing = scan(dir)?;
+    remove_temps(dir, &mut listing)
 }
 
 /// Warns about an entry named like a temporary that pxectl did not create.
@@ -225,6 +253,16 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn stale_temps_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".pxectl.tmp.1.2"), "").unwrap();
+        std::fs::write(dir.path().join("keep"), "").unwrap();
+        assert_eq!(sweep(dir.path()).unwrap(), 1);
+        assert_eq!(sweep(&dir.path().join("missing")).unwrap(), 0);
+        assert!(dir.path().join("keep").exists());
     }
 
     #[test]
