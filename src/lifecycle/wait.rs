@@ -115,6 +115,10 @@ impl Waiter {
         )?;
         let actor = Actor::new(cluster, layout, "reimage --wait");
         let deadline = Instant::now() + timeout;
+        let patience = Patience {
+            lock_timeout: settings.lock_timeout,
+            deadline,
+        };
         loop {
             let finished = stages
                 .values()
@@ -127,10 +131,6 @@ impl Waiter {
             for line in self.booting(nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
-            let patience = Patience {
-                lock_timeout: settings.lock_timeout,
-                deadline,
-            };
             for line in self.callbacks(&actor, cluster, layout, &patience, nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
