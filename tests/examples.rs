@@ -157,10 +157,17 @@ fn the_watch_unit_runs_a_working_watcher_that_stops_on_sigterm() {
         .arg("--root")
         .arg(env.root())
         .args(pxectl_args(exec))
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Written only once the watcher follows the log: a callback before it could be skipped.
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert_eq!(first, format!("watch: following `{}`\n", log.display()));
     fs::write(
         &log,
         "2026-11-25T12:00:00+00:00 192.168.10.21 \"/pxectl/done/node1\" 204\n",

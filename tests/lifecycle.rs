@@ -82,8 +82,6 @@ impl Background {
         fs::read_to_string(&self.err).unwrap_or_default()
     }
 
-    /// Waits until `cond` holds (up to 10 s).
-    #[track_caller]
     /// `pxectl watch` (with `args` before it), once it says it is following the log.
     fn watch(env: &Env, args: &[&str]) -> Self {
         let watch = Self::start(env, &[args, &["watch"]].concat());
@@ -93,6 +91,8 @@ impl Background {
         watch
     }
 
+    /// Waits until `cond` holds (up to 10 s).
+    #[track_caller]
     fn until(&self, what: &str, cond: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !cond() {
@@ -123,6 +123,46 @@ impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The tree's lock, held by another program in a process of its own (a lock this test process
+/// took would be shared with every child the other tests' threads fork meanwhile).
+struct Held(Child);
+
+impl Held {
+    fn lock(base: &Path) -> Self {
+        let mut holder = Self(
+            Command::new("flock")
+                .args(["--exclusive", "--close"])
+                .arg(base.join("state/lock"))
+                .args(["sh", "-c", "echo locked; read end"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("util-linux flock"),
+        );
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.0.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "locked\n");
+        holder
+    }
+
+    /// Closing its input ends the shell, and with it flock and the lock.
+    fn release(mut self) {
+        drop(self.0.stdin.take());
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -309,7 +349,7 @@ fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
         "{out}"
     );
     assert!(
-        out.contains("1 of 3 node(s) did not finish: n3 (booting)"),
+        out.contains("1 of 3 nodes did not finish: n3 (booting)"),
         "{out}"
     );
     assert_eq!(
@@ -340,7 +380,7 @@ fn reimage_wait_exits_0_when_every_node_is_done() {
     );
     let (code, out) = wait.finish();
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("reimage: all 2 node(s) done"));
+    assert!(out.contains("reimage: all 2 nodes done"));
 }
 
 #[test]
@@ -425,18 +465,13 @@ fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
     fs::write(&log, "").unwrap();
     let watch = Background::watch(&env, &["--lock-timeout", "200ms"]);
     // Someone holds the tree's lock for a while: the callback waits, it is not lost.
-    let lock = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(base.join("state/lock"))
-        .unwrap();
-    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let held = Held::lock(&base);
     append(&log, &callback("done", "n1", "127.0.0.11"));
     watch.until("the busy-lock warning", || {
         watch.stderr().contains("the callback waits for it")
     });
     assert_eq!(link(&base, 1), "install");
-    drop(held);
+    held.release();
     watch.until("n1 after the lock is free", || link(&base, 1) == "local");
     assert_eq!(watch.stop().0, Some(0));
     // A callback while no watcher runs is acted on by the next one, which resumes where the
@@ -445,6 +480,30 @@ fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
     let watch = Background::start(&env, &["watch"]);
     watch.until("n2 after the restart", || link(&base, 2) == "local");
     assert_eq!(link(&base, 3), "install");
+    assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn a_watcher_stopped_while_a_callback_waits_for_the_lock_leaves_it_to_the_next() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "n1"]).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::watch(&env, &["--lock-timeout", "200ms"]);
+    let held = Held::lock(&base);
+    append(&log, &callback("done", "n1", "127.0.0.11"));
+    watch.until("the busy-lock warning", || {
+        watch.stderr().contains("the callback waits for it")
+    });
+    let err = watch.err.clone();
+    assert_eq!(watch.stop().0, Some(0));
+    assert!(fs::read_to_string(err)
+        .unwrap()
+        .contains("warning: stopping before acting on a callback: the lock `"),);
+    assert_eq!(link(&base, 1), "install");
+    held.release();
+    let watch = Background::watch(&env, &[]);
+    watch.until("n1 after the restart", || link(&base, 1) == "local");
     assert_eq!(watch.stop().0, Some(0));
 }
 
@@ -471,6 +530,127 @@ fn reimage_wait_with_a_watcher_counts_only_real_switches() {
         ("local".into(), "install".into())
     );
     assert_eq!(watch.stop().0, Some(0));
+}
+
+#[test]
+fn reimage_wait_waits_out_a_busy_lock_instead_of_losing_the_callback() {
+    let (env, base) = setup();
+    let wait = Background::start(
+        &env,
+        &[
+            "--lock-timeout",
+            "200ms",
+            "reimage",
+            "--wait",
+            "--timeout",
+            "60s",
+            "n1",
+        ],
+    );
+    wait.until("the wait to start", || {
+        wait.stdout().contains("waiting up to")
+    });
+    let held = Held::lock(&base);
+    append(
+        &base.join("callbacks.log"),
+        &callback("done", "n1", "127.0.0.11"),
+    );
+    wait.until("the busy-lock warning", || {
+        wait.stderr().contains("the callback waits for it")
+    });
+    assert_eq!(link(&base, 1), "install");
+    held.release();
+    let err = wait.err.clone();
+    let (code, out) = wait.finish();
+    assert_eq!(code, Some(0), "{out}\n{}", fs::read_to_string(err).unwrap());
+    assert_eq!(
+        out,
+        "n1  local -> install\n\
+         reimage: 1 switched, 0 already\n\
+         waiting up to 1m for 1 node; no `pxectl watch` is running: flipping nodes back here\n\
+         n1  done\n\
+         reimage: all 1 node done\n"
+    );
+    assert_eq!(link(&base, 1), "local");
+}
+
+#[test]
+fn text_from_the_callback_log_is_printed_with_control_characters_escaped() {
+    let (env, base) = setup();
+    env.run_live(&["reimage", "n1"]).expect(0);
+    // A journal that cannot be opened: acting on a good callback fails, and is given up.
+    let journal = base.join("state/journal.jsonl");
+    fs::remove_file(&journal).unwrap();
+    fs::create_dir(&journal).unwrap();
+    let log = base.join("callbacks.log");
+    let watch = Background::watch(&env, &[]);
+    append(
+        &log,
+        b"2026 127.0.0.11 \"/pxectl/done/n1\x1b]0;pwned\x07\" 204\n",
+    );
+    append(
+        &log,
+        b"2026\x1b[31m\rfake 127.0.0.11 \"/pxectl/done/n1\" 204\n",
+    );
+    watch.until("the callback to be given up", || {
+        watch.stderr().contains("; skipped")
+    });
+    assert_eq!(watch.stop().0, Some(0));
+    let err = fs::read_to_string(base.join("bg-watch.err")).unwrap();
+    assert!(
+        err.contains("warning: ignored a callback log line: node name `n1\\u{1b}]0;pwned\\u{7}` is not a host name\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: could not act on a callback (2026\\u{1b}[31m\\rfake 127.0.0.11 \"/pxectl/done/n1\" 204): "),
+        "{err}"
+    );
+    assert!(!err.contains(['\x1b', '\x07', '\r']), "{err:?}");
+    assert_eq!(link(&base, 1), "install");
+}
+
+#[test]
+fn the_watchers_position_goes_through_a_temporary_render_leaves_alone() {
+    let (env, base) = setup();
+    // With the reservations in the state folder, render sweeps pxectl's temporaries there.
+    env.write_config(
+        &description(&base, 18999, false).replace("nodes:\n", "dhcp: {hosts: hostsfile}\nnodes:\n"),
+    );
+    env.run_live(&["render"]).expect(0);
+    assert!(base.join("state/dhcp-hosts").exists());
+    // What a watcher killed while saving its position may leave, here a link to a file that
+    // must not be written through.
+    let temp = base.join("state/watch.pos.tmp");
+    let outside = base.join("outside");
+    fs::write(&outside, "kept\n").unwrap();
+    std::os::unix::fs::symlink(&outside, &temp).unwrap();
+    fs::write(base.join("state/.pxectl.tmp.Ab12Cd"), "").unwrap();
+    env.run_live(&["render"]).expect(0);
+    assert!(
+        !base.join("state/.pxectl.tmp.Ab12Cd").exists(),
+        "render swept nothing"
+    );
+    assert!(
+        temp.symlink_metadata().is_ok(),
+        "render removed the watcher's temporary"
+    );
+    env.run_live(&["reimage", "n1"]).expect(0);
+    let watch = Background::watch(&env, &[]);
+    append(
+        &base.join("callbacks.log"),
+        &callback("done", "n1", "127.0.0.11"),
+    );
+    watch.until("n1 to flip back", || link(&base, 1) == "local");
+    assert_eq!(watch.stop().0, Some(0));
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "kept\n");
+    assert!(temp.symlink_metadata().is_err(), "the temporary was left");
+    let saved = fs::read_to_string(base.join("state/watch.pos")).unwrap();
+    let log = fs::metadata(base.join("callbacks.log")).unwrap();
+    let (ino, size) = (std::os::unix::fs::MetadataExt::ino(&log), log.len());
+    assert!(
+        saved.starts_with(&format!("{ino} {size} {size} ")),
+        "{saved}"
+    );
 }
 
 /// A watcher that saw `n1`'s callback and was stopped, with the other nodes still reimaging.
@@ -570,12 +750,7 @@ fn watch_decides_before_taking_the_lock() {
     let log = base.join("callbacks.log");
     fs::write(&log, "").unwrap();
     let watch = Background::watch(&env, &[]);
-    let lock = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(base.join("state/lock"))
-        .unwrap();
-    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let held = Held::lock(&base);
     // Callbacks that change nothing are answered while another pxectl holds the lock.
     append(&log, &callback("done", "ghost", "127.0.0.11"));
     append(&log, &callback("done", "n2", "127.0.0.12"));
@@ -596,7 +771,7 @@ fn watch_decides_before_taking_the_lock() {
     append(&log, &callback("done", "n1", "127.0.0.11"));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(link(&base, 1), "install");
-    drop(held);
+    held.release();
     watch.until("n1 after the lock is free", || link(&base, 1) == "local");
     assert_eq!(watch.stop().0, Some(0));
 }
@@ -643,7 +818,7 @@ fn watch_stops_promptly_on_sigterm_in_the_middle_of_a_large_log() {
 fn watch_removes_the_temporaries_a_killed_watcher_left() {
     let (env, base) = setup();
     fs::create_dir_all(base.join("state")).unwrap();
-    // What a watcher killed while saving its position leaves behind.
+    // What a render killed while writing into the state folder leaves behind.
     let left = base.join("state/.pxectl.tmp.Ab12Cd");
     fs::write(&left, "12 34").unwrap();
     let watch = Background::watch(&env, &[]);
@@ -704,7 +879,7 @@ fn reimage_wait_on_a_terminal_shows_what_it_switched_before_the_wait_ends() {
         &base.join("callbacks.log"),
         &callback("done", "n1", "127.0.0.11"),
     );
-    assert_eq!(next().as_deref(), Ok("reimage: all 1 node(s) done"));
+    assert_eq!(next().as_deref(), Ok("reimage: all 1 node done"));
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
     assert_eq!(link(&base, 1), "local");
 }

@@ -5,15 +5,21 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use indicatif::ProgressBar;
 
 use super::callback::{self, Callback, Outcome, Verdict};
+use super::watch::POLL;
 use crate::cluster::{Cluster, Node};
 use crate::layout::Layout;
-use crate::lock::Lock;
+use crate::lock::{self, Lock, LockBusy};
 use crate::{journal, switch};
+
+/// The longest a patient wait for the tree's lock waits at a time, between looks at whether
+/// it should give up.
+const LOCK_SLICE: Duration = Duration::from_millis(100);
 
 /// What a handled callback did.
 #[derive(Debug, Clone)]
@@ -138,11 +144,75 @@ impl<'c> Actor<'c> {
         }
     }
 
+    /// [`Actor::handle`], waiting out a busy lock for as long as it takes (until `stop` says
+    /// so, looked at every 100 ms) and trying other failures three times; a callback is never
+    /// dropped silently. `Err` only when `stop` ended it before the callback was acted on (the
+    /// caller says what becomes of it); `lock_timeout` is how long before warning that the
+    /// callback waits for the lock.
+    pub fn handle_patiently(
+        &self,
+        line: &[u8],
+        lock_timeout: Duration,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<Event>> {
+        let mut failures = 0;
+        loop {
+            match self.handle(line, |state| patient_lock(state, lock_timeout, stop)) {
+                Ok(event) => return Ok(event),
+                Err(e) if stop() => return Err(e),
+                Err(e) => {
+                    failures += 1;
+                    if failures >= 3 {
+                        eprintln!(
+                            "warning: could not act on a callback ({}): {e:#}; skipped",
+                            crate::output::escaped(&String::from_utf8_lossy(line))
+                        );
+                        return Ok(None);
+                    }
+                    eprintln!("warning: could not act on a callback: {e:#}; trying again");
+                }
+            }
+            pause(Duration::from_secs(1), stop);
+        }
+    }
+
     /// What `node` boots through its link now, as the output and journal show it.
     fn link_of(&self, node: Option<&Node>) -> Result<Option<String>> {
         let Some(node) = node else { return Ok(None) };
         let state = switch::current(self.cluster, self.layout, node)?;
         Ok(state.shown(&node.normal_profile))
+    }
+}
+
+/// The tree's lock, waited for as long as it takes, until `stop` says so.
+fn patient_lock(state: &Path, lock_timeout: Duration, stop: &dyn Fn() -> bool) -> Result<Lock> {
+    let start = Instant::now();
+    let mut warned = false;
+    loop {
+        match lock::acquire(state, LOCK_SLICE.min(lock_timeout)) {
+            Err(e) if e.is::<LockBusy>() => {
+                if stop() {
+                    bail!("the lock `{}` is busy", state.join(lock::FILE).display());
+                }
+                if !warned && start.elapsed() >= lock_timeout {
+                    eprintln!(
+                        "warning: another pxectl has held the lock `{}` for {}; the callback waits for it",
+                        state.join(lock::FILE).display(),
+                        humantime::format_duration(lock_timeout)
+                    );
+                    warned = true;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Sleeps `d`, or less when `stop` says so.
+pub(super) fn pause(d: Duration, stop: &dyn Fn() -> bool) {
+    let end = Instant::now() + d;
+    while !stop() && Instant::now() < end {
+        std::thread::sleep(POLL.min(end - Instant::now()));
     }
 }
 

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use crate::cluster::{Cluster, Node, OnFailure};
+use crate::output::escaped;
 
 /// Which callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub fn parse(line: &[u8], prefix: &str) -> Result<Callback, String> {
     };
     let client: IpAddr = addr
         .parse()
-        .map_err(|_| format!("`{}` is not a client address", addr.escape_debug()))?;
+        .map_err(|_| format!("`{}` is not a client address", escaped(addr)))?;
     let uri = uri
         .strip_prefix('"')
         .and_then(|u| u.strip_suffix('"'))
@@ -54,7 +55,7 @@ pub fn parse(line: &[u8], prefix: &str) -> Result<Callback, String> {
     let rest = path
         .strip_prefix(prefix)
         .and_then(|r| r.strip_prefix('/'))
-        .ok_or_else(|| format!("`{}` is not under `{prefix}/`", path.escape_debug()))?;
+        .ok_or_else(|| format!("`{}` is not under `{prefix}/`", escaped(path)))?;
     let (outcome, node) = if let Some(n) = rest.strip_prefix("done/") {
         (Outcome::Done, n)
     } else if let Some(n) = rest.strip_prefix("failed/") {
@@ -62,17 +63,14 @@ pub fn parse(line: &[u8], prefix: &str) -> Result<Callback, String> {
     } else {
         return Err(format!(
             "`{}` is neither `done/NODE` nor `failed/NODE`",
-            path.escape_debug()
+            escaped(path)
         ));
     };
     let plain = !node.is_empty()
         && node.len() <= 63
         && node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !plain {
-        return Err(format!(
-            "node name `{}` is not a host name",
-            node.escape_debug()
-        ));
+        return Err(format!("node name `{}` is not a host name", escaped(node)));
     }
     Ok(Callback {
         time: time.to_string(),

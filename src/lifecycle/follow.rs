@@ -253,6 +253,12 @@ impl Follower {
         }
     }
 
+    /// Takes the starting point now (the log's end, unless resumed or from its start), so
+    /// that every line written after this returns is read.
+    pub fn begin(&mut self) -> Result<()> {
+        self.notice_rotation()
+    }
+
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -29,7 +29,8 @@ pub fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
 fn warn_too_long(n: usize) {
     if n > 0 {
         eprintln!(
-            "warning: skipped {n} callback log line(s) longer than {} bytes",
+            "warning: skipped {} longer than {} bytes",
+            crate::output::plural(n, "callback log line", "callback log lines"),
             follow::MAX_LINE
         );
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use indicatif::ProgressBar;
 
-use super::act::Actor;
+use super::act::{Actor, Event};
 use super::callback::{self, Outcome};
 use super::follow::Follower;
 use super::watch::{watcher_running, POLL};
@@ -17,7 +17,7 @@ use crate::cli::Settings;
 use crate::cluster::{Cluster, Node, OnFailure};
 use crate::exit_codes::ExitCode;
 use crate::layout::Layout;
-use crate::lock;
+use crate::output::plural;
 use crate::switch;
 
 /// Where a node is in its install, as `--wait` shows it.
@@ -59,10 +59,10 @@ impl Waiter {
             .dnsmasq_log
             .as_deref()
             .map(|p| Follower::new(p, false));
-        callbacks.poll()?;
-        access.poll()?;
+        callbacks.begin()?;
+        access.begin()?;
         if let Some(t) = tftp.as_mut() {
-            t.poll()?;
+            t.begin()?;
         }
         Ok(Self {
             callbacks,
@@ -108,13 +108,17 @@ impl Waiter {
             &bar,
             out,
             format!(
-                "waiting up to {} for {} node(s); {source}",
+                "waiting up to {} for {}; {source}",
                 humantime::format_duration(timeout),
-                nodes.len()
+                plural(nodes.len(), "node", "nodes")
             ),
         )?;
         let actor = Actor::new(cluster, layout, "reimage --wait");
         let deadline = Instant::now() + timeout;
+        let patience = Patience {
+            lock_timeout: settings.lock_timeout,
+            deadline,
+        };
         loop {
             let finished = stages
                 .values()
@@ -127,7 +131,7 @@ impl Waiter {
             for line in self.booting(nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
-            for line in self.callbacks(&actor, cluster, layout, settings, nodes, &mut stages)? {
+            for line in self.callbacks(&actor, cluster, layout, &patience, nodes, &mut stages)? {
                 say(&bar, out, line)?;
             }
             bar.set_message(summary(&stages));
@@ -140,14 +144,18 @@ impl Waiter {
             .map(|(n, s)| format!("{n} ({})", s.word()))
             .collect();
         if unfinished.is_empty() {
-            writeln!(out, "reimage: all {} node(s) done", stages.len())?;
+            writeln!(
+                out,
+                "reimage: all {} done",
+                plural(stages.len(), "node", "nodes")
+            )?;
             Ok(ExitCode::Success)
         } else {
             writeln!(
                 out,
-                "reimage: {} of {} node(s) did not finish: {}; their links stay on the installer (`pxectl reset --older-than` puts them back)",
+                "reimage: {} of {} did not finish: {}; their links stay on the installer (`pxectl reset --older-than` puts them back)",
                 unfinished.len(),
-                stages.len(),
+                plural(stages.len(), "node", "nodes"),
                 unfinished.join(", ")
             )?;
             Ok(ExitCode::Differs)
@@ -217,7 +225,7 @@ impl Waiter {
         actor: &Actor<'_>,
         cluster: &Cluster,
         layout: &Layout,
-        settings: &Settings,
+        patience: &Patience,
         nodes: &[&Node],
         stages: &mut BTreeMap<String, Stage>,
     ) -> Result<Vec<String>> {
@@ -245,9 +253,7 @@ impl Waiter {
                 {
                     reach(&node.name, Stage::Failed, stages);
                 }
-            } else if let Some(event) =
-                actor.handle(line, |state| lock::acquire(state, settings.lock_timeout))?
-            {
+            } else if let Some(event) = patience.act(actor, line) {
                 reach(
                     &event.node,
                     if event.outcome == Outcome::Done {
@@ -275,6 +281,24 @@ impl Waiter {
             }
         }
         Ok(said)
+    }
+}
+
+/// How long `--wait` waits for the tree's lock to act on a callback: as long as it takes
+/// (warning after `lock_timeout`), but not past its own deadline.
+struct Patience {
+    lock_timeout: Duration,
+    deadline: Instant,
+}
+
+impl Patience {
+    fn act(&self, actor: &Actor<'_>, line: &[u8]) -> Option<Event> {
+        actor
+            .handle_patiently(line, self.lock_timeout, &|| Instant::now() >= self.deadline)
+            .unwrap_or_else(|e| {
+                eprintln!("warning: the time ran out before a callback could be acted on: {e:#}");
+                None
+            })
     }
 }
 

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use nix::fcntl::{Flock, FlockArg};
 
 use super::act::{Actor, Event};
 use super::follow::{Follower, Position};
 use crate::cluster::Cluster;
 use crate::layout::Layout;
-use crate::lock::{self, Lock, LockBusy};
+use crate::lock;
 
 /// The file a running watcher holds a lock on, so that `--wait` knows it is there.
 pub const PRESENCE_FILE: &str = "watch.lock";
@@ -22,12 +22,13 @@ pub const PRESENCE_FILE: &str = "watch.lock";
 /// Where the watcher saves how far it read ([`Position`]), to resume after a restart.
 pub const POSITION_FILE: &str = "watch.pos";
 
+/// The temporary [`POSITION_FILE`] is written to, then renamed over it. The watcher writes it
+/// without the tree's lock, so it is not named like pxectl's other temporaries, which render
+/// sweeps from the state folder under the lock; one watcher per state folder, one name.
+const POSITION_TEMP: &str = "watch.pos.tmp";
+
 /// How often the logs are polled when there is nothing left to read.
 pub(crate) const POLL: Duration = Duration::from_millis(100);
-
-/// The longest the watcher waits for the tree's lock at a time, between looks at whether it
-/// was told to stop.
-const LOCK_SLICE: Duration = Duration::from_millis(100);
 
 /// How often the position is saved while nothing is acted on.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -65,7 +66,8 @@ impl<'c> Watcher<'c> {
             signal_hook::flag::register(signal, Arc::clone(&stop))
                 .context("cannot install a signal handler")?;
         }
-        // Every other writer in the state folder holds the tree's lock while it writes.
+        // Every writer of pxectl temporaries in the state folder holds the tree's lock while
+        // it writes (the watcher's own position has a temporary of its own).
         if let Err(e) =
             lock::acquire(&state, req.lock_timeout).and_then(|_lock| crate::tree::sweep(&state))
         {
@@ -83,6 +85,8 @@ impl<'c> Watcher<'c> {
                 }
             }
         }
+        // Before `watch: following` is printed: a callback logged after it is never skipped.
+        follower.begin()?;
         Ok(Self {
             actor,
             follower,
@@ -119,9 +123,20 @@ impl<'c> Watcher<'c> {
                     self.save(before.as_ref());
                     return Ok(());
                 }
-                if let Some(event) = self.act_patiently(line) {
-                    report(&event)?;
-                    acted = true;
+                match self
+                    .actor
+                    .handle_patiently(line, self.lock_timeout, &|| self.stopped())
+                {
+                    Ok(Some(event)) => {
+                        report(&event)?;
+                        acted = true;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("warning: stopping before acting on a callback: {e:#}; the next watcher reads it again");
+                        self.save(before.as_ref());
+                        return Ok(());
+                    }
                 }
             }
             if acted || (!polled.lines.is_empty() && saved.elapsed() >= SAVE_EVERY) {
@@ -142,10 +157,7 @@ impl<'c> Watcher<'c> {
 
     /// Sleeps `d`, or less when told to stop.
     fn pause(&self, d: Duration) {
-        let end = Instant::now() + d;
-        while !self.stopped() && Instant::now() < end {
-            std::thread::sleep(POLL.min(end - Instant::now()));
-        }
+        super::act::pause(d, &|| self.stopped());
     }
 
     fn save_current(&self) {
@@ -157,63 +169,37 @@ impl<'c> Watcher<'c> {
 
     fn save(&self, position: Option<&Position>) {
         let Some(position) = position else { return };
-        if let Err(e) =
-            crate::atomic::write_file(&self.position_file, position.to_line().as_bytes(), 0o644)
-        {
+        if let Err(e) = write_position(&self.position_file, position) {
             eprintln!("warning: cannot save the watcher's position: {e:#}");
         }
     }
+}
 
-    /// Acts on a callback, waiting out a busy lock for as long as it takes (until stopped)
-    /// and trying other failures three times; a callback is never dropped silently.
-    fn act_patiently(&self, line: &[u8]) -> Option<Event> {
-        let mut failures = 0;
-        loop {
-            match self.actor.handle(line, |state| self.lock(state)) {
-                Ok(event) => return event,
-                Err(e) if self.stopped() => {
-                    eprintln!("warning: stopping before acting on a callback: {e:#}");
-                    return None;
-                }
-                Err(e) => {
-                    failures += 1;
-                    if failures >= 3 {
-                        eprintln!(
-                            "warning: could not act on a callback ({}): {e:#}; skipped",
-                            String::from_utf8_lossy(line)
-                        );
-                        return None;
-                    }
-                    eprintln!("warning: could not act on a callback: {e:#}; trying again");
-                }
-            }
-            self.pause(Duration::from_secs(1));
-        }
-    }
-
-    /// The tree's lock, waited for as long as it takes, until told to stop.
-    fn lock(&self, state: &Path) -> Result<Lock> {
-        let start = Instant::now();
-        let mut warned = false;
-        loop {
-            match lock::acquire(state, LOCK_SLICE.min(self.lock_timeout)) {
-                Err(e) if e.is::<LockBusy>() => {
-                    if self.stopped() {
-                        bail!("the lock `{}` is busy", state.join(lock::FILE).display());
-                    }
-                    if !warned && start.elapsed() >= self.lock_timeout {
-                        eprintln!(
-                            "warning: another pxectl has held the lock `{}` for {}; the callback waits for it",
-                            state.join(lock::FILE).display(),
-                            humantime::format_duration(self.lock_timeout)
-                        );
-                        warned = true;
-                    }
-                }
-                other => return other,
-            }
-        }
-    }
+/// Writes `position` to `path` through [`POSITION_TEMP`] next to it: a reader (the next
+/// watcher) sees the old position or the new one, never a part.
+fn write_position(path: &Path, position: &Position) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let temp = path.with_file_name(POSITION_TEMP);
+    // Whatever a killed watcher left there, even a link, is replaced, never written through.
+    crate::atomic::remove_stale_temp(&temp)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&temp)
+        .and_then(|mut f| {
+            f.write_all(position.to_line().as_bytes())?;
+            f.sync_all()
+        })
+        .with_context(|| format!("cannot write `{}`", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| {
+        format!(
+            "cannot rename `{}` over `{}`",
+            temp.display(),
+            path.display()
+        )
+    })
 }
 
 /// Takes the presence lock of a running watcher; fails when another watcher has it.
