@@ -17,7 +17,7 @@ pub const FILE: &str = "journal.jsonl";
 pub struct Entry {
     /// When, in RFC 3339 (UTC, seconds).
     pub time: String,
-    /// Who: `SUDO_USER`, else `USER`, else the numeric uid.
+    /// Who: `SUDO_USER`, else the name of the running uid (the numeric uid when it has none).
     pub user: String,
     /// The pxectl command that made the change: `reimage`, `boot-normal`, `reset`, ...
     pub command: String,
