@@ -2,7 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -78,14 +78,14 @@ pub fn acquire(state_dir: &Path, timeout: Duration) -> Result<Lock> {
 }
 
 /// Opens (creating) the lock file `path`: never through a symbolic link, and only a regular
-/// file.
+/// file, readable by its owner alone (anyone who can open a lock file can hold its lock).
 pub(crate) fn open(path: &Path) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o644)
+        .mode(0o600)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| {
@@ -112,6 +112,11 @@ pub(crate) fn open(path: &Path) -> Result<File> {
             "the lock file `{}` is not a regular file; remove it",
             path.display()
         );
+    }
+    // One made by an earlier pxectl may be readable by all.
+    if meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make the lock file `{}` private", path.display()))?;
     }
     Ok(file)
 }
@@ -153,6 +158,20 @@ fn holder(file: &File) -> Option<(u32, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_files_are_readable_by_their_owner_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        drop(acquire(dir.path(), Duration::from_secs(1)).unwrap());
+        assert_eq!(mode(&dir.path().join(FILE)), 0o600);
+        // One an earlier pxectl left readable by all is made private.
+        let old = dir.path().join("watch.lock");
+        std::fs::write(&old, "").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(open(&old).unwrap());
+        assert_eq!(mode(&old), 0o600);
+    }
 
     #[test]
     fn second_holder_times_out_naming_the_first() {
