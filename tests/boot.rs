@@ -1,0 +1,161 @@
+//! Real firmware (QEMU: `SeaBIOS` with iPXE, OVMF, OVMF with Secure Boot) booting through what
+//! pxectl rendered, served by the real dnsmasq and nginx in a namespace each test creates.
+//! Kernels are dummy files: the proof is which files each client fetched, in which order.
+
+mod common;
+
+use common::boot::{
+    can_boot, lab_description, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, PXELINUX, SHIM,
+};
+use common::Env;
+
+const N1: &str = "52:54:00:12:00:01";
+const N2: &str = "52:54:00:12:00:02";
+const UNKNOWN: &str = "52:54:00:12:00:99";
+
+/// Two nodes, a normal, an installer and a rescue profile, unknown machines installing;
+/// `boot_file` is what dnsmasq tells every client to boot.
+fn description(env: &Env, boot_file: &str) -> String {
+    format!(
+        "{}dhcp: {{range: {{start: 10.78.0.100, end: 10.78.0.150}}, lease_time: 10m, boot_file: {boot_file}}}\n\
+         profiles:\n\
+         \x20 local: {{kernel: /normal-kernel, initrd: /normal-initrd, append: root=/dev/sda1}}\n\
+         \x20 installer: {{kernel: /installer-kernel, initrd: /installer-initrd, append: 'url={{{{ http.url }}}}/installer'}}\n\
+         \x20 rescue: {{kernel: /rescue-kernel, initrd: /rescue-initrd}}\n\
+         roles: {{normal: local, reimage: installer, rescue: rescue, default: installer}}\n\
+         nodes:\n\
+         \x20 - {{name: n1, mac: '{N1}', ip: 10.78.0.11}}\n\
+         \x20 - {{name: n2, mac: '{N2}', ip: 10.78.0.12}}\n",
+        lab_description(env.dir.path())
+    )
+}
+
+/// Renders the description for `boot_file`, starts the lab on it, and writes the dummy
+/// kernels and initrds (small enough for one TFTP packet).
+fn lab(boot_file: &str, dnsmasq_args: &[&str]) -> (Env, BootLab) {
+    let env = Env::new("");
+    env.write_config(&description(&env, boot_file));
+    // nginx.conf includes mime.types from its own folder, as on a real host.
+    let nginx = env.dir.path().join("etc/nginx");
+    std::fs::create_dir_all(&nginx).unwrap();
+    std::fs::write(
+        nginx.join("mime.types"),
+        "types {\n    text/plain txt;\n}\n",
+    )
+    .unwrap();
+    env.run_live(&["render"]).expect(0);
+    let lab = BootLab::start(&env, dnsmasq_args);
+    for profile in ["normal", "installer", "rescue"] {
+        for file in ["kernel", "initrd"] {
+            lab.write(
+                &format!("{profile}-{file}"),
+                &format!("dummy {profile} {file}\n"),
+            );
+        }
+    }
+    (env, lab)
+}
+
+/// Boots `mac` and asserts the files it fetched over TFTP, up to its kernel (the last of
+/// `expected`), are exactly `expected`.
+#[track_caller]
+fn boots(lab: &BootLab, firmware: Firmware, mac: &str, expected: &[&str]) {
+    let kernel = expected.last().expect("a kernel");
+    let mut vm = lab.boot(firmware, mac);
+    let fetched = vm.wait_until(|f| f.tftp_through(kernel).is_some());
+    assert_eq!(
+        fetched.tftp_through(kernel).unwrap(),
+        expected,
+        "{mac} fetched other files than expected"
+    );
+}
+
+#[test]
+fn bios_clients_boot_what_their_links_name_through_every_switch() {
+    if !can_boot(Firmware::Bios, &[PXELINUX, LDLINUX_BIOS]) {
+        return;
+    }
+    let (env, lab) = lab("/pxelinux.0", &[]);
+    lab.install(PXELINUX, "pxelinux.0");
+    lab.install(LDLINUX_BIOS, "ldlinux.c32");
+    let pxelinux = |config: &str, kernel: &str| {
+        vec![
+            "pxelinux.0".to_string(),
+            "ldlinux.c32".to_string(),
+            format!("pxelinux.cfg/{config}"),
+            kernel.to_string(),
+        ]
+    };
+    let bios = |mac: &str, expected: Vec<String>| {
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        boots(&lab, Firmware::Bios, mac, &expected);
+    };
+    let (n1, n2) = ("01-52-54-00-12-00-01", "01-52-54-00-12-00-02");
+
+    bios(N1, pxelinux(n1, "normal-kernel"));
+    env.run_live(&["reimage", "n1"]).expect(0);
+    bios(N1, pxelinux(n1, "installer-kernel"));
+    bios(N2, pxelinux(n2, "normal-kernel"));
+    env.run_live(&["rescue", "n1"]).expect(0);
+    bios(N1, pxelinux(n1, "rescue-kernel"));
+    env.run_live(&["boot-normal", "n1"]).expect(0);
+    bios(N1, pxelinux(n1, "normal-kernel"));
+    // pxelinux looks for 01-<mac> and the address's hex prefixes (not found), then `default`.
+    bios(UNKNOWN, pxelinux("default", "installer-kernel"));
+}
+
+/// Boots `N1` with `firmware` from `loaders` (installed file, name in the TFTP root; dnsmasq
+/// hands out the first) into GRUB, set up test-locally since pxectl renders no GRUB config
+/// yet: `grub/grub.cfg`, which Debian's grubnetx64 sources from its `$prefix` (`grub` beside
+/// the loader), loads the per-MAC file named after `$net_default_mac` (colon form), which
+/// boots the normal profile. Asserts what was fetched over TFTP, in order, and that GRUB then
+/// said `verdict` about the dummy kernel.
+fn boots_grub(firmware: Firmware, loaders: &[(&str, &str)], verdict: &str) {
+    let installed: Vec<&str> = loaders.iter().map(|(from, _)| *from).collect();
+    if !can_boot(firmware, &installed) {
+        return;
+    }
+    let (_env, lab) = lab(&format!("/{}", loaders[0].1), &[]);
+    for (from, to) in loaders {
+        lab.install(from, to);
+    }
+    lab.write(
+        "grub/grub.cfg",
+        "echo \"prefix=$prefix mac=$net_default_mac\"\nsource $prefix/01-$net_default_mac.cfg\n",
+    );
+    let per_mac = format!("grub/01-{N1}.cfg");
+    lab.write(
+        &per_mac,
+        "linux /normal-kernel root=/dev/sda1\ninitrd /normal-initrd\nboot\n",
+    );
+    let mut vm = lab.boot(firmware, N1);
+    let fetched =
+        vm.wait_until(|f| f.tftp_through("normal-kernel").is_some() && f.serial.contains(verdict));
+    let expected: Vec<&str> = loaders
+        .iter()
+        .map(|(_, to)| *to)
+        .chain(["grub/grub.cfg", &per_mac, "normal-kernel"])
+        .collect();
+    assert_eq!(fetched.tftp_through("normal-kernel").unwrap(), expected);
+}
+
+#[test]
+fn uefi_client_boots_grub_which_loads_its_per_mac_config() {
+    // GRUB read the dummy kernel whole and refused it as a kernel: nothing checked signatures.
+    boots_grub(
+        Firmware::Uefi,
+        &[(GRUB_NET, "grubnetx64.efi.signed")],
+        "error: premature end of file /normal-kernel.",
+    );
+}
+
+#[test]
+fn secure_boot_client_boots_shim_then_signed_grub_which_checks_the_kernel() {
+    // shim loads `grubx64.efi` from its own folder. Secure Boot was on when GRUB asked shim to
+    // verify the (unsigned, dummy) kernel, which failed.
+    boots_grub(
+        Firmware::SecureBoot,
+        &[(SHIM, "shimx64.efi.signed"), (GRUB_NET, "grubx64.efi")],
+        "error: bad shim signature.",
+    );
+}
