@@ -466,7 +466,14 @@ impl Vm<'_> {
                      --- serial console (tail)\n{}",
                     fetched.tftp,
                     fetched.http,
-                    log_from(&self.lab.dnsmasq_log(), self.from.0),
+                    // Without the per-option lines of --log-dhcp.
+                    log_from(&self.lab.dnsmasq_log(), self.from.0)
+                        .lines()
+                        .filter(
+                            |l| !l.contains(" sent size: ") && !l.contains(" requested options: ")
+                        )
+                        .map(|l| format!("{l}\n"))
+                        .collect::<String>(),
                     tail(&fetched.serial, 3000),
                 );
             }
