@@ -5,7 +5,8 @@
 mod common;
 
 use common::boot::{
-    can_boot, lab_description, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, PXELINUX, SHIM,
+    can_boot, lab_description, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, PXELINUX, SERVER, SHIM,
+    SNPONLY,
 };
 use common::Env;
 
@@ -157,5 +158,59 @@ fn secure_boot_client_boots_shim_then_signed_grub_which_checks_the_kernel() {
         Firmware::SecureBoot,
         &[(SHIM, "shimx64.efi.signed"), (GRUB_NET, "grubx64.efi")],
         "error: bad shim signature.",
+    );
+}
+
+#[test]
+fn uefi_ipxe_gets_its_script_over_http_without_a_loop_over_pxe_and_http_boot() {
+    if !can_boot(Firmware::Uefi, &[SNPONLY]) || !can_boot(Firmware::UefiHttp, &[]) {
+        return;
+    }
+    let url = format!("http://{SERVER}/pxe");
+    // Test-local DHCP rules (pxectl renders none yet). dnsmasq takes the last matching tagged
+    // `dhcp-boot`: iPXE's own request (user class `iPXE`) also matches `efi64`, so its script
+    // line comes last, or it is handed snponly.efi again, and again. UEFI HTTP boot wants
+    // `HTTPClient` echoed in option 60 and a URL ending in `.efi`.
+    let (_env, lab) = lab(
+        "/pxelinux.0",
+        &[
+            "--dhcp-match=set:efi64,option:client-arch,7",
+            "--dhcp-vendorclass=set:http,HTTPClient",
+            "--dhcp-userclass=set:ipxe,iPXE",
+            "--dhcp-option-force=tag:http,60,HTTPClient",
+            "--dhcp-boot=tag:efi64,/snponly.efi",
+            &format!("--dhcp-boot=tag:http,{url}/snponly.efi"),
+            &format!("--dhcp-boot=tag:ipxe,{url}/ipxe/boot.ipxe"),
+        ],
+    );
+    lab.install(SNPONLY, "snponly.efi");
+    lab.write(
+        "ipxe/boot.ipxe",
+        &format!("#!ipxe\nchain {url}/ipxe/${{mac:hexhyp}}.ipxe\n"),
+    );
+    lab.write(
+        "ipxe/52-54-00-12-00-01.ipxe",
+        &format!(
+            "#!ipxe\nkernel {url}/normal-kernel root=/dev/sda1\ninitrd {url}/normal-initrd\nboot\n"
+        ),
+    );
+    let script = [
+        "/pxe/ipxe/boot.ipxe",
+        "/pxe/ipxe/52-54-00-12-00-01.ipxe",
+        "/pxe/normal-kernel",
+    ];
+
+    let mut vm = lab.boot(Firmware::Uefi, N1);
+    let fetched = vm.wait_until(|f| f.http_through("/pxe/normal-kernel").is_some());
+    assert_eq!(fetched.tftp, ["snponly.efi"]);
+    assert_eq!(fetched.http_through("/pxe/normal-kernel").unwrap(), script);
+    drop(vm);
+
+    let mut vm = lab.boot(Firmware::UefiHttp, N1);
+    let fetched = vm.wait_until(|f| f.http_through("/pxe/normal-kernel").is_some());
+    assert!(fetched.tftp.is_empty(), "{:?}", fetched.tftp);
+    assert_eq!(
+        fetched.http_through("/pxe/normal-kernel").unwrap(),
+        [&["/pxe/snponly.efi"][..], &script].concat()
     );
 }

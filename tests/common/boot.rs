@@ -27,6 +27,9 @@ pub const GRUB_NET: &str = "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signe
 /// Microsoft-signed shim (shim-signed); it loads `grubx64.efi` from its own folder.
 pub const SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
 
+/// iPXE for UEFI firmware's own network driver (ipxe).
+pub const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
+
 const QEMU: &str = "qemu-system-x86_64";
 const OVMF: &str = "/usr/share/OVMF";
 
@@ -456,13 +459,9 @@ impl Vm<'_> {
             }
             let exited = self.child.try_wait().expect("QEMU's status");
             if exited.is_some() || self.started.elapsed() > BOOT_TIMEOUT {
-                let n = self
-                    .serial
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned());
                 panic!(
                     "the client did not fetch what was expected within {BOOT_TIMEOUT:?} \
-                     (QEMU {exited:?}, {n:?})\nfetched: {:?}\nover HTTP: {:?}\n--- dnsmasq log\n{}\
+                     (QEMU exited: {exited:?})\nfetched: {:?}\nover HTTP: {:?}\n--- dnsmasq log\n{}\n\
                      --- serial console (tail)\n{}",
                     fetched.tftp,
                     fetched.http,
@@ -472,8 +471,8 @@ impl Vm<'_> {
                         .filter(
                             |l| !l.contains(" sent size: ") && !l.contains(" requested options: ")
                         )
-                        .map(|l| format!("{l}\n"))
-                        .collect::<String>(),
+                        .collect::<Vec<_>>()
+                        .join("\n"),
                     tail(&fetched.serial, 3000),
                 );
             }
