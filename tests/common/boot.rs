@@ -458,24 +458,21 @@ impl Vm<'_> {
                 return fetched;
             }
             let exited = self.child.try_wait().expect("QEMU's status");
-            if exited.is_some() || self.started.elapsed() > BOOT_TIMEOUT {
-                panic!(
-                    "the client did not fetch what was expected within {BOOT_TIMEOUT:?} \
-                     (QEMU exited: {exited:?})\nfetched: {:?}\nover HTTP: {:?}\n--- dnsmasq log\n{}\n\
-                     --- serial console (tail)\n{}",
-                    fetched.tftp,
-                    fetched.http,
-                    // Without the per-option lines of --log-dhcp.
-                    log_from(&self.lab.dnsmasq_log(), self.from.0)
-                        .lines()
-                        .filter(
-                            |l| !l.contains(" sent size: ") && !l.contains(" requested options: ")
-                        )
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    tail(&fetched.serial, 3000),
-                );
-            }
+            assert!(
+                exited.is_none() && self.started.elapsed() <= BOOT_TIMEOUT,
+                "the client did not fetch what was expected within {BOOT_TIMEOUT:?} \
+                 (QEMU exited: {exited:?})\nfetched: {:?}\nover HTTP: {:?}\n--- dnsmasq log\n{}\n\
+                 --- serial console (tail)\n{}",
+                fetched.tftp,
+                fetched.http,
+                // Without the per-option lines of --log-dhcp.
+                log_from(&self.lab.dnsmasq_log(), self.from.0)
+                    .lines()
+                    .filter(|l| !l.contains(" sent size: ") && !l.contains(" requested options: "))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                tail(&fetched.serial, 3000),
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
