@@ -1,12 +1,13 @@
-//! Real firmware (QEMU: `SeaBIOS` with iPXE, OVMF, OVMF with Secure Boot) booting through what
-//! pxectl rendered, served by the real dnsmasq and nginx in a namespace each test creates.
+//! Real firmware (QEMU: `SeaBIOS` with iPXE, OVMF, OVMF with Secure Boot, OVMF's HTTP boot)
+//! booting through what pxectl rendered, served by the real dnsmasq and nginx in a namespace
+//! each test creates.
 //! Kernels are dummy files: the proof is which files each client fetched, in which order.
 
 mod common;
 
 use common::boot::{
-    can_boot, lab_description, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, PXELINUX, SERVER, SHIM,
-    SNPONLY,
+    can_boot, lab_description, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, LDLINUX_EFI64, PXELINUX,
+    SERVER, SHIM, SNPONLY, SYSLINUX_EFI64,
 };
 use common::Env;
 
@@ -212,5 +213,38 @@ fn uefi_ipxe_gets_its_script_over_http_without_a_loop_over_pxe_and_http_boot() {
     assert_eq!(
         fetched.http_through("/pxe/normal-kernel").unwrap(),
         [&["/pxe/snponly.efi"][..], &script].concat()
+    );
+}
+
+#[test]
+fn uefi_syslinux_efi_reads_the_rendered_pxelinux_config_from_its_own_folder() {
+    if !can_boot(Firmware::Uefi, &[SYSLINUX_EFI64, LDLINUX_EFI64]) {
+        return;
+    }
+    // syslinux.efi looks for `pxelinux.cfg/` and resolves `/kernel` in its own folder
+    // (`efi64//kernel`): test-local links (pxectl renders none yet) point both at what
+    // pxectl rendered for BIOS.
+    let (_env, lab) = lab(
+        "/pxelinux.0",
+        &[
+            "--dhcp-match=set:efi64,option:client-arch,7",
+            "--dhcp-boot=tag:efi64,/efi64/syslinux.efi",
+        ],
+    );
+    lab.install(SYSLINUX_EFI64, "efi64/syslinux.efi");
+    lab.install(LDLINUX_EFI64, "efi64/ldlinux.e64");
+    lab.link("efi64/pxelinux.cfg", "../pxelinux.cfg");
+    lab.link("efi64/normal-kernel", "../normal-kernel");
+    lab.link("efi64/normal-initrd", "../normal-initrd");
+    boots(
+        &lab,
+        Firmware::Uefi,
+        N1,
+        &[
+            "efi64/syslinux.efi",
+            "efi64/ldlinux.e64",
+            "efi64/pxelinux.cfg/01-52-54-00-12-00-01",
+            "efi64/normal-kernel",
+        ],
     );
 }

@@ -27,6 +27,9 @@ pub const GRUB_NET: &str = "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signe
 /// Microsoft-signed shim (shim-signed); it loads `grubx64.efi` from its own folder.
 pub const SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
 
+/// syslinux.efi (syslinux-efi) and its core module (syslinux-common), for x64.
+pub const SYSLINUX_EFI64: &str = "/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi";
+pub const LDLINUX_EFI64: &str = "/usr/lib/syslinux/modules/efi64/ldlinux.e64";
 /// iPXE for UEFI firmware's own network driver (ipxe).
 pub const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
 
@@ -283,6 +286,13 @@ impl BootLab {
         fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", dest.display()));
     }
 
+    /// Makes `rel`, relative to the TFTP root, a symbolic link to `target`.
+    pub fn link(&self, rel: &str, target: &str) {
+        let link = self.tftp_root().join(rel);
+        fs::create_dir_all(link.parent().expect("a file")).expect("create the link's folder");
+        std::os::unix::fs::symlink(target, &link).expect("link in the TFTP root");
+    }
+
     /// Writes `text` to `rel`, relative to the TFTP root: dummy kernels, test-local configs.
     pub fn write(&self, rel: &str, text: &str) {
         let dest = self.tftp_root().join(rel);
@@ -420,7 +430,7 @@ impl Vm<'_> {
                 .strip_prefix(&*root)
                 .unwrap_or(path)
                 .trim_start_matches('/')
-                .to_string();
+                .replace("//", "/");
             if tftp.last() != Some(&path) {
                 tftp.push(path);
             }
