@@ -106,13 +106,22 @@ fn bios_clients_boot_what_their_links_name_through_every_switch() {
     bios(UNKNOWN, pxelinux("default", "installer-kernel"));
 }
 
-/// Boots `N1` with `firmware` from `loaders` (installed file, name in the TFTP root; dnsmasq
-/// hands out the first) into GRUB, set up test-locally since pxectl renders no GRUB config
-/// yet: `grub/grub.cfg`, which Debian's grubnetx64 sources from its `$prefix` (`grub` beside
-/// the loader), loads the per-MAC file named after `$net_default_mac` (colon form), which
-/// boots the normal profile. Asserts what was fetched over TFTP, in order, and that GRUB then
-/// said `verdict` about the dummy kernel.
-fn boots_grub(firmware: Firmware, loaders: &[(&str, &str)], verdict: &str) {
+/// Boots each of `clients` (MAC, the GRUB config it must get, its kernel) with `firmware` from
+/// `loaders` (installed file, name in the TFTP root; dnsmasq hands out the first) into GRUB,
+/// set up test-locally since pxectl renders no GRUB config yet: `grub/grub.cfg`, which
+/// Debian's grubnetx64 sources from its `$prefix` (`grub` beside the loader), loads the
+/// per-MAC file named after `$net_default_mac` (colon form), or, when there is none (GRUB's
+/// `[ -f ]` cannot tell over TFTP; `source` of a missing file fails and the script goes on),
+/// `grub/default.cfg`. Each entry sets `profile` first, so a machine whose kernel fails to boot
+/// does not fall through to the default (an installer).
+/// Asserts everything each fetched over TFTP, in order, and that GRUB said `verdict` about the
+/// dummy kernel.
+fn boots_grub(
+    firmware: Firmware,
+    loaders: &[(&str, &str)],
+    clients: &[(&str, &str, &str)],
+    verdict: &str,
+) {
     let installed: Vec<&str> = loaders.iter().map(|(from, _)| *from).collect();
     if !can_boot(firmware, &installed) {
         return;
@@ -123,31 +132,40 @@ fn boots_grub(firmware: Firmware, loaders: &[(&str, &str)], verdict: &str) {
     }
     lab.write(
         "grub/grub.cfg",
-        "echo \"prefix=$prefix mac=$net_default_mac\"\nsource $prefix/01-$net_default_mac.cfg\n",
+        "source $prefix/01-$net_default_mac.cfg\n\
+         if [ -z \"$profile\" ]; then source $prefix/default.cfg; fi\n\
+         echo \"grub.cfg: done\"\n",
     );
-    let per_mac = format!("grub/01-{N1}.cfg");
-    lab.write(
-        &per_mac,
-        "linux /normal-kernel root=/dev/sda1\ninitrd /normal-initrd\nboot\n",
-    );
-    let mut vm = lab.boot(firmware, N1);
-    let fetched =
-        vm.wait_until(|f| f.tftp_through("normal-kernel").is_some() && f.serial.contains(verdict));
-    let expected: Vec<&str> = loaders
-        .iter()
-        .map(|(_, to)| *to)
-        .chain(["grub/grub.cfg", &per_mac, "normal-kernel"])
-        .collect();
-    assert_eq!(fetched.tftp_through("normal-kernel").unwrap(), expected);
+    let entry = |profile: &str| {
+        format!("set profile={profile}\nlinux /{profile}-kernel\ninitrd /{profile}-initrd\nboot\n")
+    };
+    lab.write(&format!("grub/01-{N1}.cfg"), &entry("normal"));
+    lab.write("grub/default.cfg", &entry("installer"));
+    for (mac, config, kernel) in clients {
+        let mut vm = lab.boot(firmware, mac);
+        // The whole of grub.cfg ran: nothing more is fetched.
+        let fetched = vm.wait_until(|f| f.serial.contains("grub.cfg: done"));
+        let expected: Vec<&str> = loaders
+            .iter()
+            .map(|(_, to)| *to)
+            .chain(["grub/grub.cfg", config, kernel])
+            .collect();
+        assert_eq!(fetched.tftp, expected);
+        assert!(fetched.serial.contains(verdict), "{}", fetched.serial);
+    }
 }
 
 #[test]
-fn uefi_client_boots_grub_which_loads_its_per_mac_config() {
+fn uefi_clients_boot_grub_which_loads_their_per_mac_config_or_the_default() {
     // GRUB read the dummy kernel whole and refused it as a kernel: nothing checked signatures.
     boots_grub(
         Firmware::Uefi,
         &[(GRUB_NET, "grubnetx64.efi.signed")],
-        "error: premature end of file /normal-kernel.",
+        &[
+            (N1, &format!("grub/01-{N1}.cfg"), "normal-kernel"),
+            (UNKNOWN, "grub/default.cfg", "installer-kernel"),
+        ],
+        "error: premature end of file /",
     );
 }
 
@@ -158,6 +176,7 @@ fn secure_boot_client_boots_shim_then_signed_grub_which_checks_the_kernel() {
     boots_grub(
         Firmware::SecureBoot,
         &[(SHIM, "shimx64.efi.signed"), (GRUB_NET, "grubx64.efi")],
+        &[(N1, &format!("grub/01-{N1}.cfg"), "normal-kernel")],
         "error: bad shim signature.",
     );
 }
