@@ -6,8 +6,8 @@
 mod common;
 
 use common::boot::{
-    can_boot, lab_description, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, LDLINUX_EFI64, PXELINUX,
-    SERVER, SHIM, SNPONLY, SYSLINUX_EFI64,
+    can_boot, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, LDLINUX_EFI64, PXELINUX, SERVER, SHIM,
+    SNPONLY, SYSLINUX_EFI64,
 };
 use common::Env;
 
@@ -17,9 +17,9 @@ const UNKNOWN: &str = "52:54:00:12:00:99";
 
 /// Two nodes, a normal, an installer and a rescue profile, unknown machines installing;
 /// `boot_file` is what dnsmasq tells every client to boot.
-fn description(env: &Env, boot_file: &str) -> String {
+fn description(boot_file: &str) -> String {
     format!(
-        "{}dhcp: {{range: {{start: 10.78.0.100, end: 10.78.0.150}}, lease_time: 10m, boot_file: {boot_file}}}\n\
+        "dhcp: {{range: {{start: 10.78.0.100, end: 10.78.0.150}}, lease_time: 10m, boot_file: {boot_file}}}\n\
          profiles:\n\
          \x20 local: {{kernel: /normal-kernel, initrd: /normal-initrd, append: root=/dev/sda1}}\n\
          \x20 installer: {{kernel: /installer-kernel, initrd: /installer-initrd, append: 'url={{{{ http.url }}}}/installer'}}\n\
@@ -27,26 +27,15 @@ fn description(env: &Env, boot_file: &str) -> String {
          roles: {{normal: local, reimage: installer, rescue: rescue, default: installer}}\n\
          nodes:\n\
          \x20 - {{name: n1, mac: '{N1}', ip: 10.78.0.11}}\n\
-         \x20 - {{name: n2, mac: '{N2}', ip: 10.78.0.12}}\n",
-        lab_description(env.dir.path())
+         \x20 - {{name: n2, mac: '{N2}', ip: 10.78.0.12}}\n"
     )
 }
 
-/// Renders the description for `boot_file`, starts the lab on it, and writes the dummy
-/// kernels and initrds (small enough for one TFTP packet).
+/// A lab on the description for `boot_file`, with the dummy kernels and initrds (small enough
+/// for one TFTP packet).
 fn lab(boot_file: &str, dnsmasq_args: &[&str]) -> (Env, BootLab) {
     let env = Env::new("");
-    env.write_config(&description(&env, boot_file));
-    // nginx.conf includes mime.types from its own folder, as on a real host.
-    let nginx = env.dir.path().join("etc/nginx");
-    std::fs::create_dir_all(&nginx).unwrap();
-    std::fs::write(
-        nginx.join("mime.types"),
-        "types {\n    text/plain txt;\n}\n",
-    )
-    .unwrap();
-    env.run_live(&["render"]).expect(0);
-    let lab = BootLab::start(&env, dnsmasq_args);
+    let lab = BootLab::start(&env, &description(boot_file), dnsmasq_args);
     for profile in ["normal", "installer", "rescue"] {
         for file in ["kernel", "initrd"] {
             lab.write(

@@ -51,76 +51,63 @@ pub enum Firmware {
 }
 
 impl Firmware {
-    /// The files QEMU needs for this firmware (the packages that ship them in the comment).
-    fn files(self) -> Vec<String> {
+    /// OVMF's code and the template of its variable store, for UEFI firmware.
+    fn ovmf(self) -> Option<(&'static str, &'static str)> {
         match self {
+            Firmware::Bios => None,
+            Firmware::Uefi | Firmware::UefiHttp => Some(("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd")),
+            Firmware::SecureBoot => Some(("OVMF_CODE_4M.ms.fd", "OVMF_VARS_4M.ms.fd")),
+        }
+    }
+
+    /// The files QEMU needs for this firmware.
+    fn files(self) -> Vec<String> {
+        match self.ovmf() {
             // seabios, ipxe-qemu
-            Firmware::Bios => vec![
+            None => vec![
                 "/usr/share/seabios/bios-256k.bin".into(),
                 "/usr/lib/ipxe/qemu/efi-e1000.rom".into(),
             ],
             // ovmf
-            Firmware::Uefi | Firmware::UefiHttp => {
-                vec![
-                    format!("{OVMF}/OVMF_CODE_4M.fd"),
-                    format!("{OVMF}/OVMF_VARS_4M.fd"),
-                ]
-            }
-            Firmware::SecureBoot => vec![
-                format!("{OVMF}/OVMF_CODE_4M.ms.fd"),
-                format!("{OVMF}/OVMF_VARS_4M.ms.fd"),
-            ],
+            Some((code, vars)) => vec![format!("{OVMF}/{code}"), format!("{OVMF}/{vars}")],
         }
     }
 
     /// QEMU's arguments for this firmware, its writable variable store copied to `vars`.
     fn args(self, vars: &Path) -> Vec<String> {
-        let flash = |code: &str, template: &str| {
+        let machine: &[&str] = match self {
+            Firmware::Bios => &["-machine", "pc", "-boot", "n"],
+            Firmware::Uefi | Firmware::UefiHttp => &["-machine", "q35"],
+            Firmware::SecureBoot => &[
+                "-machine",
+                "q35,smm=on",
+                "-global",
+                "driver=cfi.pflash01,property=secure,value=on",
+            ],
+        };
+        let mut args: Vec<String> = machine.iter().map(ToString::to_string).collect();
+        if let Some((code, template)) = self.ovmf() {
             fs::copy(format!("{OVMF}/{template}"), vars).expect("copy the OVMF variable store");
-            vec![
+            args.extend([
                 "-drive".into(),
                 format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF}/{code}"),
                 "-drive".into(),
                 format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
-            ]
-        };
+            ]);
+        }
         // OVMF tries PXEv4, PXEv6, HTTPv4, HTTPv6 in turn; options turned off are not tried.
-        let off = |option: &str| {
-            vec![
-                "-fw_cfg".to_string(),
+        let off: &[&str] = match self {
+            Firmware::Bios => &[],
+            Firmware::Uefi | Firmware::SecureBoot => &["IPv6PXESupport"],
+            Firmware::UefiHttp => &["IPv4PXESupport", "IPv6PXESupport"],
+        };
+        for option in off {
+            args.extend([
+                "-fw_cfg".into(),
                 format!("name=opt/org.tianocore/{option},string=n"),
-            ]
-        };
-        let args: Vec<Vec<String>> = match self {
-            Firmware::Bios => vec![vec![
-                "-machine".into(),
-                "pc".into(),
-                "-boot".into(),
-                "n".into(),
-            ]],
-            Firmware::Uefi => vec![
-                vec!["-machine".into(), "q35".into()],
-                flash("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"),
-                off("IPv6PXESupport"),
-            ],
-            Firmware::SecureBoot => vec![
-                vec![
-                    "-machine".into(),
-                    "q35,smm=on".into(),
-                    "-global".into(),
-                    "driver=cfi.pflash01,property=secure,value=on".into(),
-                ],
-                flash("OVMF_CODE_4M.ms.fd", "OVMF_VARS_4M.ms.fd"),
-                off("IPv6PXESupport"),
-            ],
-            Firmware::UefiHttp => vec![
-                vec!["-machine".into(), "q35".into()],
-                flash("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"),
-                off("IPv4PXESupport"),
-                off("IPv6PXESupport"),
-            ],
-        };
-        args.concat()
+            ]);
+        }
+        args
     }
 
     /// The NIC: iPXE's ROM drives the e1000 under `SeaBIOS`; under OVMF, OVMF's own virtio
@@ -169,8 +156,8 @@ pub fn can_boot(firmware: Firmware, loaders: &[&str]) -> bool {
 
 /// The parts of a description the lab depends on, for a scratch folder `base`: the server on
 /// the bridge, every path inside `base`, dnsmasq's and nginx's logs there, and reload commands
-/// that touch no daemon of this machine. A test adds `dhcp`, `profiles`, `roles` and `nodes`.
-pub fn lab_description(base: &Path) -> String {
+/// that touch no daemon of this machine.
+fn lab_description(base: &Path) -> String {
     format!(
         "server: {{hostname: boot, address: {SERVER}/24, interface: {BRIDGE}, domain: lab.test}}\n\
          paths: {{dnsmasq_conf: {b}/etc/dnsmasq.conf, nginx_conf: {b}/etc/nginx/nginx.conf, web_root: {b}/srv, tftp_root: {b}/srv/pxe, state_dir: {b}/state}}\n\
@@ -192,9 +179,8 @@ fn run(cmd: &mut Command) {
 }
 
 /// A network namespace with a bridge (the server's address) and a tap for QEMU, and the real
-/// dnsmasq and nginx in it, started from the configs pxectl rendered from
-/// [`lab_description`]. Everything is stopped by pid and the namespace deleted when dropped,
-/// even when the test fails.
+/// dnsmasq and nginx in it, started from the configs pxectl rendered. Everything is stopped by
+/// pid and the namespace deleted when dropped, even when the test fails.
 pub struct BootLab {
     ns: String,
     base: PathBuf,
@@ -203,11 +189,26 @@ pub struct BootLab {
 }
 
 impl BootLab {
-    /// Starts the lab for `env`, whose description (from [`lab_description`]) was rendered.
-    /// `dnsmasq_args` are options the test adds to dnsmasq's command line.
-    pub fn start(env: &Env, dnsmasq_args: &[&str]) -> Self {
+    /// Renders, with `pxectl render`, the description of `env`: what the lab depends on (the
+    /// server on the bridge, every path in the scratch folder, no daemon of this machine
+    /// reloaded) followed by `description` (`dhcp`, `profiles`, `roles`, `nodes`). Then starts
+    /// the lab on the rendered files; `dnsmasq_args` are options the test adds to dnsmasq's
+    /// command line.
+    pub fn start(env: &Env, description: &str, dnsmasq_args: &[&str]) -> Self {
         static LABS: AtomicU32 = AtomicU32::new(0);
         let base = env.dir.path().to_path_buf();
+        env.write_config(&format!("{}{description}", lab_description(&base)));
+        // nginx.conf includes mime.types from its own folder, as on a real host.
+        fs::create_dir_all(base.join("etc/nginx")).expect("create nginx's folder");
+        fs::write(
+            base.join("etc/nginx/mime.types"),
+            "types {\n    text/plain txt;\n}\n",
+        )
+        .expect("write mime.types");
+        env.run_live(&["render"])
+            .expect(0)
+            .stdout_has("dnsmasq --test`: ok")
+            .stdout_has("nginx -t`: ok");
         let mut lab = Self {
             ns: format!(
                 "pxboot{}-{}",
@@ -273,10 +274,6 @@ impl BootLab {
 
     pub fn tftp_root(&self) -> PathBuf {
         self.base.join("srv/pxe")
-    }
-
-    pub fn web_root(&self) -> PathBuf {
-        self.base.join("srv")
     }
 
     /// Copies the installed file `from` (a loader) to `to`, relative to the TFTP root.
