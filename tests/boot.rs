@@ -171,7 +171,7 @@ fn secure_boot_client_boots_shim_then_signed_grub_which_checks_the_kernel() {
 }
 
 #[test]
-fn uefi_ipxe_gets_its_script_over_http_without_a_loop_over_pxe_and_http_boot() {
+fn uefi_ipxe_gets_its_script_over_http_without_a_loop_or_fall_through_over_pxe_and_http_boot() {
     if !can_boot(Firmware::Uefi, &[SNPONLY]) || !can_boot(Firmware::UefiHttp, &[]) {
         return;
     }
@@ -193,35 +193,55 @@ fn uefi_ipxe_gets_its_script_over_http_without_a_loop_over_pxe_and_http_boot() {
         ],
     );
     lab.install(SNPONLY, "snponly.efi");
+    // The per-MAC script when there is one, else the default; a failed boot stops with a
+    // marker instead of falling through to the default (an installer): a command that fails
+    // ends an iPXE script unless `||` follows it.
     lab.write(
         "ipxe/boot.ipxe",
-        &format!("#!ipxe\nchain {url}/ipxe/${{mac:hexhyp}}.ipxe\n"),
-    );
-    lab.write(
-        "ipxe/52-54-00-12-00-01.ipxe",
         &format!(
-            "#!ipxe\nkernel {url}/normal-kernel root=/dev/sda1\ninitrd {url}/normal-initrd\nboot\n"
+            "#!ipxe\n\
+             imgfetch --name node {url}/ipxe/${{mac:hexhyp}}.ipxe || goto default\n\
+             chain node || goto failed\n\
+             :default\n\
+             chain {url}/ipxe/default.ipxe || goto failed\n\
+             :failed\n\
+             echo boot.ipxe: failed\n"
         ),
     );
-    let script = [
+    let entry = |profile: &str| {
+        format!("#!ipxe\nkernel {url}/{profile}-kernel\ninitrd {url}/{profile}-initrd\nboot\n")
+    };
+    lab.write("ipxe/52-54-00-12-00-01.ipxe", &entry("normal"));
+    lab.write("ipxe/default.ipxe", &entry("installer"));
+    // Everything fetched over HTTP by the time the script gave up on the dummy kernel.
+    let boots = |firmware: Firmware, mac: &str| {
+        let mut vm = lab.boot(firmware, mac);
+        vm.wait_until(|f| f.serial.contains("boot.ipxe: failed"))
+    };
+    let node = [
         "/pxe/ipxe/boot.ipxe",
         "/pxe/ipxe/52-54-00-12-00-01.ipxe",
         "/pxe/normal-kernel",
     ];
 
-    let mut vm = lab.boot(Firmware::Uefi, N1);
-    let fetched = vm.wait_until(|f| f.http_through("/pxe/normal-kernel").is_some());
+    let fetched = boots(Firmware::Uefi, N1);
     assert_eq!(fetched.tftp, ["snponly.efi"]);
-    assert_eq!(fetched.http_through("/pxe/normal-kernel").unwrap(), script);
-    drop(vm);
+    assert_eq!(fetched.http, node);
 
-    let mut vm = lab.boot(Firmware::UefiHttp, N1);
-    let fetched = vm.wait_until(|f| f.http_through("/pxe/normal-kernel").is_some());
-    assert!(fetched.tftp.is_empty(), "{:?}", fetched.tftp);
+    let fetched = boots(Firmware::Uefi, UNKNOWN);
+    assert_eq!(fetched.tftp, ["snponly.efi"]);
     assert_eq!(
-        fetched.http_through("/pxe/normal-kernel").unwrap(),
-        [&["/pxe/snponly.efi"][..], &script].concat()
+        fetched.http,
+        [
+            "/pxe/ipxe/boot.ipxe",
+            "/pxe/ipxe/default.ipxe",
+            "/pxe/installer-kernel"
+        ]
     );
+
+    let fetched = boots(Firmware::UefiHttp, N1);
+    assert!(fetched.tftp.is_empty(), "{:?}", fetched.tftp);
+    assert_eq!(fetched.http, [&["/pxe/snponly.efi"][..], &node].concat());
 }
 
 #[test]
