@@ -95,7 +95,8 @@ fn bios_clients_boot_what_their_links_name_through_every_switch() {
     bios(UNKNOWN, pxelinux("default", "installer-kernel"));
 }
 
-/// Boots each of `clients` (MAC, the GRUB config it must get, its kernel) with `firmware` from
+/// Boots each of `clients` (MAC, the GRUB config it must get, its kernel or none for the local
+/// disk) with `firmware` from
 /// `loaders` (installed file, name in the TFTP root; dnsmasq hands out the first) into GRUB,
 /// set up test-locally since pxectl renders no GRUB config yet: `grub/grub.cfg`, which
 /// Debian's grubnetx64 sources from its `$prefix` (`grub` beside the loader), loads the
@@ -108,7 +109,7 @@ fn bios_clients_boot_what_their_links_name_through_every_switch() {
 fn boots_grub(
     firmware: Firmware,
     loaders: &[(&str, &str)],
-    clients: &[(&str, &str, &str)],
+    clients: &[(&str, &str, Option<&str>)],
     verdict: &str,
 ) {
     let installed: Vec<&str> = loaders.iter().map(|(from, _)| *from).collect();
@@ -130,29 +131,43 @@ fn boots_grub(
     };
     lab.write(&format!("grub/01-{N1}.cfg"), &entry("normal"));
     lab.write("grub/default.cfg", &entry("installer"));
+    // A local-disk entry: back to the firmware (OVMF then opens its menu, UiApp, rather than
+    // its next boot option).
+    lab.write(
+        &format!("grub/01-{N2}.cfg"),
+        "set profile=local-disk\nexit\n",
+    );
     for (mac, config, kernel) in clients {
         let mut vm = lab.boot(firmware, mac);
-        // The whole of grub.cfg ran: nothing more is fetched.
-        let fetched = vm.wait_until(|f| f.serial.contains("grub.cfg: done"));
+        // The whole of grub.cfg ran, or GRUB exited and the firmware loaded something else:
+        // nothing more is fetched.
+        let fetched = vm.wait_until(|f| match kernel {
+            Some(_) => f.serial.contains("grub.cfg: done"),
+            None => f.serial.matches("BdsDxe: loading Boot").count() > 1,
+        });
         let expected: Vec<&str> = loaders
             .iter()
             .map(|(_, to)| *to)
-            .chain(["grub/grub.cfg", config, kernel])
+            .chain(["grub/grub.cfg", config])
+            .chain(*kernel)
             .collect();
         assert_eq!(fetched.tftp, expected);
-        assert!(fetched.serial.contains(verdict), "{}", fetched.serial);
+        if kernel.is_some() {
+            assert!(fetched.serial.contains(verdict), "{}", fetched.serial);
+        }
     }
 }
 
 #[test]
-fn uefi_clients_boot_grub_which_loads_their_per_mac_config_or_the_default() {
+fn uefi_clients_boot_grub_which_loads_their_per_mac_config_local_disk_or_the_default() {
     // GRUB read the dummy kernel whole and refused it as a kernel: nothing checked signatures.
     boots_grub(
         Firmware::Uefi,
         &[(GRUB_NET, "grubnetx64.efi.signed")],
         &[
-            (N1, &format!("grub/01-{N1}.cfg"), "normal-kernel"),
-            (UNKNOWN, "grub/default.cfg", "installer-kernel"),
+            (N1, &format!("grub/01-{N1}.cfg"), Some("normal-kernel")),
+            (N2, &format!("grub/01-{N2}.cfg"), None),
+            (UNKNOWN, "grub/default.cfg", Some("installer-kernel")),
         ],
         "error: premature end of file /",
     );
@@ -165,7 +180,7 @@ fn secure_boot_client_boots_shim_then_signed_grub_which_checks_the_kernel() {
     boots_grub(
         Firmware::SecureBoot,
         &[(SHIM, "shimx64.efi.signed"), (GRUB_NET, "grubx64.efi")],
-        &[(N1, &format!("grub/01-{N1}.cfg"), "normal-kernel")],
+        &[(N1, &format!("grub/01-{N1}.cfg"), Some("normal-kernel"))],
         "error: bad shim signature.",
     );
 }
