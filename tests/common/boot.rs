@@ -2,6 +2,7 @@
 //! a tap for QEMU, the real dnsmasq and nginx started from the rendered configs, and the files
 //! each client fetched read off dnsmasq's TFTP log and nginx's access log.
 
+use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -184,7 +185,11 @@ fn run(cmd: &mut Command) {
 pub struct BootLab {
     ns: String,
     base: PathBuf,
-    daemons: Vec<StopByPidFile>,
+    /// Options the test adds to dnsmasq's command line.
+    dnsmasq_args: Vec<String>,
+    /// dnsmasq, started again for each client (see [`BootLab::boot`]).
+    dnsmasq: RefCell<Option<StopByPidFile>>,
+    nginx: Option<StopByPidFile>,
     boots: AtomicU32,
 }
 
@@ -216,7 +221,9 @@ impl BootLab {
                 LABS.fetch_add(1, Ordering::Relaxed)
             ),
             base: base.clone(),
-            daemons: Vec::new(),
+            dnsmasq_args: dnsmasq_args.iter().map(ToString::to_string).collect(),
+            dnsmasq: RefCell::new(None),
+            nginx: None,
             boots: AtomicU32::new(0),
         };
         let ns = lab.ns.clone();
@@ -231,38 +238,42 @@ impl BootLab {
         ip(&["tuntap", "add", "dev", TAP, "mode", "tap"]);
         ip(&["link", "set", TAP, "master", BRIDGE, "up"]);
 
-        let pid_file = base.join("dnsmasq.pid");
-        lab.daemons.push(StopByPidFile(pid_file.clone()));
-        // What only a test adds to the rendered config: its own pid, lease and log files, no
-        // DNS, no privilege drop (the temp dir is root's), DHCP details in the log, and IPv6
-        // router advertisements.
-        run(lab
-            .exec("dnsmasq")
-            .arg("-C")
-            .arg(base.join("etc/dnsmasq.conf"))
-            .arg(format!("--pid-file={}", pid_file.display()))
-            .arg(format!(
-                "--dhcp-leasefile={}",
-                base.join("leases").display()
-            ))
-            .arg(format!(
-                "--log-facility={}",
-                base.join("dnsmasq.log").display()
-            ))
-            .args(["--port=0", "--user=root", "--log-dhcp", "--enable-ra"])
-            .arg(format!("--dhcp-range=::,constructor:{BRIDGE},ra-only"))
-            .args(dnsmasq_args));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(pid_file.exists(), "dnsmasq wrote no pid file");
-        lab.daemons.push(start_nginx_in(
+        lab.start_dnsmasq();
+        lab.nginx = Some(start_nginx_in(
             Some(&lab.ns),
             &base.join("etc/nginx/nginx.conf"),
             &base,
         ));
         lab
+    }
+
+    /// (Re)starts dnsmasq on the rendered config, plus what only a test adds: its own pid,
+    /// lease and log files, no DNS, no privilege drop (the temp dir is root's), DHCP details in
+    /// the log, IPv6 router advertisements, and the test's options.
+    fn start_dnsmasq(&self) {
+        let pid_file = self.base.join("dnsmasq.pid");
+        // The old one first, and its pid file: dnsmasq leaves it behind.
+        self.dnsmasq.replace(None);
+        let _ = fs::remove_file(&pid_file);
+        self.dnsmasq.replace(Some(StopByPidFile(pid_file.clone())));
+        run(self
+            .exec("dnsmasq")
+            .arg("-C")
+            .arg(self.base.join("etc/dnsmasq.conf"))
+            .arg(format!("--pid-file={}", pid_file.display()))
+            .arg(format!(
+                "--dhcp-leasefile={}",
+                self.base.join("leases").display()
+            ))
+            .arg(format!("--log-facility={}", self.dnsmasq_log().display()))
+            .args(["--port=0", "--user=root", "--log-dhcp", "--enable-ra"])
+            .arg(format!("--dhcp-range=::,constructor:{BRIDGE},ra-only"))
+            .args(&self.dnsmasq_args));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !pid_file.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(pid_file.exists(), "dnsmasq wrote no pid file");
     }
 
     /// `program` run inside the namespace.
@@ -301,6 +312,11 @@ impl BootLab {
     /// file). Only one client runs at a time: they share the tap.
     pub fn boot(&self, firmware: Firmware, mac: &str) -> Vm<'_> {
         let n = self.boots.fetch_add(1, Ordering::Relaxed);
+        // A fresh dnsmasq: the previous client was killed mid-transfer, and dnsmasq logs a
+        // file whose last ACK never came as `sent` when it gives up, some 30 s later.
+        if n > 0 {
+            self.start_dnsmasq();
+        }
         let serial = self.base.join(format!("serial-{n}.log"));
         let output = fs::File::create(self.base.join(format!("qemu-{n}.log"))).expect("qemu log");
         let from = (log_len(&self.dnsmasq_log()), log_len(&self.access_log()));
@@ -349,7 +365,8 @@ impl BootLab {
 impl Drop for BootLab {
     fn drop(&mut self) {
         // Daemons first: the namespace outlives its name while they run in it.
-        self.daemons.clear();
+        self.dnsmasq.replace(None);
+        self.nginx = None;
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
 }
