@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod boot;
 pub mod synthetic;
 
 use std::collections::BTreeMap;
@@ -154,16 +155,32 @@ impl Drop for StopByPidFile {
 /// Starts nginx on the rendered config `conf`, with its pid file and error log in `scratch`;
 /// the guard stops it by pid.
 pub fn start_nginx(conf: &Path, scratch: &Path) -> StopByPidFile {
+    start_nginx_in(None, conf, scratch)
+}
+
+/// As [`start_nginx`], inside the network namespace `netns` when given; there its workers run
+/// as root, to read files in the temp dir they serve.
+pub fn start_nginx_in(netns: Option<&str>, conf: &Path, scratch: &Path) -> StopByPidFile {
     let pid_file = scratch.join("nginx.pid");
     let guard = StopByPidFile(pid_file.clone());
-    let status = std::process::Command::new(pxectl::daemons::find_binary("nginx").expect("nginx"))
+    let nginx = pxectl::daemons::find_binary("nginx").expect("nginx");
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns]).arg(nginx);
+            cmd
+        }
+        None => Command::new(nginx),
+    };
+    let status = cmd
         .arg("-c")
         .arg(conf)
         .arg("-g")
         .arg(format!(
-            "pid {}; error_log {}/error.log;",
+            "pid {}; error_log {}/error.log;{}",
             pid_file.display(),
-            scratch.display()
+            scratch.display(),
+            if netns.is_some() { " user root;" } else { "" }
         ))
         .status()
         .expect("run nginx");
