@@ -287,21 +287,24 @@ fn too_deep_at(at: Position) -> Diagnostic {
 /// refuses flow collections 256 deep, and some `serde_yaml` reads, like one opened on every
 /// line), the count decides.
 pub fn too_deep(text: &str) -> Option<Diagnostic> {
-    let (mut depth, mut line, mut column) = (0usize, 1, 0);
-    let position = text.chars().find_map(|c| {
-        column += 1;
-        match c {
-            '\n' => (line, column) = (line + 1, 0),
-            '[' | '{' => depth += 1,
-            ']' | '}' => depth = depth.saturating_sub(1),
+    let mut depth = 0usize;
+    let at = text.bytes().position(|b| {
+        match b {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        (depth > MAX_DEPTH).then_some(Position { line, column })
+        depth > MAX_DEPTH
     })?;
     let spans = Spans::read(text);
-    spans
-        .too_big
-        .or_else(|| spans.syntax_error.then(|| too_deep_at(position)))
+    spans.too_big.or_else(|| {
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let position = Position {
+            line: text[..at].matches('\n').count() + 1,
+            column: text[line_start..=at].chars().count(),
+        };
+        spans.syntax_error.then(|| too_deep_at(position))
+    })
 }
 
 impl Builder {
