@@ -203,6 +203,50 @@ error: cluster.yaml has 10 problems; nothing was written
     );
 }
 
+/// A "billion laughs": nine levels of ten aliases each, 10^9 values once expanded. Before the
+/// cap, reading it to report its problems ran past 3 GB within 30 s.
+#[test]
+fn an_alias_bomb_is_refused_at_the_alias_that_passes_the_cap() {
+    let (code, stderr) = validate_fixture("alias-bomb");
+    assert_eq!(code, 2);
+    common::assert_text(
+        "output",
+        &stderr,
+        r"error: aliases (`*name`) expand the description past 1000000 values
+  --> cluster.yaml:6:36 (`f[7]`)
+   = help: alias fewer or smaller values, or write them out: a cluster description never needs this many
+
+error: cluster.yaml has 1 problem; nothing was written
+",
+    );
+}
+
+/// 100,000 nested `[`: serde_yaml's scanner takes time quadratic in the depth of flow
+/// collections (over 100 s for this file before the check), so deep nesting is refused before
+/// it runs.
+#[test]
+fn deep_nesting_is_refused_at_the_first_level_too_many() {
+    const DEPTH: usize = 100_000;
+    let env = Env::new(&format!(
+        "server: {{hostname: boot}}\nnodes: {}{}\n",
+        "[".repeat(DEPTH),
+        "]".repeat(DEPTH)
+    ));
+    let run = env.run(&["validate"]);
+    run.expect(2);
+    let config = env.config().display().to_string();
+    common::assert_text(
+        "output",
+        &run.stderr().replace(&config, "cluster.yaml"),
+        r"error: the description nests deeper than 128 levels
+  --> cluster.yaml:2:136
+   = help: a cluster description needs a few levels at most: remove the extra ones
+
+error: cluster.yaml has 1 problem; nothing was written
+",
+    );
+}
+
 #[test]
 fn a_tab_in_the_indentation_is_named() {
     let (code, stderr) = validate_fixture("tab-in-indentation");

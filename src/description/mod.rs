@@ -25,6 +25,9 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Cluster, Vec<Diagnostic>> {
             .at(Some(Position { line: 1, column: 1 }))
             .hint("describe at least `server`, `profiles` and `roles`; examples/portacluster.yaml is a complete one")]);
     }
+    if let Some(too_deep) = spans::too_deep(text) {
+        return Err(vec![too_deep]);
+    }
     let raw: Result<RawDescription, _> =
         pieces::read(text).map_or_else(|| serde_yaml::from_str(text), Ok);
     crate::timing::phase("yaml");
@@ -84,6 +87,9 @@ fn read(path: &Path) -> Result<String> {
 /// what could be read around them.
 fn every_problem(text: &str, error: &serde_yaml::Error, base_dir: &Path) -> Vec<Diagnostic> {
     let spans = Spans::read(text);
+    if let Some(too_big) = spans.too_big {
+        return vec![too_big];
+    }
     let mut all: Vec<Diagnostic> = spans.duplicates.iter().map(duplicate_key).collect();
     match &spans.document {
         None => all.push(syntax_error(text, error)),

@@ -44,7 +44,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
     }
     v.uniqueness(raw, server.as_ref());
     if let (Some(paths), Some(dhcp)) = (&paths, &dhcp) {
-        v.overlaps(paths, dhcp);
+        v.overlaps(paths, dhcp, lifecycle.as_ref());
     }
 
     match (server, paths, dhcp, http, roles, daemons, lifecycle) {
@@ -1034,13 +1034,22 @@ impl Validator {
         }
     }
 
-    /// Rendered files that would overwrite each other, a link folder or pxectl's own state.
-    fn overlaps(&mut self, paths: &Paths, dhcp: &Dhcp) {
-        let files = [
+    /// Rendered files, and the files the daemons write (nginx's logs, dnsmasq's leases and log),
+    /// that would overwrite each other, a link folder or pxectl's own state.
+    fn overlaps(&mut self, paths: &Paths, dhcp: &Dhcp, lifecycle: Option<&Lifecycle>) {
+        let mut files = vec![
             ("paths.dnsmasq_conf", &paths.dnsmasq_conf),
             ("paths.nginx_conf", &paths.nginx_conf),
             ("dhcp.hostsfile", &dhcp.hostsfile),
         ];
+        if let Some(l) = lifecycle {
+            files.extend([
+                ("lifecycle.log", &l.log),
+                ("lifecycle.access_log", &l.access_log),
+                ("lifecycle.leases", &l.leases),
+            ]);
+            files.extend(l.dnsmasq_log.as_ref().map(|d| ("lifecycle.dnsmasq_log", d)));
+        }
         let overlap = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
         let links = paths.pxelinux_dir();
         let state = &paths.state_dir;
@@ -1049,7 +1058,7 @@ impl Validator {
             if let Some((first, _)) = files[..i].iter().find(|(_, f)| overlap(file, f)) {
                 self.push(
                     Diagnostic::new(*at, format!("path {shown_file} overlaps `{first}`"))
-                        .hint("give every rendered file its own path, neither inside the other"),
+                        .hint("give every rendered file and daemon log its own path, neither inside another"),
                 );
             }
             if overlap(file, &links) {
@@ -1064,7 +1073,9 @@ impl Validator {
                     .hint("put it outside `pxelinux.cfg/`: pxectl owns every entry there"),
                 );
             }
-            if overlap(file, state) && **file != state.join(DEFAULT_HOSTSFILE) {
+            let default_hostsfile =
+                *at == "dhcp.hostsfile" && **file == state.join(DEFAULT_HOSTSFILE);
+            if overlap(file, state) && !default_hostsfile {
                 self.push(
                     Diagnostic::new(
                         *at,
@@ -1255,6 +1266,33 @@ mod tests {
                 "paths.dnsmasq_conf: path `/var/lib/pxectl` overlaps the state folder `/var/lib/pxectl`",
                 "dhcp.hostsfile: path `/var/lib/pxectl/dhcp-hosts` overlaps `paths.dnsmasq_conf`",
             ]
+        );
+    }
+
+    #[test]
+    fn daemon_logs_and_leases_overlap_no_rendered_file_each_other_or_pxectl_folders() {
+        assert_eq!(
+            errors("lifecycle: {log: /var/log/cb.log, access_log: /var/log/a.log, leases: /var/lib/misc/l, dnsmasq_log: /var/log/d.log}\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            errors("lifecycle: {log: /var/lib/pxectl/journal.jsonl, access_log: /etc/dnsmasq.conf}\n"),
+            [
+                "lifecycle.log: path `/var/lib/pxectl/journal.jsonl` overlaps the state folder `/var/lib/pxectl`",
+                "lifecycle.access_log: path `/etc/dnsmasq.conf` overlaps `paths.dnsmasq_conf`",
+            ]
+        );
+        assert_eq!(
+            errors("lifecycle: {log: /var/log/x.log, access_log: /var/log/x.log, leases: /srv/public/pxe/pxelinux.cfg/l, dnsmasq_log: /etc/nginx}\n"),
+            [
+                "lifecycle.access_log: path `/var/log/x.log` overlaps `lifecycle.log`",
+                "lifecycle.leases: path `/srv/public/pxe/pxelinux.cfg/l` overlaps the link folder `/srv/public/pxe/pxelinux.cfg`",
+                "lifecycle.dnsmasq_log: path `/etc/nginx` overlaps `paths.nginx_conf`",
+            ]
+        );
+        assert_eq!(
+            errors("dhcp: {hostsfile: /etc/hosts.d/pxe}\nlifecycle: {leases: /var/lib/pxectl/dhcp-hosts}\n"),
+            ["lifecycle.leases: path `/var/lib/pxectl/dhcp-hosts` overlaps the state folder `/var/lib/pxectl`"]
         );
     }
 
