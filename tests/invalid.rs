@@ -221,7 +221,7 @@ error: cluster.yaml has 1 problem; nothing was written
     );
 }
 
-/// 100,000 nested `[`: serde_yaml's scanner takes time quadratic in the depth of flow
+/// 100,000 nested `[`: `serde_yaml`'s scanner takes time quadratic in the depth of flow
 /// collections (over 100 s for this file before the check), so deep nesting is refused before
 /// it runs.
 #[test]
