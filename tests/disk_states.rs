@@ -199,3 +199,32 @@ fn leftovers_are_known_by_path_not_by_name() {
         assert!(!env.pxe(gone).exists(), "{gone} left in the old TFTP root");
     }
 }
+
+/// A folder where a profile file belongs: `render --check` and `status` report it, and render
+/// refuses before changing anything.
+#[test]
+fn a_folder_where_a_profile_belongs_stops_render_before_any_change() {
+    let env = rendered();
+    fs::remove_file(env.pxe("rescue")).unwrap();
+    fs::create_dir(env.pxe("rescue")).unwrap();
+    env.run(&["render", "--check"]).expect(1);
+    let status = env.run(&["status", "--json"]);
+    status.expect(1);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    assert_eq!(json["profiles"][0]["kind"], "not-a-file");
+    // Something to change besides: render still changes nothing.
+    fs::write(env.at("/etc/dnsmasq.conf"), "# hand edit\n").unwrap();
+    let render = env.run(&["render", "--no-verify"]);
+    render.expect(3);
+    assert_eq!(
+        render.stderr().lines().last().unwrap(),
+        format!(
+            "error: `{}` is a folder, not a file; move it away so pxectl can write its file there",
+            env.pxe("rescue").display()
+        )
+    );
+    assert_eq!(
+        fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(),
+        "# hand edit\n"
+    );
+}

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::atomic;
 use crate::cli::{ApplyArgs, DaemonName, ReloadArgs, RenderArgs, Settings};
@@ -81,19 +81,8 @@ fn run(
     verify(cluster, layout, &cmp, args.no_verify, settings, out)?;
     crate::timing::phase("verify");
     report(cluster, &cmp, args.diff, verbosity, out)?;
-    if let Some(Finding::NotAFile { path, entry, .. }) = cmp
-        .findings
-        .iter()
-        .find(|f| matches!(f, Finding::NotAFile { .. }))
-    {
-        bail!(
-            "`{}` is {}, not a file; move it away so pxectl can write its file there",
-            output::path(path),
-            entry.describe()
-        );
-    }
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
-    let done = tree::apply(&cmp.changes, &bar)?;
+    let done = tree::apply(&cmp, &bar)?;
     crate::timing::phase("apply");
     journal_links(&layout.state_dir, &done.node_links)?;
     if let Some(written) = &cmp.written {
@@ -229,16 +218,7 @@ pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Re
 
 fn check_summary(cmp: &Comparison, settings: &Settings, out: &mut dyn Write) -> Result<ExitCode> {
     if cmp.differs() {
-        // What render would not change by itself: a missing link or profile file is a change.
-        let problems = cmp.findings.len()
-            + cmp
-                .nodes
-                .iter()
-                .filter(|n| {
-                    n.state.is_problem()
-                        && !matches!(n.state, LinkState::Missing | LinkState::Dangling(_))
-                })
-                .count();
+        let problems = cmp.problems();
         writeln!(
             out,
             "check: the disk differs from `{}`: {}, {problems} {}",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use indicatif::ProgressBar;
 
-use super::compare::Change;
+use super::compare::{Change, Comparison, Finding};
 use super::scan::par_map;
 use crate::atomic;
 use crate::mac::MacAddr;
@@ -37,7 +37,11 @@ pub struct NodeLinkChange {
 }
 
 /// Applies `changes` in order (files first, so links never dangle), then syncs every folder touched.
-pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
+/// Refuses, before changing anything, when a folder or special file stands where a rendered
+/// file belongs.
+pub fn apply(cmp: &Comparison, progress: &ProgressBar) -> Result<Applied> {
+    refuse_blocked(cmp)?;
+    let changes = &cmp.changes;
     let mut done = Applied::default();
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut ensured: HashSet<PathBuf> = HashSet::new();
@@ -133,6 +137,21 @@ pub fn apply(changes: &[Change], progress: &ProgressBar) -> Result<Applied> {
     }
     progress.finish_and_clear();
     Ok(done)
+}
+
+fn refuse_blocked(cmp: &Comparison) -> Result<()> {
+    match cmp
+        .findings
+        .iter()
+        .find(|f| matches!(f, Finding::NotAFile { .. }))
+    {
+        Some(Finding::NotAFile { path, entry, .. }) => anyhow::bail!(
+            "`{}` is {}, not a file; move it away so pxectl can write its file there",
+            crate::output::path(path),
+            entry.describe()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Creates the links of `batch` (all `CreateLink`, their folders in `open`) on every core,

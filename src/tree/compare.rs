@@ -145,6 +145,20 @@ impl Comparison {
             || self.nodes.iter().any(|n| n.state.is_problem())
     }
 
+    /// How many things differ that render does not change by itself (a missing link or
+    /// profile file is a change, not one of these).
+    pub fn problems(&self) -> usize {
+        self.findings.len()
+            + self
+                .nodes
+                .iter()
+                .filter(|n| {
+                    n.state.is_problem()
+                        && !matches!(n.state, LinkState::Missing | LinkState::Dangling(_))
+                })
+                .count()
+    }
+
     /// How many of `nodes` (the description's, in order) are switched away from their normal
     /// profile.
     pub fn switched(&self, nodes: &[crate::cluster::Node]) -> usize {
