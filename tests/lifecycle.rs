@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{have, is_root, prerequisite, Env};
+use common::{have, is_root, prerequisite, Env, HeldLock};
 
 fn description(base: &Path, port: u16, nginx: bool) -> String {
     let daemons = if nginx {
@@ -123,46 +123,6 @@ impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The tree's lock, held by another program in a process of its own (a lock this test process
-/// took would be shared with every child the other tests' threads fork meanwhile).
-struct Held(Child);
-
-impl Held {
-    fn lock(base: &Path) -> Self {
-        let mut holder = Self(
-            Command::new("flock")
-                .args(["--exclusive", "--close"])
-                .arg(base.join("state/lock"))
-                .args(["sh", "-c", "echo locked; read end"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("util-linux flock"),
-        );
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(holder.0.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line, "locked\n");
-        holder
-    }
-
-    /// Closing its input ends the shell, and with it flock and the lock.
-    fn release(mut self) {
-        drop(self.0.stdin.take());
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -457,19 +417,26 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
     assert_eq!(watch.stop().0, Some(0));
 }
 
-#[test]
-fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
+/// `reimage TARGETS`, a watcher, the tree's lock held by another process, and n1's `done`
+/// callback waiting for it.
+fn waiting_for_the_lock(targets: &[&str]) -> (Env, PathBuf, PathBuf, Background, HeldLock) {
     let (env, base) = setup();
-    env.run_live(&["reimage", "--all"]).expect(0);
+    env.run_live(&[&["reimage"], targets].concat()).expect(0);
     let log = base.join("callbacks.log");
     fs::write(&log, "").unwrap();
     let watch = Background::watch(&env, &["--lock-timeout", "200ms"]);
-    // Someone holds the tree's lock for a while: the callback waits, it is not lost.
-    let held = Held::lock(&base);
+    let held = HeldLock::at(&base.join("state/lock"));
     append(&log, &callback("done", "n1", "127.0.0.11"));
     watch.until("the busy-lock warning", || {
         watch.stderr().contains("the callback waits for it")
     });
+    (env, base, log, watch, held)
+}
+
+#[test]
+fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
+    // Someone holds the tree's lock for a while: the callback waits, it is not lost.
+    let (env, base, log, watch, held) = waiting_for_the_lock(&["--all"]);
     assert_eq!(link(&base, 1), "install");
     held.release();
     watch.until("n1 after the lock is free", || link(&base, 1) == "local");
@@ -485,16 +452,7 @@ fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
 
 #[test]
 fn a_watcher_stopped_while_a_callback_waits_for_the_lock_leaves_it_to_the_next() {
-    let (env, base) = setup();
-    env.run_live(&["reimage", "n1"]).expect(0);
-    let log = base.join("callbacks.log");
-    fs::write(&log, "").unwrap();
-    let watch = Background::watch(&env, &["--lock-timeout", "200ms"]);
-    let held = Held::lock(&base);
-    append(&log, &callback("done", "n1", "127.0.0.11"));
-    watch.until("the busy-lock warning", || {
-        watch.stderr().contains("the callback waits for it")
-    });
+    let (env, base, _, watch, held) = waiting_for_the_lock(&["n1"]);
     let err = watch.err.clone();
     assert_eq!(watch.stop().0, Some(0));
     assert!(fs::read_to_string(err)
@@ -550,7 +508,7 @@ fn reimage_wait_waits_out_a_busy_lock_instead_of_losing_the_callback() {
     wait.until("the wait to start", || {
         wait.stdout().contains("waiting up to")
     });
-    let held = Held::lock(&base);
+    let held = HeldLock::at(&base.join("state/lock"));
     append(
         &base.join("callbacks.log"),
         &callback("done", "n1", "127.0.0.11"),
@@ -750,7 +708,7 @@ fn watch_decides_before_taking_the_lock() {
     let log = base.join("callbacks.log");
     fs::write(&log, "").unwrap();
     let watch = Background::watch(&env, &[]);
-    let held = Held::lock(&base);
+    let held = HeldLock::at(&base.join("state/lock"));
     // Callbacks that change nothing are answered while another pxectl holds the lock.
     append(&log, &callback("done", "ghost", "127.0.0.11"));
     append(&log, &callback("done", "n2", "127.0.0.12"));

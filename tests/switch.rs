@@ -525,28 +525,12 @@ rescue: 1 switched, 0 already
 fn a_second_writer_waits_then_names_the_live_holder() {
     let env = rendered();
     let lock_path = env.at("/var/lib/pxectl/lock");
-    // The pid in the file is of a pxectl gone since; the live holder is another program, in
-    // a process of its own (a lock this test process took would be shared with every child
-    // that the other tests' threads fork meanwhile).
+    // The pid in the file is of a pxectl gone since; the live holder is another program.
     fs::write(&lock_path, "4242\n").unwrap();
-    let mut holder = std::process::Command::new("flock")
-        .args(["--exclusive", "--close"])
-        .arg(&lock_path)
-        .args(["sh", "-c", "echo locked; read end"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("util-linux flock");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line, "locked\n");
+    let holder = common::HeldLock::at(&lock_path);
     let busy = format!(
         "error: flock pid {} holds the lock `<root>/var/lib/pxectl/lock`; waited 0.3s: retry when it is done, or raise `--lock-timeout`\n",
-        holder.id()
+        holder.pid()
     );
     env.run(&["--lock-timeout", "300ms", "reimage", "node1"])
         .expect(3)
@@ -556,9 +540,7 @@ fn a_second_writer_waits_then_names_the_live_holder() {
         .expect(3)
         .stdout_is("")
         .stderr_is(&busy);
-    // Closing its input ends the shell, and with it flock and the lock.
-    drop(holder.stdin.take());
-    holder.wait().unwrap();
+    holder.release();
     env.run(&["reimage", "node1"]).expect(0);
 }
 

@@ -469,3 +469,51 @@ pub fn assert_same_tree(actual: &Path, expected: &Path) {
         problems.join("\n")
     );
 }
+
+/// A lock file held by another program in a process of its own (`flock` from util-linux): a
+/// lock this test process took would be shared with every child that the other tests'
+/// threads fork meanwhile.
+pub struct HeldLock(std::process::Child);
+
+impl HeldLock {
+    /// Holds `path` until released or dropped.
+    pub fn at(path: &Path) -> Self {
+        use std::process::Stdio;
+        let mut holder = Self(
+            Command::new("flock")
+                .args(["--exclusive", "--close"])
+                .arg(path)
+                .args(["sh", "-c", "echo locked; read end"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("util-linux flock"),
+        );
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.0.stdout.take().expect("piped")),
+            &mut line,
+        )
+        .expect("read flock's line");
+        assert_eq!(line, "locked\n");
+        holder
+    }
+
+    /// The pid of the `flock` process, which holds the lock.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Closing its input ends the shell, and with it flock and the lock.
+    pub fn release(mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
