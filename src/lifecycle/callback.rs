@@ -34,14 +34,7 @@ pub struct Callback {
 /// Parses a line of the callback log (`TIME ADDR "URI" STATUS`); `Err` says why it is not a callback.
 pub fn parse(line: &[u8], prefix: &str) -> Result<Callback, String> {
     let line = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
-    let mut fields = line.split(' ');
-    let (Some(time), Some(addr), Some(uri), Some(_status), None) = (
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-    ) else {
+    let Some([time, addr, uri, _status]) = super::words(line) else {
         return Err("not in pxectl's callback log format".into());
     };
     let client: IpAddr = addr

@@ -61,16 +61,7 @@ impl Position {
 
     /// Reads [`Position::to_line`]'s format back; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
-        let mut fields = text.trim_end_matches('\n').split(' ');
-        let (Some(ino), Some(size), Some(offset), Some(head), None) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            return None;
-        };
+        let [ino, size, offset, head] = super::words(text.trim_end_matches('\n'))?;
         let head = (0..head.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(head.get(i..i + 2)?, 16).ok())

@@ -26,6 +26,16 @@ pub fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
     }
 }
 
+/// The `N` words of `line`, separated by single spaces; none when there are more or fewer.
+fn words<const N: usize>(line: &str) -> Option<[&str; N]> {
+    let mut words = line.split(' ');
+    let out = std::array::from_fn(|_| words.next());
+    if words.next().is_some() || out.iter().any(Option::is_none) {
+        return None;
+    }
+    Some(out.map(Option::unwrap_or_default))
+}
+
 fn warn_too_long(n: usize) {
     if n > 0 {
         eprintln!(
