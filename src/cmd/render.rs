@@ -5,7 +5,6 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::atomic;
 use crate::cli::{ApplyArgs, DaemonName, ReloadArgs, RenderArgs, Settings};
 use crate::cluster::Cluster;
 use crate::daemons::{self, Action, Need, Outcome, Reach, Reloads, Verified};
@@ -85,14 +84,6 @@ fn run(
     let done = tree::apply(&cmp, &bar)?;
     crate::timing::phase("apply");
     journal_links(&layout.state_dir, &done.node_links)?;
-    if let Some(written) = &cmp.written {
-        atomic::ensure_dir(&layout.state_dir)?;
-        atomic::write_file(
-            &layout.state_dir.join(tree::WRITTEN),
-            written.as_bytes(),
-            0o644,
-        )?;
-    }
     crate::timing::phase("journal");
     writeln!(
         out,

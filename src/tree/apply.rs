@@ -38,7 +38,7 @@ pub struct NodeLinkChange {
 
 /// Applies `changes` in order (files first, so links never dangle), then syncs every folder touched.
 /// Refuses, before changing anything, when a folder or special file stands where a rendered
-/// file belongs.
+/// file belongs. Records the profile files written last ([`super::WRITTEN`]).
 pub fn apply(cmp: &Comparison, progress: &ProgressBar) -> Result<Applied> {
     refuse_blocked(cmp)?;
     let changes = &cmp.changes;
@@ -134,6 +134,10 @@ pub fn apply(cmp: &Comparison, progress: &ProgressBar) -> Result<Applied> {
     }
     for dir in &dirs {
         atomic::sync_dir(dir)?;
+    }
+    if let Some((list, text)) = &cmp.written {
+        atomic::ensure_dir(list.parent().unwrap_or(Path::new("/")))?;
+        atomic::write_file(list, text.as_bytes(), 0o644)?;
     }
     progress.finish_and_clear();
     Ok(done)

@@ -132,8 +132,8 @@ pub struct Comparison {
     pub default_link: Option<String>,
     /// Temporaries of a killed run removed on the way (only when comparing under the lock).
     pub temps_removed: usize,
-    /// The new text of [`WRITTEN`] once the changes are applied, when it differs.
-    pub written: Option<String>,
+    /// [`WRITTEN`]'s path and its new text once the changes are applied, when it differs.
+    pub written: Option<(PathBuf, String)>,
 }
 
 impl Comparison {
@@ -279,7 +279,8 @@ fn managed_link(cmp: &mut Comparison, path: PathBuf, target: &str, found: Option
 /// Profile files render wrote once (listed in [`WRITTEN`]) that are no longer described; and
 /// the list's new text.
 fn leftovers(cmp: &mut Comparison, plan: &Plan, layout: &Layout, prune: bool) {
-    let old = fs::read_to_string(layout.state_dir.join(WRITTEN)).unwrap_or_default();
+    let list = layout.state_dir.join(WRITTEN);
+    let old = fs::read_to_string(&list).unwrap_or_default();
     let mut keep: BTreeSet<String> = plan
         .files
         .iter()
@@ -302,7 +303,7 @@ fn leftovers(cmp: &mut Comparison, plan: &Plan, layout: &Layout, prune: bool) {
     }
     let new: String = keep.iter().flat_map(|p| [p.as_str(), "\n"]).collect();
     if new != old {
-        cmp.written = Some(new);
+        cmp.written = Some((list, new));
     }
 }
 
