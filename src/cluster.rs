@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 pub use crate::description::{HostsMode, OnFailure};
+use crate::loader::{Arch, Choice, Loader};
 use crate::mac::MacAddr;
 
 /// A cluster description that passed every check.
@@ -20,6 +21,7 @@ pub struct Cluster {
     pub roles: Roles,
     pub reservations: Vec<Host>,
     pub nodes: Vec<Node>,
+    pub loaders: Loaders,
     pub daemons: Daemons,
     pub lifecycle: Lifecycle,
 }
@@ -193,15 +195,87 @@ impl Http {
     }
 }
 
-/// A pxelinux profile with every template string already expanded.
+/// A profile with every template string already expanded, rendered into each loader's format.
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub label: String,
-    pub kernel: String,
-    pub initrd: Option<String>,
-    pub append: Option<String>,
+    pub boot: Boot,
     pub timeout: u32,
     pub prompt: bool,
+}
+
+/// What a profile boots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Boot {
+    /// A kernel (and initrd): each a path in the TFTP root (`/vmlinuz`) or an HTTP URL.
+    Linux {
+        kernel: String,
+        initrd: Option<String>,
+        append: Option<String>,
+    },
+    /// The machine's own disk.
+    LocalDisk,
+}
+
+/// Which clients are served and with which loader files.
+#[derive(Debug, Clone)]
+pub struct Loaders {
+    /// The kinds of clients dnsmasq answers, in the description's order.
+    pub clients: Vec<Arch>,
+    /// The choice of a node that neither it nor its groups override, and of unknown machines.
+    pub default: Choice,
+    /// Loader files relative to the TFTP root, by setting name (`grub-x64`, `shim-x64`,
+    /// `ipxe-bios`...; see [`Loaders::file_key`]). pxelinux's is `dhcp.boot_file`.
+    pub files: BTreeMap<String, String>,
+}
+
+impl Default for Loaders {
+    /// BIOS clients only, each booting pxelinux: the first version's behaviour.
+    fn default() -> Self {
+        Self {
+            clients: vec![Arch::Bios],
+            default: Choice::default(),
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+impl Loaders {
+    /// The setting naming the file a client of kind `arch` boots with `loader` (shim's when
+    /// Secure Boot is on and the loader is GRUB); none for pxelinux (`dhcp.boot_file`).
+    pub fn file_key(arch: Arch, loader: Loader, secure_boot: bool) -> Option<String> {
+        let family = match loader {
+            Loader::Pxelinux => return None,
+            Loader::Grub if secure_boot => "shim",
+            l => l.key(),
+        };
+        Some(format!("{family}-{}", arch.cpu()))
+    }
+
+    /// Debian's name for each loader file setting, the default.
+    pub const DEBIAN_FILES: [(&'static str, &'static str); 9] = [
+        ("syslinux-efi-x64", "efi64/syslinux.efi"),
+        ("grub-x64", "grubx64.efi"),
+        ("grub-ia32", "grubia32.efi"),
+        ("grub-arm64", "grubaa64.efi"),
+        ("shim-x64", "shimx64.efi"),
+        ("shim-ia32", "shimia32.efi"),
+        ("shim-arm64", "shimaa64.efi"),
+        ("ipxe-bios", "undionly.kpxe"),
+        ("ipxe-x64", "snponly.efi"),
+    ];
+
+    /// Every loader a node's entries exist for: each served kind's loader for every choice in
+    /// use (the default's and the nodes'), in [`Loader::ALL`]'s order.
+    pub fn in_use<'a>(&'a self, choices: impl IntoIterator<Item = &'a Choice>) -> Vec<Loader> {
+        let mut used = std::collections::BTreeSet::new();
+        for choice in std::iter::once(&self.default).chain(choices) {
+            for arch in &self.clients {
+                used.insert(arch.loader(choice.loader));
+            }
+        }
+        used.into_iter().collect()
+    }
 }
 
 /// The profile each role means; all name described profiles.
@@ -211,6 +285,13 @@ pub struct Roles {
     pub reimage: String,
     pub rescue: Option<String>,
     pub default: Option<String>,
+}
+
+impl Cluster {
+    /// The loaders whose entries every node has ([`Loaders::in_use`]).
+    pub fn loaders_in_use(&self) -> Vec<Loader> {
+        self.loaders.in_use(self.nodes.iter().map(|n| &n.choice))
+    }
 }
 
 /// A DHCP reservation that never PXE boots.
@@ -228,8 +309,10 @@ pub struct Node {
     pub mac: MacAddr,
     pub ip: Option<Ipv4Addr>,
     pub groups: Vec<String>,
-    /// The profile it boots day to day (its override, else `roles.normal`).
+    /// The profile it boots day to day (its override, else its group's, else `roles.normal`).
     pub normal_profile: String,
+    /// Its loader and Secure Boot setting (its own, else its group's, else `loaders`').
+    pub choice: Choice,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod exit_codes;
 pub mod journal;
 pub mod layout;
 pub mod lifecycle;
+pub mod loader;
 pub mod lock;
 pub mod mac;
 pub mod output;

@@ -400,15 +400,24 @@ pub fn cluster_context(c: &Cluster) -> Context {
 
 /// The context of one profile.
 pub fn profile_context(name: &str, p: &crate::cluster::Profile) -> Context {
+    let (kernel, initrd, append) = match &p.boot {
+        crate::cluster::Boot::Linux {
+            kernel,
+            initrd,
+            append,
+        } => (Some(kernel), initrd.as_ref(), append.as_ref()),
+        crate::cluster::Boot::LocalDisk => (None, None, None),
+    };
     let mut ctx = Context::new();
     ctx.insert(
         "profile",
         &serde_json::json!({
             "name": name,
             "label": p.label,
-            "kernel": p.kernel,
-            "initrd": p.initrd,
-            "append": p.append,
+            "local": kernel.is_none(),
+            "kernel": kernel,
+            "initrd": initrd,
+            "append": append,
             "timeout": p.timeout,
             "prompt": p.prompt,
         }),

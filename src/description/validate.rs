@@ -66,6 +66,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
             roles,
             reservations: reservations.into_iter().flatten().collect(),
             nodes: nodes.into_iter().flatten().collect(),
+            loaders: crate::cluster::Loaders::default(),
             daemons,
             lifecycle,
         }),
@@ -740,9 +741,11 @@ impl Validator {
         ok &= kernel.is_some() && !matches!(initrd, Some(None)) && !matches!(append, Some(None));
         ok.then(|| Profile {
             label,
-            kernel: kernel.unwrap_or_default(),
-            initrd: initrd.flatten(),
-            append: append.flatten(),
+            boot: crate::cluster::Boot::Linux {
+                kernel: kernel.unwrap_or_default(),
+                initrd: initrd.flatten(),
+                append: append.flatten(),
+            },
             timeout: p.timeout,
             prompt: p.prompt,
         })
@@ -991,6 +994,7 @@ impl Validator {
             ip: ip.flatten(),
             groups: n.groups.clone(),
             normal_profile: normal,
+            choice: crate::loader::Choice::default(),
         })
     }
 
