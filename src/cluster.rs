@@ -252,6 +252,19 @@ impl Loaders {
         Some(format!("{family}-{}", arch.cpu()))
     }
 
+    /// The file (relative to the TFTP root) a client of kind `arch` boots with `loader`: its
+    /// setting's value, else Debian's name; none for pxelinux (`dhcp.boot_file`) or when
+    /// neither names one.
+    pub fn file(&self, arch: Arch, loader: Loader, secure_boot: bool) -> Option<&str> {
+        let key = Self::file_key(arch, loader, secure_boot)?;
+        self.files.get(&key).map(String::as_str).or_else(|| {
+            Self::DEBIAN_FILES
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, file)| *file)
+        })
+    }
+
     /// Debian's name for each loader file setting, the default.
     pub const DEBIAN_FILES: [(&'static str, &'static str); 9] = [
         ("syslinux-efi-x64", "efi64/syslinux.efi"),
@@ -291,6 +304,22 @@ impl Cluster {
     /// The loaders whose entries every node has ([`Loaders::in_use`]).
     pub fn loaders_in_use(&self) -> Vec<Loader> {
         self.loaders.in_use(self.nodes.iter().map(|n| &n.choice))
+    }
+
+    /// The TFTP root's URL on nginx (`http.url` and the TFTP root's path in the web root,
+    /// like `http://192.168.10.10/pxe`); none when the TFTP root is outside the web root.
+    pub fn tftp_url(&self) -> Option<String> {
+        let inside = self
+            .paths
+            .tftp_root
+            .strip_prefix(&self.paths.web_root)
+            .ok()?;
+        let mut url = self.http.url.clone();
+        for part in inside {
+            url.push('/');
+            url.push_str(&part.to_string_lossy());
+        }
+        Some(url)
     }
 }
 

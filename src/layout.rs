@@ -4,6 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::cluster::Cluster;
+use crate::loader::Loader;
 
 /// The boot server's output paths as they are on this machine (under `--root` when given).
 /// File contents keep naming the real paths of `Cluster::paths`.
@@ -53,6 +54,11 @@ impl Layout {
     /// A profile's file.
     pub fn profile(&self, name: &str) -> PathBuf {
         self.pxelinux_dir.join(name)
+    }
+
+    /// A loader's folder of per-MAC entries and profile files.
+    pub fn loader_dir(&self, loader: Loader) -> PathBuf {
+        loader.dir_in(&self.tftp_root)
     }
 
     /// The folders a config may be written through a link into: web root, TFTP root, state.

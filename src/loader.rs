@@ -135,6 +135,22 @@ impl Loader {
         !matches!(self, Self::Ipxe)
     }
 
+    /// How it names `file` (a kernel or an initrd: a path in the TFTP root or an HTTP URL):
+    /// pxelinux as written (the first version's output), syslinux.efi `::/path` (it resolves
+    /// `/path` in its own folder), GRUB `/path` on the TFTP server, iPXE the path's URL under
+    /// `tftp_url`, the TFTP root's URL on nginx (unused by the others). URLs stay as they are.
+    pub fn locate(self, file: &str, tftp_url: &str) -> String {
+        if is_url(file) {
+            return file.to_string();
+        }
+        match self {
+            Self::Pxelinux => file.to_string(),
+            Self::SyslinuxEfi => format!("::{}", tftp_path(file)),
+            Self::Grub => tftp_path(file),
+            Self::Ipxe => url(tftp_url, file),
+        }
+    }
+
     /// Whether it can boot the local disk (syslinux.efi has no working `LOCALBOOT`).
     pub fn boots_local_disk(self) -> bool {
         !matches!(self, Self::SyslinuxEfi)
@@ -232,6 +248,21 @@ impl Loader {
     }
 }
 
+/// Whether a kernel, initrd or loader file is an HTTP URL rather than a path in the TFTP root.
+pub fn is_url(file: &str) -> bool {
+    file.starts_with("http://")
+}
+
+/// A path in the TFTP root as a client asks for it: absolute (`/vmlinuz`).
+pub fn tftp_path(file: &str) -> String {
+    format!("/{}", file.trim_start_matches('/'))
+}
+
+/// A path in the TFTP root as a URL under `tftp_url`, the TFTP root's URL on nginx.
+pub fn url(tftp_url: &str, file: &str) -> String {
+    format!("{tftp_url}/{}", file.trim_start_matches('/'))
+}
+
 /// Which loader a node uses and whether Secure Boot is on: one decision per node (node beats
 /// group beats `loaders`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -292,6 +323,25 @@ mod tests {
         assert!(Loader::Ipxe.reserved("52-54-00-12-00-01"));
         assert!(Loader::Pxelinux.reserved("default"));
         assert!(!Loader::Grub.reserved("boot"));
+    }
+
+    #[test]
+    fn each_loader_fetches_kernels_its_own_way() {
+        let base = "http://10.0.0.1/pxe";
+        let cases = [
+            (Loader::Pxelinux, "/vmlinuz", "/vmlinuz"),
+            (Loader::Pxelinux, "vmlinuz", "vmlinuz"),
+            (Loader::SyslinuxEfi, "/vmlinuz", "::/vmlinuz"),
+            (Loader::SyslinuxEfi, "d/vmlinuz", "::/d/vmlinuz"),
+            (Loader::Grub, "vmlinuz", "/vmlinuz"),
+            (Loader::Grub, "/d/vmlinuz", "/d/vmlinuz"),
+            (Loader::Ipxe, "/d/vmlinuz", "http://10.0.0.1/pxe/d/vmlinuz"),
+            (Loader::Ipxe, "http://h/k", "http://h/k"),
+            (Loader::Pxelinux, "http://h/k", "http://h/k"),
+        ];
+        for (loader, file, fetched) in cases {
+            assert_eq!(loader.locate(file, base), fetched, "{loader:?} {file}");
+        }
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub enum FileKind {
     NginxConf,
     /// dnsmasq's `dhcp-hostsfile`, re-read on SIGHUP.
     DhcpHosts,
-    /// A pxelinux profile, read by TFTP per request.
+    /// A file a boot loader reads per request (a profile's rendering, or GRUB's or iPXE's
+    /// dispatcher): nothing is reloaded for it.
     Profile,
 }
 
@@ -93,27 +94,42 @@ pub struct Plan {
     pub state_files: Vec<PathBuf>,
 }
 
-/// The rendered file of every profile.
+/// Every profile rendered for each loader in use, each loader's dispatcher after its profiles.
 fn profile_files(
     cluster: &Cluster,
     layout: &Layout,
     templates: &Templates,
+    tftp_url: &str,
 ) -> Result<Vec<FilePlan>> {
-    cluster
-        .profiles
-        .iter()
-        .map(|(name, profile)| {
+    let mut files = Vec::new();
+    for loader in cluster.loaders_in_use() {
+        let dir = layout.loader_dir(loader);
+        let file = |name: String, template: &str, ctx: &tera::Context| -> Result<FilePlan> {
             Ok(FilePlan {
-                path: layout.profile(name),
-                contents: templates.render(
-                    templates::PROFILE,
-                    &templates::profile_context(name, profile),
-                )?,
+                path: dir.join(name),
+                contents: templates.render(template, ctx)?,
                 mode: FILE_MODE,
                 kind: FileKind::Profile,
             })
-        })
-        .collect()
+        };
+        for (name, profile) in &cluster.profiles {
+            files.push(file(
+                loader.file(name),
+                templates::profile_template(loader),
+                &templates::profile_context(name, profile, loader, tftp_url),
+            )?);
+        }
+        if let (Some(name), Some(template)) =
+            (loader.dispatcher(), templates::dispatcher_template(loader))
+        {
+            files.push(file(
+                name.to_string(),
+                template,
+                &templates::dispatcher_context(cluster, loader, tftp_url),
+            )?);
+        }
+    }
+    Ok(files)
 }
 
 /// Renders `cluster` through `templates` into a plan for the disk of `layout`.
@@ -130,9 +146,11 @@ pub fn build(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Resul
     })
 }
 
-/// Every rendered file: dnsmasq.conf, nginx.conf, the hosts file if any, the profiles.
+/// Every rendered file: dnsmasq.conf, nginx.conf, the hosts file if any, each loader's
+/// profiles and dispatcher.
 fn files(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Result<Vec<FilePlan>> {
-    let ctx = templates::cluster_context(cluster);
+    let tftp_url = templates::tftp_url(cluster)?;
+    let ctx = templates::cluster_context(cluster, &tftp_url)?;
     crate::timing::phase("context");
     let mut files = vec![
         FilePlan {
@@ -156,7 +174,7 @@ fn files(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Result<Ve
             kind: FileKind::DhcpHosts,
         });
     }
-    files.extend(profile_files(cluster, layout, templates)?);
+    files.extend(profile_files(cluster, layout, templates, &tftp_url)?);
     crate::timing::phase("templates");
     Ok(files)
 }

@@ -8,23 +8,54 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::cluster::{Cluster, Http, Paths, Server};
+use crate::cluster::{Boot, Cluster, Http, Paths, Profile, Server};
+use crate::loader::{self, Arch, Choice, Loader};
 
 /// dnsmasq's configuration file.
 pub const DNSMASQ: &str = "dnsmasq.conf.tera";
 /// nginx's configuration file.
 pub const NGINX: &str = "nginx.conf.tera";
-/// One pxelinux profile.
+/// One pxelinux or syslinux.efi profile.
 pub const PROFILE: &str = "pxelinux-profile.tera";
+/// One GRUB profile.
+pub const GRUB_PROFILE: &str = "grub-profile.tera";
+/// One iPXE profile.
+pub const IPXE_PROFILE: &str = "ipxe-profile.tera";
+/// GRUB's `grub/grub.cfg`: the per-MAC entry, else the default.
+pub const GRUB_DISPATCHER: &str = "grub.cfg.tera";
+/// iPXE's `ipxe/boot.ipxe`: the per-MAC entry, else the default.
+pub const IPXE_DISPATCHER: &str = "boot.ipxe.tera";
 /// dnsmasq's `dhcp-hostsfile` (hosts-file mode).
 pub const DHCP_HOSTS: &str = "dhcp-hosts.tera";
 
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 8] = [
     (DNSMASQ, include_str!("../templates/dnsmasq.conf.tera")),
     (NGINX, include_str!("../templates/nginx.conf.tera")),
     (PROFILE, include_str!("../templates/pxelinux-profile.tera")),
+    (GRUB_PROFILE, include_str!("../templates/grub-profile.tera")),
+    (IPXE_PROFILE, include_str!("../templates/ipxe-profile.tera")),
+    (GRUB_DISPATCHER, include_str!("../templates/grub.cfg.tera")),
+    (IPXE_DISPATCHER, include_str!("../templates/boot.ipxe.tera")),
     (DHCP_HOSTS, include_str!("../templates/dhcp-hosts.tera")),
 ];
+
+/// The template of `loader`'s profile files.
+pub fn profile_template(loader: Loader) -> &'static str {
+    match loader {
+        Loader::Pxelinux | Loader::SyslinuxEfi => PROFILE,
+        Loader::Grub => GRUB_PROFILE,
+        Loader::Ipxe => IPXE_PROFILE,
+    }
+}
+
+/// The template of `loader`'s dispatcher ([`Loader::dispatcher`]), if it has one.
+pub fn dispatcher_template(loader: Loader) -> Option<&'static str> {
+    match loader {
+        Loader::Pxelinux | Loader::SyslinuxEfi => None,
+        Loader::Grub => Some(GRUB_DISPATCHER),
+        Loader::Ipxe => Some(IPXE_DISPATCHER),
+    }
+}
 
 /// The variables a profile string may use.
 pub const STRING_VARIABLES: &str = "`server.*` (hostname, fqdn, address, prefix, network, netmask, broadcast, interface, domain), `http.*` (url, port, listen, listen_address, server_names, default_server, keepalive_timeout, autoindex) and `paths.*` (dnsmasq_conf, nginx_conf, web_root, tftp_root, state_dir, pxelinux_dir)";
@@ -325,6 +356,7 @@ struct DhcpView<'a> {
     boot_file: &'a str,
     hosts: crate::cluster::HostsMode,
     hostsfile: String,
+    boot_rules: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -336,6 +368,8 @@ struct HostView<'a> {
     ip: Option<String>,
     groups: &'a [String],
     normal_profile: Option<&'a str>,
+    /// The dnsmasq tag of its loader choice, when not the default one.
+    tag: Option<String>,
 }
 
 /// The context profile strings are expanded in.
@@ -347,8 +381,8 @@ pub fn string_context(server: &Server, http: &Http, paths: &Paths) -> Context {
     ctx
 }
 
-/// The context dnsmasq.conf and nginx.conf are rendered in.
-pub fn cluster_context(c: &Cluster) -> Context {
+/// The context dnsmasq.conf and nginx.conf are rendered in; `tftp_url` is [`tftp_url`]'s.
+pub fn cluster_context(c: &Cluster, tftp_url: &str) -> Result<Context> {
     let mut ctx = string_context(&c.server, &c.http, &c.paths);
     let domain = c.server.domain.as_deref();
     ctx.insert(
@@ -363,6 +397,7 @@ pub fn cluster_context(c: &Cluster) -> Context {
             boot_file: &c.dhcp.boot_file,
             hosts: c.dhcp.hosts,
             hostsfile: c.dhcp.hostsfile.display().to_string(),
+            boot_rules: boot_rules(c, tftp_url)?,
         },
     );
     let reservations = c.reservations.iter().map(|h| HostView {
@@ -373,6 +408,7 @@ pub fn cluster_context(c: &Cluster) -> Context {
         ip: h.ip.map(|ip| ip.to_string()),
         groups: &[],
         normal_profile: None,
+        tag: None,
     });
     let nodes = c.nodes.iter().map(|n| HostView {
         kind: "node",
@@ -382,6 +418,7 @@ pub fn cluster_context(c: &Cluster) -> Context {
         ip: n.ip.map(|ip| ip.to_string()),
         groups: &n.groups,
         normal_profile: Some(&n.normal_profile),
+        tag: (n.choice != c.loaders.default).then(|| n.choice.tag()),
     });
     let hosts: Vec<HostView> = reservations.chain(nodes).collect();
     ctx.insert("hosts", &hosts);
@@ -395,18 +432,137 @@ pub fn cluster_context(c: &Cluster) -> Context {
             "on_failure": c.lifecycle.on_failure,
         }),
     );
+    Ok(ctx)
+}
+
+/// The TFTP root's URL on nginx ([`Cluster::tftp_url`]), which iPXE fetches everything from;
+/// empty when no loader in use fetches by HTTP.
+pub fn tftp_url(c: &Cluster) -> Result<String> {
+    match c.tftp_url() {
+        Some(url) => Ok(url),
+        None if c.loaders_in_use().contains(&Loader::Ipxe) => Err(TemplateError(format!(
+            "iPXE fetches its scripts and kernels from nginx, but the TFTP root `{}` is outside the web root `{}`; put `paths.tftp_root` inside `paths.web_root`",
+            c.paths.tftp_root.display(),
+            c.paths.web_root.display()
+        ))
+        .into()),
+        None => Ok(String::new()),
+    }
+}
+
+/// dnsmasq's lines sending each kind of client its loader, in the order they must have (dnsmasq
+/// uses the last matching tagged `dhcp-boot`, the untagged one only when none matches): the
+/// default choice's, then each other choice nodes use, tagged; last the iPXE script for an
+/// iPXE that was loaded on a UEFI client, never the loader again. None when pxelinux alone
+/// is in use: the untagged `dhcp-boot` serves it, as in the first version.
+pub fn boot_rules(c: &Cluster, tftp_url: &str) -> Result<Vec<String>> {
+    let loaders = &c.loaders;
+    let clients = &loaders.clients;
+    let others: std::collections::BTreeSet<Choice> = c
+        .nodes
+        .iter()
+        .map(|n| n.choice)
+        .filter(|ch| *ch != loaders.default)
+        .collect();
+    let choices: Vec<Choice> = std::iter::once(loaders.default).chain(others).collect();
+    let in_use = loaders.in_use(&choices);
+    if in_use == [Loader::Pxelinux] {
+        return Ok(Vec::new());
+    }
+    let mut rules = Vec::new();
+    for arch in clients {
+        for code in arch.client_arch() {
+            rules.push(format!(
+                "dhcp-match=set:{},option:client-arch,{code}",
+                arch.key()
+            ));
+        }
+    }
+    if in_use.contains(&Loader::Ipxe) {
+        rules.push("dhcp-userclass=set:ipxe,iPXE".to_string());
+    }
+    if clients.iter().any(|a| a.is_http()) {
+        rules.push("dhcp-vendorclass=set:http,HTTPClient".to_string());
+        rules.push("dhcp-option-force=tag:http,60,HTTPClient".to_string());
+    }
+    let script = loader::url(
+        tftp_url,
+        &format!(
+            "{}/{}",
+            Loader::Ipxe.dir(),
+            Loader::Ipxe.dispatcher().unwrap_or_default()
+        ),
+    );
+    for (i, choice) in choices.iter().enumerate() {
+        let tag = if i == 0 {
+            String::new()
+        } else {
+            format!(",tag:{}", choice.tag())
+        };
+        for &arch in clients {
+            let loader = arch.loader(choice.loader);
+            let file = match loaders.file(arch, loader, choice.secure_boot) {
+                Some(file) if arch.is_http() => loader::url(tftp_url, file),
+                Some(file) => loader::tftp_path(file),
+                None if loader == Loader::Pxelinux => c.dhcp.boot_file.clone(),
+                None => {
+                    return Err(TemplateError(format!(
+                        "no {} file is set for `{}` clients; set `loaders.files`",
+                        loader.key(),
+                        arch.key()
+                    ))
+                    .into())
+                }
+            };
+            rules.push(format!("dhcp-boot=tag:{}{tag},{file}", arch.key()));
+        }
+        if clients.contains(&Arch::Bios) && Arch::Bios.loader(choice.loader) == Loader::Ipxe {
+            rules.push(format!("dhcp-boot=tag:ipxe,tag:bios{tag},{script}"));
+        }
+    }
+    let ipxe_on_uefi = choices.iter().any(|ch| {
+        clients
+            .iter()
+            .any(|&a| a != Arch::Bios && a.loader(ch.loader) == Loader::Ipxe)
+    });
+    if ipxe_on_uefi {
+        rules.push(format!("dhcp-boot=tag:ipxe,tag:!bios,{script}"));
+    }
+    Ok(rules)
+}
+
+/// The context of `loader`'s dispatcher: `loader` (its folder's default entry and URL) and
+/// the `default` profile.
+pub fn dispatcher_context(c: &Cluster, loader: Loader, tftp_url: &str) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert(
+        "loader",
+        &serde_json::json!({
+            "name": loader.key(),
+            "dir": loader.dir(),
+            "default_entry": loader.default_entry(),
+            "url": (!tftp_url.is_empty()).then(|| loader::url(tftp_url, loader.dir())),
+        }),
+    );
+    ctx.insert("default", &c.roles.default);
     ctx
 }
 
-/// The context of one profile.
-pub fn profile_context(name: &str, p: &crate::cluster::Profile) -> Context {
+/// The context of profile `name` rendered for `loader`: kernel and initrd as it fetches them
+/// ([`Loader::locate`]).
+pub fn profile_context(name: &str, p: &Profile, loader: Loader, tftp_url: &str) -> Context {
+    let locate = |file: &String| loader.locate(file, tftp_url);
     let (kernel, initrd, append) = match &p.boot {
-        crate::cluster::Boot::Linux {
+        Boot::Linux {
             kernel,
             initrd,
             append,
-        } => (Some(kernel), initrd.as_ref(), append.as_ref()),
-        crate::cluster::Boot::LocalDisk => (None, None, None),
+        } => (
+            Some(locate(kernel)),
+            initrd.as_ref().map(locate),
+            append.as_ref(),
+        ),
+        Boot::LocalDisk => (None, None, None),
     };
     let mut ctx = Context::new();
     ctx.insert(
