@@ -681,6 +681,82 @@ mod tests {
         );
     }
 
+    /// Nodes n1 and n2 on a description without loader keys, serving `clients`.
+    fn cluster(clients: &[Arch]) -> Cluster {
+        let mut c = crate::description::parse(
+            "server: {hostname: boot, address: 10.0.0.1/24, interface: eth0}\nprofiles: {p: {kernel: /k}}\nroles: {normal: p, reimage: p}\nnodes:\n  - {name: n1, mac: '52:54:00:00:00:01'}\n  - {name: n2, mac: '52:54:00:00:00:02'}\n",
+            Path::new("."),
+        )
+        .unwrap();
+        c.loaders.clients = clients.to_vec();
+        c
+    }
+
+    fn rules(c: &Cluster) -> String {
+        let url = tftp_url(c).unwrap();
+        boot_rules(c, &url)
+            .unwrap()
+            .iter()
+            .flat_map(|r| [r.as_str(), "\n"])
+            .collect()
+    }
+
+    const AUTO: &str = "\
+dhcp-match=set:bios,option:client-arch,0
+dhcp-match=set:efi-x64,option:client-arch,7
+dhcp-match=set:efi-x64,option:client-arch,9
+dhcp-match=set:http-x64,option:client-arch,16
+dhcp-userclass=set:ipxe,iPXE
+dhcp-vendorclass=set:http,HTTPClient
+dhcp-option-force=tag:http,60,HTTPClient
+dhcp-boot=tag:bios,/pxelinux.0
+dhcp-boot=tag:efi-x64,/grubx64.efi
+dhcp-boot=tag:http-x64,http://10.0.0.1/pxe/snponly.efi
+";
+
+    #[test]
+    fn boot_rules_are_none_for_bios_alone() {
+        assert_eq!(rules(&cluster(&[Arch::Bios])), "");
+        let mut c = cluster(&[Arch::Bios]);
+        c.nodes[0].choice.secure_boot = true;
+        assert_eq!(rules(&c), "");
+    }
+
+    #[test]
+    fn boot_rules_send_each_kind_its_usual_loader_and_any_ipxe_its_script_last() {
+        let last = "dhcp-boot=tag:ipxe,tag:!bios,http://10.0.0.1/pxe/ipxe/boot.ipxe\n";
+        let c = cluster(&[Arch::Bios, Arch::EfiX64, Arch::HttpX64]);
+        assert_eq!(rules(&c), format!("{AUTO}{last}"));
+
+        let mut c = cluster(&[Arch::Bios, Arch::EfiX64, Arch::HttpX64]);
+        c.nodes[1].choice.loader = Some(Loader::Ipxe);
+        let ipxe = "\
+dhcp-boot=tag:bios,tag:pxectl-ipxe,/undionly.kpxe
+dhcp-boot=tag:efi-x64,tag:pxectl-ipxe,/snponly.efi
+dhcp-boot=tag:http-x64,tag:pxectl-ipxe,http://10.0.0.1/pxe/snponly.efi
+dhcp-boot=tag:ipxe,tag:bios,tag:pxectl-ipxe,http://10.0.0.1/pxe/ipxe/boot.ipxe
+";
+        assert_eq!(rules(&c), format!("{AUTO}{ipxe}{last}"));
+    }
+
+    #[test]
+    fn boot_rules_send_secure_boot_nodes_shim() {
+        let mut c = cluster(&[Arch::Bios, Arch::EfiX64]);
+        c.nodes[0].choice.secure_boot = true;
+        assert_eq!(
+            rules(&c),
+            "\
+dhcp-match=set:bios,option:client-arch,0
+dhcp-match=set:efi-x64,option:client-arch,7
+dhcp-match=set:efi-x64,option:client-arch,9
+dhcp-boot=tag:bios,/pxelinux.0
+dhcp-boot=tag:efi-x64,/grubx64.efi
+dhcp-boot=tag:bios,tag:pxectl-auto-sb,/pxelinux.0
+dhcp-boot=tag:efi-x64,tag:pxectl-auto-sb,/shimx64.efi
+"
+        );
+    }
+
     #[test]
     fn syntax_error_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
