@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{have, is_root, prerequisite, Env};
@@ -34,6 +35,60 @@ struct Lab {
     server: String,
     client: String,
     pid_file: PathBuf,
+}
+
+impl Lab {
+    /// Two namespaces (named after the process and a count: tests run side by side), the server's end of the veth pair up with `10.77.0.1/24`; the veth
+    /// names and dnsmasq's command line (the config `<base>/etc/dnsmasq.conf`, plus what only
+    /// a test needs: its own pid and lease files, no DNS, no privilege drop so it can read
+    /// the temp dir).
+    fn new(base: &Path) -> (Self, String, String, Vec<String>) {
+        static LABS: AtomicUsize = AtomicUsize::new(0);
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            LABS.fetch_add(1, Ordering::Relaxed)
+        );
+        let lab = Lab {
+            server: format!("pxs{id}"),
+            client: format!("pxc{id}"),
+            pid_file: base.join("dnsmasq.pid"),
+        };
+        let (sv, cv) = (format!("vs{id}"), format!("vc{id}"));
+        let start: Vec<String> = ["ip", "netns", "exec", &lab.server, "dnsmasq", "-C"]
+            .iter()
+            .map(ToString::to_string)
+            .chain([
+                base.join("etc/dnsmasq.conf").display().to_string(),
+                format!("--pid-file={}", lab.pid_file.display()),
+                format!("--dhcp-leasefile={}", base.join("leases").display()),
+                "--port=0".into(),
+                "--user=root".into(),
+                format!("--log-facility={}", base.join("dnsmasq.log").display()),
+            ])
+            .collect();
+
+        ip(&["netns", "add", &lab.server]);
+        ip(&["netns", "add", &lab.client]);
+        ip(&["link", "add", &sv, "type", "veth", "peer", "name", &cv]);
+        ip(&["link", "set", &sv, "netns", &lab.server]);
+        ip(&["link", "set", &cv, "netns", &lab.client]);
+        ip(&["-n", &lab.server, "addr", "add", "10.77.0.1/24", "dev", &sv]);
+        ip(&["-n", &lab.server, "link", "set", &sv, "up"]);
+        ip(&["-n", &lab.server, "link", "set", "lo", "up"]);
+        ip(&["-n", &lab.client, "link", "set", "lo", "up"]);
+        (lab, sv, cv, start)
+    }
+
+    /// Starts dnsmasq by `start` and waits for its pid file; returns the pid.
+    fn start_dnsmasq(&self, start: &[String]) -> String {
+        run(Command::new(&start[0]).args(&start[1..]));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.pid_file.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        fs::read_to_string(&self.pid_file).expect("dnsmasq wrote no pid file")
+    }
 }
 
 impl Drop for Lab {
@@ -76,8 +131,9 @@ fn description(base: &Path, iface: &str, extra_node: bool, dnsmasq_start: &[Stri
     )
 }
 
-/// Runs udhcpc in the client namespace with `mac`; returns what the server offered.
-fn dhcp(lab: &Lab, iface: &str, mac: &str, script_dir: &Path) -> String {
+/// Runs udhcpc in the client namespace with `mac` and the udhcpc arguments `extra`; returns
+/// what the server offered.
+fn dhcp(lab: &Lab, iface: &str, mac: &str, script_dir: &Path, extra: &[&str]) -> String {
     ip(&["-n", &lab.client, "link", "set", iface, "down"]);
     ip(&["-n", &lab.client, "link", "set", iface, "address", mac]);
     ip(&["-n", &lab.client, "link", "set", iface, "up"]);
@@ -112,6 +168,7 @@ fn dhcp(lab: &Lab, iface: &str, mac: &str, script_dir: &Path) -> String {
             "-s",
         ])
         .arg(&script)
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -162,39 +219,9 @@ fn dnsmasq_from_the_rendered_config_serves_dhcp_and_tftp_and_picks_up_changes() 
     if !ok {
         return;
     }
-    let id = std::process::id();
     let env = Env::new("");
     let base = env.dir.path().to_path_buf();
-    let lab = Lab {
-        server: format!("pxs{id}"),
-        client: format!("pxc{id}"),
-        pid_file: base.join("dnsmasq.pid"),
-    };
-    let (sv, cv) = (format!("vs{id}"), format!("vc{id}"));
-    // dnsmasq's command line: the rendered config, plus what only a test needs (its own pid
-    // and lease files, no DNS, no privilege drop so it can read the temp dir).
-    let start: Vec<String> = ["ip", "netns", "exec", &lab.server, "dnsmasq", "-C"]
-        .iter()
-        .map(ToString::to_string)
-        .chain([
-            base.join("etc/dnsmasq.conf").display().to_string(),
-            format!("--pid-file={}", lab.pid_file.display()),
-            format!("--dhcp-leasefile={}", base.join("leases").display()),
-            "--port=0".into(),
-            "--user=root".into(),
-            format!("--log-facility={}", base.join("dnsmasq.log").display()),
-        ])
-        .collect();
-
-    ip(&["netns", "add", &lab.server]);
-    ip(&["netns", "add", &lab.client]);
-    ip(&["link", "add", &sv, "type", "veth", "peer", "name", &cv]);
-    ip(&["link", "set", &sv, "netns", &lab.server]);
-    ip(&["link", "set", &cv, "netns", &lab.client]);
-    ip(&["-n", &lab.server, "addr", "add", "10.77.0.1/24", "dev", &sv]);
-    ip(&["-n", &lab.server, "link", "set", &sv, "up"]);
-    ip(&["-n", &lab.server, "link", "set", "lo", "up"]);
-    ip(&["-n", &lab.client, "link", "set", "lo", "up"]);
+    let (lab, sv, cv, start) = Lab::new(&base);
 
     env.write_config(&description(&base, &sv, false, &start));
     // nginx.conf includes mime.types from its own folder, as on a real host.
@@ -207,15 +234,10 @@ fn dnsmasq_from_the_rendered_config_serves_dhcp_and_tftp_and_picks_up_changes() 
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("dnsmasq --test`: ok");
-    run(Command::new(&start[0]).args(&start[1..]));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !lab.pid_file.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let pid = fs::read_to_string(&lab.pid_file).expect("dnsmasq wrote no pid file");
+    let pid = lab.start_dnsmasq(&start);
 
     // DHCP: the node's reservation and the boot file.
-    let lease = dhcp(&lab, &cv, NODE1, &base);
+    let lease = dhcp(&lab, &cv, NODE1, &base, &[]);
     assert!(lease.contains("ip=10.77.0.11\n"), "{lease}");
     assert!(lease.contains("hostname=n1"), "{lease}");
     assert!(lease.contains("boot_file=/pxelinux.0\n"), "{lease}");
@@ -256,7 +278,93 @@ fn dnsmasq_from_the_rendered_config_serves_dhcp_and_tftp_and_picks_up_changes() 
         fs::read_to_string(&lab.pid_file).unwrap(),
         "dnsmasq was restarted"
     );
-    let lease = dhcp(&lab, &cv, NODE2, &base);
+    let lease = dhcp(&lab, &cv, NODE2, &base, &[]);
     assert!(lease.contains("ip=10.77.0.12\n"), "{lease}");
     assert!(lease.contains("hostname=n2"), "{lease}");
+}
+
+/// Offers of dnsmasq from the rendered config to every kind of client: the boot file each
+/// gets, for a node on the default choice and one forced to iPXE, first from the firmware
+/// and then from the iPXE it loaded (user class `iPXE`).
+#[test]
+fn dnsmasq_sends_each_client_kind_its_loader_and_an_ipxe_its_script() {
+    use pxectl::loader::{Arch, Loader};
+
+    let ok = prerequisite(is_root(), "network namespaces need root")
+        && prerequisite(have("ip"), "iproute2 (`ip`) is not installed")
+        && prerequisite(have("dnsmasq"), "dnsmasq is not installed")
+        && prerequisite(have("busybox"), "busybox (udhcpc) is not installed");
+    if !ok {
+        return;
+    }
+    let env = Env::new("");
+    let base = env.dir.path().to_path_buf();
+    let (lab, sv, cv, start) = Lab::new(&base);
+    // Rendered from a cluster set up in Rust (the description keys come separately).
+    let mut cluster =
+        pxectl::description::parse(&description(&base, &sv, true, &start), &base).unwrap();
+    cluster.loaders.clients = vec![Arch::Bios, Arch::EfiX64, Arch::HttpX64];
+    cluster.nodes[1].choice.loader = Some(Loader::Ipxe);
+    let layout = pxectl::layout::Layout::new(&cluster, None);
+    let templates = pxectl::templates::Templates::load(None).unwrap();
+    for file in pxectl::plan::build(&cluster, &layout, &templates)
+        .unwrap()
+        .files
+    {
+        fs::create_dir_all(file.path.parent().unwrap()).unwrap();
+        fs::write(&file.path, file.contents).unwrap();
+    }
+    lab.start_dnsmasq(&start);
+
+    let url = "http://10.77.0.1/pxe";
+    let arch = |code: &str| format!("0x5d:{code}");
+    let ipxe = "0x4d:69505845"; // user class `iPXE`
+    let http = "HTTPClient:Arch:00016:UNDI:003000";
+    let cases: [(&str, &[&str], String); 10] = [
+        (NODE1, &[], "/pxelinux.0".into()),
+        (NODE1, &["-x", &arch("0000")], "/pxelinux.0".into()),
+        // A BIOS NIC ROM that is iPXE (QEMU's) still gets pxelinux.
+        (
+            NODE1,
+            &["-x", &arch("0000"), "-x", ipxe],
+            "/pxelinux.0".into(),
+        ),
+        (NODE1, &["-x", &arch("0007")], "/grubx64.efi".into()),
+        (NODE1, &["-x", &arch("0009")], "/grubx64.efi".into()),
+        (
+            NODE1,
+            &["-x", &arch("0010"), "-V", http],
+            format!("{url}/snponly.efi"),
+        ),
+        // iPXE loaded by HTTP boot asks again as a UEFI x64 client: its script, no loop.
+        (
+            NODE1,
+            &["-x", &arch("0007"), "-x", ipxe],
+            format!("{url}/ipxe/boot.ipxe"),
+        ),
+        (NODE2, &["-x", &arch("0000")], "/undionly.kpxe".into()),
+        (
+            NODE2,
+            &["-x", &arch("0000"), "-x", ipxe],
+            format!("{url}/ipxe/boot.ipxe"),
+        ),
+        (NODE2, &["-x", &arch("0007")], "/snponly.efi".into()),
+    ];
+    let mut got = String::new();
+    let mut expected = String::new();
+    for (mac, args, boot_file) in &cases {
+        let lease = dhcp(&lab, &cv, mac, &base, args);
+        let sent = lease
+            .lines()
+            .find_map(|l| l.strip_prefix("boot_file="))
+            .unwrap_or("(none)");
+        let _ = writeln!(got, "{mac} {args:?}: {sent}");
+        let _ = writeln!(expected, "{mac} {args:?}: {boot_file}");
+    }
+    assert_eq!(
+        got,
+        expected,
+        "dnsmasq.conf:\n{}",
+        fs::read_to_string(base.join("etc/dnsmasq.conf")).unwrap()
+    );
 }
