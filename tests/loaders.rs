@@ -252,6 +252,7 @@ fn without_a_default_profile_the_dispatchers_only_say_nothing_booted() {
         "#!ipxe\n\
          imgfetch --name node http://10.0.0.1/pxe/ipxe/${mac:hexhyp}.ipxe || goto default\n\
          chain node || goto failed\n\
+         exit\n\
          :default\n\
          :failed\n\
          echo pxectl: no profile booted\n",
@@ -307,8 +308,10 @@ fn ipxe_gets_scripts_fetching_kernels_over_http_and_a_boot_ipxe_that_picks_the_n
         "#!ipxe\n\
          imgfetch --name node http://10.0.0.1/pxe/ipxe/${mac:hexhyp}.ipxe || goto default\n\
          chain node || goto failed\n\
+         exit\n\
          :default\n\
          chain http://10.0.0.1/pxe/ipxe/default.ipxe || goto failed\n\
+         exit\n\
          :failed\n\
          echo pxectl: no profile booted\n",
     );
