@@ -73,6 +73,12 @@ fn file<'a>(files: &'a BTreeMap<String, (FileKind, String)>, path: &str) -> &'a 
         .1
 }
 
+/// Asserts the rendered file `path` is `text`, whole.
+#[track_caller]
+fn expect(files: &BTreeMap<String, (FileKind, String)>, path: &str, text: &str) {
+    assert_text(path, file(files, path), text);
+}
+
 /// The lines of dnsmasq.conf after its untagged `dhcp-boot`, up to the hosts.
 fn boot_rules(files: &BTreeMap<String, (FileKind, String)>) -> String {
     file(files, "/etc/dnsmasq.conf")
@@ -118,26 +124,10 @@ fn bios_only_renders_pxelinux_alone_with_local_boot_and_no_loader_rules() {
             "pxelinux.cfg/normal",
         ]
     );
-    assert_text(
-        "pxelinux normal",
-        file(&files, "pxelinux.cfg/normal"),
-        PXELINUX_NORMAL,
-    );
-    assert_text(
-        "pxelinux disk",
-        file(&files, "pxelinux.cfg/disk"),
-        PXELINUX_DISK,
-    );
-    assert_text(
-        "pxelinux installer",
-        file(&files, "pxelinux.cfg/installer"),
-        "PROMPT 0\nTIMEOUT 10\nDEFAULT install\n\nLABEL install\n\tLINUX /d/installer-kernel\n\tINITRD d/installer-initrd\n\tAPPEND url=http://10.0.0.1/installer\n",
-    );
-    assert_text(
-        "dnsmasq.conf",
-        file(&files, "/etc/dnsmasq.conf"),
-        "interface=eth0\nenable-tftp\ntftp-root=/srv/public/pxe\ndhcp-range=10.0.0.100,10.0.0.150,1h\ndhcp-boot=/pxelinux.0\n\ndhcp-host=52:54:00:12:00:01,10.0.0.11,n1.lab\ndhcp-host=52:54:00:12:00:02,n2.lab\n",
-    );
+    expect(&files, "pxelinux.cfg/normal", PXELINUX_NORMAL);
+    expect(&files, "pxelinux.cfg/disk", PXELINUX_DISK);
+    expect(&files, "pxelinux.cfg/installer", "PROMPT 0\nTIMEOUT 10\nDEFAULT install\n\nLABEL install\n\tLINUX /d/installer-kernel\n\tINITRD d/installer-initrd\n\tAPPEND url=http://10.0.0.1/installer\n");
+    expect(&files, "/etc/dnsmasq.conf", "interface=eth0\nenable-tftp\ntftp-root=/srv/public/pxe\ndhcp-range=10.0.0.100,10.0.0.150,1h\ndhcp-boot=/pxelinux.0\n\ndhcp-host=52:54:00:12:00:01,10.0.0.11,n1.lab\ndhcp-host=52:54:00:12:00:02,n2.lab\n");
 }
 
 #[test]
@@ -145,22 +135,10 @@ fn syslinux_efi_gets_the_pxelinux_format_in_its_folder_with_absolute_paths() {
     let mut cluster = cluster(&[Arch::Bios, Arch::EfiX64]);
     default_loader(&mut cluster, Loader::SyslinuxEfi);
     let files = render(&cluster);
-    assert_text(
-        "syslinux.efi normal",
-        file(&files, "efi64/pxelinux.cfg/normal"),
-        "PROMPT 0\nTIMEOUT 10\nDEFAULT normal\n\nLABEL normal\n\tLINUX ::/normal-kernel\n\tINITRD ::/normal-initrd\n\tAPPEND root=/dev/sda1 rw\n",
-    );
-    assert_text(
-        "syslinux.efi installer",
-        file(&files, "efi64/pxelinux.cfg/installer"),
-        "PROMPT 0\nTIMEOUT 10\nDEFAULT install\n\nLABEL install\n\tLINUX ::/d/installer-kernel\n\tINITRD ::/d/installer-initrd\n\tAPPEND url=http://10.0.0.1/installer\n",
-    );
+    expect(&files, "efi64/pxelinux.cfg/normal", "PROMPT 0\nTIMEOUT 10\nDEFAULT normal\n\nLABEL normal\n\tLINUX ::/normal-kernel\n\tINITRD ::/normal-initrd\n\tAPPEND root=/dev/sda1 rw\n");
+    expect(&files, "efi64/pxelinux.cfg/installer", "PROMPT 0\nTIMEOUT 10\nDEFAULT install\n\nLABEL install\n\tLINUX ::/d/installer-kernel\n\tINITRD ::/d/installer-initrd\n\tAPPEND url=http://10.0.0.1/installer\n");
     // pxelinux's own files stay as they were.
-    assert_text(
-        "pxelinux normal",
-        file(&files, "pxelinux.cfg/normal"),
-        PXELINUX_NORMAL,
-    );
+    expect(&files, "pxelinux.cfg/normal", PXELINUX_NORMAL);
     assert!(!files
         .keys()
         .any(|p| p.starts_with("grub/") || p.starts_with("ipxe/")));
@@ -191,19 +169,11 @@ fn grub_gets_a_config_per_profile_and_a_grub_cfg_that_picks_the_node_or_the_defa
         ]
     );
     assert_eq!(files["grub/grub.cfg"].0, FileKind::Profile);
-    assert_text(
-        "grub normal",
-        file(&files, "grub/normal.cfg"),
-        "set profile=normal\necho pxectl: normal\nlinux /normal-kernel root=/dev/sda1 rw\ninitrd /normal-initrd\nboot\n",
-    );
-    assert_text(
-        "grub installer",
-        file(&files, "grub/installer.cfg"),
-        "set profile=installer\necho pxectl: installer\nlinux /d/installer-kernel url=http://10.0.0.1/installer\ninitrd /d/installer-initrd\nboot\n",
-    );
-    assert_text(
-        "grub disk",
-        file(&files, "grub/disk.cfg"),
+    expect(&files, "grub/normal.cfg", "set profile=normal\necho pxectl: normal\nlinux /normal-kernel root=/dev/sda1 rw\ninitrd /normal-initrd\nboot\n");
+    expect(&files, "grub/installer.cfg", "set profile=installer\necho pxectl: installer\nlinux /d/installer-kernel url=http://10.0.0.1/installer\ninitrd /d/installer-initrd\nboot\n");
+    expect(
+        &files,
+        "grub/disk.cfg",
         "set profile=disk\n\
          echo pxectl: disk\n\
          if [ \"$grub_cpu\" = x86_64 ]; then set efi=/EFI/BOOT/BOOTX64.EFI\n\
@@ -216,9 +186,9 @@ fn grub_gets_a_config_per_profile_and_a_grub_cfg_that_picks_the_node_or_the_defa
          fi\n\
          exit\n",
     );
-    assert_text(
-        "grub.cfg",
-        file(&files, "grub/grub.cfg"),
+    expect(
+        &files,
+        "grub/grub.cfg",
         "source $prefix/01-$net_default_mac.cfg\n\
          if [ -z \"$profile\" ]; then source $prefix/default.cfg; fi\n\
          echo pxectl: no profile booted\n",
@@ -241,14 +211,14 @@ fn without_a_default_profile_the_dispatchers_only_say_nothing_booted() {
     default_loader(&mut cluster, Loader::Ipxe);
     cluster.nodes[0].choice.loader = Some(Loader::Grub);
     let files = render(&cluster);
-    assert_text(
-        "grub.cfg",
-        file(&files, "grub/grub.cfg"),
+    expect(
+        &files,
+        "grub/grub.cfg",
         "source $prefix/01-$net_default_mac.cfg\necho pxectl: no profile booted\n",
     );
-    assert_text(
-        "boot.ipxe",
-        file(&files, "ipxe/boot.ipxe"),
+    expect(
+        &files,
+        "ipxe/boot.ipxe",
         "#!ipxe\n\
          imgfetch --name node http://10.0.0.1/pxe/ipxe/${mac:hexhyp}.ipxe || goto default\n\
          chain node || goto failed\n\
@@ -281,30 +251,26 @@ fn ipxe_gets_scripts_fetching_kernels_over_http_and_a_boot_ipxe_that_picks_the_n
             "pxelinux.cfg/normal",
         ]
     );
-    assert_text(
-        "ipxe normal",
-        file(&files, "ipxe/normal.ipxe"),
+    expect(
+        &files,
+        "ipxe/normal.ipxe",
         "#!ipxe\n\
          kernel http://10.0.0.1/pxe/normal-kernel initrd=initrd root=/dev/sda1 rw\n\
          initrd --name initrd http://10.0.0.1/pxe/normal-initrd\n\
          boot\n",
     );
-    assert_text(
-        "ipxe installer",
-        file(&files, "ipxe/installer.ipxe"),
-        "#!ipxe\n\
+    expect(&files, "ipxe/installer.ipxe", "#!ipxe\n\
          kernel http://10.0.0.1/pxe/d/installer-kernel initrd=initrd url=http://10.0.0.1/installer\n\
          initrd --name initrd http://10.0.0.1/pxe/d/installer-initrd\n\
-         boot\n",
-    );
-    assert_text(
-        "ipxe disk",
-        file(&files, "ipxe/disk.ipxe"),
+         boot\n");
+    expect(
+        &files,
+        "ipxe/disk.ipxe",
         "#!ipxe\niseq ${platform} pcbios && sanboot --no-describe --drive 0x80 || exit\n",
     );
-    assert_text(
-        "boot.ipxe",
-        file(&files, "ipxe/boot.ipxe"),
+    expect(
+        &files,
+        "ipxe/boot.ipxe",
         "#!ipxe\n\
          imgfetch --name node http://10.0.0.1/pxe/ipxe/${mac:hexhyp}.ipxe || goto default\n\
          chain node || goto failed\n\
@@ -328,14 +294,14 @@ fn a_profile_without_initrd_or_arguments_renders_only_its_kernel() {
         append: None,
     };
     let files = render(&cluster);
-    assert_text(
-        "ipxe",
-        file(&files, "ipxe/normal.ipxe"),
+    expect(
+        &files,
+        "ipxe/normal.ipxe",
         "#!ipxe\nkernel http://mirror/vmlinuz\nboot\n",
     );
-    assert_text(
-        "grub",
-        file(&files, "grub/normal.cfg"),
+    expect(
+        &files,
+        "grub/normal.cfg",
         "set profile=normal\necho pxectl: normal\nlinux http://mirror/vmlinuz\nboot\n",
     );
 }
@@ -422,9 +388,9 @@ fn every_kind_and_choice_gets_its_rules_in_order_and_nodes_their_tags() {
         ]
     );
     let files = render(&every_kind_and_choice(HostsMode::Hostsfile));
-    assert_text(
-        "hosts file",
-        file(&files, "/var/lib/pxectl/dhcp-hosts"),
+    expect(
+        &files,
+        "/var/lib/pxectl/dhcp-hosts",
         "52:54:00:12:00:01,set:pxectl-ipxe,10.0.0.11,n1.lab\n\
          52:54:00:12:00:02,set:pxectl-syslinux-efi,n2.lab\n\
          52:54:00:12:00:03,set:pxectl-grub-sb,n3.lab\n\
