@@ -225,17 +225,22 @@ pub struct Loaders {
     /// The choice of a node that neither it nor its groups override, and of unknown machines.
     pub default: Choice,
     /// Loader files relative to the TFTP root, by setting name (`grub-x64`, `shim-x64`,
-    /// `ipxe-bios`...; see [`Loaders::file_key`]). pxelinux's is `dhcp.boot_file`.
+    /// `ipxe-bios`...; see [`Loaders::file_key`]): Debian's names and the description's.
+    /// pxelinux's is `dhcp.boot_file`.
     pub files: BTreeMap<String, String>,
 }
 
 impl Default for Loaders {
-    /// BIOS clients only, each booting pxelinux: the first version's behaviour.
+    /// BIOS clients only, each booting pxelinux: the first version's behaviour; Debian's
+    /// loader file names.
     fn default() -> Self {
         Self {
             clients: vec![Arch::Bios],
             default: Choice::default(),
-            files: BTreeMap::new(),
+            files: Self::DEBIAN_FILES
+                .iter()
+                .map(|(key, file)| ((*key).to_string(), (*file).to_string()))
+                .collect(),
         }
     }
 }
@@ -252,17 +257,11 @@ impl Loaders {
         Some(format!("{family}-{}", arch.cpu()))
     }
 
-    /// The file (relative to the TFTP root) a client of kind `arch` boots with `loader`: its
-    /// setting's value, else Debian's name; none for pxelinux (`dhcp.boot_file`) or when
-    /// neither names one.
+    /// The file (relative to the TFTP root) a client of kind `arch` boots with `loader`; none
+    /// for pxelinux (`dhcp.boot_file`) or when no setting names one.
     pub fn file(&self, arch: Arch, loader: Loader, secure_boot: bool) -> Option<&str> {
         let key = Self::file_key(arch, loader, secure_boot)?;
-        self.files.get(&key).map(String::as_str).or_else(|| {
-            Self::DEBIAN_FILES
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, file)| *file)
-        })
+        self.files.get(&key).map(String::as_str)
     }
 
     /// Debian's name for each loader file setting, the default.

@@ -248,9 +248,9 @@ impl Loader {
     }
 }
 
-/// Whether a kernel, initrd or loader file is an HTTP URL rather than a path in the TFTP root.
+/// Whether a kernel, initrd or loader file is a URL rather than a path in the TFTP root.
 pub fn is_url(file: &str) -> bool {
-    file.starts_with("http://")
+    file.starts_with("http://") || file.starts_with("https://")
 }
 
 /// A path in the TFTP root as a client asks for it: absolute (`/vmlinuz`).
@@ -337,6 +337,7 @@ mod tests {
             (Loader::Grub, "/d/vmlinuz", "/d/vmlinuz"),
             (Loader::Ipxe, "/d/vmlinuz", "http://10.0.0.1/pxe/d/vmlinuz"),
             (Loader::Ipxe, "http://h/k", "http://h/k"),
+            (Loader::Ipxe, "https://h/k", "https://h/k"),
             (Loader::Pxelinux, "http://h/k", "http://h/k"),
         ];
         for (loader, file, fetched) in cases {
