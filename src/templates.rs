@@ -436,7 +436,7 @@ pub fn cluster_context(c: &Cluster, tftp_url: &str) -> Result<Context> {
 }
 
 /// The TFTP root's URL on nginx ([`Cluster::tftp_url`]), which iPXE fetches everything from;
-/// empty when no loader in use fetches by HTTP.
+/// empty when the TFTP root is outside the web root and no loader in use fetches by HTTP.
 pub fn tftp_url(c: &Cluster) -> Result<String> {
     match c.tftp_url() {
         Some(url) => Ok(url),
