@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::boot::{can_boot, lab_description, BootLab, Firmware, Vm, GRUB_NET, SNPONLY};
+use common::boot::{
+    can_boot, lab_description, BootLab, Firmware, Vm, GRUB_NET, LDLINUX_EFI64, SNPONLY,
+    SYSLINUX_EFI64,
+};
 use common::Env;
 use pxectl::cluster::Boot;
 use pxectl::layout::Layout;
@@ -35,14 +38,19 @@ fn description() -> String {
     )
 }
 
-/// A lab serving BIOS, UEFI x64 PXE and UEFI x64 HTTP boot clients, each its usual loader:
-/// dnsmasq gets the rendered loader rules, the TFTP root every rendered GRUB and iPXE file,
-/// the loaders, the dummy kernels, and per-MAC entries: n1 boots `normal`, n2 `disk`.
-fn lab(env: &Env) -> BootLab {
+/// A lab serving `clients`, each the loader `default` gives it: dnsmasq gets the rendered
+/// loader rules, the TFTP root every rendered file, the loaders it needs, the dummy kernels
+/// and, for each loader in use but pxelinux (whose `render` made them), per-MAC entries: n1
+/// boots `normal`, n2 `disk` (where the loader can), unknown machines `installer`.
+fn lab(env: &Env, clients: &[Arch], default: Option<Loader>) -> BootLab {
     let text = format!("{}{}", lab_description(env.dir.path()), description());
     let mut cluster = pxectl::description::parse(&text, env.dir.path()).expect("valid");
     cluster.profiles.get_mut("disk").expect("disk").boot = Boot::LocalDisk;
-    cluster.loaders.clients = vec![Arch::Bios, Arch::EfiX64, Arch::HttpX64];
+    cluster.loaders.clients = clients.to_vec();
+    cluster.loaders.default.loader = default;
+    for node in &mut cluster.nodes {
+        node.choice.loader = default;
+    }
     let layout = Layout::new(&cluster, None);
     let plan = pxectl::plan::build(
         &cluster,
@@ -73,19 +81,30 @@ fn lab(env: &Env) -> BootLab {
             );
         }
     }
-    lab.install(GRUB_NET, "grubx64.efi");
-    lab.install(SNPONLY, "snponly.efi");
     let n1 = N1.parse().unwrap();
     let n2 = N2.parse().unwrap();
-    for loader in [Loader::Grub, Loader::Ipxe] {
-        let dir = loader.dir();
-        let entries = [
+    for loader in cluster.loaders_in_use() {
+        let installed: &[(&str, &str)] = match loader {
+            Loader::Pxelinux => continue,
+            Loader::SyslinuxEfi => &[
+                (SYSLINUX_EFI64, "efi64/syslinux.efi"),
+                (LDLINUX_EFI64, "efi64/ldlinux.e64"),
+            ],
+            Loader::Grub => &[(GRUB_NET, "grubx64.efi")],
+            Loader::Ipxe => &[(SNPONLY, "snponly.efi")],
+        };
+        for (from, to) in installed {
+            lab.install(from, to);
+        }
+        let mut entries = vec![
             (loader.entry(n1), "normal"),
-            (loader.entry(n2), "disk"),
             (loader.default_entry(), "installer"),
         ];
+        if loader.boots_local_disk() {
+            entries.push((loader.entry(n2), "disk"));
+        }
         for (entry, profile) in entries {
-            lab.link(&format!("{dir}/{entry}"), &loader.file(profile));
+            lab.link(&format!("{}/{entry}", loader.dir()), &loader.file(profile));
         }
     }
     lab
@@ -103,7 +122,7 @@ fn uefi_clients_boot_the_rendered_grub_and_ipxe_files_and_local_disk_profiles() 
         return;
     }
     let env = Env::new("");
-    let lab = lab(&env);
+    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64, Arch::HttpX64], None);
     let grub = ["grubx64.efi", "grub/grub.cfg"];
 
     // UEFI PXE: GRUB, its grub.cfg, the node's entry, the kernel; GRUB said so and stopped.
@@ -162,6 +181,28 @@ fn uefi_clients_boot_the_rendered_grub_and_ipxe_files_and_local_disk_profiles() 
             "/pxe/snponly.efi",
             "/pxe/ipxe/boot.ipxe",
             "/pxe/ipxe/52-54-00-12-00-02.ipxe"
+        ]
+    );
+}
+
+#[test]
+fn uefi_clients_boot_the_rendered_syslinux_efi_files_with_kernels_from_the_tftp_root() {
+    if !can_boot(Firmware::Uefi, &[SYSLINUX_EFI64, LDLINUX_EFI64]) {
+        return;
+    }
+    let env = Env::new("");
+    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64], Some(Loader::SyslinuxEfi));
+    // `::/normal-kernel`: the kernel at the TFTP root, not `efi64/normal-kernel`.
+    let fetched = lab
+        .boot(Firmware::Uefi, N1)
+        .wait_until(|f| f.tftp_through("normal-kernel").is_some());
+    assert_eq!(
+        fetched.tftp_through("normal-kernel").unwrap(),
+        [
+            "efi64/syslinux.efi",
+            "efi64/ldlinux.e64",
+            "efi64/pxelinux.cfg/01-52-54-00-12-00-01",
+            "normal-kernel"
         ]
     );
 }
