@@ -7,13 +7,13 @@
 mod common;
 
 use common::boot::{
-    can_boot, lab_description, BootLab, Firmware, Vm, GRUB_NET, LDLINUX_EFI64, SNPONLY,
+    can_boot, lab_description, BootLab, Firmware, Vm, GRUB_NET, LDLINUX_EFI64, SHIM, SNPONLY,
     SYSLINUX_EFI64,
 };
 use common::Env;
 use pxectl::cluster::Boot;
 use pxectl::layout::Layout;
-use pxectl::loader::{Arch, Loader};
+use pxectl::loader::{Arch, Choice, Loader};
 
 const N1: &str = "52:54:00:12:00:01";
 const N2: &str = "52:54:00:12:00:02";
@@ -38,18 +38,18 @@ fn description() -> String {
     )
 }
 
-/// A lab serving `clients`, each the loader `default` gives it: dnsmasq gets the rendered
+/// A lab serving `clients`, each the loader the choice `default` gives it: dnsmasq gets the rendered
 /// loader rules, the TFTP root every rendered file, the loaders it needs, the dummy kernels
 /// and, for each loader in use but pxelinux (whose `render` made them), per-MAC entries: n1
 /// boots `normal`, n2 `disk` (where the loader can), unknown machines `installer`.
-fn lab(env: &Env, clients: &[Arch], default: Option<Loader>) -> BootLab {
+fn lab(env: &Env, clients: &[Arch], default: Choice) -> BootLab {
     let text = format!("{}{}", lab_description(env.dir.path()), description());
     let mut cluster = pxectl::description::parse(&text, env.dir.path()).expect("valid");
     cluster.profiles.get_mut("disk").expect("disk").boot = Boot::LocalDisk;
     cluster.loaders.clients = clients.to_vec();
-    cluster.loaders.default.loader = default;
+    cluster.loaders.default = default;
     for node in &mut cluster.nodes {
-        node.choice.loader = default;
+        node.choice = default;
     }
     let layout = Layout::new(&cluster, None);
     let plan = pxectl::plan::build(
@@ -90,6 +90,9 @@ fn lab(env: &Env, clients: &[Arch], default: Option<Loader>) -> BootLab {
                 (SYSLINUX_EFI64, "efi64/syslinux.efi"),
                 (LDLINUX_EFI64, "efi64/ldlinux.e64"),
             ],
+            Loader::Grub if default.secure_boot => {
+                &[(SHIM, "shimx64.efi"), (GRUB_NET, "grubx64.efi")]
+            }
             Loader::Grub => &[(GRUB_NET, "grubx64.efi")],
             Loader::Ipxe => &[(SNPONLY, "snponly.efi")],
         };
@@ -122,7 +125,11 @@ fn uefi_clients_boot_the_rendered_grub_and_ipxe_files_and_local_disk_profiles() 
         return;
     }
     let env = Env::new("");
-    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64, Arch::HttpX64], None);
+    let lab = lab(
+        &env,
+        &[Arch::Bios, Arch::EfiX64, Arch::HttpX64],
+        Choice::default(),
+    );
     let grub = ["grubx64.efi", "grub/grub.cfg"];
 
     // UEFI PXE: GRUB, its grub.cfg, the node's entry, the kernel; GRUB said so and stopped.
@@ -191,7 +198,11 @@ fn uefi_clients_boot_the_rendered_syslinux_efi_files_with_kernels_from_the_tftp_
         return;
     }
     let env = Env::new("");
-    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64], Some(Loader::SyslinuxEfi));
+    let syslinux = Choice {
+        loader: Some(Loader::SyslinuxEfi),
+        secure_boot: false,
+    };
+    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64], syslinux);
     // `::/normal-kernel`: the kernel at the TFTP root, not `efi64/normal-kernel`.
     let fetched = lab
         .boot(Firmware::Uefi, N1)
@@ -204,5 +215,38 @@ fn uefi_clients_boot_the_rendered_syslinux_efi_files_with_kernels_from_the_tftp_
             "efi64/pxelinux.cfg/01-52-54-00-12-00-01",
             "normal-kernel"
         ]
+    );
+}
+
+#[test]
+fn secure_boot_clients_boot_shim_then_grub_and_the_rendered_grub_files() {
+    if !can_boot(Firmware::SecureBoot, &[SHIM, GRUB_NET]) {
+        return;
+    }
+    let env = Env::new("");
+    let secure_boot = Choice {
+        loader: None,
+        secure_boot: true,
+    };
+    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64], secure_boot);
+    // shim, the signed GRUB beside it, the rendered grub.cfg and entry; GRUB had shim check
+    // the (unsigned, dummy) kernel, which failed.
+    let fetched = lab
+        .boot(Firmware::SecureBoot, N1)
+        .wait_until(|f| f.serial.contains(NOTHING_BOOTED));
+    assert_eq!(
+        fetched.tftp,
+        [
+            "shimx64.efi",
+            "grubx64.efi",
+            "grub/grub.cfg",
+            &format!("grub/01-{N1}.cfg"),
+            "normal-kernel"
+        ]
+    );
+    assert!(
+        fetched.serial.contains("bad shim signature"),
+        "{}",
+        fetched.serial
     );
 }
