@@ -50,9 +50,14 @@ impl Layout {
         self.staging
     }
 
-    /// A profile's file.
+    /// A profile's pxelinux file.
     pub fn profile(&self, name: &str) -> PathBuf {
         self.pxelinux_dir.join(name)
+    }
+
+    /// `loader`'s folder of per-MAC entries and profile files.
+    pub fn loader_dir(&self, loader: crate::loader::Loader) -> PathBuf {
+        loader.dir_in(&self.tftp_root)
     }
 
     /// The folders a config may be written through a link into: web root, TFTP root, state.
