@@ -38,6 +38,12 @@ pub struct NodeStatus {
     /// When the link was last switched (its own mtime), RFC 3339; null when there is no link.
     pub since: Option<String>,
     pub normal_profile: String,
+    /// Its groups, as the description lists them.
+    pub groups: Vec<String>,
+    /// The loader it is given: `auto` (by its architecture), or the one forced by it or a group.
+    pub loader: &'static str,
+    /// Whether its UEFI boot goes through shim (Secure Boot).
+    pub secure_boot: bool,
     /// Whether the node boots something other than its normal profile.
     pub switched: bool,
     pub problems: Vec<Problem>,
@@ -293,6 +299,9 @@ fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> No
         link: link_text,
         since,
         normal_profile: node.normal_profile.clone(),
+        groups: node.groups.clone(),
+        loader: node.choice.loader.map_or("auto", crate::loader::Loader::key),
+        secure_boot: node.choice.secure_boot,
         problems: message
             .map(|message| Problem {
                 kind: link.state.kind(),
