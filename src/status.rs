@@ -300,7 +300,10 @@ fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> No
         since,
         normal_profile: node.normal_profile.clone(),
         groups: node.groups.clone(),
-        loader: node.choice.loader.map_or("auto", crate::loader::Loader::key),
+        loader: node
+            .choice
+            .loader
+            .map_or("auto", crate::loader::Loader::key),
         secure_boot: node.choice.secure_boot,
         problems: message
             .map(|message| Problem {
