@@ -7,12 +7,14 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use super::loaders::{Groups, Use, Uses};
 use super::model::{RawDaemon, RawDescription, RawNode, RawProfile, RawReservation};
 use crate::cluster::{
-    Cluster, Daemon, Daemons, Dhcp, Host, Http, Lifecycle, Node, OnFailure, Paths, Profile, Reload,
-    Roles, Server,
+    Boot, Cluster, Daemon, Daemons, Dhcp, Host, Http, Lifecycle, Node, OnFailure, Paths, Profile,
+    Reload, Roles, Server,
 };
 use crate::diagnostic::Diagnostic;
+use crate::loader::Choice;
 use crate::mac::MacAddr;
 use crate::templates;
 
@@ -27,6 +29,10 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
     let http = v.http(raw, server.as_ref());
     let profiles = v.profiles(raw, server.as_ref(), http.as_ref(), paths.as_ref());
     let roles = v.roles(raw);
+    let loaders = v.loaders(raw);
+    let groups = v.groups(raw);
+    let default = loaders.as_ref().map_or_else(Choice::default, |l| l.default);
+    let mut uses = Uses::new(default);
     let reservations: Vec<Option<Host>> = raw
         .reservations
         .iter()
@@ -37,8 +43,15 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| v.node(i, n, raw))
+        .map(|(i, n)| {
+            let (node, choice) = v.node(i, n, raw, &groups, default)?;
+            uses.add(choice);
+            Some(node)
+        })
         .collect();
+    if let Some(loaders) = &loaders {
+        v.loaders_in_use(raw, loaders, &uses, &profiles, paths.as_ref());
+    }
     if let (Some(server), Some(dhcp)) = (&server, &dhcp) {
         v.addresses(server, dhcp, raw);
     }
@@ -47,7 +60,9 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         v.overlaps(paths, dhcp, lifecycle.as_ref());
     }
 
-    match (server, paths, dhcp, http, roles, daemons, lifecycle) {
+    match (
+        server, paths, dhcp, http, roles, daemons, lifecycle, loaders,
+    ) {
         (
             Some(server),
             Some(paths),
@@ -56,6 +71,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
             Some(roles),
             Some(daemons),
             Some(lifecycle),
+            Some(loaders),
         ) if v.diags.is_empty() => Ok(Cluster {
             server,
             paths,
@@ -66,7 +82,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
             roles,
             reservations: reservations.into_iter().flatten().collect(),
             nodes: nodes.into_iter().flatten().collect(),
-            loaders: crate::cluster::Loaders::default(),
+            loaders,
             daemons,
             lifecycle,
         }),
@@ -84,7 +100,7 @@ pub fn shown(value: &str) -> String {
 
 /// Where a value is in the description, formatted into a key path only when a check fails.
 #[derive(Debug, Clone)]
-enum At {
+pub(super) enum At {
     /// A fixed path, like `server.hostname`.
     Key(&'static str),
     /// A path built elsewhere.
@@ -125,13 +141,13 @@ impl From<&String> for At {
 }
 
 #[derive(Default)]
-struct Validator {
-    diags: Vec<Diagnostic>,
+pub(super) struct Validator {
+    pub(super) diags: Vec<Diagnostic>,
 }
 
-type Check = Result<(), (String, String)>;
+pub(super) type Check = Result<(), (String, String)>;
 
-fn fail(what: &str, hint: &str) -> Check {
+pub(super) fn fail(what: &str, hint: &str) -> Check {
     Err((what.to_string(), hint.to_string()))
 }
 
@@ -186,7 +202,7 @@ fn check_domain(s: &str) -> Check {
 }
 
 /// Characters allowed in paths that end up in dnsmasq, nginx or pxelinux files.
-fn path_char(b: u8) -> bool {
+pub(super) fn path_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b'@')
 }
 
@@ -300,7 +316,7 @@ fn pxelinux_reserved(name: &str) -> bool {
     hex_ip || uuid
 }
 
-fn check_profile_name(s: &str) -> Check {
+pub(super) fn check_profile_name(s: &str) -> Check {
     let hint =
         "name profiles with letters, digits and `._-`, not starting with `.`, like `arch-linux`";
     if s.is_empty() || s.len() > 64 {
@@ -336,7 +352,7 @@ fn check_profile_name(s: &str) -> Check {
     Ok(())
 }
 
-fn check_group(s: &str) -> Check {
+pub(super) fn check_group(s: &str) -> Check {
     if s.is_empty()
         || !s
             .bytes()
@@ -351,12 +367,12 @@ fn check_group(s: &str) -> Check {
 }
 
 impl Validator {
-    fn push(&mut self, d: Diagnostic) {
+    pub(super) fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
 
     /// Runs `check` on the value at `path`; records a diagnostic naming `what` when it fails.
-    fn check(
+    pub(super) fn check(
         &mut self,
         path: impl Into<At>,
         what: &str,
@@ -709,7 +725,7 @@ impl Validator {
         ctx: Option<&tera::Context>,
     ) -> Option<Profile> {
         let label = p.label.clone().unwrap_or_else(|| name.to_string());
-        let mut ok = self.check(format!("{base}.label"), "label", &label, check_token);
+        let ok = self.check(format!("{base}.label"), "label", &label, check_token);
         let mut expand = |field: &str, value: &str, line: bool| -> Option<String> {
             let path = format!("{base}.{field}");
             let ctx = ctx?;
@@ -735,17 +751,67 @@ impl Validator {
                 }
             }
         };
-        let kernel = expand("kernel", &p.kernel, false);
-        let initrd = p.initrd.as_ref().map(|s| expand("initrd", s, false));
-        let append = p.append.as_ref().map(|s| expand("append", s, true));
-        ok &= kernel.is_some() && !matches!(initrd, Some(None)) && !matches!(append, Some(None));
-        ok.then(|| Profile {
+        let boot = match p.boot.as_deref() {
+            None | Some("linux") => {
+                let kernel = p.kernel.as_ref().map(|k| expand("kernel", k, false));
+                let initrd = p.initrd.as_ref().map(|s| expand("initrd", s, false));
+                let append = p.append.as_ref().map(|s| expand("append", s, true));
+                if kernel.is_none() {
+                    self.push(
+                        Diagnostic::new(base, format!("profile {} has no `kernel`", shown(name)))
+                            .on_key()
+                            .hint("add `kernel:`, the kernel's path in the TFTP root or its HTTP URL, or set `boot: local` to boot the machine's own disk"),
+                    );
+                }
+                match (kernel, initrd, append) {
+                    (Some(Some(kernel)), initrd, append)
+                        if !matches!(initrd, Some(None)) && !matches!(append, Some(None)) =>
+                    {
+                        Some(Boot::Linux {
+                            kernel,
+                            initrd: initrd.flatten(),
+                            append: append.flatten(),
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            Some("local") => {
+                let given = [
+                    ("kernel", &p.kernel),
+                    ("initrd", &p.initrd),
+                    ("append", &p.append),
+                ];
+                let mut local_ok = true;
+                for (field, value) in given {
+                    if value.is_some() {
+                        local_ok = false;
+                        self.push(
+                            Diagnostic::new(
+                                format!("{base}.{field}"),
+                                format!("`{field}` has no use in profile {}, which boots the local disk", shown(name)),
+                            )
+                            .on_key()
+                            .hint("remove it, or boot a kernel with `boot: linux`"),
+                        );
+                    }
+                }
+                local_ok.then_some(Boot::LocalDisk)
+            }
+            Some(other) => {
+                self.check(format!("{base}.boot"), "boot", other, |_| {
+                    fail(
+                        "is unknown",
+                        "use `linux` (a kernel) or `local` (the machine's own disk)",
+                    )
+                });
+                None
+            }
+        };
+        let boot = boot?;
+        ok.then_some(Profile {
             label,
-            boot: crate::cluster::Boot::Linux {
-                kernel: kernel.unwrap_or_default(),
-                initrd: initrd.flatten(),
-                append: append.flatten(),
-            },
+            boot,
             timeout: p.timeout,
             prompt: p.prompt,
         })
@@ -923,7 +989,7 @@ impl Validator {
         })
     }
 
-    fn profile_ref(&mut self, raw: &RawDescription, path: &str, name: &str) -> bool {
+    pub(super) fn profile_ref(&mut self, raw: &RawDescription, path: &str, name: &str) -> bool {
         if raw.profiles.contains_key(name) {
             return true;
         }
@@ -971,7 +1037,14 @@ impl Validator {
         })
     }
 
-    fn node(&mut self, i: usize, n: &RawNode, raw: &RawDescription) -> Option<Node> {
+    fn node<'a>(
+        &mut self,
+        i: usize,
+        n: &'a RawNode,
+        raw: &'a RawDescription,
+        groups: &Groups<'a>,
+        default: Choice,
+    ) -> Option<(Node, Use<'a>)> {
         let at = |field| At::Item("nodes", i, field);
         let mut ok = self.check(at("name"), "host name", &n.name, check_host_name);
         let mac = self.mac(&at("mac"), "MAC address", &n.mac);
@@ -980,22 +1053,20 @@ impl Validator {
         for (g, group) in n.groups.iter().enumerate() {
             ok &= self.check(At::Group(i, g), "group", group, check_group);
         }
-        let normal = match &n.normal_profile {
-            Some(p) => {
-                ok &= self.profile_ref(raw, &at("normal_profile").to_string(), p);
-                p.clone()
-            }
-            None => raw.roles.normal.clone(),
-        };
+        let chosen = self.choice(i, n, raw, groups, default);
+        let (choice, normal) = chosen?;
         ok.then_some(())?;
-        Some(Node {
-            name: n.name.clone(),
-            mac: mac?,
-            ip: ip.flatten(),
-            groups: n.groups.clone(),
-            normal_profile: normal,
-            choice: crate::loader::Choice::default(),
-        })
+        Some((
+            Node {
+                name: n.name.clone(),
+                mac: mac?,
+                ip: ip.flatten(),
+                groups: n.groups.clone(),
+                normal_profile: normal.to_string(),
+                choice: choice.choice(),
+            },
+            choice,
+        ))
     }
 
     /// Fixed addresses outside the subnet or inside the dynamic range, whatever else is wrong
