@@ -354,14 +354,19 @@ impl Validator {
         paths: Option<&Paths>,
     ) {
         let in_use = loaders.in_use(uses.list.iter().map(|u| &u.choice));
+        // Why `loader` is in use, for notes.
         let used_at = |loader: Loader| -> String {
-            uses.list
-                .iter()
-                .find(|u| u.choice.loader == Some(loader))
-                .map_or_else(
-                    || "loaders.clients".to_string(),
-                    |u| u.loader_at.path("loader"),
-                )
+            let forced = uses.list.iter().find(|u| u.choice.loader == Some(loader));
+            let usual = loaders.clients.iter().find(|a| a.loader(None) == loader);
+            match (forced, usual) {
+                (Some(u), _) => format!("`{}` is in use: set at `{}`", loader.key(), u.loader_at.path("loader")),
+                (None, Some(arch)) => format!(
+                    "`{}` is in use: the usual loader of `{}` clients, served as `loaders.clients` says",
+                    loader.key(),
+                    arch.key()
+                ),
+                (None, None) => format!("`{}` is in use", loader.key()),
+            }
         };
         let mut reported = HashSet::new();
         for u in &uses.list {
@@ -405,7 +410,7 @@ impl Validator {
                             p.web_root.display()
                         ),
                     )
-                    .note(format!("`ipxe` is in use: `{}`", used_at(Loader::Ipxe)))
+                    .note(used_at(Loader::Ipxe))
                     .hint("put `paths.tftp_root` inside `paths.web_root`, like `/srv/public/pxe` in `/srv/public`"),
                 );
             }
@@ -437,7 +442,7 @@ impl Validator {
                             loader.key()
                         ),
                     )
-                    .note(format!("`{}` is in use: `{}`", loader.key(), used_at(*loader)))
+                    .note(used_at(*loader))
                     .hint(format!(
                         "boot these clients with `grub` or `ipxe` instead of `{}`, or give the profile a kernel",
                         loader.key()
@@ -461,11 +466,12 @@ impl Validator {
             let Some(value) = value else { continue };
             if field != "append" && is_url(value) && !tftp.is_empty() {
                 let which = listed(tftp.iter().map(|l| l.key()), "and");
+                let verb = if tftp.len() == 1 { "fetches" } else { "fetch" };
                 self.push(
                     Diagnostic::new(
                         format!("{base}.{field}"),
                         format!(
-                            "{field} {} is an HTTP URL, but {which} fetch only by TFTP",
+                            "{field} {} is an HTTP URL, but {which} {verb} only by TFTP",
                             shown(value)
                         ),
                     )
@@ -690,4 +696,159 @@ fn check_loader_file(key: &str, file: &str) -> Result<(), (String, String)> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Cluster;
+
+    fn parse(text: &str) -> Cluster {
+        match crate::description::parse(text, Path::new(".")) {
+            Ok(c) => c,
+            Err(diags) => panic!("{diags:#?}"),
+        }
+    }
+
+    const SERVER: &str = "server: {hostname: boot, address: 10.0.0.1/24, interface: eth0}\n";
+
+    #[test]
+    fn without_loaders_only_bios_clients_boot_pxelinux_with_debians_file_names() {
+        let c = parse(&format!(
+            "{SERVER}profiles: {{linux: {{kernel: /k}}}}\nroles: {{normal: linux, reimage: linux}}\nnodes: [{{name: n1, mac: aa:bb:cc:00:00:01, groups: [rack1]}}]\n"
+        ));
+        assert_eq!(c.loaders.clients, [Arch::Bios]);
+        assert_eq!(c.loaders.default, Choice::default());
+        assert_eq!(c.nodes[0].choice, Choice::default());
+        assert_eq!(c.nodes[0].normal_profile, "linux");
+        assert_eq!(c.loaders_in_use(), [Loader::Pxelinux]);
+        let debian: BTreeMap<String, String> = Loaders::DEBIAN_FILES
+            .iter()
+            .map(|(k, f)| ((*k).to_string(), (*f).to_string()))
+            .collect();
+        assert_eq!(c.loaders.files, debian);
+    }
+
+    #[test]
+    fn every_new_key_is_read_and_a_node_beats_its_groups_which_beat_the_default() {
+        let c = parse(&format!(
+            "{SERVER}\
+loaders:
+  clients: [bios, efi-x64, http-x64, efi-arm64]
+  loader: grub
+  secure_boot: true
+  files: {{grub-x64: grubnetx64.efi, ipxe-arm64: ipxe-arm64.efi, ipxe-ia32: ''}}
+groups:
+  rack1: {{loader: auto, normal_profile: disk}}
+  rack2: {{loader: ipxe, secure_boot: false}}
+  rack3: {{loader: ipxe, secure_boot: false}}
+profiles:
+  linux: {{boot: linux, kernel: /k, initrd: /i, append: root=/dev/sda1}}
+  disk: {{boot: local, label: disk, timeout: 5}}
+roles: {{normal: linux, reimage: linux}}
+nodes:
+  - {{name: n1, mac: aa:bb:cc:00:00:01}}
+  - {{name: n2, mac: aa:bb:cc:00:00:02, groups: [rack1]}}
+  - {{name: n3, mac: aa:bb:cc:00:00:03, groups: [rack1], loader: pxelinux, secure_boot: false, normal_profile: linux}}
+  - {{name: n4, mac: aa:bb:cc:00:00:04, groups: [rack2, rack3]}}
+  - {{name: n5, mac: aa:bb:cc:00:00:05, groups: [rack1, rack2], loader: grub}}
+  - {{name: n6, mac: aa:bb:cc:00:00:06, groups: [not-declared]}}
+"
+        ));
+        let choice = |loader, secure_boot| Choice {
+            loader,
+            secure_boot,
+        };
+        let got: Vec<(&str, Choice, &str)> = c
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.choice, n.normal_profile.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("n1", choice(Some(Loader::Grub), true), "linux"),
+                ("n2", choice(None, true), "disk"),
+                ("n3", choice(Some(Loader::Pxelinux), false), "linux"),
+                ("n4", choice(Some(Loader::Ipxe), false), "linux"),
+                // rack1 and rack2 disagree on `loader`, which n5 sets itself.
+                ("n5", choice(Some(Loader::Grub), false), "disk"),
+                ("n6", choice(Some(Loader::Grub), true), "linux"),
+            ]
+        );
+        assert_eq!(
+            c.loaders.clients,
+            [Arch::Bios, Arch::EfiX64, Arch::HttpX64, Arch::EfiArm64]
+        );
+        assert_eq!(c.loaders.default, choice(Some(Loader::Grub), true));
+        assert_eq!(c.loaders.files["grub-x64"], "grubnetx64.efi");
+        assert_eq!(c.loaders.files["ipxe-arm64"], "ipxe-arm64.efi");
+        assert_eq!(c.loaders.files["shim-x64"], "shimx64.efi");
+        assert!(!c.loaders.files.contains_key("ipxe-ia32"));
+        assert_eq!(
+            c.loaders_in_use(),
+            [Loader::Pxelinux, Loader::Grub, Loader::Ipxe]
+        );
+        assert_eq!(c.profiles["disk"].boot, Boot::LocalDisk);
+        assert_eq!(c.profiles["disk"].timeout, 5);
+        assert_eq!(
+            c.profiles["linux"].boot,
+            Boot::Linux {
+                kernel: "/k".into(),
+                initrd: Some("/i".into()),
+                append: Some("root=/dev/sda1".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn the_file_settings_are_what_loaders_ask_for_and_include_debians() {
+        let keys = file_keys();
+        assert_eq!(
+            keys,
+            [
+                "ipxe-bios",
+                "grub-ia32",
+                "shim-ia32",
+                "ipxe-ia32",
+                "syslinux-efi-x64",
+                "grub-x64",
+                "shim-x64",
+                "ipxe-x64",
+                "grub-arm64",
+                "shim-arm64",
+                "ipxe-arm64",
+            ]
+        );
+        for (key, _) in Loaders::DEBIAN_FILES {
+            assert!(keys.iter().any(|k| k == key), "{key}");
+        }
+    }
+
+    #[test]
+    fn loader_files() {
+        for (key, ok) in [
+            ("grub-x64", "grubx64.efi"),
+            ("shim-arm64", "shimaa64.efi.signed"),
+            ("ipxe-x64", "boot/snponly.efi"),
+            ("syslinux-efi-x64", "efi64/syslinux.efi"),
+        ] {
+            assert!(check_loader_file(key, ok).is_ok(), "{key}: {ok}");
+        }
+        for (key, bad) in [
+            ("grub-x64", "/grubx64.efi"),
+            ("grub-x64", "efi/grubx64.efi"),
+            ("shim-x64", "a/shimx64.efi"),
+            ("ipxe-bios", "ipxe/../undionly.kpxe"),
+            ("ipxe-bios", "a//b"),
+            ("ipxe-bios", "./undionly.kpxe"),
+            ("ipxe-bios", "undionly kpxe"),
+            ("ipxe-bios", "x;y"),
+            ("syslinux-efi-x64", "syslinux.efi"),
+            ("syslinux-efi-x64", "efi64/a/syslinux.efi"),
+            ("syslinux-efi-x64", "efi32/syslinux.efi"),
+        ] {
+            assert!(check_loader_file(key, bad).is_err(), "{key}: {bad}");
+        }
+    }
 }
