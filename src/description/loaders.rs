@@ -124,7 +124,7 @@ fn listed(values: impl IntoIterator<Item = impl AsRef<str>>, word: &str) -> Stri
 
 impl Validator {
     /// `auto` (`None`) or a loader, or records that `value` is neither.
-    fn loader_value(&mut self, path: String, value: &str) -> Option<Forced> {
+    fn loader_value(&mut self, path: impl Into<At>, value: &str) -> Option<Forced> {
         if value == "auto" {
             return Some(None);
         }
@@ -164,7 +164,7 @@ impl Validator {
                 }
             }
         }
-        let loader = self.loader_value("loaders.loader".into(), &l.loader);
+        let loader = self.loader_value("loaders.loader", &l.loader);
         let keys = file_keys();
         let mut files: BTreeMap<String, String> = Loaders::DEBIAN_FILES
             .iter()
@@ -241,7 +241,7 @@ impl Validator {
         let mut ok = true;
         let own_loader = match &n.loader {
             Some(l) => {
-                let loader = self.loader_value(At::Item("nodes", i, "loader").to_string(), l);
+                let loader = self.loader_value(At::Item("nodes", i, "loader"), l);
                 ok &= loader.is_some();
                 loader.map(|l| (l, Origin::Node(i)))
             }
