@@ -65,7 +65,8 @@ impl<'a> Uses<'a> {
     }
 
     pub(super) fn add(&mut self, u: Use<'a>) {
-        if self.seen.insert(u) {
+        // Neighbours mostly choose alike: no hashing for them.
+        if self.list.last() != Some(&u) && self.seen.insert(u) {
             self.list.push(u);
         }
     }
@@ -314,6 +315,9 @@ impl Validator {
         show: impl Fn(T) -> String,
     ) -> Option<Option<(T, Origin<'a>)>> {
         let mut found: Option<(T, &'a str)> = None;
+        if groups.is_empty() {
+            return Some(None);
+        }
         for (g, name) in n.groups.iter().enumerate() {
             let Some(value) = groups.get(name.as_str()).and_then(&get) else {
                 continue;
