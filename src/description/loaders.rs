@@ -217,6 +217,17 @@ impl Validator {
                 .normal_profile
                 .as_deref()
                 .filter(|p| self.profile_ref(raw, &format!("{base}.normal_profile"), p));
+            if let (Some(loader), Some(secure_boot)) = (loader, g.secure_boot) {
+                let own = Use {
+                    choice: Choice {
+                        loader,
+                        secure_boot,
+                    },
+                    loader_at: Origin::Group(name),
+                    secure_boot_at: Origin::Group(name),
+                };
+                self.secure_boot_without_grub(&own, &mut HashSet::new());
+            }
             out.insert(
                 name.as_str(),
                 Group {
@@ -374,7 +385,10 @@ impl Validator {
         };
         let mut reported = HashSet::new();
         for u in &uses.list {
-            self.secure_boot_without_grub(u, &mut reported);
+            if !matches!((u.loader_at, u.secure_boot_at), (Origin::Group(a), Origin::Group(b)) if a == b)
+            {
+                self.secure_boot_without_grub(u, &mut reported);
+            }
             self.missing_files(raw, loaders, u, &mut reported);
         }
         for (name, profile) in profiles {
@@ -579,7 +593,7 @@ impl Validator {
     }
 
     /// Secure Boot on a choice whose forced loader is not GRUB: reported where the later of the
-    /// two settings was made.
+    /// two settings was made. A group's own pair is checked with the group, used or not.
     fn secure_boot_without_grub(&mut self, u: &Use<'_>, reported: &mut HashSet<String>) {
         let Some(loader) = u.choice.loader else {
             return;
