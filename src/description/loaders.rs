@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use super::model::{RawDescription, RawNode};
-use super::validate::{check_group, check_profile_name, fail, path_char, shown, At, Validator};
+use super::validate::{
+    check_group, check_profile_name, fail, path_char, shown, At, Check, Validator,
+};
 use crate::cluster::{Boot, Loaders, Paths, Profile};
 use crate::diagnostic::Diagnostic;
 use crate::loader::{Arch, Choice, Loader};
@@ -261,25 +263,35 @@ impl Validator {
         };
         let loader = match own_loader {
             Some(l) => Some(l),
-            None => self.groups_value(
-                i,
-                n,
-                groups,
-                "loader",
-                |g| g.loader,
-                |l| l.map_or("auto", Loader::key).to_string(),
-            )?,
+            None => self
+                .groups_value(
+                    i,
+                    n,
+                    groups,
+                    "loader",
+                    |g| g.loader,
+                    |l| l.map_or("auto", Loader::key).to_string(),
+                )
+                .unwrap_or_else(|| {
+                    ok = false;
+                    None
+                }),
         };
         let secure_boot = match n.secure_boot {
             Some(sb) => Some((sb, Origin::Node(i))),
-            None => self.groups_value(
-                i,
-                n,
-                groups,
-                "secure_boot",
-                |g| g.secure_boot,
-                |sb| sb.to_string(),
-            )?,
+            None => self
+                .groups_value(
+                    i,
+                    n,
+                    groups,
+                    "secure_boot",
+                    |g| g.secure_boot,
+                    |sb| sb.to_string(),
+                )
+                .unwrap_or_else(|| {
+                    ok = false;
+                    None
+                }),
         };
         let normal = match &n.normal_profile {
             Some(p) => {
@@ -294,7 +306,11 @@ impl Validator {
                     "normal_profile",
                     |g| g.normal_profile,
                     str::to_string,
-                )?
+                )
+                .unwrap_or_else(|| {
+                    ok = false;
+                    None
+                })
                 .map_or(raw.roles.normal.as_str(), |(p, _)| p),
         };
         let (loader, loader_at) = loader.unwrap_or((default.loader, Origin::Loaders));
@@ -687,7 +703,7 @@ fn overlaps(a: &Path, b: &Path) -> bool {
 
 /// A loader file's path relative to the TFTP root; GRUB's and shim's at the root (GRUB's
 /// `$prefix` is `grub/` beside it), syslinux.efi's in `efi64/`.
-fn check_loader_file(key: &str, file: &str) -> Result<(), (String, String)> {
+fn check_loader_file(key: &str, file: &str) -> Check {
     let hint = "give the file's path relative to the TFTP root, of letters, digits and `/._-+@`, like `grubx64.efi`";
     if file.starts_with('/') {
         return fail("is absolute", hint);
