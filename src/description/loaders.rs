@@ -66,6 +66,11 @@ impl<'a> Uses<'a> {
         }
     }
 
+    /// The choices, for [`Loaders::in_use`].
+    pub(super) fn choices(&self) -> impl Iterator<Item = &Choice> {
+        self.list.iter().map(|u| &u.choice)
+    }
+
     pub(super) fn add(&mut self, u: Use<'a>) {
         // Neighbours mostly choose alike: no hashing for them.
         if self.list.last() != Some(&u) && self.seen.insert(u) {
@@ -381,10 +386,10 @@ impl Validator {
         raw: &RawDescription,
         loaders: &Loaders,
         uses: &Uses<'_>,
+        in_use: &[Loader],
         profiles: &BTreeMap<String, Profile>,
         paths: Option<&Paths>,
     ) {
-        let in_use = loaders.in_use(uses.list.iter().map(|u| &u.choice));
         // Why `loader` is in use, for notes.
         let used_at = |loader: Loader| -> String {
             let forced = uses.list.iter().find(|u| u.choice.loader == Some(loader));
@@ -408,7 +413,7 @@ impl Validator {
             self.missing_files(raw, loaders, u, &mut reported);
         }
         for (name, profile) in profiles {
-            self.profile_for_loaders(name, profile, &in_use, used_at);
+            self.profile_for_loaders(name, profile, in_use, used_at);
         }
         for name in raw
             .profiles
@@ -432,7 +437,7 @@ impl Validator {
                 );
             }
         }
-        self.files_for_loaders(raw, loaders, &in_use);
+        self.files_for_loaders(raw, loaders, in_use);
         if let Some(p) = paths {
             if in_use.contains(&Loader::Ipxe) && !p.tftp_root.starts_with(&p.web_root) {
                 self.push(

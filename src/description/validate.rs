@@ -14,7 +14,7 @@ use crate::cluster::{
     Reload, Roles, Server,
 };
 use crate::diagnostic::Diagnostic;
-use crate::loader::Choice;
+use crate::loader::{Choice, Loader};
 use crate::mac::MacAddr;
 use crate::templates;
 
@@ -49,15 +49,19 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
             Some(node)
         })
         .collect();
+    // The loaders whose folders pxectl owns; pxelinux's alone when `loaders` is unusable.
+    let in_use = loaders
+        .as_ref()
+        .map_or_else(|| vec![Loader::Pxelinux], |l| l.in_use(uses.choices()));
     if let Some(loaders) = &loaders {
-        v.loaders_in_use(raw, loaders, &uses, &profiles, paths.as_ref());
+        v.loaders_in_use(raw, loaders, &uses, &in_use, &profiles, paths.as_ref());
     }
     if let (Some(server), Some(dhcp)) = (&server, &dhcp) {
         v.addresses(server, dhcp, raw);
     }
     v.uniqueness(raw, server.as_ref());
     if let (Some(paths), Some(dhcp)) = (&paths, &dhcp) {
-        v.overlaps(paths, dhcp, lifecycle.as_ref());
+        v.overlaps(paths, dhcp, lifecycle.as_ref(), &in_use);
     }
 
     match (
@@ -1110,8 +1114,14 @@ impl Validator {
     }
 
     /// Rendered files, and the files the daemons write (nginx's logs, dnsmasq's leases and log),
-    /// that would overwrite each other, a link folder or pxectl's own state.
-    fn overlaps(&mut self, paths: &Paths, dhcp: &Dhcp, lifecycle: Option<&Lifecycle>) {
+    /// that would overwrite each other, a link folder of a loader in use or pxectl's own state.
+    fn overlaps(
+        &mut self,
+        paths: &Paths,
+        dhcp: &Dhcp,
+        lifecycle: Option<&Lifecycle>,
+        in_use: &[Loader],
+    ) {
         let mut files = vec![
             ("paths.dnsmasq_conf", &paths.dnsmasq_conf),
             ("paths.nginx_conf", &paths.nginx_conf),
@@ -1126,7 +1136,10 @@ impl Validator {
             files.extend(l.dnsmasq_log.as_ref().map(|d| ("lifecycle.dnsmasq_log", d)));
         }
         let overlap = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
-        let links = paths.pxelinux_dir();
+        let links: Vec<(&str, PathBuf)> = in_use
+            .iter()
+            .map(|l| (l.dir(), l.dir_in(&paths.tftp_root)))
+            .collect();
         let state = &paths.state_dir;
         for (i, (at, file)) in files.iter().enumerate() {
             let shown_file = shown(&file.to_string_lossy());
@@ -1136,7 +1149,7 @@ impl Validator {
                         .hint("give every rendered file and daemon log its own path, neither inside another"),
                 );
             }
-            if overlap(file, &links) {
+            for (dir, links) in links.iter().filter(|(_, links)| overlap(file, links)) {
                 self.push(
                     Diagnostic::new(
                         *at,
@@ -1145,7 +1158,9 @@ impl Validator {
                             links.display()
                         ),
                     )
-                    .hint("put it outside `pxelinux.cfg/`: pxectl owns every entry there"),
+                    .hint(format!(
+                        "put it outside `{dir}/`: pxectl owns every entry there"
+                    )),
                 );
             }
             let default_hostsfile =
@@ -1163,7 +1178,7 @@ impl Validator {
                 );
             }
         }
-        if overlap(state, &links) {
+        for (dir, links) in links.iter().filter(|(_, links)| overlap(state, links)) {
             self.push(
                 Diagnostic::new(
                     "paths.state_dir",
@@ -1173,7 +1188,7 @@ impl Validator {
                         links.display()
                     ),
                 )
-                .hint("keep `state_dir` out of `tftp_root`'s `pxelinux.cfg/`"),
+                .hint(format!("keep `state_dir` out of `tftp_root`'s `{dir}/`")),
             );
         }
     }
@@ -1368,6 +1383,19 @@ mod tests {
         assert_eq!(
             errors("dhcp: {hostsfile: /etc/hosts.d/pxe}\nlifecycle: {leases: /var/lib/pxectl/dhcp-hosts}\n"),
             ["lifecycle.leases: path `/var/lib/pxectl/dhcp-hosts` overlaps the state folder `/var/lib/pxectl`"]
+        );
+    }
+
+    #[test]
+    fn rendered_files_and_the_state_folder_stay_out_of_every_loader_folder_in_use() {
+        let inside = "dhcp: {hostsfile: /srv/public/pxe/grub/hosts}\npaths: {state_dir: /srv/public/pxe/ipxe/state}\n";
+        assert_eq!(errors(inside), Vec::<String>::new());
+        assert_eq!(
+            errors(&format!("{inside}loaders: {{clients: [bios, efi-x64, http-x64]}}\n")),
+            [
+                "dhcp.hostsfile: path `/srv/public/pxe/grub/hosts` overlaps the link folder `/srv/public/pxe/grub`",
+                "paths.state_dir: the state folder `/srv/public/pxe/ipxe/state` overlaps the link folder `/srv/public/pxe/ipxe`",
+            ]
         );
     }
 
