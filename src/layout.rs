@@ -51,7 +51,7 @@ impl Layout {
         self.staging
     }
 
-    /// A profile's file.
+    /// A profile's pxelinux file.
     pub fn profile(&self, name: &str) -> PathBuf {
         self.pxelinux_dir.join(name)
     }

@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use crate::cluster::Cluster;
 use crate::layout::Layout;
+use crate::loader::Loader;
 use crate::mac::MacAddr;
 use crate::templates::{self, Templates};
 
@@ -51,43 +52,22 @@ pub enum LinkRole {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkPlan {
     pub path: PathBuf,
-    /// Relative target: a profile's file name in the same folder.
+    /// The profile it selects; the link's target is the loader's file of it.
     pub target: String,
     pub role: LinkRole,
-}
-
-/// How per-machine link names are spelled in a folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkScheme {
-    /// pxelinux and syslinux.efi: `01-aa-bb-cc-dd-ee-ff`.
-    Pxelinux,
-}
-
-impl LinkScheme {
-    /// The link name for `mac`.
-    pub fn name(self, mac: MacAddr) -> String {
-        match self {
-            Self::Pxelinux => mac.pxelinux_name(),
-        }
-    }
-
-    /// The MAC a link name stands for, if it is one of this scheme's names.
-    pub fn parse(self, name: &str) -> Option<MacAddr> {
-        match self {
-            Self::Pxelinux => MacAddr::from_pxelinux_name(name),
-        }
-    }
+    /// Whose folder it is in.
+    pub loader: Loader,
 }
 
 /// Everything render wants on disk.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub files: Vec<FilePlan>,
-    /// `default`, then one link per node in the description's order.
+    /// Each loader's `default`, then each node's entries (one per loader, in the order of
+    /// `dirs`) in the description's order.
     pub links: Vec<LinkPlan>,
-    /// The folder of the per-machine links and the profiles.
-    pub link_dir: PathBuf,
-    pub scheme: LinkScheme,
+    /// The loaders in use and their folders of per-MAC entries and profile files.
+    pub dirs: Vec<(Loader, PathBuf)>,
     /// Names a node's link may point at: the described profiles.
     pub profiles: BTreeSet<String>,
     /// pxectl's own files (lock, journal...): never written through a link by render.
@@ -135,12 +115,15 @@ fn profile_files(
 /// Renders `cluster` through `templates` into a plan for the disk of `layout`.
 pub fn build(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Result<Plan> {
     let files = files(cluster, layout, templates)?;
-    let scheme = LinkScheme::Pxelinux;
+    let dirs: Vec<(Loader, PathBuf)> = cluster
+        .loaders_in_use()
+        .into_iter()
+        .map(|l| (l, layout.loader_dir(l)))
+        .collect();
     Ok(Plan {
         files,
-        links: links(cluster, layout, scheme),
-        link_dir: layout.pxelinux_dir.clone(),
-        scheme,
+        links: links(cluster, &dirs),
+        dirs,
         profiles: cluster.profiles.keys().cloned().collect(),
         state_files: state_files(layout),
     })
@@ -179,25 +162,28 @@ fn files(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Result<Ve
     Ok(files)
 }
 
-/// Every link: `default`, then one per node.
-fn links(cluster: &Cluster, layout: &Layout, scheme: LinkScheme) -> Vec<LinkPlan> {
-    let dir = &layout.pxelinux_dir;
-    let mut links = Vec::with_capacity(cluster.nodes.len() + 1);
+/// Every link: each loader's `default`, then each node's entries.
+fn links(cluster: &Cluster, dirs: &[(Loader, PathBuf)]) -> Vec<LinkPlan> {
+    let mut links = Vec::with_capacity((cluster.nodes.len() + 1) * dirs.len());
     if let Some(default) = &cluster.roles.default {
-        links.push(LinkPlan {
-            path: dir.join("default"),
+        links.extend(dirs.iter().map(|(loader, dir)| LinkPlan {
+            path: dir.join(loader.default_entry()),
             target: default.clone(),
             role: LinkRole::Managed,
-        });
+            loader: *loader,
+        }));
     }
-    links.extend(cluster.nodes.iter().map(|n| LinkPlan {
-        path: dir.join(scheme.name(n.mac)),
-        target: n.normal_profile.clone(),
-        role: LinkRole::Node {
-            name: n.name.clone(),
-            mac: n.mac,
-        },
-    }));
+    for n in &cluster.nodes {
+        links.extend(dirs.iter().map(|(loader, dir)| LinkPlan {
+            path: dir.join(loader.entry(n.mac)),
+            target: n.normal_profile.clone(),
+            role: LinkRole::Node {
+                name: n.name.clone(),
+                mac: n.mac,
+            },
+            loader: *loader,
+        }));
+    }
     crate::timing::phase("linkplan");
     links
 }

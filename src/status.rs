@@ -38,6 +38,12 @@ pub struct NodeStatus {
     /// When the link was last switched (its own mtime), RFC 3339; null when there is no link.
     pub since: Option<String>,
     pub normal_profile: String,
+    /// Its groups, as the description lists them.
+    pub groups: Vec<String>,
+    /// The loader it is given: `auto` (by its architecture), or the one forced by it or a group.
+    pub loader: &'static str,
+    /// Whether its UEFI boot goes through shim (Secure Boot).
+    pub secure_boot: bool,
     /// Whether the node boots something other than its normal profile.
     pub switched: bool,
     pub problems: Vec<Problem>,
@@ -104,18 +110,19 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
         match change {
             // A node's missing link is that node's problem; `--prune` is not status's.
             Change::CreateLink { node: Some(_), .. }
+            | Change::ReplaceLink { node: Some(_), .. }
             | Change::RemoveLink { .. }
             | Change::RemoveFile { .. } => {}
-            Change::CreateLink { .. } => out.default_problem(format!(
-                "there is no `default`, the description says a link to `{want}`; `pxectl render` creates it"
+            Change::CreateLink { path, .. } => out.default_problem(path, format!(
+                "there is no `{}`, the description says a link to `{want}`; `pxectl render` creates it", file_name(path)
             )),
-            Change::ReplaceLink { old: Entry::Link(t), .. } => out.default_problem(format!(
-                "`default` points at `{}`, the description says `{want}`; `pxectl render` re-points it",
-                output::path(t)
+            Change::ReplaceLink { path, old: Entry::Link(t), .. } => out.default_problem(path, format!(
+                "`{}` points at `{}`, the description says `{want}`; `pxectl render` re-points it",
+                file_name(path), output::path(t)
             )),
-            Change::ReplaceLink { old, .. } => out.default_problem(format!(
-                "`default` is {}, the description says a link to `{want}`; `pxectl render` replaces it",
-                old.describe()
+            Change::ReplaceLink { path, old, .. } => out.default_problem(path, format!(
+                "`{}` is {}, the description says a link to `{want}`; `pxectl render` replaces it",
+                file_name(path), old.describe()
             )),
             Change::WriteFile { path, old, kind, .. } => {
                 let (problem, what) = match old {
@@ -143,9 +150,9 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
                 },
             }),
             Finding::Orphan { .. } => {}
-            Finding::Blocked { entry, .. } => out.default_problem(format!(
-                "`default` is {}, the description says a link to `{want}`; move it away and run `pxectl render`",
-                entry.describe()
+            Finding::Blocked { path, entry } => out.default_problem(path, format!(
+                "`{}` is {}, the description says a link to `{want}`; move it away and run `pxectl render`",
+                file_name(path), entry.describe()
             )),
             Finding::NotAFile { path, entry, kind } => out.file_problem(
                 path,
@@ -171,9 +178,10 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
 }
 
 impl Report {
-    fn default_problem(&mut self, message: String) {
+    /// A problem with a loader's `default` link.
+    fn default_problem(&mut self, path: &Path, message: String) {
         self.profiles.push(ProfileProblem {
-            name: "default".into(),
+            name: file_name(path),
             kind: "default",
             message,
         });
@@ -256,6 +264,23 @@ fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> No
                 e.describe()
             )),
         ),
+        LinkState::Mixed => {
+            let each: Vec<String> = link
+                .entries
+                .iter()
+                .map(|(loader, state)| {
+                    let to = state.profile(&node.normal_profile).unwrap_or("?");
+                    format!("{} `{}`", loader.key(), output::escaped(to))
+                })
+                .collect();
+            (
+                None,
+                Some(format!(
+                    "its entries disagree ({}): what it boots depends on its loader; `pxectl render` or the next switch brings them in line",
+                    each.join(", ")
+                )),
+            )
+        }
     };
     let (link_text, since) = match link.found.as_ref().map(|f| (&f.entry, f.since)) {
         Some((Entry::Link(t), since)) => (
@@ -274,6 +299,12 @@ fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> No
         link: link_text,
         since,
         normal_profile: node.normal_profile.clone(),
+        groups: node.groups.clone(),
+        loader: node
+            .choice
+            .loader
+            .map_or("auto", crate::loader::Loader::key),
+        secure_boot: node.choice.secure_boot,
         problems: message
             .map(|message| Problem {
                 kind: link.state.kind(),

@@ -12,7 +12,7 @@ use crate::cluster::{Cluster, Node};
 use crate::exit_codes::UsageError;
 use crate::journal;
 use crate::layout::Layout;
-use crate::plan::LinkScheme;
+use crate::loader::Loader;
 use crate::tree::{self, Entry, Found, LinkState};
 
 /// Prefix of the name a folder found where a link belongs is moved to.
@@ -69,18 +69,18 @@ pub enum Only {
 #[derive(Debug, Clone)]
 pub struct Step<'a> {
     pub node: &'a Node,
-    /// The link on this machine.
-    pub path: PathBuf,
-    /// What is there now, judged.
+    /// Its entries on this machine, one per loader in use, each with what is there now.
+    pub entries: Vec<(Loader, PathBuf, LinkState)>,
+    /// What is there now, the entries judged together ([`LinkState::of_node`]).
     pub state: LinkState,
-    /// When the link there was last switched (its own mtime).
+    /// When the first entry was last switched (its own mtime).
     pub since: Option<SystemTime>,
     /// The profile it should point at.
     pub to: String,
 }
 
 impl Step<'_> {
-    /// Whether the link already points where it should (and so is not touched).
+    /// Whether every entry already points where it should (and so is not touched).
     pub fn already(&self) -> bool {
         self.state.profile(&self.node.normal_profile) == Some(self.to.as_str())
     }
@@ -97,56 +97,78 @@ impl Step<'_> {
     }
 }
 
-/// Reads the link folder once and pairs each `(node, profile)` with what is on disk. With
-/// `clean` (the caller holds the lock), a killed run's temporaries are removed on the way.
+/// Reads each loader's folder once and pairs each `(node, profile)` with what is on disk.
+/// With `clean` (the caller holds the lock), a killed run's temporaries are removed on the way.
 pub fn plan<'a>(
     cluster: &Cluster,
     layout: &Layout,
     wanted: impl IntoIterator<Item = (&'a Node, String)>,
     clean: bool,
 ) -> Result<Vec<Step<'a>>> {
-    let dir = &layout.pxelinux_dir;
-    let mut listing = tree::scan(dir)?;
-    if clean {
-        tree::remove_temps(dir, &mut listing)?;
+    let mut folders = Vec::new();
+    for loader in cluster.loaders_in_use() {
+        let dir = layout.loader_dir(loader);
+        let mut listing = tree::scan(&dir)?;
+        if clean {
+            tree::remove_temps(&dir, &mut listing)?;
+        }
+        folders.push((loader, dir, listing));
     }
-    let scheme = LinkScheme::Pxelinux;
     let described = |p: &str| cluster.profiles.contains_key(p);
-    let present = |p: &str| listing.get(p).is_some_and(|f| f.entry == Entry::File);
     Ok(wanted
         .into_iter()
         .map(|(node, to)| {
-            let name = scheme.name(node.mac);
-            let found: Option<&Found> = listing.get(&name);
+            let mut since = None;
+            let entries: Vec<(Loader, PathBuf, LinkState)> = folders
+                .iter()
+                .map(|(loader, dir, listing)| {
+                    let name = loader.entry(node.mac);
+                    let found: Option<&Found> = listing.get(&name);
+                    if since.is_none() {
+                        since = found.and_then(|f| f.since);
+                    }
+                    let present = |p: &str| {
+                        listing
+                            .get(&loader.file(p))
+                            .is_some_and(|f| f.entry == Entry::File)
+                    };
+                    let state = LinkState::of(
+                        found.map(|f| &f.entry),
+                        *loader,
+                        &node.normal_profile,
+                        described,
+                        present,
+                    );
+                    (*loader, dir.join(name), state)
+                })
+                .collect();
             Step {
                 node,
-                state: LinkState::of(
-                    found.map(|f| &f.entry),
-                    &node.normal_profile,
-                    described,
-                    present,
-                ),
-                since: found.and_then(|f| f.since),
-                path: dir.join(name),
+                state: LinkState::of_node(entries.iter().map(|e| &e.2), &node.normal_profile),
+                entries,
+                since,
                 to,
             }
         })
         .collect())
 }
 
-/// What stands at `node`'s entry now, judged; read alone (for one node, where [`plan`] reads
-/// the folder once for many).
+/// What stands at `node`'s entries now, judged together; read alone (for one node, where
+/// [`plan`] reads the folders once for many).
 pub fn current(cluster: &Cluster, layout: &Layout, node: &Node) -> Result<LinkState> {
-    let path = layout
-        .pxelinux_dir
-        .join(LinkScheme::Pxelinux.name(node.mac));
-    let entry = tree::entry_at(&path)?;
-    Ok(LinkState::of(
-        entry.as_ref(),
-        &node.normal_profile,
-        |p| cluster.profiles.contains_key(p),
-        |p| tree::is_file(&layout.profile(p)),
-    ))
+    let mut states = Vec::new();
+    for loader in cluster.loaders_in_use() {
+        let dir = layout.loader_dir(loader);
+        let entry = tree::entry_at(&dir.join(loader.entry(node.mac)))?;
+        states.push(LinkState::of(
+            entry.as_ref(),
+            loader,
+            &node.normal_profile,
+            |p| cluster.profiles.contains_key(p),
+            |p| tree::is_file(&dir.join(loader.file(p))),
+        ));
+    }
+    Ok(LinkState::of_node(&states, &node.normal_profile))
 }
 
 /// Splits the steps into those `only` asks for and the recent switches it keeps.
@@ -180,8 +202,9 @@ pub struct Done {
 }
 
 /// Applies every step that is not `already`, journaling each as `command`; the caller holds
-/// the lock. Journal lines follow their switches in chunks, so a crash loses at most the
-/// tail of the journal, never a link.
+/// the lock. A node's entries are flipped one after the other in the loaders' order, each by
+/// a rename; its journal line follows them, in chunks, so a crash loses at most the tail of
+/// the journal, never a link (and the next switch or render finishes a node left mixed).
 pub fn apply(
     steps: &[Step<'_>],
     state_dir: &Path,
@@ -194,13 +217,27 @@ pub fn apply(
         return Ok(done);
     }
     let mut journal = journal::Writer::open(state_dir)?;
-    let dir = atomic::Dir::open(todo[0].path.parent().unwrap_or(Path::new("/")))?;
+    let mut dirs: Vec<(PathBuf, atomic::Dir)> = Vec::new();
     for (i, step) in todo.iter().enumerate() {
-        let displaced = match step.state {
-            LinkState::NotALink(Entry::Dir) => Some(displace(&step.path)?),
-            _ => None,
-        };
-        dir.replace_link(atomic::file_name(&step.path)?, &step.to)?;
+        let mut displaced = None;
+        for (loader, path, state) in &step.entries {
+            if state.profile(&step.node.normal_profile) == Some(step.to.as_str()) {
+                continue;
+            }
+            if *state == LinkState::NotALink(Entry::Dir) {
+                displaced = Some(displace(path)?);
+            }
+            let folder = path.parent().unwrap_or(Path::new("/"));
+            let k = if let Some(k) = dirs.iter().position(|(d, _)| d == folder) {
+                k
+            } else {
+                dirs.push((folder.to_path_buf(), atomic::Dir::open(folder)?));
+                dirs.len() - 1
+            };
+            dirs[k]
+                .1
+                .replace_link(atomic::file_name(path)?, &loader.file(&step.to))?;
+        }
         let from = step.from();
         journal.record(
             command,
@@ -220,7 +257,9 @@ pub fn apply(
         }
         progress.inc(1);
     }
-    dir.sync()?;
+    for (_, dir) in &dirs {
+        dir.sync()?;
+    }
     journal.sync()?;
     progress.finish_and_clear();
     Ok(done)

@@ -190,7 +190,7 @@ error: profile `nope` is not described
   --> cluster.yaml:26:72 (`nodes[3].normal_profile`)
    = help: use one of `install`, `local`, or add it under `profiles:`
 
-error: unknown field `macc`, expected one of `name`, `mac`, `ip`, `groups`, `normal_profile`
+error: unknown field `macc`, expected one of `name`, `mac`, `ip`, `groups`, `normal_profile`, `loader`, `secure_boot`
   --> cluster.yaml:27:16 (`nodes[4]`)
    = help: check the spelling; docs/configuration.md lists every key
 
@@ -199,6 +199,73 @@ error: invalid type: string "rack1", expected a sequence
    = help: docs/configuration.md gives each key's type
 
 error: cluster.yaml has 10 problems; nothing was written
+"#,
+    );
+}
+
+/// Every refusal about loaders in one description, with its note and hint: the Secure Boot,
+/// loader file, local-disk, URL kernel, script syntax, reserved name, loader folder and web
+/// root problems, and two groups that disagree.
+#[test]
+fn every_loader_problem_is_reported_with_its_place_note_and_hint() {
+    let (code, stderr) = validate_fixture("every-loader-problem-at-once");
+    assert_eq!(code, 2);
+    common::assert_text(
+        "output",
+        &stderr,
+        r#"error: the TFTP root `/srv/tftp` is not inside the web root `/srv/www`, but `ipxe` fetches its scripts and kernels from it by HTTP
+  --> cluster.yaml:2:40 (`paths.tftp_root`)
+   = note: `ipxe` is in use: set at `groups.rack2.loader`
+   = help: put `paths.tftp_root` inside `paths.web_root`, like `/srv/public/pxe` in `/srv/public`
+
+error: loader file `snponly.bin` does not end in `.efi`, but `http-x64` clients fetch it by HTTP
+  --> cluster.yaml:6:21 (`loaders.files.ipxe-x64`)
+   = help: UEFI HTTP boot refuses other names: copy or link the file under a name ending in `.efi`
+
+error: `efi-arm64` clients boot `grub` behind shim (Secure Boot), but its loader file `loaders.files.shim-arm64` is empty
+  --> cluster.yaml:6:46 (`loaders.files.shim-arm64`)
+   = help: set `loaders.files.shim-arm64` to the file's path in the TFTP root, or boot `efi-arm64` clients with another loader
+
+error: loader file `ipxe` is in `ipxe/`, the folder of `ipxe`'s entries
+  --> cluster.yaml:6:61 (`loaders.files.ipxe-bios`)
+   = help: put it outside `ipxe/`: pxectl owns every name there
+
+error: Secure Boot is on with the loader `syslinux-efi`, but Secure Boot boots shim, then GRUB
+  --> cluster.yaml:9:46 (`groups.rack1.secure_boot`)
+   = note: the loader is set at `groups.rack1.loader`
+   = help: use `loader: grub` or `auto` where Secure Boot is on, or `secure_boot: false`
+
+error: `efi-arm64` clients boot `ipxe`, but its loader file `loaders.files.ipxe-arm64` is not set (Debian has no such file)
+  --> cluster.yaml:10:19 (`groups.rack2.loader`)
+   = help: set `loaders.files.ipxe-arm64` to the file's path in the TFTP root, or boot `efi-arm64` clients with another loader
+
+error: kernel `http://10.20.0.1/vmlinuz` is an HTTP URL, but `pxelinux`, `syslinux-efi` and `grub` fetch only by TFTP
+  --> cluster.yaml:13:19 (`profiles.linux.kernel`)
+   = help: put the file in the TFTP root and give its path, like `/vmlinuz`, or boot every client with `ipxe`
+
+error: append `root=/dev/sda1 $x` has `$`, which `grub` and `ipxe` read as script syntax
+  --> cluster.yaml:13:55 (`profiles.linux.append`)
+   = help: remove these characters: GRUB and iPXE read `$ ; & | < > " ' \ { } #` and the backquote as variables, quotes, operators or comments
+
+error: profile `disk` boots the local disk, which `syslinux-efi` cannot do
+  --> cluster.yaml:14:16 (`profiles.disk.boot`)
+   = note: `syslinux-efi` is in use: set at `groups.rack1.loader`
+   = help: boot these clients with `grub` or `ipxe` instead of `syslinux-efi`, or give the profile a kernel
+
+error: profile name `grub` would be `grub/grub.cfg`, a name `grub` keeps for itself
+  --> cluster.yaml:15:3 (`profiles.grub`)
+   = help: rename the profile
+
+error: Secure Boot is on with the loader `ipxe`, but Secure Boot boots shim, then GRUB
+  --> cluster.yaml:21:70 (`nodes[1].secure_boot`)
+   = note: the loader is set at `groups.rack2.loader`
+   = help: use `loader: grub` or `auto` where Secure Boot is on, or `secure_boot: false`
+
+error: groups `rack1` and `rack2` set `loader` to different values: `syslinux-efi` and `ipxe`
+  --> cluster.yaml:22:56 (`nodes[2].groups[1]`)
+   = help: set `loader` on the node itself, or make the groups agree
+
+error: cluster.yaml has 12 problems; nothing was written
 "#,
     );
 }

@@ -339,13 +339,13 @@ fn status_shows_who_boots_what_and_exits_0_when_clean() {
         .expect(0)
         .stdout_is(
             "\
-NODE   MAC                IP  BOOTS        SINCE                 NORMAL      PROBLEMS
-node1  c0:3f:d5:60:e5:a1  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
-node2  c0:3f:d5:60:cd:8b  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
-node3  c0:3f:d5:60:e5:b9  -   installer *  2026-01-02T03:04:05Z  arch-linux
-node4  c0:3f:d5:60:e4:ac  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
-node5  c0:3f:d5:60:6f:18  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
-node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+NODE   MAC                IP  BOOTS        SINCE                 NORMAL      GROUPS  LOADER  PROBLEMS
+node1  c0:3f:d5:60:e5:a1  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
+node2  c0:3f:d5:60:cd:8b  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
+node3  c0:3f:d5:60:e5:b9  -   installer *  2026-01-02T03:04:05Z  arch-linux  -       auto
+node4  c0:3f:d5:60:e4:ac  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
+node5  c0:3f:d5:60:6f:18  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
+node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
 6 nodes, 1 switched (*), 0 problems
 ",
         )
@@ -411,13 +411,13 @@ fn status_reports_every_kind_of_problem_and_exits_1() {
     env.run(&["status"])
         .expect(1)
         .stdout_is("\
-NODE   MAC                IP  BOOTS       SINCE                 NORMAL      PROBLEMS
-node1  c0:3f:d5:60:e5:a1  -   installer   -                     arch-linux  no-link
-node2  c0:3f:d5:60:cd:8b  -   ?           -                     arch-linux  not-a-link
-node3  c0:3f:d5:60:e5:b9  -   ?           2026-01-02T03:04:05Z  arch-linux  escapes
-node4  c0:3f:d5:60:e4:ac  -   arch-linux  2026-01-02T03:04:05Z  arch-linux
-node5  c0:3f:d5:60:6f:18  -   ?           2026-01-02T03:04:05Z  arch-linux  unknown-profile
-node6  c0:3f:d5:60:d0:9e  -   arch-linux  2026-01-02T03:04:05Z  arch-linux
+NODE   MAC                IP  BOOTS       SINCE                 NORMAL      GROUPS  LOADER  PROBLEMS
+node1  c0:3f:d5:60:e5:a1  -   installer   -                     arch-linux  -       auto    no-link
+node2  c0:3f:d5:60:cd:8b  -   ?           -                     arch-linux  -       auto    not-a-link
+node3  c0:3f:d5:60:e5:b9  -   ?           2026-01-02T03:04:05Z  arch-linux  -       auto    escapes
+node4  c0:3f:d5:60:e4:ac  -   arch-linux  2026-01-02T03:04:05Z  arch-linux  -       auto
+node5  c0:3f:d5:60:6f:18  -   ?           2026-01-02T03:04:05Z  arch-linux  -       auto    unknown-profile
+node6  c0:3f:d5:60:d0:9e  -   arch-linux  2026-01-02T03:04:05Z  arch-linux  -       auto
 problem: node1: no `01-c0-3f-d5-60-e5-a1` link: the node boots `default` (`installer`); `pxectl boot-normal node1` creates it
 problem: node2: `01-c0-3f-d5-60-cd-8b` is a regular file, not a link (a hand edit?); `pxectl boot-normal node2` replaces it
 problem: node3: `01-c0-3f-d5-60-e5-b9` points outside pxelinux.cfg/ (`<dir>/shadow`), and dnsmasq follows it; `pxectl boot-normal node3` replaces it
@@ -435,8 +435,8 @@ problem: profile file `rescue` does not exist; `pxectl render` writes it
     env.run(&["status", "node5"])
         .expect(1)
         .stdout_is("\
-NODE   MAC                IP  BOOTS     SINCE                 NORMAL      PROBLEMS
-node5  c0:3f:d5:60:6f:18  -   rescue *  2026-01-02T03:04:05Z  arch-linux  dangling
+NODE   MAC                IP  BOOTS     SINCE                 NORMAL      GROUPS  LOADER  PROBLEMS
+node5  c0:3f:d5:60:6f:18  -   rescue *  2026-01-02T03:04:05Z  arch-linux  -       auto    dangling
 problem: node5: `01-c0-3f-d5-60-6f-18` points at `rescue`, whose file does not exist; `pxectl render` writes it
 problem: profile file `installer` differs from the description; `pxectl render --diff` shows how and rewrites it
 problem: profile file `rescue` does not exist; `pxectl render` writes it
@@ -459,8 +459,8 @@ fn a_hostile_link_or_folder_is_replaced_never_followed() {
     env.run(&["status", "node3"])
         .expect(1)
         .stdout_is("\
-NODE   MAC                IP  BOOTS  SINCE                 NORMAL      PROBLEMS
-node3  c0:3f:d5:60:e5:b9  -   ?      2026-01-02T03:04:05Z  arch-linux  escapes
+NODE   MAC                IP  BOOTS  SINCE                 NORMAL      GROUPS  LOADER  PROBLEMS
+node3  c0:3f:d5:60:e5:b9  -   ?      2026-01-02T03:04:05Z  arch-linux  -       auto    escapes
 problem: node3: `01-c0-3f-d5-60-e5-b9` points outside pxelinux.cfg/ (`/etc/shadow`), and dnsmasq follows it; `pxectl boot-normal node3` replaces it
 1 node, 0 switched (*), 1 problem
 ")
@@ -713,13 +713,13 @@ fn status_table_shows_switched_missing_dangling_and_orphan() {
         .expect(1)
         .stdout_is(
             "\
-NODE   MAC                IP  BOOTS        SINCE                 NORMAL      PROBLEMS
-node1  c0:3f:d5:60:e5:a1  -   installer    -                     arch-linux  no-link
-node2  c0:3f:d5:60:cd:8b  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
-node3  c0:3f:d5:60:e5:b9  -   installer *  2026-01-02T03:04:05Z  arch-linux
-node4  c0:3f:d5:60:e4:ac  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
-node5  c0:3f:d5:60:6f:18  -   rescue *     2026-01-02T03:04:05Z  arch-linux  dangling
-node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux
+NODE   MAC                IP  BOOTS        SINCE                 NORMAL      GROUPS  LOADER  PROBLEMS
+node1  c0:3f:d5:60:e5:a1  -   installer    -                     arch-linux  -       auto    no-link
+node2  c0:3f:d5:60:cd:8b  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
+node3  c0:3f:d5:60:e5:b9  -   installer *  2026-01-02T03:04:05Z  arch-linux  -       auto
+node4  c0:3f:d5:60:e4:ac  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
+node5  c0:3f:d5:60:6f:18  -   rescue *     2026-01-02T03:04:05Z  arch-linux  -       auto    dangling
+node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
 problem: node1: no `01-c0-3f-d5-60-e5-a1` link: the node boots `default` (`installer`); `pxectl boot-normal node1` creates it
 problem: node5: `01-c0-3f-d5-60-6f-18` points at `rescue`, whose file does not exist; `pxectl render` writes it
 problem: orphan `01-aa-bb-cc-dd-ee-ff` (aa:bb:cc:dd:ee:ff) -> installer: no node has this MAC; `pxectl render --prune` removes it

@@ -265,7 +265,10 @@ fn report(
                 "warning: `{path}` is {} where the link of node `{node}` belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)",
                 entry.describe()
             ),
-            LinkState::Planned | LinkState::Missing | LinkState::Dangling(_) => {}
+            LinkState::Planned
+            | LinkState::Missing
+            | LinkState::Dangling(_)
+            | LinkState::Mixed => {}
         }
     }
     for finding in &cmp.findings {
@@ -319,7 +322,9 @@ fn describe(change: &Change) -> String {
         Change::CreateLink { path, target, .. } => {
             format!("link   {} -> {target}", output::path(path))
         }
-        Change::ReplaceLink { path, target, old } => {
+        Change::ReplaceLink {
+            path, target, old, ..
+        } => {
             format!(
                 "relink {} -> {target} (was {})",
                 output::path(path),
@@ -343,7 +348,9 @@ fn write_diff(change: &Change, out: &mut dyn Write) -> Result<()> {
             ..
         } => (path, old.text(), contents.clone()),
         Change::CreateLink { path, target, .. } => (path, String::new(), format!("-> {target}\n")),
-        Change::ReplaceLink { path, target, old } => (
+        Change::ReplaceLink {
+            path, target, old, ..
+        } => (
             path,
             format!("{}\n", old.describe()),
             format!("-> {target}\n"),

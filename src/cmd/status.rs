@@ -97,7 +97,7 @@ fn table(report: &Report, quiet: bool, out: &mut dyn Write) -> Result<()> {
 
 /// The table of nodes, aligned in columns.
 fn print_rows(report: &Report, out: &mut dyn Write) -> Result<()> {
-    let rows: Vec<[String; 7]> = report
+    let rows: Vec<[String; 9]> = report
         .nodes
         .iter()
         .map(|n| {
@@ -114,11 +114,19 @@ fn print_rows(report: &Report, out: &mut dyn Write) -> Result<()> {
                 boots,
                 n.since.clone().unwrap_or_else(|| "-".into()),
                 n.normal_profile.clone(),
+                if n.groups.is_empty() {
+                    "-".into()
+                } else {
+                    n.groups.join(",")
+                },
+                format!("{}{}", n.loader, if n.secure_boot { "+sb" } else { "" }),
                 problems.join(","),
             ]
         })
         .collect();
-    let header = ["NODE", "MAC", "IP", "BOOTS", "SINCE", "NORMAL", "PROBLEMS"];
+    let header = [
+        "NODE", "MAC", "IP", "BOOTS", "SINCE", "NORMAL", "GROUPS", "LOADER", "PROBLEMS",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

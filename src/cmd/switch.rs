@@ -7,7 +7,6 @@ use anyhow::Result;
 
 use crate::cli::{Settings, SwitchArgs};
 use crate::exit_codes::{ExitCode, UsageError};
-use crate::layout::Layout;
 use crate::lock;
 use crate::output::{progress_bar, Verbosity};
 use crate::switch::{self, Destination, Only, Step};
@@ -57,7 +56,7 @@ pub fn switch(
     // Under the lock, the one read of the link folder also removes a killed run's temporaries.
     let steps = switch::plan(&cluster, &layout, wanted(), lock.is_some())?;
     let (steps, kept) = switch::select(steps, only);
-    warn_missing_profiles(&layout, &steps);
+    warn_missing_profiles(&steps);
 
     let width = steps
         .iter()
@@ -160,14 +159,18 @@ fn kept_note(kept: usize, only: Only) -> String {
 }
 
 /// Warns when a switch would point at a profile file render has not written yet.
-fn warn_missing_profiles(layout: &Layout, steps: &[Step<'_>]) {
+fn warn_missing_profiles(steps: &[Step<'_>]) {
     let mut seen = std::collections::BTreeSet::new();
     for step in steps.iter().filter(|s| !s.already()) {
-        if seen.insert(step.to.as_str()) && !crate::tree::is_file(&layout.profile(&step.to)) {
-            eprintln!(
-                "warning: `pxelinux.cfg/{}` does not exist yet, so switched nodes would not boot; run `pxectl render`",
-                step.to
-            );
+        for (loader, path, _) in &step.entries {
+            let file = loader.file(&step.to);
+            let exists = || crate::tree::is_file(&path.with_file_name(&file));
+            if seen.insert((*loader, step.to.as_str())) && !exists() {
+                eprintln!(
+                    "warning: `{}/{file}` does not exist yet, so switched nodes would not boot; run `pxectl render`",
+                    loader.dir()
+                );
+            }
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The cluster description: YAML text in, checked [`Cluster`] out, or every problem with its place.
 
+mod loaders;
 mod model;
 mod pieces;
 mod spans;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -207,16 +209,9 @@ impl Lenient<'_> {
                 "nodes" => raw.nodes = self.items(key, value),
                 "daemons" => raw.daemons = self.read(key, value),
                 "lifecycle" => raw.lifecycle = self.read(key, value),
-                "profiles" => match value {
-                    Value::Mapping(profiles) => {
-                        for (name, profile) in profiles {
-                            let name = name.as_str().unwrap_or("?").to_string();
-                            let profile = self.read(&format!("profiles.{name}"), profile);
-                            raw.profiles.insert(name, profile);
-                        }
-                    }
-                    other => raw.profiles = self.read(key, other),
-                },
+                "loaders" => raw.loaders = self.read(key, value),
+                "profiles" => raw.profiles = self.entries(key, value),
+                "groups" => raw.groups = self.entries(key, value),
                 other => self.diags.push(
                     Diagnostic::new("", format!("unknown field `{other}`"))
                         .at(self.spans.key(other))
@@ -225,6 +220,25 @@ impl Lenient<'_> {
             }
         }
         Some(raw)
+    }
+
+    /// The entries of the map at `path`, each read on its own.
+    fn entries<T: DeserializeOwned + Default>(
+        &mut self,
+        path: &str,
+        value: &serde_yaml::Value,
+    ) -> BTreeMap<String, T> {
+        match value {
+            serde_yaml::Value::Mapping(map) => map
+                .iter()
+                .map(|(name, entry)| {
+                    let name = name.as_str().unwrap_or("?").to_string();
+                    let entry = self.read(&format!("{path}.{name}"), entry);
+                    (name, entry)
+                })
+                .collect(),
+            other => self.read(path, other),
+        }
     }
 
     /// The items of the list at `path`, each read on its own.
@@ -340,6 +354,8 @@ fn yaml_error(e: &serde_yaml::Error) -> Diagnostic {
         "check the spelling; docs/configuration.md lists every key"
     } else if message.starts_with("missing field") {
         "add the key; docs/configuration.md says what it means"
+    } else if message.starts_with("unknown variant") {
+        "use one of the values listed; docs/configuration.md says what each means"
     } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
         "docs/configuration.md gives each key's type"
     } else {
@@ -499,6 +515,8 @@ mod documentation {
             ("roles", fields::<RawRoles>()),
             ("reservations", fields::<RawReservation>()),
             ("nodes", fields::<RawNode>()),
+            ("loaders", fields::<RawLoaders>()),
+            ("groups", fields::<RawGroup>()),
             ("daemons", fields::<RawDaemons>()),
             ("daemons.*", fields::<RawDaemon>()),
             ("reload", fields::<RawReload>()),

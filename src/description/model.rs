@@ -23,7 +23,7 @@ pub struct RawDescription {
     /// A folder whose templates replace the built-in ones of the same name (relative to this file).
     #[serde(default)]
     pub templates: Option<PathBuf>,
-    /// pxelinux profiles by name; each becomes `pxelinux.cfg/<name>`.
+    /// Boot profiles by name; each is rendered for every loader in use (`pxelinux.cfg/<name>`...).
     #[serde(deserialize_with = "unique_keys")]
     pub profiles: BTreeMap<String, RawProfile>,
     /// Which profile each role means.
@@ -34,6 +34,12 @@ pub struct RawDescription {
     /// The machines pxectl images.
     #[serde(default)]
     pub nodes: Vec<RawNode>,
+    /// Which clients are served, with which loaders and loader files.
+    #[serde(default)]
+    pub loaders: RawLoaders,
+    /// Settings shared by the nodes of a group, by group name.
+    #[serde(default, deserialize_with = "unique_keys")]
+    pub groups: BTreeMap<String, RawGroup>,
     /// How pxectl checks and reloads dnsmasq and nginx.
     #[serde(default)]
     pub daemons: RawDaemons,
@@ -310,16 +316,61 @@ impl Default for RawHttp {
     }
 }
 
-/// One pxelinux profile.
+/// Which kinds of clients are served and with which loaders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLoaders {
+    /// The kinds of clients dnsmasq answers: `bios`, `efi-ia32`, `efi-x64`, `efi-arm64`, `http-x64`, `http-arm64`.
+    pub clients: Vec<String>,
+    /// The loader of nodes that do not choose one, and of unknown machines: `auto` or a loader.
+    pub loader: String,
+    /// Whether UEFI clients boot shim, then the signed GRUB, by default.
+    pub secure_boot: bool,
+    /// Loader files relative to the TFTP root, by setting (`grub-x64`...), replacing Debian's names.
+    #[serde(deserialize_with = "unique_keys")]
+    pub files: BTreeMap<String, String>,
+}
+
+impl Default for RawLoaders {
+    fn default() -> Self {
+        Self {
+            clients: vec!["bios".into()],
+            loader: "auto".into(),
+            secure_boot: false,
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+/// Settings of the nodes of a group; a node's own setting beats its group's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    /// The loader of its nodes: `auto` or a loader; default: `loaders.loader`.
+    #[serde(default)]
+    pub loader: Option<String>,
+    /// Whether its nodes boot shim, then the signed GRUB; default: `loaders.secure_boot`.
+    #[serde(default)]
+    pub secure_boot: Option<bool>,
+    /// The profile its nodes boot day to day; default: `roles.normal`.
+    #[serde(default)]
+    pub normal_profile: Option<String>,
+}
+
+/// One boot profile.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
     /// The `LABEL`; default: the profile's name.
     #[serde(default)]
     pub label: Option<String>,
-    /// Kernel path, relative to the TFTP root (a template string).
-    pub kernel: String,
-    /// Initramfs path (a template string).
+    /// What it boots: `linux` (a kernel) or `local` (the machine's own disk).
+    #[serde(default)]
+    pub boot: Option<String>,
+    /// Kernel path in the TFTP root, or an HTTP URL (a template string); required to boot `linux`.
+    #[serde(default)]
+    pub kernel: Option<String>,
+    /// Initramfs path in the TFTP root, or an HTTP URL (a template string).
     #[serde(default)]
     pub initrd: Option<String>,
     /// Kernel command line (a template string).
@@ -380,7 +431,13 @@ pub struct RawNode {
     /// Groups, for selecting several nodes at once.
     #[serde(default)]
     pub groups: Vec<String>,
-    /// The profile this node boots day to day, instead of `roles.normal`.
+    /// The profile this node boots day to day, instead of its groups' or `roles.normal`.
     #[serde(default)]
     pub normal_profile: Option<String>,
+    /// Its loader, instead of its groups' or `loaders.loader`: `auto` or a loader.
+    #[serde(default)]
+    pub loader: Option<String>,
+    /// Whether it boots shim, then the signed GRUB, instead of its groups' or `loaders.secure_boot`.
+    #[serde(default)]
+    pub secure_boot: Option<bool>,
 }

@@ -7,12 +7,14 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use super::loaders::{Groups, Use, Uses};
 use super::model::{RawDaemon, RawDescription, RawNode, RawProfile, RawReservation};
 use crate::cluster::{
-    Cluster, Daemon, Daemons, Dhcp, Host, Http, Lifecycle, Node, OnFailure, Paths, Profile, Reload,
-    Roles, Server,
+    Boot, Cluster, Daemon, Daemons, Dhcp, Host, Http, Lifecycle, Node, OnFailure, Paths, Profile,
+    Reload, Roles, Server,
 };
 use crate::diagnostic::Diagnostic;
+use crate::loader::{Choice, Loader};
 use crate::mac::MacAddr;
 use crate::templates;
 
@@ -27,6 +29,10 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
     let http = v.http(raw, server.as_ref());
     let profiles = v.profiles(raw, server.as_ref(), http.as_ref(), paths.as_ref());
     let roles = v.roles(raw);
+    let loaders = v.loaders(raw);
+    let groups = v.groups(raw);
+    let default = loaders.as_ref().map_or_else(Choice::default, |l| l.default);
+    let mut uses = Uses::new(default);
     let reservations: Vec<Option<Host>> = raw
         .reservations
         .iter()
@@ -37,17 +43,30 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| v.node(i, n, raw))
+        .map(|(i, n)| {
+            let (node, choice) = v.node(i, n, raw, &groups, default)?;
+            uses.add(choice);
+            Some(node)
+        })
         .collect();
+    // The loaders whose folders pxectl owns; pxelinux's alone when `loaders` is unusable.
+    let in_use = loaders
+        .as_ref()
+        .map_or_else(|| vec![Loader::Pxelinux], |l| l.in_use(uses.choices()));
+    if let Some(loaders) = &loaders {
+        v.loaders_in_use(raw, loaders, &uses, &in_use, &profiles, paths.as_ref());
+    }
     if let (Some(server), Some(dhcp)) = (&server, &dhcp) {
         v.addresses(server, dhcp, raw);
     }
     v.uniqueness(raw, server.as_ref());
     if let (Some(paths), Some(dhcp)) = (&paths, &dhcp) {
-        v.overlaps(paths, dhcp, lifecycle.as_ref());
+        v.overlaps(paths, dhcp, lifecycle.as_ref(), &in_use);
     }
 
-    match (server, paths, dhcp, http, roles, daemons, lifecycle) {
+    match (
+        server, paths, dhcp, http, roles, daemons, lifecycle, loaders,
+    ) {
         (
             Some(server),
             Some(paths),
@@ -56,6 +75,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
             Some(roles),
             Some(daemons),
             Some(lifecycle),
+            Some(loaders),
         ) if v.diags.is_empty() => Ok(Cluster {
             server,
             paths,
@@ -66,7 +86,7 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
             roles,
             reservations: reservations.into_iter().flatten().collect(),
             nodes: nodes.into_iter().flatten().collect(),
-            loaders: crate::cluster::Loaders::default(),
+            loaders,
             daemons,
             lifecycle,
         }),
@@ -84,7 +104,7 @@ pub fn shown(value: &str) -> String {
 
 /// Where a value is in the description, formatted into a key path only when a check fails.
 #[derive(Debug, Clone)]
-enum At {
+pub(super) enum At {
     /// A fixed path, like `server.hostname`.
     Key(&'static str),
     /// A path built elsewhere.
@@ -125,13 +145,13 @@ impl From<&String> for At {
 }
 
 #[derive(Default)]
-struct Validator {
-    diags: Vec<Diagnostic>,
+pub(super) struct Validator {
+    pub(super) diags: Vec<Diagnostic>,
 }
 
-type Check = Result<(), (String, String)>;
+pub(super) type Check = Result<(), (String, String)>;
 
-fn fail(what: &str, hint: &str) -> Check {
+pub(super) fn fail(what: &str, hint: &str) -> Check {
     Err((what.to_string(), hint.to_string()))
 }
 
@@ -186,7 +206,7 @@ fn check_domain(s: &str) -> Check {
 }
 
 /// Characters allowed in paths that end up in dnsmasq, nginx or pxelinux files.
-fn path_char(b: u8) -> bool {
+pub(super) fn path_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b'@')
 }
 
@@ -300,7 +320,7 @@ fn pxelinux_reserved(name: &str) -> bool {
     hex_ip || uuid
 }
 
-fn check_profile_name(s: &str) -> Check {
+pub(super) fn check_profile_name(s: &str) -> Check {
     let hint =
         "name profiles with letters, digits and `._-`, not starting with `.`, like `arch-linux`";
     if s.is_empty() || s.len() > 64 {
@@ -336,7 +356,7 @@ fn check_profile_name(s: &str) -> Check {
     Ok(())
 }
 
-fn check_group(s: &str) -> Check {
+pub(super) fn check_group(s: &str) -> Check {
     if s.is_empty()
         || !s
             .bytes()
@@ -351,12 +371,12 @@ fn check_group(s: &str) -> Check {
 }
 
 impl Validator {
-    fn push(&mut self, d: Diagnostic) {
+    pub(super) fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
 
     /// Runs `check` on the value at `path`; records a diagnostic naming `what` when it fails.
-    fn check(
+    pub(super) fn check(
         &mut self,
         path: impl Into<At>,
         what: &str,
@@ -709,7 +729,7 @@ impl Validator {
         ctx: Option<&tera::Context>,
     ) -> Option<Profile> {
         let label = p.label.clone().unwrap_or_else(|| name.to_string());
-        let mut ok = self.check(format!("{base}.label"), "label", &label, check_token);
+        let ok = self.check(format!("{base}.label"), "label", &label, check_token);
         let mut expand = |field: &str, value: &str, line: bool| -> Option<String> {
             let path = format!("{base}.{field}");
             let ctx = ctx?;
@@ -735,17 +755,67 @@ impl Validator {
                 }
             }
         };
-        let kernel = expand("kernel", &p.kernel, false);
-        let initrd = p.initrd.as_ref().map(|s| expand("initrd", s, false));
-        let append = p.append.as_ref().map(|s| expand("append", s, true));
-        ok &= kernel.is_some() && !matches!(initrd, Some(None)) && !matches!(append, Some(None));
-        ok.then(|| Profile {
+        let boot = match p.boot.as_deref() {
+            None | Some("linux") => {
+                let kernel = p.kernel.as_ref().map(|k| expand("kernel", k, false));
+                let initrd = p.initrd.as_ref().map(|s| expand("initrd", s, false));
+                let append = p.append.as_ref().map(|s| expand("append", s, true));
+                if kernel.is_none() {
+                    self.push(
+                        Diagnostic::new(base, format!("profile {} has no `kernel`", shown(name)))
+                            .on_key()
+                            .hint("add `kernel:`, the kernel's path in the TFTP root or its HTTP URL, or set `boot: local` to boot the machine's own disk"),
+                    );
+                }
+                match (kernel, initrd, append) {
+                    (Some(Some(kernel)), initrd, append)
+                        if !matches!(initrd, Some(None)) && !matches!(append, Some(None)) =>
+                    {
+                        Some(Boot::Linux {
+                            kernel,
+                            initrd: initrd.flatten(),
+                            append: append.flatten(),
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            Some("local") => {
+                let given = [
+                    ("kernel", &p.kernel),
+                    ("initrd", &p.initrd),
+                    ("append", &p.append),
+                ];
+                let mut local_ok = true;
+                for (field, value) in given {
+                    if value.is_some() {
+                        local_ok = false;
+                        self.push(
+                            Diagnostic::new(
+                                format!("{base}.{field}"),
+                                format!("`{field}` has no use in profile {}, which boots the local disk", shown(name)),
+                            )
+                            .on_key()
+                            .hint("remove it, or boot a kernel with `boot: linux`"),
+                        );
+                    }
+                }
+                local_ok.then_some(Boot::LocalDisk)
+            }
+            Some(other) => {
+                self.check(format!("{base}.boot"), "boot", other, |_| {
+                    fail(
+                        "is unknown",
+                        "use `linux` (a kernel) or `local` (the machine's own disk)",
+                    )
+                });
+                None
+            }
+        };
+        let boot = boot?;
+        ok.then_some(Profile {
             label,
-            boot: crate::cluster::Boot::Linux {
-                kernel: kernel.unwrap_or_default(),
-                initrd: initrd.flatten(),
-                append: append.flatten(),
-            },
+            boot,
             timeout: p.timeout,
             prompt: p.prompt,
         })
@@ -923,7 +993,7 @@ impl Validator {
         })
     }
 
-    fn profile_ref(&mut self, raw: &RawDescription, path: &str, name: &str) -> bool {
+    pub(super) fn profile_ref(&mut self, raw: &RawDescription, path: &str, name: &str) -> bool {
         if raw.profiles.contains_key(name) {
             return true;
         }
@@ -971,7 +1041,14 @@ impl Validator {
         })
     }
 
-    fn node(&mut self, i: usize, n: &RawNode, raw: &RawDescription) -> Option<Node> {
+    fn node<'a>(
+        &mut self,
+        i: usize,
+        n: &'a RawNode,
+        raw: &'a RawDescription,
+        groups: &Groups<'a>,
+        default: Choice,
+    ) -> Option<(Node, Use<'a>)> {
         let at = |field| At::Item("nodes", i, field);
         let mut ok = self.check(at("name"), "host name", &n.name, check_host_name);
         let mac = self.mac(&at("mac"), "MAC address", &n.mac);
@@ -980,22 +1057,20 @@ impl Validator {
         for (g, group) in n.groups.iter().enumerate() {
             ok &= self.check(At::Group(i, g), "group", group, check_group);
         }
-        let normal = match &n.normal_profile {
-            Some(p) => {
-                ok &= self.profile_ref(raw, &at("normal_profile").to_string(), p);
-                p.clone()
-            }
-            None => raw.roles.normal.clone(),
-        };
+        let chosen = self.choice(i, n, raw, groups, default);
+        let (choice, normal) = chosen?;
         ok.then_some(())?;
-        Some(Node {
-            name: n.name.clone(),
-            mac: mac?,
-            ip: ip.flatten(),
-            groups: n.groups.clone(),
-            normal_profile: normal,
-            choice: crate::loader::Choice::default(),
-        })
+        Some((
+            Node {
+                name: n.name.clone(),
+                mac: mac?,
+                ip: ip.flatten(),
+                groups: n.groups.clone(),
+                normal_profile: normal.to_string(),
+                choice: choice.choice(),
+            },
+            choice,
+        ))
     }
 
     /// Fixed addresses outside the subnet or inside the dynamic range, whatever else is wrong
@@ -1039,8 +1114,14 @@ impl Validator {
     }
 
     /// Rendered files, and the files the daemons write (nginx's logs, dnsmasq's leases and log),
-    /// that would overwrite each other, a link folder or pxectl's own state.
-    fn overlaps(&mut self, paths: &Paths, dhcp: &Dhcp, lifecycle: Option<&Lifecycle>) {
+    /// that would overwrite each other, a link folder of a loader in use or pxectl's own state.
+    fn overlaps(
+        &mut self,
+        paths: &Paths,
+        dhcp: &Dhcp,
+        lifecycle: Option<&Lifecycle>,
+        in_use: &[Loader],
+    ) {
         let mut files = vec![
             ("paths.dnsmasq_conf", &paths.dnsmasq_conf),
             ("paths.nginx_conf", &paths.nginx_conf),
@@ -1055,7 +1136,10 @@ impl Validator {
             files.extend(l.dnsmasq_log.as_ref().map(|d| ("lifecycle.dnsmasq_log", d)));
         }
         let overlap = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
-        let links = paths.pxelinux_dir();
+        let links: Vec<(&str, PathBuf)> = in_use
+            .iter()
+            .map(|l| (l.dir(), l.dir_in(&paths.tftp_root)))
+            .collect();
         let state = &paths.state_dir;
         for (i, (at, file)) in files.iter().enumerate() {
             let shown_file = shown(&file.to_string_lossy());
@@ -1065,7 +1149,7 @@ impl Validator {
                         .hint("give every rendered file and daemon log its own path, neither inside another"),
                 );
             }
-            if overlap(file, &links) {
+            for (dir, links) in links.iter().filter(|(_, links)| overlap(file, links)) {
                 self.push(
                     Diagnostic::new(
                         *at,
@@ -1074,7 +1158,9 @@ impl Validator {
                             links.display()
                         ),
                     )
-                    .hint("put it outside `pxelinux.cfg/`: pxectl owns every entry there"),
+                    .hint(format!(
+                        "put it outside `{dir}/`: pxectl owns every entry there"
+                    )),
                 );
             }
             let default_hostsfile =
@@ -1092,7 +1178,7 @@ impl Validator {
                 );
             }
         }
-        if overlap(state, &links) {
+        for (dir, links) in links.iter().filter(|(_, links)| overlap(state, links)) {
             self.push(
                 Diagnostic::new(
                     "paths.state_dir",
@@ -1102,7 +1188,7 @@ impl Validator {
                         links.display()
                     ),
                 )
-                .hint("keep `state_dir` out of `tftp_root`'s `pxelinux.cfg/`"),
+                .hint(format!("keep `state_dir` out of `tftp_root`'s `{dir}/`")),
             );
         }
     }
@@ -1297,6 +1383,19 @@ mod tests {
         assert_eq!(
             errors("dhcp: {hostsfile: /etc/hosts.d/pxe}\nlifecycle: {leases: /var/lib/pxectl/dhcp-hosts}\n"),
             ["lifecycle.leases: path `/var/lib/pxectl/dhcp-hosts` overlaps the state folder `/var/lib/pxectl`"]
+        );
+    }
+
+    #[test]
+    fn rendered_files_and_the_state_folder_stay_out_of_every_loader_folder_in_use() {
+        let inside = "dhcp: {hostsfile: /srv/public/pxe/grub/hosts}\npaths: {state_dir: /srv/public/pxe/ipxe/state}\n";
+        assert_eq!(errors(inside), Vec::<String>::new());
+        assert_eq!(
+            errors(&format!("{inside}loaders: {{clients: [bios, efi-x64, http-x64]}}\n")),
+            [
+                "dhcp.hostsfile: path `/srv/public/pxe/grub/hosts` overlaps the link folder `/srv/public/pxe/grub`",
+                "paths.state_dir: the state folder `/srv/public/pxe/ipxe/state` overlaps the link folder `/srv/public/pxe/ipxe`",
+            ]
         );
     }
 

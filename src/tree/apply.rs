@@ -182,18 +182,24 @@ fn create_links(
         if let (
             true,
             Change::CreateLink {
-                target,
-                node: Some((node, mac)),
+                node: Some((node, mac, profile)),
                 ..
             },
         ) = (made, c)
         {
-            done.node_links.push(NodeLinkChange {
-                node: Some(node.clone()),
-                mac: *mac,
-                from: None,
-                to: Some(target.clone()),
-            });
+            // One journal line a node, whatever the number of loaders its entries are for.
+            let again = done
+                .node_links
+                .last()
+                .is_some_and(|l| l.mac == *mac && l.to.as_ref() == Some(profile));
+            if !again {
+                done.node_links.push(NodeLinkChange {
+                    node: Some(node.clone()),
+                    mac: *mac,
+                    from: None,
+                    to: Some(profile.clone()),
+                });
+            }
         }
     }
     Ok(())

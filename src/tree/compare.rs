@@ -14,8 +14,9 @@ use super::link::{is_plain_name, LinkState};
 use super::scan::{self, entry_at, Entry, Found, Listing};
 use crate::atomic;
 use crate::layout::Layout;
+use crate::loader::Loader;
 use crate::mac::MacAddr;
-use crate::plan::{FileKind, FilePlan, LinkRole, Plan};
+use crate::plan::{FileKind, FilePlan, LinkPlan, LinkRole, Plan};
 
 /// The state file listing the profile files render wrote, one path (on this machine) a line:
 /// a profile removed from the description, or left in a TFTP root no longer described, is
@@ -70,13 +71,15 @@ pub enum Change {
     CreateLink {
         path: PathBuf,
         target: String,
-        /// The node whose first link this is (none for `default`).
-        node: Option<(String, MacAddr)>,
+        /// The node whose entry this is and the profile it selects (none for a `default`).
+        node: Option<(String, MacAddr, String)>,
     },
     ReplaceLink {
         path: PathBuf,
         target: String,
         old: Entry,
+        /// The node whose entry is brought in line with its others (none for a `default`).
+        node: Option<String>,
     },
     RemoveLink {
         path: PathBuf,
@@ -110,13 +113,17 @@ pub enum Finding {
     Leftover { path: PathBuf },
 }
 
-/// A node's entry as found, in the description's order.
+/// A node's entries as found, in the description's order.
 #[derive(Debug, Clone)]
 pub struct NodeLink {
+    /// The entry the verdict comes from: the first that is a problem, else the first.
     pub path: PathBuf,
+    /// The node's entries judged together ([`LinkState::of_node`]).
     pub state: LinkState,
-    /// What was read there, with the link's own mtime.
+    /// What was read at `path`, with the link's own mtime.
     pub found: Option<Found>,
+    /// Every entry's loader and state, in the order of the plan's folders.
+    pub entries: Vec<(Loader, LinkState)>,
 }
 
 /// The plan compared with the disk.
@@ -154,7 +161,10 @@ impl Comparison {
                 .iter()
                 .filter(|n| {
                     n.state.is_problem()
-                        && !matches!(n.state, LinkState::Missing | LinkState::Dangling(_))
+                        && !matches!(
+                            n.state,
+                            LinkState::Missing | LinkState::Dangling(_) | LinkState::Mixed
+                        )
                 })
                 .count()
     }
@@ -175,24 +185,37 @@ impl Comparison {
 /// links and leftover profile files become changes that remove them.
 pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result<Comparison> {
     let mut cmp = Comparison::default();
-    let mut listing = scan::scan(&plan.link_dir)?;
+    let mut listings = Vec::with_capacity(plan.dirs.len());
+    for (_, dir) in &plan.dirs {
+        let mut listing = scan::scan(dir)?;
+        if clean {
+            cmp.temps_removed += scan::remove_temps(dir, &mut listing)?;
+        }
+        listings.push(listing);
+    }
+    let at = |dir: &Path| plan.dirs.iter().position(|(_, d)| d == dir);
     if clean {
-        cmp.temps_removed += scan::remove_temps(&plan.link_dir, &mut listing)?;
         let dirs: BTreeSet<&Path> = plan
             .files
             .iter()
             .filter_map(|f| f.path.parent())
-            .filter(|d| *d != plan.link_dir)
+            .filter(|d| at(d).is_none())
             .collect();
         for dir in dirs {
             cmp.temps_removed += scan::sweep(dir)?;
         }
     }
     crate::timing::phase("scan");
-    cmp.default_link = match listing.get("default").map(|f| &f.entry) {
-        Some(Entry::Link(t)) => t.to_str().filter(|s| is_plain_name(s)).map(str::to_string),
-        _ => None,
-    };
+    cmp.default_link = plan.dirs.first().and_then(|(loader, _)| {
+        match listings[0].get(&loader.default_entry()).map(|f| &f.entry) {
+            Some(Entry::Link(t)) => t
+                .to_str()
+                .filter(|s| is_plain_name(s))
+                .and_then(|s| loader.profile_of(s))
+                .map(str::to_string),
+            _ => None,
+        }
+    });
 
     let trusted: Vec<PathBuf> = layout
         .trusted()
@@ -201,77 +224,128 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
         .collect();
     let forbidden = forbidden_paths(plan);
     for file in &plan.files {
-        compare_file(
-            &mut cmp,
-            file,
-            &listing,
-            &plan.link_dir,
-            &trusted,
-            &forbidden,
-        )?;
+        let listing = file.path.parent().and_then(at).map(|k| &listings[k]);
+        compare_file(&mut cmp, file, listing, &trusted, &forbidden)?;
     }
 
-    // Profiles whose file exists, known before the listing gives up its links: what is left
-    // in it afterwards named like a MAC is an orphan.
-    let present: BTreeSet<&str> = plan
-        .profiles
+    // Profiles whose file exists in each folder, known before the listings give up their
+    // links: what is left in them afterwards named like a MAC is an orphan.
+    let present: Vec<BTreeSet<&str>> = plan
+        .dirs
         .iter()
-        .map(String::as_str)
-        .filter(|p| listing.get(*p).is_some_and(|f| f.entry == Entry::File))
+        .zip(&listings)
+        .map(|((loader, _), listing)| {
+            plan.profiles
+                .iter()
+                .map(String::as_str)
+                .filter(|p| {
+                    listing
+                        .get(&loader.file(p))
+                        .is_some_and(|f| f.entry == Entry::File)
+                })
+                .collect()
+        })
         .collect();
-    cmp.nodes.reserve(plan.links.len());
-    for link in &plan.links {
-        let found = listing.remove(atomic::file_name(&link.path)?);
-        let LinkRole::Node { name, mac } = &link.role else {
-            managed_link(&mut cmp, link.path.clone(), &link.target, found);
-            continue;
-        };
-        let state = LinkState::of(
-            found.as_ref().map(|f| &f.entry),
-            &link.target,
-            |p| plan.profiles.contains(p),
-            |p| present.contains(p),
-        );
-        match state {
-            LinkState::Missing => cmp.changes.push(Change::CreateLink {
-                path: link.path.clone(),
-                target: link.target.clone(),
-                node: Some((name.clone(), *mac)),
-            }),
-            LinkState::Planned | LinkState::Switched(_) | LinkState::Dangling(_) => {
-                cmp.unchanged_links += 1;
-            }
-            _ => {}
-        }
-        cmp.nodes.push(NodeLink {
-            path: link.path.clone(),
-            state,
-            found,
-        });
+    let managed = plan
+        .links
+        .iter()
+        .take_while(|l| l.role == LinkRole::Managed)
+        .count();
+    for link in &plan.links[..managed] {
+        let k = at(link.path.parent().unwrap_or(Path::new("/"))).unwrap_or(0);
+        let found = listings[k].remove(atomic::file_name(&link.path)?);
+        managed_link(&mut cmp, link, found);
+    }
+    cmp.nodes.reserve(plan.links.len() - managed);
+    for entries in plan.links[managed..].chunks(plan.dirs.len().max(1)) {
+        node_entries(&mut cmp, plan, entries, &mut listings, &present)?;
     }
 
     leftovers(&mut cmp, plan, layout, prune);
-    orphans(&mut cmp, plan, listing, prune);
+    for ((loader, dir), listing) in plan.dirs.iter().zip(listings) {
+        orphans(&mut cmp, *loader, dir, listing, prune);
+    }
     crate::timing::phase("compare");
     Ok(cmp)
 }
 
+/// One node's entries (one per folder of the plan, in order): judged, created where missing
+/// and brought in line where they point at different profiles.
+fn node_entries(
+    cmp: &mut Comparison,
+    plan: &Plan,
+    entries: &[LinkPlan],
+    listings: &mut [Listing],
+    present: &[BTreeSet<&str>],
+) -> Result<()> {
+    let Some(LinkRole::Node { name, mac }) = entries.first().map(|l| &l.role) else {
+        return Ok(());
+    };
+    let normal = &entries[0].target;
+    let mut found = Vec::with_capacity(entries.len());
+    let mut states = Vec::with_capacity(entries.len());
+    for (k, link) in entries.iter().enumerate() {
+        let f = listings[k].remove(atomic::file_name(&link.path)?);
+        states.push(LinkState::of(
+            f.as_ref().map(|f| &f.entry),
+            link.loader,
+            normal,
+            |p| plan.profiles.contains(p),
+            |p| present[k].contains(p),
+        ));
+        found.push(f);
+    }
+    let decision = LinkState::decision(&states, normal);
+    for ((link, state), f) in entries.iter().zip(&states).zip(&found) {
+        let target = link.loader.file(decision);
+        match (state, f) {
+            (LinkState::Missing, _) => cmp.changes.push(Change::CreateLink {
+                path: link.path.clone(),
+                target,
+                node: Some((name.clone(), *mac, decision.to_string())),
+            }),
+            (_, Some(f)) if state.profile(normal).is_some_and(|p| p != decision) => {
+                cmp.changes.push(Change::ReplaceLink {
+                    path: link.path.clone(),
+                    target,
+                    old: f.entry.clone(),
+                    node: Some(name.clone()),
+                });
+            }
+            _ if state.profile(normal).is_some() => cmp.unchanged_links += 1,
+            _ => {}
+        }
+    }
+    let state = LinkState::of_node(&states, normal);
+    let k = states.iter().position(LinkState::is_problem).unwrap_or(0);
+    cmp.nodes.push(NodeLink {
+        path: entries[k].path.clone(),
+        state,
+        found: found.swap_remove(k),
+        entries: entries.iter().map(|l| l.loader).zip(states).collect(),
+    });
+    Ok(())
+}
+
 /// The `default` link: render re-points it whenever it differs.
-fn managed_link(cmp: &mut Comparison, path: PathBuf, target: &str, found: Option<Found>) {
+fn managed_link(cmp: &mut Comparison, link: &LinkPlan, found: Option<Found>) {
+    let path = link.path.clone();
+    let target = link.loader.file(&link.target);
     match found.map(|f| f.entry) {
         None => cmp.changes.push(Change::CreateLink {
             path,
-            target: target.to_string(),
+            target,
             node: None,
         }),
-        Some(Entry::Link(t)) if t.as_os_str() == target => cmp.unchanged_links += 1,
+        Some(Entry::Link(t)) if t.as_os_str() == target.as_str() => cmp.unchanged_links += 1,
         Some(entry @ (Entry::Dir | Entry::Other)) => {
             cmp.findings.push(Finding::Blocked { path, entry });
         }
         Some(old) => cmp.changes.push(Change::ReplaceLink {
             path,
-            target: target.to_string(),
+            target,
             old,
+            node: None,
         }),
     }
 }
@@ -307,18 +381,19 @@ fn leftovers(cmp: &mut Comparison, plan: &Plan, layout: &Layout, prune: bool) {
     }
 }
 
-/// Per-MAC entries no described node owns: what is left of the listing named like a MAC.
-fn orphans(cmp: &mut Comparison, plan: &Plan, listing: Listing, prune: bool) {
+/// Per-MAC entries no described node owns: what is left of `loader`'s listing named like
+/// one of its entries.
+fn orphans(cmp: &mut Comparison, loader: Loader, dir: &Path, listing: Listing, prune: bool) {
     let mut orphans: Vec<(String, Entry, MacAddr)> = listing
         .into_iter()
         .filter_map(|(name, f)| {
-            let mac = plan.scheme.parse(&name)?;
+            let mac = loader.parse_entry(&name)?;
             Some((name, f.entry, mac))
         })
         .collect();
     orphans.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, entry, mac) in orphans {
-        let path = plan.link_dir.join(name);
+        let path = dir.join(name);
         match entry {
             Entry::Link(old) if prune => cmp.changes.push(Change::RemoveLink { path, old, mac }),
             entry => cmp.findings.push(Finding::Orphan { path, mac, entry }),
@@ -329,8 +404,7 @@ fn orphans(cmp: &mut Comparison, plan: &Plan, listing: Listing, prune: bool) {
 fn compare_file(
     cmp: &mut Comparison,
     file: &FilePlan,
-    listing: &Listing,
-    link_dir: &Path,
+    listing: Option<&Listing>,
     trusted: &[PathBuf],
     forbidden: &[PathBuf],
 ) -> Result<()> {
@@ -345,15 +419,13 @@ fn compare_file(
             kind: file.kind,
         });
     };
-    // A profile's entry is in the listing already; other files are looked at.
-    let in_listing = path.parent() == Some(link_dir);
-    let entry = if in_listing {
-        atomic::file_name(&path)
+    // A file in a loader's folder is in its listing already; other files are looked at.
+    let entry = match listing {
+        Some(listing) => atomic::file_name(&path)
             .ok()
             .and_then(|n| listing.get(n))
-            .map(|f| f.entry.clone())
-    } else {
-        entry_at(&path)?
+            .map(|f| f.entry.clone()),
+        None => entry_at(&path)?,
     };
     let dest = match entry {
         None => {
@@ -446,7 +518,11 @@ fn forbidden_paths(plan: &Plan) -> Vec<PathBuf> {
         .iter()
         .map(|f| resolve_lenient(&f.path))
         .collect();
-    forbidden.push(fs::canonicalize(&plan.link_dir).unwrap_or_else(|_| plan.link_dir.clone()));
+    forbidden.extend(
+        plan.dirs
+            .iter()
+            .map(|(_, d)| fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
+    );
     forbidden.extend(plan.state_files.iter().map(|f| resolve_lenient(f)));
     forbidden
 }

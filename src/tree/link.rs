@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::scan::Entry;
+use crate::loader::Loader;
 
 /// What stands at a node's per-MAC entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,15 +21,19 @@ pub enum LinkState {
     NotALink(Entry),
     /// A link leaving the folder (`../x`, `/etc/x`), which dnsmasq follows.
     Escapes(PathBuf),
-    /// A link to a name in the folder that is not a described profile.
+    /// A link to a name in the folder that is not a described profile's file.
     Undescribed(String),
+    /// A node's entries for different loaders point at different profiles (a switch that
+    /// did not finish, or a hand edit): which profile the node boots depends on its loader.
+    Mixed,
 }
 
 impl LinkState {
-    /// Judges `found` as the entry of a node whose normal profile is `normal`; `described`
-    /// tells the described profiles, `present` which of them have a file.
+    /// Judges `found` as `loader`'s entry of a node whose normal profile is `normal`;
+    /// `described` tells the described profiles, `present` which of them have a file there.
     pub fn of(
         found: Option<&Entry>,
+        loader: Loader,
         normal: &str,
         described: impl Fn(&str) -> bool,
         present: impl Fn(&str) -> bool,
@@ -38,18 +43,42 @@ impl LinkState {
             Some(Entry::Link(target)) => target,
             Some(other) => return Self::NotALink(other.clone()),
         };
-        let Some(name) = target.to_str().filter(|s| is_plain_name(s)) else {
+        let Some(file) = target.to_str().filter(|s| is_plain_name(s)) else {
             return Self::Escapes(target.clone());
         };
-        if !described(name) {
-            Self::Undescribed(name.to_string())
-        } else if !present(name) {
+        let Some(name) = loader.profile_of(file).filter(|p| described(p)) else {
+            return Self::Undescribed(file.to_string());
+        };
+        if !present(name) {
             Self::Dangling(name.to_string())
         } else if name == normal {
             Self::Planned
         } else {
             Self::Switched(name.to_string())
         }
+    }
+
+    /// A node's entries (one per loader in use, in order) judged together: the first that is
+    /// a problem, else [`Self::Mixed`] when they point at different profiles, else the first.
+    pub fn of_node<'a>(entries: impl IntoIterator<Item = &'a Self> + Clone, normal: &str) -> Self {
+        if let Some(problem) = entries.clone().into_iter().find(|e| e.is_problem()) {
+            return problem.clone();
+        }
+        let mut profiles = entries.clone().into_iter().map(|e| e.profile(normal));
+        let first = profiles.next().flatten();
+        if profiles.any(|p| p != first) {
+            return Self::Mixed;
+        }
+        entries.into_iter().next().cloned().unwrap_or(Self::Missing)
+    }
+
+    /// The profile a node's entries should all point at: the first that points at a
+    /// described profile (the last switch, even one a crash interrupted), else `normal`.
+    pub fn decision<'a>(entries: impl IntoIterator<Item = &'a Self>, normal: &'a str) -> &'a str {
+        entries
+            .into_iter()
+            .find_map(|e| e.profile(normal))
+            .unwrap_or(normal)
     }
 
     /// Whether something is wrong (a switch is not).
@@ -81,6 +110,7 @@ impl LinkState {
             Self::NotALink(_) => "not-a-link",
             Self::Escapes(_) => "escapes",
             Self::Undescribed(_) => "unknown-profile",
+            Self::Mixed => "mixed",
         }
     }
 
@@ -89,6 +119,7 @@ impl LinkState {
     pub fn shown(&self, normal: &str) -> Option<String> {
         match self {
             Self::Missing => None,
+            Self::Mixed => Some("(entries disagree)".to_string()),
             Self::Planned => Some(normal.to_string()),
             Self::Switched(p) | Self::Dangling(p) => Some(p.clone()),
             Self::Undescribed(p) => Some(crate::output::escaped(p).into_owned()),
@@ -111,6 +142,7 @@ mod tests {
     fn judge(found: Option<Entry>) -> LinkState {
         LinkState::of(
             found.as_ref(),
+            Loader::Pxelinux,
             "local",
             |p| ["local", "installer", "gone"].contains(&p),
             |p| p != "gone",
@@ -142,6 +174,50 @@ mod tests {
             .map(|f| judge(f).is_problem())
             .collect();
         assert_eq!(ok, [false, false, true, true]);
+    }
+
+    #[test]
+    fn a_node_is_judged_by_all_its_entries() {
+        let installer = LinkState::Switched("installer".into());
+        let verdict = |e: &[LinkState]| LinkState::of_node(e, "local");
+        assert_eq!(
+            verdict(&[LinkState::Planned, LinkState::Planned]),
+            LinkState::Planned
+        );
+        assert_eq!(verdict(&[installer.clone(), installer.clone()]), installer);
+        assert_eq!(
+            verdict(&[installer.clone(), LinkState::Planned]),
+            LinkState::Mixed
+        );
+        assert_eq!(
+            verdict(&[LinkState::Planned, LinkState::Missing]),
+            LinkState::Missing
+        );
+        assert_eq!(
+            verdict(&[LinkState::Missing, LinkState::Dangling("x".into())]),
+            LinkState::Missing
+        );
+        assert_eq!(
+            LinkState::decision(&[LinkState::Missing, installer.clone()], "local"),
+            "installer"
+        );
+        assert_eq!(LinkState::decision(&[LinkState::Missing], "local"), "local");
+        let grub = LinkState::of(
+            Some(&Entry::Link(PathBuf::from("installer.cfg"))),
+            Loader::Grub,
+            "local",
+            |p| p == "installer",
+            |_| true,
+        );
+        assert_eq!(grub, installer);
+        let bare = LinkState::of(
+            Some(&Entry::Link(PathBuf::from("installer"))),
+            Loader::Grub,
+            "local",
+            |p| p == "installer",
+            |_| true,
+        );
+        assert_eq!(bare, LinkState::Undescribed("installer".into()));
     }
 
     #[test]

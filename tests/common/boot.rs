@@ -34,6 +34,34 @@ pub const LDLINUX_EFI64: &str = "/usr/lib/syslinux/modules/efi64/ldlinux.e64";
 /// iPXE for UEFI firmware's own network driver (ipxe).
 pub const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
 
+/// What the BIOS client's local disk prints on its serial port when it is booted.
+pub const LOCAL_DISK_BOOTED: &str = "pxectl-test: booted the local disk";
+
+/// A disk whose boot sector prints [`LOCAL_DISK_BOOTED`] to COM1 and halts: a BIOS client
+/// that leaves the network for its disk (pxelinux `LOCALBOOT 0`) shows it on its console.
+fn local_disk() -> Vec<u8> {
+    // 16-bit code loaded at 0x7c00: ds = 0; si = message; dx = COM1; print until 0; halt.
+    let mut sector = vec![
+        0x31, 0xC0, // xor ax, ax
+        0x8E, 0xD8, // mov ds, ax
+        0xBE, 0x15, 0x7C, // mov si, 0x7c15 (the message, 21 bytes in)
+        0xBA, 0xF8, 0x03, // mov dx, 0x3f8
+        0xAC, // next: lodsb
+        0x84, 0xC0, // test al, al
+        0x74, 0x03, // jz halt
+        0xEE, // out dx, al
+        0xEB, 0xF8, // jmp next
+        0xF4, // halt: hlt
+        0xEB, 0xFD, // jmp halt
+    ];
+    sector.extend_from_slice(LOCAL_DISK_BOOTED.as_bytes());
+    sector.extend_from_slice(b"\r\n\0");
+    sector.resize(510, 0);
+    sector.extend_from_slice(&[0x55, 0xAA]);
+    sector.resize(64 * 1024, 0);
+    sector
+}
+
 const QEMU: &str = "qemu-system-x86_64";
 const OVMF: &str = "/usr/share/OVMF";
 
@@ -74,10 +102,14 @@ impl Firmware {
         }
     }
 
-    /// QEMU's arguments for this firmware, its writable variable store copied to `vars`.
-    fn args(self, vars: &Path) -> Vec<String> {
+    /// QEMU's arguments for this firmware, its writable variable store copied to `vars`, and
+    /// for BIOS the [`local_disk`] written to `disk`.
+    fn args(self, vars: &Path, disk: &Path) -> Vec<String> {
         let machine: &[&str] = match self {
-            Firmware::Bios => &["-machine", "pc", "-boot", "n"],
+            Firmware::Bios => {
+                fs::write(disk, local_disk()).expect("write the local disk");
+                &["-machine", "pc", "-boot", "n"]
+            }
             Firmware::Uefi | Firmware::UefiHttp => &["-machine", "q35"],
             Firmware::SecureBoot => &[
                 "-machine",
@@ -87,6 +119,12 @@ impl Firmware {
             ],
         };
         let mut args: Vec<String> = machine.iter().map(ToString::to_string).collect();
+        if self == Firmware::Bios {
+            args.extend([
+                "-drive".into(),
+                format!("file={},format=raw,if=ide", disk.display()),
+            ]);
+        }
         if let Some((code, template)) = self.ovmf() {
             fs::copy(format!("{OVMF}/{template}"), vars).expect("copy the OVMF variable store");
             args.extend([
@@ -333,7 +371,10 @@ impl BootLab {
             ])
             .args(["-no-reboot", "-serial"])
             .arg(format!("file:{}", serial.display()))
-            .args(firmware.args(&self.base.join(format!("vars-{n}.fd"))))
+            .args(firmware.args(
+                &self.base.join(format!("vars-{n}.fd")),
+                &self.base.join(format!("disk-{n}.img")),
+            ))
             .arg("-netdev")
             .arg(format!("tap,id=n0,ifname={TAP},script=no,downscript=no"))
             .arg("-device")
