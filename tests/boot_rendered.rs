@@ -1,19 +1,15 @@
-//! Real UEFI firmware (OVMF over PXE and over HTTP boot, in QEMU) booting through pxectl's
-//! GRUB and iPXE renderings and dnsmasq rules, served by the real dnsmasq and nginx in a
-//! namespace (the lab of `tests/boot.rs`). The cluster's loader settings are set in Rust and
-//! its per-MAC entries written by the test. Kernels are dummy files: the proof is which files
-//! each client fetched, in which order.
+//! Real UEFI firmware (OVMF over PXE, with Secure Boot and over HTTP boot, in QEMU) booting
+//! through what `pxectl render` wrote for GRUB, iPXE and syslinux.efi (files, per-MAC entries,
+//! dnsmasq rules), served by the real dnsmasq and nginx in a namespace (the lab of
+//! `tests/boot.rs`). Kernels are dummy files: the proof is which files each client fetched, in
+//! which order.
 
 mod common;
 
 use common::boot::{
-    can_boot, lab_description, BootLab, Firmware, Vm, GRUB_NET, LDLINUX_EFI64, SHIM, SNPONLY,
-    SYSLINUX_EFI64,
+    can_boot, BootLab, Firmware, Vm, GRUB_NET, LDLINUX_EFI64, SHIM, SNPONLY, SYSLINUX_EFI64,
 };
 use common::Env;
-use pxectl::cluster::Boot;
-use pxectl::layout::Layout;
-use pxectl::loader::{Arch, Choice, Loader};
 
 const N1: &str = "52:54:00:12:00:01";
 const N2: &str = "52:54:00:12:00:02";
@@ -22,56 +18,34 @@ const UNKNOWN: &str = "52:54:00:12:00:99";
 /// What each profile's script prints last when its (dummy) kernel did not boot.
 const NOTHING_BOOTED: &str = "pxectl: no profile booted";
 
-/// Two nodes, a normal, an installer and a local-disk profile (`disk`, made one in Rust);
-/// unknown machines install.
-fn description() -> String {
+/// `loaders` (a YAML mapping), two nodes, a normal and an installer profile; n1 boots
+/// `normal`, unknown machines install; with `disk`, n2 boots a local-disk profile.
+fn description(loaders: &str, disk: bool) -> String {
+    let (profile, n2) = if disk {
+        ("  disk: {boot: local}\n", ", normal_profile: disk")
+    } else {
+        ("", "")
+    };
     format!(
         "dhcp: {{range: {{start: 10.78.0.100, end: 10.78.0.150}}, lease_time: 10m}}\n\
+         loaders: {loaders}\n\
          profiles:\n\
          \x20 normal: {{kernel: /normal-kernel, initrd: /normal-initrd, append: root=/dev/sda1}}\n\
          \x20 installer: {{kernel: /installer-kernel, initrd: /installer-initrd, append: 'url={{{{ http.url }}}}/installer'}}\n\
-         \x20 disk: {{kernel: /unused}}\n\
+         {profile}\
          roles: {{normal: normal, reimage: installer, default: installer}}\n\
          nodes:\n\
          \x20 - {{name: n1, mac: '{N1}', ip: 10.78.0.11}}\n\
-         \x20 - {{name: n2, mac: '{N2}', ip: 10.78.0.12}}\n"
+         \x20 - {{name: n2, mac: '{N2}', ip: 10.78.0.12{n2}}}\n"
     )
 }
 
-/// A lab serving `clients`, each the loader the choice `default` gives it: dnsmasq gets the rendered
-/// loader rules, the TFTP root every rendered file, the loaders it needs, the dummy kernels
-/// and, for each loader in use but pxelinux (whose `render` made them), per-MAC entries: n1
-/// boots `normal`, n2 `disk` (where the loader can), unknown machines `installer`.
-fn lab(env: &Env, clients: &[Arch], default: Choice) -> BootLab {
-    let text = format!("{}{}", lab_description(env.dir.path()), description());
-    let mut cluster = pxectl::description::parse(&text, env.dir.path()).expect("valid");
-    cluster.profiles.get_mut("disk").expect("disk").boot = Boot::LocalDisk;
-    cluster.loaders.clients = clients.to_vec();
-    cluster.loaders.default = default;
-    for node in &mut cluster.nodes {
-        node.choice = default;
-    }
-    let layout = Layout::new(&cluster, None);
-    let plan = pxectl::plan::build(
-        &cluster,
-        &layout,
-        &pxectl::templates::Templates::load(None).unwrap(),
-    )
-    .unwrap();
-    // No node has a choice of its own: the rules on dnsmasq's command line are the whole
-    // difference from the dnsmasq.conf `pxectl render` writes from the description.
-    let url = pxectl::templates::tftp_url(&cluster).unwrap();
-    let rules: Vec<String> = pxectl::templates::boot_rules(&cluster, &url)
-        .unwrap()
-        .iter()
-        .map(|r| format!("--{r}"))
-        .collect();
-    let args: Vec<&str> = rules.iter().map(String::as_str).collect();
-    let lab = BootLab::start(env, &description(), &args);
-    for file in &plan.files {
-        if let Ok(rel) = file.path.strip_prefix(&layout.tftp_root) {
-            lab.write(&rel.display().to_string(), &file.contents);
-        }
+/// A lab on what `pxectl render` wrote for `description`, with `loaders` (installed file,
+/// name in the TFTP root) and the dummy kernels.
+fn lab(env: &Env, description: &str, loaders: &[(&str, &str)]) -> BootLab {
+    let lab = BootLab::start(env, description, &[]);
+    for (from, to) in loaders {
+        lab.install(from, to);
     }
     for profile in ["normal", "installer"] {
         for file in ["kernel", "initrd"] {
@@ -79,35 +53,6 @@ fn lab(env: &Env, clients: &[Arch], default: Choice) -> BootLab {
                 &format!("{profile}-{file}"),
                 &format!("dummy {profile} {file}\n"),
             );
-        }
-    }
-    let n1 = N1.parse().unwrap();
-    let n2 = N2.parse().unwrap();
-    for loader in cluster.loaders_in_use() {
-        let installed: &[(&str, &str)] = match loader {
-            Loader::Pxelinux => continue,
-            Loader::SyslinuxEfi => &[
-                (SYSLINUX_EFI64, "efi64/syslinux.efi"),
-                (LDLINUX_EFI64, "efi64/ldlinux.e64"),
-            ],
-            Loader::Grub if default.secure_boot => {
-                &[(SHIM, "shimx64.efi"), (GRUB_NET, "grubx64.efi")]
-            }
-            Loader::Grub => &[(GRUB_NET, "grubx64.efi")],
-            Loader::Ipxe => &[(SNPONLY, "snponly.efi")],
-        };
-        for (from, to) in installed {
-            lab.install(from, to);
-        }
-        let mut entries = vec![
-            (loader.entry(n1), "normal"),
-            (loader.default_entry(), "installer"),
-        ];
-        if loader.boots_local_disk() {
-            entries.push((loader.entry(n2), "disk"));
-        }
-        for (entry, profile) in entries {
-            lab.link(&format!("{}/{entry}", loader.dir()), &loader.file(profile));
         }
     }
     lab
@@ -127,8 +72,8 @@ fn uefi_clients_boot_the_rendered_grub_and_ipxe_files_and_local_disk_profiles() 
     let env = Env::new("");
     let lab = lab(
         &env,
-        &[Arch::Bios, Arch::EfiX64, Arch::HttpX64],
-        Choice::default(),
+        &description("{clients: [bios, efi-x64, http-x64]}", true),
+        &[(GRUB_NET, "grubx64.efi"), (SNPONLY, "snponly.efi")],
     );
     let grub = ["grubx64.efi", "grub/grub.cfg"];
 
@@ -198,11 +143,14 @@ fn uefi_clients_boot_the_rendered_syslinux_efi_files_with_kernels_from_the_tftp_
         return;
     }
     let env = Env::new("");
-    let syslinux = Choice {
-        loader: Some(Loader::SyslinuxEfi),
-        secure_boot: false,
-    };
-    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64], syslinux);
+    let lab = lab(
+        &env,
+        &description("{clients: [bios, efi-x64], loader: syslinux-efi}", false),
+        &[
+            (SYSLINUX_EFI64, "efi64/syslinux.efi"),
+            (LDLINUX_EFI64, "efi64/ldlinux.e64"),
+        ],
+    );
     // `::/normal-kernel`: the kernel at the TFTP root, not `efi64/normal-kernel`.
     let fetched = lab
         .boot(Firmware::Uefi, N1)
@@ -224,11 +172,11 @@ fn secure_boot_clients_boot_shim_then_grub_and_the_rendered_grub_files() {
         return;
     }
     let env = Env::new("");
-    let secure_boot = Choice {
-        loader: None,
-        secure_boot: true,
-    };
-    let lab = lab(&env, &[Arch::Bios, Arch::EfiX64], secure_boot);
+    let lab = lab(
+        &env,
+        &description("{clients: [bios, efi-x64], secure_boot: true}", false),
+        &[(SHIM, "shimx64.efi"), (GRUB_NET, "grubx64.efi")],
+    );
     // shim, the signed GRUB beside it, the rendered grub.cfg and entry; GRUB had shim check
     // the (unsigned, dummy) kernel, which failed.
     let fetched = lab

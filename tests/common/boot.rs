@@ -196,7 +196,7 @@ pub fn can_boot(firmware: Firmware, loaders: &[&str]) -> bool {
 /// The parts of a description the lab depends on, for a scratch folder `base`: the server on
 /// the bridge, every path inside `base`, dnsmasq's and nginx's logs there, and reload commands
 /// that touch no daemon of this machine.
-pub fn lab_description(base: &Path) -> String {
+fn lab_description(base: &Path) -> String {
     format!(
         "server: {{hostname: boot, address: {SERVER}/24, interface: {BRIDGE}, domain: lab.test}}\n\
          paths: {{dnsmasq_conf: {b}/etc/dnsmasq.conf, nginx_conf: {b}/etc/nginx/nginx.conf, web_root: {b}/srv, tftp_root: {b}/srv/pxe, state_dir: {b}/state}}\n\
