@@ -231,16 +231,12 @@ pub struct Loaders {
 }
 
 impl Default for Loaders {
-    /// BIOS clients only, each booting pxelinux: the first version's behaviour; Debian's
-    /// loader file names.
+    /// BIOS clients only, each booting pxelinux: the first version's behaviour.
     fn default() -> Self {
         Self {
             clients: vec![Arch::Bios],
             default: Choice::default(),
-            files: Self::DEBIAN_FILES
-                .iter()
-                .map(|(key, file)| ((*key).to_string(), (*file).to_string()))
-                .collect(),
+            files: BTreeMap::new(),
         }
     }
 }

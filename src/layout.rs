@@ -4,7 +4,6 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::cluster::Cluster;
-use crate::loader::Loader;
 
 /// The boot server's output paths as they are on this machine (under `--root` when given).
 /// File contents keep naming the real paths of `Cluster::paths`.
@@ -56,8 +55,8 @@ impl Layout {
         self.pxelinux_dir.join(name)
     }
 
-    /// A loader's folder of per-MAC entries and profile files.
-    pub fn loader_dir(&self, loader: Loader) -> PathBuf {
+    /// `loader`'s folder of per-MAC entries and profile files.
+    pub fn loader_dir(&self, loader: crate::loader::Loader) -> PathBuf {
         loader.dir_in(&self.tftp_root)
     }
 
