@@ -288,8 +288,6 @@ fn dnsmasq_from_the_rendered_config_serves_dhcp_and_tftp_and_picks_up_changes() 
 /// and then from the iPXE it loaded (user class `iPXE`).
 #[test]
 fn dnsmasq_sends_each_client_kind_its_loader_and_an_ipxe_its_script() {
-    use pxectl::loader::{Arch, Loader};
-
     let ok = prerequisite(is_root(), "network namespaces need root")
         && prerequisite(have("ip"), "iproute2 (`ip`) is not installed")
         && prerequisite(have("dnsmasq"), "dnsmasq is not installed")
@@ -300,20 +298,12 @@ fn dnsmasq_sends_each_client_kind_its_loader_and_an_ipxe_its_script() {
     let env = Env::new("");
     let base = env.dir.path().to_path_buf();
     let (lab, sv, cv, start) = Lab::new(&base);
-    // Rendered from a cluster set up in Rust (the description keys come separately).
-    let mut cluster =
-        pxectl::description::parse(&description(&base, &sv, true, &start), &base).unwrap();
-    cluster.loaders.clients = vec![Arch::Bios, Arch::EfiX64, Arch::HttpX64];
-    cluster.nodes[1].choice.loader = Some(Loader::Ipxe);
-    let layout = pxectl::layout::Layout::new(&cluster, None);
-    let templates = pxectl::templates::Templates::load(None).unwrap();
-    for file in pxectl::plan::build(&cluster, &layout, &templates)
-        .unwrap()
-        .files
-    {
-        fs::create_dir_all(file.path.parent().unwrap()).unwrap();
-        fs::write(&file.path, file.contents).unwrap();
-    }
+    // Every kind of client served; n2 forced to iPXE.
+    let yaml = description(&base, &sv, true, &start)
+        .replace("ip: 10.77.0.12}", "ip: 10.77.0.12, loader: ipxe}")
+        + "loaders: {clients: [bios, efi-x64, http-x64]}\n";
+    env.write_config(&yaml);
+    env.run_live(&["render", "--no-verify"]).expect(0);
     lab.start_dnsmasq(&start);
 
     let url = "http://10.77.0.1/pxe";
