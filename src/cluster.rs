@@ -230,17 +230,6 @@ pub struct Loaders {
     pub files: BTreeMap<String, String>,
 }
 
-impl Default for Loaders {
-    /// BIOS clients only, each booting pxelinux: the first version's behaviour.
-    fn default() -> Self {
-        Self {
-            clients: vec![Arch::Bios],
-            default: Choice::default(),
-            files: BTreeMap::new(),
-        }
-    }
-}
-
 impl Loaders {
     /// The setting naming the file a client of kind `arch` boots with `loader` (shim's when
     /// Secure Boot is on and the loader is GRUB); none for pxelinux (`dhcp.boot_file`).

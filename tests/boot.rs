@@ -6,36 +6,52 @@
 mod common;
 
 use common::boot::{
-    can_boot, BootLab, Firmware, GRUB_NET, LDLINUX_BIOS, LDLINUX_EFI64, PXELINUX, SERVER, SHIM,
-    SNPONLY, SYSLINUX_EFI64,
+    can_boot, BootLab, Fetched, Firmware, GRUB_NET, LDLINUX_BIOS, LDLINUX_EFI64, LOCAL_DISK_BOOTED,
+    PXELINUX, SHIM, SNPONLY, SYSLINUX_EFI64,
 };
 use common::Env;
 
+/// A node that boots Linux normally (`local`), switched through every profile.
 const N1: &str = "52:54:00:12:00:01";
+/// A node whose normal profile boots its local disk.
 const N2: &str = "52:54:00:12:00:02";
 const UNKNOWN: &str = "52:54:00:12:00:99";
 
-/// Two nodes, a normal, an installer and a rescue profile, unknown machines installing;
-/// `boot_file` is what dnsmasq tells every client to boot.
-fn description(boot_file: &str) -> String {
+/// The lab's description after `loaders` (the kinds of clients served, the loader): a normal,
+/// an installer, a rescue and (`local_disk`) a local-disk profile; n1 boots Linux normally, n2
+/// (with `local_disk`) its disk; unknown machines install.
+fn description(loaders: &str, local_disk: bool) -> String {
+    let (disk, n2) = if local_disk {
+        (
+            "  disk: {boot: local}\n".to_string(),
+            format!("  - {{name: n2, mac: '{N2}', ip: 10.78.0.12, normal_profile: disk}}\n"),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     format!(
-        "dhcp: {{range: {{start: 10.78.0.100, end: 10.78.0.150}}, lease_time: 10m, boot_file: {boot_file}}}\n\
+        "dhcp: {{range: {{start: 10.78.0.100, end: 10.78.0.150}}, lease_time: 10m}}\n\
+         {loaders}\
          profiles:\n\
          \x20 local: {{kernel: /normal-kernel, initrd: /normal-initrd, append: root=/dev/sda1}}\n\
          \x20 installer: {{kernel: /installer-kernel, initrd: /installer-initrd, append: 'url={{{{ http.url }}}}/installer'}}\n\
          \x20 rescue: {{kernel: /rescue-kernel, initrd: /rescue-initrd}}\n\
+         {disk}\
          roles: {{normal: local, reimage: installer, rescue: rescue, default: installer}}\n\
          nodes:\n\
          \x20 - {{name: n1, mac: '{N1}', ip: 10.78.0.11}}\n\
-         \x20 - {{name: n2, mac: '{N2}', ip: 10.78.0.12}}\n"
+         {n2}"
     )
 }
 
-/// A lab on the description for `boot_file`, with the dummy kernels and initrds (small enough
-/// for one TFTP packet).
-fn lab(boot_file: &str, dnsmasq_args: &[&str]) -> (Env, BootLab) {
+/// A lab on `description`, with `loaders` (installed file, name in the TFTP root) copied in
+/// and dummy kernels and initrds (small enough for one TFTP packet).
+fn lab(description: &str, loaders: &[(&str, &str)]) -> (Env, BootLab) {
     let env = Env::new("");
-    let lab = BootLab::start(&env, &description(boot_file), dnsmasq_args);
+    let lab = BootLab::start(&env, description, &[]);
+    for (from, to) in loaders {
+        lab.install(from, to);
+    }
     for profile in ["normal", "installer", "rescue"] {
         for file in ["kernel", "initrd"] {
             lab.write(
@@ -47,247 +63,367 @@ fn lab(boot_file: &str, dnsmasq_args: &[&str]) -> (Env, BootLab) {
     (env, lab)
 }
 
-/// Boots `mac` and asserts the files it fetched over TFTP, up to its kernel (the last of
-/// `expected`), are exactly `expected`.
-#[track_caller]
-fn boots(lab: &BootLab, firmware: Firmware, mac: &str, expected: &[&str]) {
-    let kernel = expected.last().expect("a kernel");
-    let mut vm = lab.boot(firmware, mac);
-    let fetched = vm.wait_until(|f| f.tftp_through(kernel).is_some());
-    assert_eq!(
-        fetched.tftp_through(kernel).unwrap(),
-        expected,
-        "{mac} fetched other files than expected"
-    );
+/// How a loader shows what it did: what a client fetched (TFTP, HTTP) once it read `entry`
+/// (its per-MAC entry or the default) and then the kernel `kernel`, or booted its local disk.
+struct Loader<'a> {
+    firmware: Firmware,
+    /// What the client fetched, given the entry and the kernel it must reach.
+    fetches: &'a dyn Fn(&str, Option<&str>) -> (Vec<String>, Vec<String>),
+    /// Whether the client is done: it gave up on the dummy kernel or left for the disk.
+    done: &'a dyn Fn(&Fetched, bool) -> bool,
+    /// n1's and n2's entries, and the default entry.
+    entries: [&'a str; 3],
+}
+
+/// The issue's proof for one loader: n1 boots its normal kernel, then after `reimage` the
+/// installer's, after `rescue` the rescue kernel, after `boot-normal` its normal kernel again;
+/// n2 (when the lab has it) its local disk without fetching a kernel; an unknown MAC the
+/// default's kernel. Every fetch list is compared whole, so a fall-through to the default or a
+/// loop shows.
+/// Returns the serial console of the last boot.
+fn every_switch(env: &Env, lab: &BootLab, l: &Loader<'_>, local_disk: bool) -> String {
+    let boots = |mac: &str, entry: &str, kernel: Option<&str>| {
+        let mut vm = lab.boot(l.firmware, mac);
+        let fetched = vm.wait_until(|f| (l.done)(f, kernel.is_none()));
+        let expected = (l.fetches)(entry, kernel);
+        assert_eq!(
+            (up_to_kernel(fetched.tftp), up_to_kernel(fetched.http)),
+            expected,
+            "{mac} fetched other files than expected"
+        );
+        fetched.serial
+    };
+    let [n1, n2, default] = l.entries;
+    boots(N1, n1, Some("normal-kernel"));
+    env.run_live(&["reimage", "n1"]).expect(0);
+    boots(N1, n1, Some("installer-kernel"));
+    env.run_live(&["rescue", "n1"]).expect(0);
+    boots(N1, n1, Some("rescue-kernel"));
+    env.run_live(&["boot-normal", "n1"]).expect(0);
+    boots(N1, n1, Some("normal-kernel"));
+    if local_disk {
+        boots(N2, n2, None);
+    }
+    boots(UNKNOWN, default, Some("installer-kernel"))
+}
+
+/// `files` up to the first kernel: pxelinux fetches the initrd right after it, before the
+/// test stops the client.
+fn up_to_kernel(mut files: Vec<String>) -> Vec<String> {
+    if let Some(k) = files.iter().position(|f| f.ends_with("-kernel")) {
+        files.truncate(k + 1);
+    }
+    files
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
+
+/// OVMF loaded a boot option after the network's: the loader went back to the firmware.
+fn firmware_went_on(f: &Fetched) -> bool {
+    f.serial.matches("BdsDxe: loading Boot").count() > 1
 }
 
 #[test]
-fn bios_clients_boot_what_their_links_name_through_every_switch() {
+fn bios_clients_boot_pxelinux_through_every_switch_and_their_local_disk() {
     if !can_boot(Firmware::Bios, &[PXELINUX, LDLINUX_BIOS]) {
         return;
     }
-    let (env, lab) = lab("/pxelinux.0", &[]);
-    lab.install(PXELINUX, "pxelinux.0");
-    lab.install(LDLINUX_BIOS, "ldlinux.c32");
-    let pxelinux = |config: &str, kernel: &str| {
-        vec![
-            "pxelinux.0".to_string(),
-            "ldlinux.c32".to_string(),
-            format!("pxelinux.cfg/{config}"),
-            kernel.to_string(),
-        ]
-    };
-    let bios = |mac: &str, expected: Vec<String>| {
-        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-        boots(&lab, Firmware::Bios, mac, &expected);
-    };
-    let (n1, n2) = ("01-52-54-00-12-00-01", "01-52-54-00-12-00-02");
-
-    bios(N1, pxelinux(n1, "normal-kernel"));
-    env.run_live(&["reimage", "n1"]).expect(0);
-    bios(N1, pxelinux(n1, "installer-kernel"));
-    bios(N2, pxelinux(n2, "normal-kernel"));
-    env.run_live(&["rescue", "n1"]).expect(0);
-    bios(N1, pxelinux(n1, "rescue-kernel"));
-    env.run_live(&["boot-normal", "n1"]).expect(0);
-    bios(N1, pxelinux(n1, "normal-kernel"));
-    // pxelinux looks for 01-<mac> and the address's hex prefixes (not found), then `default`.
-    bios(UNKNOWN, pxelinux("default", "installer-kernel"));
-}
-
-/// Boots each of `clients` (MAC, the GRUB config it must get, its kernel or none for the local
-/// disk) with `firmware` from
-/// `loaders` (installed file, name in the TFTP root; dnsmasq hands out the first) into GRUB,
-/// set up test-locally since pxectl renders no GRUB config yet: `grub/grub.cfg`, which
-/// Debian's grubnetx64 sources from its `$prefix` (`grub` beside the loader), loads the
-/// per-MAC file named after `$net_default_mac` (colon form), or, when there is none (GRUB's
-/// `[ -f ]` cannot tell over TFTP; `source` of a missing file fails and the script goes on),
-/// `grub/default.cfg`. Each entry sets `profile` first, so a machine whose kernel fails to boot
-/// does not fall through to the default (an installer).
-/// Asserts everything each fetched over TFTP, in order, and that GRUB said `verdict` about the
-/// dummy kernel.
-fn boots_grub(
-    firmware: Firmware,
-    loaders: &[(&str, &str)],
-    clients: &[(&str, &str, Option<&str>)],
-    verdict: &str,
-) {
-    let installed: Vec<&str> = loaders.iter().map(|(from, _)| *from).collect();
-    if !can_boot(firmware, &installed) {
-        return;
-    }
-    let (_env, lab) = lab(&format!("/{}", loaders[0].1), &[]);
-    for (from, to) in loaders {
-        lab.install(from, to);
-    }
-    lab.write(
-        "grub/grub.cfg",
-        "source $prefix/01-$net_default_mac.cfg\n\
-         if [ -z \"$profile\" ]; then source $prefix/default.cfg; fi\n\
-         echo \"grub.cfg: done\"\n",
+    let (env, lab) = lab(
+        &description("", true),
+        &[(PXELINUX, "pxelinux.0"), (LDLINUX_BIOS, "ldlinux.c32")],
     );
-    let entry = |profile: &str| {
-        format!("set profile={profile}\nlinux /{profile}-kernel\ninitrd /{profile}-initrd\nboot\n")
+    // pxelinux looks for 01-<mac> and the address's hex prefixes (not found), then `default`;
+    // `LOCALBOOT 0` hands the machine back to the BIOS, which boots the disk.
+    let fetches = |entry: &str, kernel: Option<&str>| {
+        let mut tftp = strings(&["pxelinux.0", "ldlinux.c32"]);
+        tftp.push(format!("pxelinux.cfg/{entry}"));
+        tftp.extend(kernel.map(str::to_string));
+        (tftp, Vec::new())
     };
-    lab.write(&format!("grub/01-{N1}.cfg"), &entry("normal"));
-    lab.write("grub/default.cfg", &entry("installer"));
-    // A local-disk entry: back to the firmware (OVMF then opens its menu, UiApp, rather than
-    // its next boot option).
-    lab.write(
-        &format!("grub/01-{N2}.cfg"),
-        "set profile=local-disk\nexit\n",
-    );
-    for (mac, config, kernel) in clients {
-        let mut vm = lab.boot(firmware, mac);
-        // The whole of grub.cfg ran, or GRUB exited and the firmware loaded something else:
-        // nothing more is fetched.
-        let fetched = vm.wait_until(|f| match kernel {
-            Some(_) => f.serial.contains("grub.cfg: done"),
-            None => f.serial.matches("BdsDxe: loading Boot").count() > 1,
-        });
-        let expected: Vec<&str> = loaders
-            .iter()
-            .map(|(_, to)| *to)
-            .chain(["grub/grub.cfg", config])
-            .chain(*kernel)
-            .collect();
-        assert_eq!(fetched.tftp, expected);
-        if kernel.is_some() {
-            assert!(fetched.serial.contains(verdict), "{}", fetched.serial);
+    let done = |f: &Fetched, local: bool| {
+        if local {
+            f.serial.contains(LOCAL_DISK_BOOTED)
+        } else {
+            f.tftp.iter().any(|t| t.ends_with("-kernel"))
         }
+    };
+    let _ = every_switch(
+        &env,
+        &lab,
+        &Loader {
+            firmware: Firmware::Bios,
+            fetches: &fetches,
+            done: &done,
+            entries: ["01-52-54-00-12-00-01", "01-52-54-00-12-00-02", "default"],
+        },
+        true,
+    );
+}
+
+/// GRUB: its loader files, `grub/grub.cfg`, the per-MAC entry or `default.cfg`, the kernel.
+fn grub_fetches(loaders: &[&str], entry: &str, kernel: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let mut tftp = strings(loaders);
+    tftp.extend(["grub/grub.cfg".to_string(), format!("grub/{entry}")]);
+    tftp.extend(kernel.map(str::to_string));
+    (tftp, Vec::new())
+}
+
+/// The rendered `grub/grub.cfg` and `ipxe/boot.ipxe` say so at their end, once the entry's
+/// boot failed (the kernels are dummies); a local-disk entry finds no EFI system partition
+/// (the test disk has none) and exits to the firmware.
+fn said_done_or_went_on(f: &Fetched, local: bool) -> bool {
+    if local {
+        firmware_went_on(f)
+    } else {
+        f.serial.contains("pxectl: no profile booted")
     }
 }
 
-#[test]
-fn uefi_clients_boot_grub_which_loads_their_per_mac_config_local_disk_or_the_default() {
-    // GRUB read the dummy kernel whole and refused it as a kernel: nothing checked signatures.
-    boots_grub(
-        Firmware::Uefi,
-        &[(GRUB_NET, "grubnetx64.efi.signed")],
-        &[
-            (N1, &format!("grub/01-{N1}.cfg"), Some("normal-kernel")),
-            (N2, &format!("grub/01-{N2}.cfg"), None),
-            (UNKNOWN, "grub/default.cfg", Some("installer-kernel")),
-        ],
-        "error: premature end of file /",
-    );
-}
+const GRUB_ENTRIES: [&str; 3] = [
+    "01-52:54:00:12:00:01.cfg",
+    "01-52:54:00:12:00:02.cfg",
+    "default.cfg",
+];
 
 #[test]
-fn secure_boot_client_boots_shim_then_signed_grub_which_checks_the_kernel() {
-    // shim loads `grubx64.efi` from its own folder. Secure Boot was on when GRUB asked shim to
-    // verify the (unsigned, dummy) kernel, which failed.
-    boots_grub(
-        Firmware::SecureBoot,
-        &[(SHIM, "shimx64.efi.signed"), (GRUB_NET, "grubx64.efi")],
-        &[(N1, &format!("grub/01-{N1}.cfg"), Some("normal-kernel"))],
-        "error: bad shim signature.",
-    );
-}
-
-#[test]
-fn uefi_ipxe_gets_its_script_over_http_without_a_loop_or_fall_through_over_pxe_and_http_boot() {
-    if !can_boot(Firmware::Uefi, &[SNPONLY]) || !can_boot(Firmware::UefiHttp, &[]) {
+fn uefi_clients_boot_grub_through_every_switch_their_local_disk_and_the_default() {
+    if !can_boot(Firmware::Uefi, &[GRUB_NET]) {
         return;
     }
-    let url = format!("http://{SERVER}/pxe");
-    // Test-local DHCP rules (pxectl renders none yet). dnsmasq takes the last matching tagged
-    // `dhcp-boot`: iPXE's own request (user class `iPXE`) also matches `efi64`, so its script
-    // line comes last, or it is handed snponly.efi again, and again. UEFI HTTP boot wants
-    // `HTTPClient` echoed in option 60 and a URL ending in `.efi`.
-    let (_env, lab) = lab(
-        "/pxelinux.0",
-        &[
-            "--dhcp-match=set:efi64,option:client-arch,7",
-            "--dhcp-vendorclass=set:http,HTTPClient",
-            "--dhcp-userclass=set:ipxe,iPXE",
-            "--dhcp-option-force=tag:http,60,HTTPClient",
-            "--dhcp-boot=tag:efi64,/snponly.efi",
-            &format!("--dhcp-boot=tag:http,{url}/snponly.efi"),
-            &format!("--dhcp-boot=tag:ipxe,{url}/ipxe/boot.ipxe"),
-        ],
+    let (env, lab) = lab(
+        &description("loaders: {clients: [efi-x64]}\n", true),
+        &[(GRUB_NET, "grubx64.efi")],
     );
-    lab.install(SNPONLY, "snponly.efi");
-    // The per-MAC script when there is one, else the default; a failed boot stops with a
-    // marker instead of falling through to the default (an installer): a command that fails
-    // ends an iPXE script unless `||` follows it.
-    lab.write(
-        "ipxe/boot.ipxe",
-        &format!(
-            "#!ipxe\n\
-             imgfetch --name node {url}/ipxe/${{mac:hexhyp}}.ipxe || goto default\n\
-             chain node || goto failed\n\
-             :default\n\
-             chain {url}/ipxe/default.ipxe || goto failed\n\
-             :failed\n\
-             echo boot.ipxe: failed\n"
-        ),
+    let fetches = |entry: &str, kernel: Option<&str>| grub_fetches(&["grubx64.efi"], entry, kernel);
+    let serial = every_switch(
+        &env,
+        &lab,
+        &Loader {
+            firmware: Firmware::Uefi,
+            fetches: &fetches,
+            done: &said_done_or_went_on,
+            entries: GRUB_ENTRIES,
+        },
+        true,
     );
-    let entry = |profile: &str| {
-        format!("#!ipxe\nkernel {url}/{profile}-kernel\ninitrd {url}/{profile}-initrd\nboot\n")
-    };
-    lab.write("ipxe/52-54-00-12-00-01.ipxe", &entry("normal"));
-    lab.write("ipxe/default.ipxe", &entry("installer"));
-    // Everything fetched over HTTP by the time the script gave up on the dummy kernel.
-    let boots = |firmware: Firmware, mac: &str| {
-        let mut vm = lab.boot(firmware, mac);
-        vm.wait_until(|f| f.serial.contains("boot.ipxe: failed"))
-    };
-    let node = [
-        "/pxe/ipxe/boot.ipxe",
-        "/pxe/ipxe/52-54-00-12-00-01.ipxe",
-        "/pxe/normal-kernel",
-    ];
-
-    let fetched = boots(Firmware::Uefi, N1);
-    assert_eq!(fetched.tftp, ["snponly.efi"]);
-    assert_eq!(fetched.http, node);
-
-    let fetched = boots(Firmware::Uefi, UNKNOWN);
-    assert_eq!(fetched.tftp, ["snponly.efi"]);
-    assert_eq!(
-        fetched.http,
-        [
-            "/pxe/ipxe/boot.ipxe",
-            "/pxe/ipxe/default.ipxe",
-            "/pxe/installer-kernel"
-        ]
+    // GRUB read the dummy kernel whole and refused it: no signature was checked.
+    assert!(
+        serial.contains("error: premature end of file /"),
+        "{serial}"
     );
-
-    let fetched = boots(Firmware::UefiHttp, N1);
-    assert!(fetched.tftp.is_empty(), "{:?}", fetched.tftp);
-    assert_eq!(fetched.http, [&["/pxe/snponly.efi"][..], &node].concat());
 }
 
 #[test]
-fn uefi_syslinux_efi_reads_the_rendered_pxelinux_config_from_its_own_folder() {
+fn secure_boot_clients_boot_shim_then_signed_grub_through_every_switch() {
+    if !can_boot(Firmware::SecureBoot, &[SHIM, GRUB_NET]) {
+        return;
+    }
+    let (env, lab) = lab(
+        &description("loaders: {clients: [efi-x64], secure_boot: true}\n", true),
+        &[(SHIM, "shimx64.efi"), (GRUB_NET, "grubx64.efi")],
+    );
+    let fetches = |entry: &str, kernel: Option<&str>| {
+        grub_fetches(&["shimx64.efi", "grubx64.efi"], entry, kernel)
+    };
+    let serial = every_switch(
+        &env,
+        &lab,
+        &Loader {
+            firmware: Firmware::SecureBoot,
+            fetches: &fetches,
+            done: &said_done_or_went_on,
+            entries: GRUB_ENTRIES,
+        },
+        true,
+    );
+    // Secure Boot was on when GRUB had shim verify the (unsigned, dummy) kernel.
+    assert!(serial.contains("error: bad shim signature."), "{serial}");
+}
+
+/// iPXE: the loader by TFTP (or by HTTP boot), then `boot.ipxe`, the per-MAC script or the
+/// default, and the kernel by HTTP; a failed boot ends the script (no fall-through); a
+/// local-disk script exits to the firmware.
+fn ipxe_fetches(
+    tftp: &[&str],
+    http: &[&str],
+    entry: &str,
+    kernel: Option<&str>,
+) -> (Vec<String>, Vec<String>) {
+    let mut fetched = strings(http);
+    fetched.push("/pxe/ipxe/boot.ipxe".into());
+    fetched.push(format!("/pxe/ipxe/{entry}"));
+    fetched.extend(kernel.map(|k| format!("/pxe/{k}")));
+    (strings(tftp), fetched)
+}
+
+const IPXE_ENTRIES: [&str; 3] = [
+    "52-54-00-12-00-01.ipxe",
+    "52-54-00-12-00-02.ipxe",
+    "default.ipxe",
+];
+
+#[test]
+fn uefi_ipxe_gets_its_scripts_over_http_without_a_loop_through_every_switch() {
+    if !can_boot(Firmware::Uefi, &[SNPONLY]) {
+        return;
+    }
+    let (env, lab) = lab(
+        &description("loaders: {clients: [efi-x64], loader: ipxe}\n", true),
+        &[(SNPONLY, "snponly.efi")],
+    );
+    let fetches =
+        |entry: &str, kernel: Option<&str>| ipxe_fetches(&["snponly.efi"], &[], entry, kernel);
+    let _ = every_switch(
+        &env,
+        &lab,
+        &Loader {
+            firmware: Firmware::Uefi,
+            fetches: &fetches,
+            done: &said_done_or_went_on,
+            entries: IPXE_ENTRIES,
+        },
+        true,
+    );
+}
+
+#[test]
+fn uefi_http_boot_gets_ipxe_by_url_then_its_scripts_through_every_switch() {
+    if !can_boot(Firmware::UefiHttp, &[SNPONLY]) {
+        return;
+    }
+    let (env, lab) = lab(
+        &description("loaders: {clients: [http-x64]}\n", true),
+        &[(SNPONLY, "snponly.efi")],
+    );
+    let fetches =
+        |entry: &str, kernel: Option<&str>| ipxe_fetches(&[], &["/pxe/snponly.efi"], entry, kernel);
+    let _ = every_switch(
+        &env,
+        &lab,
+        &Loader {
+            firmware: Firmware::UefiHttp,
+            fetches: &fetches,
+            done: &said_done_or_went_on,
+            entries: IPXE_ENTRIES,
+        },
+        true,
+    );
+}
+
+#[test]
+fn uefi_syslinux_efi_reads_its_own_folder_through_every_switch() {
     if !can_boot(Firmware::Uefi, &[SYSLINUX_EFI64, LDLINUX_EFI64]) {
         return;
     }
-    // syslinux.efi looks for `pxelinux.cfg/` and resolves `/kernel` in its own folder
-    // (`efi64//kernel`): test-local links (pxectl renders none yet) point both at what
-    // pxectl rendered for BIOS.
-    let (_env, lab) = lab(
-        "/pxelinux.0",
+    // No local-disk profile: syslinux.efi cannot boot the disk, and validation refuses one.
+    let (env, lab) = lab(
+        &description(
+            "loaders: {clients: [efi-x64], loader: syslinux-efi}\n",
+            false,
+        ),
         &[
-            "--dhcp-match=set:efi64,option:client-arch,7",
-            "--dhcp-boot=tag:efi64,/efi64/syslinux.efi",
+            (SYSLINUX_EFI64, "efi64/syslinux.efi"),
+            (LDLINUX_EFI64, "efi64/ldlinux.e64"),
         ],
     );
-    lab.install(SYSLINUX_EFI64, "efi64/syslinux.efi");
-    lab.install(LDLINUX_EFI64, "efi64/ldlinux.e64");
-    lab.link("efi64/pxelinux.cfg", "../pxelinux.cfg");
-    lab.link("efi64/normal-kernel", "../normal-kernel");
-    lab.link("efi64/normal-initrd", "../normal-initrd");
-    boots(
+    let fetches = |entry: &str, kernel: Option<&str>| {
+        let mut tftp = strings(&["efi64/syslinux.efi", "efi64/ldlinux.e64"]);
+        tftp.push(format!("efi64/pxelinux.cfg/{entry}"));
+        tftp.extend(kernel.map(str::to_string));
+        (tftp, Vec::new())
+    };
+    let done = |f: &Fetched, _: bool| f.tftp.iter().any(|t| t.ends_with("-kernel"));
+    let _ = every_switch(
+        &env,
         &lab,
-        Firmware::Uefi,
-        N1,
+        &Loader {
+            firmware: Firmware::Uefi,
+            fetches: &fetches,
+            done: &done,
+            entries: ["01-52-54-00-12-00-01", "", "default"],
+        },
+        false,
+    );
+}
+
+/// One description serving BIOS, UEFI PXE and UEFI HTTP boot clients at once, with a node
+/// forced to iPXE: dnsmasq's rules hand each its loader, the BIOS client's iPXE ROM still gets
+/// pxelinux, and the iPXE just loaded gets its script, not itself again.
+#[test]
+fn one_description_serves_bios_uefi_and_http_boot_clients_each_their_loader() {
+    if !can_boot(Firmware::Bios, &[PXELINUX, LDLINUX_BIOS, GRUB_NET, SNPONLY])
+        || !can_boot(Firmware::UefiHttp, &[])
+    {
+        return;
+    }
+    let loaders = "loaders: {clients: [bios, efi-x64, http-x64]}\n";
+    let text = description(loaders, false).replace(
+        "nodes:\n",
+        "nodes:\n  - {name: n3, mac: '52:54:00:12:00:03', ip: 10.78.0.13, loader: ipxe}\n",
+    );
+    let (_env, lab) = lab(
+        &text,
         &[
-            "efi64/syslinux.efi",
-            "efi64/ldlinux.e64",
-            "efi64/pxelinux.cfg/01-52-54-00-12-00-01",
-            "efi64/normal-kernel",
+            (PXELINUX, "pxelinux.0"),
+            (LDLINUX_BIOS, "ldlinux.c32"),
+            (GRUB_NET, "grubx64.efi"),
+            (SNPONLY, "snponly.efi"),
         ],
+    );
+    let boot = |firmware: Firmware, mac: &str, done: &dyn Fn(&Fetched) -> bool| {
+        let mut vm = lab.boot(firmware, mac);
+        let f = vm.wait_until(done);
+        (up_to_kernel(f.tftp), up_to_kernel(f.http))
+    };
+    let kernel = |f: &Fetched| f.tftp.iter().any(|t| t.ends_with("-kernel"));
+    let said = |f: &Fetched| f.serial.contains("pxectl: no profile booted");
+    assert_eq!(
+        boot(Firmware::Bios, N1, &kernel),
+        (
+            strings(&[
+                "pxelinux.0",
+                "ldlinux.c32",
+                "pxelinux.cfg/01-52-54-00-12-00-01",
+                "normal-kernel"
+            ]),
+            vec![]
+        )
+    );
+    assert_eq!(
+        boot(Firmware::Uefi, N1, &said),
+        (
+            strings(&[
+                "grubx64.efi",
+                "grub/grub.cfg",
+                "grub/01-52:54:00:12:00:01.cfg",
+                "normal-kernel"
+            ]),
+            vec![]
+        )
+    );
+    assert_eq!(
+        boot(Firmware::Uefi, "52:54:00:12:00:03", &said),
+        (
+            strings(&["snponly.efi"]),
+            strings(&[
+                "/pxe/ipxe/boot.ipxe",
+                "/pxe/ipxe/52-54-00-12-00-03.ipxe",
+                "/pxe/normal-kernel"
+            ])
+        )
+    );
+    assert_eq!(
+        boot(Firmware::UefiHttp, N1, &said),
+        (
+            vec![],
+            strings(&[
+                "/pxe/snponly.efi",
+                "/pxe/ipxe/boot.ipxe",
+                "/pxe/ipxe/52-54-00-12-00-01.ipxe",
+                "/pxe/normal-kernel"
+            ])
+        )
     );
 }

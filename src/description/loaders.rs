@@ -10,7 +10,7 @@ use super::validate::{
 };
 use crate::cluster::{Boot, Loaders, Paths, Profile};
 use crate::diagnostic::Diagnostic;
-use crate::loader::{Arch, Choice, Loader};
+use crate::loader::{is_url, Arch, Choice, Loader};
 
 /// Where a part of a node's choice or its normal profile was set, least specific first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -697,10 +697,6 @@ impl Validator {
 
 /// Characters GRUB or iPXE read as syntax on a `linux`/`kernel` line.
 const SCRIPT_SYNTAX: &str = "$;&|<>\"'\\{}`#";
-
-fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
-}
 
 fn overlaps(a: &Path, b: &Path) -> bool {
     a.starts_with(b) || b.starts_with(a)
