@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
 
 use crate::output::Verbosity;
 
@@ -78,14 +79,30 @@ pub enum Command {
     Log(LogArgs),
     /// Follow the install callback log and flip finished nodes back (run it as a service)
     Watch(WatchArgs),
-    /// Print shell completions, e.g. `pxectl completions bash > /etc/bash_completion.d/pxectl`
-    Completions {
-        /// The shell
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the man page (roff), e.g. `pxectl man > /usr/local/share/man/man1/pxectl.1`
-    Man,
+    /// Print a shell's completion script, e.g. `pxectl completions bash > /etc/bash_completion.d/pxectl`
+    Completions(CompletionsArgs),
+    /// Print a man page (roff), e.g. `pxectl man reimage | man -l -`; `--dir` writes them all
+    Man(ManArgs),
+}
+
+/// Options of `pxectl completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `pxectl man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page: `pxectl`, a command such as `render`, or `cluster` for pxectl-cluster(5)
+    #[arg(value_name = "PAGE", default_value = "pxectl", conflicts_with = "dir")]
+    pub page: String,
+
+    /// Write every page into DIR instead: pxectl.1, pxectl-render.1, ..., pxectl-cluster.5
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Options of `pxectl reimage`.
@@ -115,11 +132,11 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// Nodes: names, MAC addresses (any spelling), or hostlist ranges like `node[1-3,5]`
-    #[arg(value_name = "TARGETS")]
+    #[arg(value_name = "TARGETS", add = ArgValueCandidates::new(crate::complete::nodes))]
     pub targets: Vec<String>,
 
     /// Every node in group NAME (may be repeated)
-    #[arg(short, long = "group", value_name = "NAME")]
+    #[arg(short, long = "group", value_name = "NAME", add = ArgValueCandidates::new(crate::complete::groups))]
     pub groups: Vec<String>,
 
     /// Every described node
@@ -156,7 +173,7 @@ pub struct BootArgs {
     pub switch: SwitchArgs,
 
     /// The described profile to boot
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", add = ArgValueCandidates::new(crate::complete::profiles))]
     pub profile: String,
 }
 

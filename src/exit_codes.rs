@@ -21,6 +21,21 @@ pub enum ExitCode {
     Failure = 3,
 }
 
+impl ExitCode {
+    /// Every status, in order (for the man pages).
+    pub const ALL: [Self; 4] = [Self::Success, Self::Differs, Self::Invalid, Self::Failure];
+
+    /// What the status means, as the man pages say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Success => "Done; with `--check`, the disk matches the description.",
+            Self::Differs => "`render --check` found differences, `status` found a problem, or `reimage --wait` saw a node fail or not finish.",
+            Self::Invalid => "The description, a template, the command line or a target is invalid; nothing was changed.",
+            Self::Failure => "Something failed while working: a file, the lock, a daemon's config test, a reload, a daemon that is not running.",
+        }
+    }
+}
+
 /// What to print on stderr for the error that ended the run, and the exit status: the one
 /// place errors are mapped. A closed stdout (`pxectl status | head`) is no failure.
 pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {

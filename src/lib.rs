@@ -4,6 +4,7 @@ pub mod atomic;
 pub mod cli;
 pub mod cluster;
 pub mod cmd;
+pub mod complete;
 pub mod daemons;
 pub mod description;
 pub mod diagnostic;
@@ -14,6 +15,7 @@ pub mod lifecycle;
 pub mod loader;
 pub mod lock;
 pub mod mac;
+pub mod manual;
 pub mod output;
 pub mod plan;
 pub mod status;
@@ -79,15 +81,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => cmd::status(&settings, a, &mut out)?,
         Command::Log(a) => cmd::log(&settings, a, &mut out)?,
         Command::Watch(a) => cmd::watch(&settings, a, &mut out)?,
-        Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut command, "pxectl", &mut out);
-            ExitCode::Success
-        }
-        Command::Man => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
-            ExitCode::Success
-        }
+        Command::Completions(a) => cmd::completions(a, &mut out)?,
+        Command::Man(a) => cmd::man(a, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -11,6 +11,11 @@ use pxectl::exit_codes::for_error;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    match pxectl::complete::answer() {
+        Ok(true) => return std::process::ExitCode::SUCCESS,
+        Ok(false) => {}
+        Err(err) => err.exit(),
+    }
     pxectl::timing::start();
     let cli = Cli::parse();
     let result = pxectl::run(&cli);
