@@ -62,7 +62,7 @@ pub enum Command {
     /// Reload (or `--restart`) dnsmasq, nginx, or both
     Reload(ReloadArgs),
     /// Check the description and exit: 0 when valid, 2 when not
-    Validate,
+    Validate(ValidateArgs),
     /// Boot nodes into the reimage profile (`roles.reimage`) from their next PXE boot on
     Reimage(ReimageArgs),
     /// Boot nodes into their normal profile again
@@ -83,6 +83,14 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print a man page (roff), e.g. `pxectl man reimage | man -l -`; `--dir` writes them all
     Man(ManArgs),
+}
+
+/// Options of `pxectl validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Print one JSON object with every problem (shape in docs/cli.md) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `pxectl completions`.
@@ -238,6 +246,10 @@ pub struct RenderArgs {
     /// Do not test dnsmasq.conf and nginx.conf with the real programs before installing them
     #[arg(long)]
     pub no_verify: bool,
+
+    /// With `--check` or `--dry-run`: print one JSON object of every change (shape in docs/cli.md)
+    #[arg(long, conflicts_with = "diff")]
+    pub json: bool,
 }
 
 /// Options of `pxectl apply`.

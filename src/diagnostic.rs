@@ -63,6 +63,28 @@ impl Diagnostic {
         self
     }
 
+    /// The offending value in the description `root` (its key, for a problem with a key), as
+    /// JSON; none when the key path is not in it (a missing key).
+    pub fn value_in(&self, root: &serde_yaml::Value) -> Option<serde_json::Value> {
+        let mut value = root;
+        let mut key = None;
+        for segment in self.path.split('.').filter(|s| !s.is_empty()) {
+            let mut parts = segment.split('[');
+            let name = parts.next().unwrap_or_default();
+            if !name.is_empty() {
+                key = Some(name);
+                value = value.get(name)?;
+            }
+            for index in parts {
+                value = value.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+            }
+        }
+        if self.on_key {
+            return key.map(|k| serde_json::Value::String(k.to_string()));
+        }
+        serde_json::to_value(value).ok()
+    }
+
     /// Formats the diagnostic for a terminal, naming `file`.
     pub fn display<'a>(&'a self, file: &'a Path) -> impl fmt::Display + 'a {
         DisplayDiagnostic { diag: self, file }

@@ -48,7 +48,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => cmd::render(&settings, args, &mut out)?,
         Command::Apply(args) => cmd::apply(&settings, args, &mut out)?,
         Command::Reload(args) => cmd::reload(&settings, args, &mut out)?,
-        Command::Validate => cmd::validate(&settings, &mut out)?,
+        Command::Validate(a) => cmd::validate(&settings, a, &mut out)?,
         Command::Reimage(a) => {
             let wait = a.wait.then_some(a.timeout);
             let req = switch(

@@ -1,0 +1,224 @@
+//! Output for scripts and people: `--json` of `validate` and `render --check`/`--dry-run`,
+//! compared whole, and the man pages (docs/cli.md).
+
+mod common;
+
+use std::fs;
+
+use common::{repo, Env};
+
+/// The ip-malformed fixture with two more problems: a malformed MAC and a group with a space.
+fn three_problems() -> Env {
+    let text = fs::read_to_string(repo("tests/fixtures/invalid/ip-malformed/cluster.yaml"))
+        .unwrap()
+        .replace(
+            "{name: n1, mac: aa:bb:cc:00:00:01}",
+            "{name: n1, mac: aa:bb:cc:00:01}",
+        )
+        .replace("groups: [rack1]", "groups: [rack 1]");
+    Env::new(&text)
+}
+
+#[test]
+fn validate_json_lists_every_problem_with_its_place_value_and_hint() {
+    let env = three_problems();
+    env.run(&["validate", "--json"])
+        .expect(2)
+        .stderr_is("")
+        .stdout_is(
+            r#"{
+  "file": "<dir>/cluster.yaml",
+  "valid": false,
+  "counts": null,
+  "problems": [
+    {
+      "file": "<dir>/cluster.yaml",
+      "line": 32,
+      "column": 21,
+      "path": "nodes[0].mac",
+      "value": "aa:bb:cc:00:01",
+      "message": "MAC address `aa:bb:cc:00:01` is malformed",
+      "hint": "write six hex pairs like `c0:3f:d5:60:e5:a1` or `C0-3F-D5-60-E5-A1`, or `c03f.d560.e5a1`",
+      "note": null
+    },
+    {
+      "file": "<dir>/cluster.yaml",
+      "line": 33,
+      "column": 44,
+      "path": "nodes[1].ip",
+      "value": "10.20.0.300",
+      "message": "address `10.20.0.300` is not an IPv4 address",
+      "hint": "write four dot-separated numbers, like `192.168.10.20`",
+      "note": null
+    },
+    {
+      "file": "<dir>/cluster.yaml",
+      "line": 34,
+      "column": 49,
+      "path": "nodes[2].groups[0]",
+      "value": "rack 1",
+      "message": "group `rack 1` is not a valid group name",
+      "hint": "name groups with letters, digits, `_` and `-`, like `rack1`",
+      "note": null
+    }
+  ]
+}
+"#,
+        );
+}
+
+#[test]
+fn validate_json_of_a_valid_description_counts_what_it_renders() {
+    let env = Env::example("portacluster");
+    env.run(&["validate", "--json"])
+        .expect(0)
+        .stderr_is("")
+        .stdout_is(
+            r#"{
+  "file": "<dir>/cluster.yaml",
+  "valid": true,
+  "counts": {
+    "nodes": 6,
+    "reservations": 2,
+    "profiles": 3,
+    "files": 5,
+    "links": 7
+  },
+  "problems": []
+}
+"#,
+        );
+}
+
+#[test]
+fn render_check_json_lists_each_change_and_problem() {
+    let env = Env::example("portacluster");
+    env.run(&["render", "-q"]).expect(0);
+    env.run(&["render", "--check", "--json"])
+        .expect(0)
+        .stderr_is("")
+        .stdout_is(
+            r#"{
+  "changes": [],
+  "problems": [],
+  "reloads": [],
+  "unchanged_files": 5,
+  "unchanged_links": 7,
+  "differs": false
+}
+"#,
+        );
+    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
+    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-b9")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", env.pxe("01-c0-3f-d5-60-e5-b9")).unwrap();
+    fs::write(env.pxe("rescue"), "edited by hand\n").unwrap();
+    env.run(&["render", "--check", "--json"])
+        .expect(1)
+        .stderr_is("")
+        .stdout_is(
+            r#"{
+  "changes": [
+    {
+      "action": "write",
+      "path": "<root>/srv/public/pxe/pxelinux.cfg/rescue",
+      "target": null,
+      "detail": "changed"
+    },
+    {
+      "action": "link",
+      "path": "<root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1",
+      "target": "arch-linux",
+      "detail": null
+    }
+  ],
+  "problems": [
+    {
+      "path": "<root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9",
+      "message": "`<root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9` (node `node3`) points outside pxelinux.cfg/ (dnsmasq would follow it): `/etc/shadow`; `pxectl boot-normal node3` replaces it"
+    }
+  ],
+  "reloads": [],
+  "unchanged_files": 4,
+  "unchanged_links": 5,
+  "differs": true
+}
+"#,
+        );
+}
+
+#[test]
+fn apply_dry_run_json_lists_the_reloads_it_would_need() {
+    let env = Env::example("portacluster");
+    let expected = fs::read_to_string(repo("tests/fixtures/output/apply-dry-run.json")).unwrap();
+    env.run(&["apply", "--dry-run", "--json", "--no-verify"])
+        .expect(0)
+        .stderr_is(
+            "warning: `<root>/etc/dnsmasq.conf` was not tested with dnsmasq (`--no-verify`)\n\
+             warning: `<root>/etc/nginx/nginx.conf` was not tested with nginx (`--no-verify`)\n",
+        )
+        .stdout_is(&expected);
+}
+
+#[test]
+fn render_json_needs_check_or_dry_run() {
+    let env = Env::example("portacluster");
+    env.run(&["render", "--json"])
+        .expect(2)
+        .stdout_is("")
+        .stderr_is(
+            "error: `--json` reports what would change: give it with `--check` or `--dry-run`\n",
+        );
+}
+
+#[test]
+fn every_man_page_named_can_be_printed() {
+    let env = Env::example("portacluster");
+    let run = env.run(&["man"]);
+    run.expect(0);
+    let page = run.stdout();
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "SEE ALSO"] {
+        assert!(
+            page.contains(&format!(".SH \"{section}\""))
+                || page.contains(&format!(".SH {section}\n")),
+            "{section}"
+        );
+    }
+    // Every pxectl page the SEE ALSO and SUBCOMMANDS sections name is one `man` prints.
+    let mut named: Vec<String> = page
+        .split(|c: char| {
+            !(c.is_ascii_alphanumeric() || c == '-' || c == '\\' || c == '(' || c == ')')
+        })
+        .map(|w| w.replace("\\-", "-"))
+        .filter(|w| w.starts_with("pxectl-") && w.ends_with(')'))
+        .collect();
+    named.sort();
+    named.dedup();
+    assert!(named.len() > 10, "{named:?}");
+    for reference in named {
+        let (name, section) = reference.trim_end_matches(')').split_once('(').unwrap();
+        let page_name = name.trim_start_matches("pxectl-");
+        let run = env.run(&["man", page_name]);
+        run.expect(0);
+        assert!(
+            run.stdout().contains(&format!(".TH {name} {section} ")),
+            "`pxectl man {page_name}` is not {reference}"
+        );
+    }
+    env.run(&["man", "nosuch"]).expect(2).stdout_is("").stderr_is(
+        "error: there is no man page `nosuch`; the pages are `pxectl`, `render`, `apply`, `reload`, `validate`, `reimage`, `boot-normal`, `rescue`, `boot`, `reset`, `status`, `log`, `watch`, `completions`, `man`, `cluster`\n",
+    );
+}
+
+#[test]
+fn completions_print_the_script_that_calls_pxectl_back() {
+    let env = Env::example("portacluster");
+    for shell in ["bash", "zsh", "fish"] {
+        let script = env.run(&["completions", shell]);
+        script.expect(0);
+        let registered = env
+            .finish(env.command(&[], false).env("COMPLETE", shell))
+            .stdout();
+        assert_eq!(script.stdout(), registered, "{shell}");
+        assert!(script.stdout().contains("COMPLETE"), "{shell}");
+    }
+}
