@@ -98,9 +98,10 @@ struct DisplayDiagnostic<'a> {
 
 impl fmt::Display for DisplayDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::output::{paint, style};
         let d = self.diag;
-        writeln!(f, "error: {}", d.message)?;
-        write!(f, "  --> {}", self.file.display())?;
+        writeln!(f, "{} {}", paint(style::ERROR, "error:"), d.message)?;
+        write!(f, "  {} {}", paint(style::NOTE, "-->"), self.file.display())?;
         if let Some(pos) = d.position {
             write!(f, ":{}:{}", pos.line, pos.column)?;
         }
@@ -108,10 +109,10 @@ impl fmt::Display for DisplayDiagnostic<'_> {
             write!(f, " (`{}`)", d.path)?;
         }
         if let Some(note) = &d.note {
-            write!(f, "\n   = note: {note}")?;
+            write!(f, "\n   {} {note}", paint(style::NOTE, "= note:"))?;
         }
         if let Some(hint) = &d.hint {
-            write!(f, "\n   = help: {hint}")?;
+            write!(f, "\n   {} {hint}", paint(style::NOTE, "= help:"))?;
         }
         Ok(())
     }

@@ -44,7 +44,7 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
     }
     if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
         return (
-            format!("{}error: {err:#}\n", invalid.report()),
+            format!("{}{} {err:#}\n", invalid.report(), error_label()),
             ExitCode::Invalid,
         );
     }
@@ -56,7 +56,7 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
             .map(String::as_str)
             .chain(["nothing was changed"])
         {
-            text.extend(["error: ", p, "\n"]);
+            text.extend([&error_label(), " ", p, "\n"]);
         }
         return (text, ExitCode::Invalid);
     }
@@ -69,7 +69,12 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
     } else {
         ExitCode::Failure
     };
-    (format!("error: {err:#}\n"), code)
+    (format!("{} {err:#}\n", error_label()), code)
+}
+
+/// `error:`, styled.
+fn error_label() -> String {
+    crate::output::paint(crate::output::style::ERROR, "error:")
 }
 
 impl From<ExitCode> for std::process::ExitCode {

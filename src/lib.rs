@@ -35,8 +35,10 @@ use switch::{Destination, Only};
 /// Runs the command `cli` names; the caller prints any error and exits.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::from(cli);
+    // Every stream written through anstream drops the styles when colour is off.
+    anstream::ColorChoice::write_global(cli.color.into());
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(anstream::AutoStream::auto(stdout.lock()));
     let switch = |command, args, dest, only, wait| SwitchRequest {
         command,
         args,

@@ -25,7 +25,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code.into(),
         Err(err) => {
             let (message, code) = for_error(&err);
-            eprint!("{message}");
+            anstream::eprint!("{message}");
             code.into()
         }
     }

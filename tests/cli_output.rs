@@ -222,3 +222,99 @@ fn completions_print_the_script_that_calls_pxectl_back() {
         assert!(script.stdout().contains("COMPLETE"), "{shell}");
     }
 }
+
+/// `validate`'s report of the ip-malformed fixture, `{E}` `{N}` `{R}` standing for the
+/// styles of `error:`, of the place and help, and their end.
+const REPORT: &str = "{E}error:{R} address `10.20.0.300` is not an IPv4 address
+  {N}-->{R} <dir>/cluster.yaml:33:44 (`nodes[1].ip`)
+   {N}= help:{R} write four dot-separated numbers, like `192.168.10.20`
+
+{E}error:{R} <dir>/cluster.yaml has 1 problem; nothing was written
+";
+
+/// [`REPORT`] coloured, or plain.
+fn report(colour: bool) -> String {
+    let (e, n, r) = if colour {
+        ("\x1b[1m\x1b[31m", "\x1b[1m\x1b[36m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    REPORT.replace("{E}", e).replace("{N}", n).replace("{R}", r)
+}
+
+fn ip_malformed() -> Env {
+    Env::new(&fs::read_to_string(repo("tests/fixtures/invalid/ip-malformed/cluster.yaml")).unwrap())
+}
+
+#[test]
+fn colour_is_always_or_never_as_asked_whatever_the_output_is() {
+    let env = ip_malformed();
+    env.run(&["validate", "--color", "always"])
+        .expect(2)
+        .stderr_is(&report(true));
+    // `always` wins over NO_COLOR; `never` and a pipe (`auto`) print no style.
+    env.finish(
+        env.command(&["validate", "--color", "always"], true)
+            .env("NO_COLOR", "1"),
+    )
+    .expect(2)
+    .stderr_is(&report(true));
+    env.run(&["validate", "--color", "never"])
+        .expect(2)
+        .stderr_is(&report(false));
+    env.run(&["validate"]).expect(2).stderr_is(&report(false));
+
+    let env = Env::example("portacluster");
+    env.run(&["render", "--dry-run", "--no-verify", "--color", "always", "-q"])
+        .expect(0)
+        .stderr_is(
+            "\x1b[1m\x1b[33mwarning:\x1b[0m `<root>/etc/dnsmasq.conf` was not tested with dnsmasq (`--no-verify`)\n\
+             \x1b[1m\x1b[33mwarning:\x1b[0m `<root>/etc/nginx/nginx.conf` was not tested with nginx (`--no-verify`)\n",
+        )
+        .stdout_is("dry run: 5 files to write, 0 unchanged; 7 links to create, 0 to re-point, 0 to prune; nothing was written\n");
+    env.run(&["render", "-q"]).expect(0);
+    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
+    fs::remove_file(env.pxe("default")).unwrap();
+    std::os::unix::fs::symlink("rescue", env.pxe("default")).unwrap();
+    fs::write(env.pxe("rescue"), "edited\n").unwrap();
+    env.run(&["render", "--check", "--color", "always"])
+        .expect(1)
+        .stdout_is(
+            "\x1b[32mwrite\x1b[0m  <root>/srv/public/pxe/pxelinux.cfg/rescue (changed)\n\
+             \x1b[33mrelink\x1b[0m <root>/srv/public/pxe/pxelinux.cfg/default -> installer (was a link to `rescue`)\n\
+             \x1b[32mlink\x1b[0m   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1 -> arch-linux\n\
+             check: the disk differs from `<dir>/cluster.yaml`: 1 file to write, 4 unchanged; 1 link to create, 1 to re-point, 0 to prune, 0 problems\n",
+        );
+}
+
+/// Runs `pxectl validate` on the invalid fixture with stderr on a terminal, and returns what
+/// the terminal showed.
+fn on_a_terminal(env: &Env, no_color: bool) -> String {
+    use std::io::Read as _;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut cmd = env.command(&["validate"], true);
+    cmd.stderr(std::process::Stdio::from(pty.slave))
+        .env_remove("TERM")
+        .env("TERM", "xterm");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    } else {
+        cmd.env_remove("NO_COLOR");
+    }
+    let status = cmd.status().unwrap();
+    assert_eq!(status.code(), Some(2));
+    drop(cmd);
+    let mut terminal = fs::File::from(pty.master);
+    let mut shown = Vec::new();
+    // Reading ends with EIO once no process holds the terminal's other end.
+    let _ = terminal.read_to_end(&mut shown);
+    let shown = String::from_utf8(shown).unwrap().replace("\r\n", "\n");
+    shown.replace(&*env.dir.path().to_string_lossy(), "<dir>")
+}
+
+#[test]
+fn colour_is_on_for_a_terminal_unless_no_color_is_set() {
+    let env = ip_malformed();
+    common::assert_text("terminal", &on_a_terminal(&env, false), &report(true));
+    common::assert_text("terminal", &on_a_terminal(&env, true), &report(false));
+}

@@ -151,19 +151,19 @@ fn verify(
                     writeln!(out, "verify {path} (`{how}`: ok)")?;
                 }
             }
-            Verified::Skipped => eprintln!(
-                "warning: `{path}` was not tested with {} (`--no-verify`)",
+            Verified::Skipped => output::warn(&format!(
+                "`{path}` was not tested with {} (`--no-verify`)",
                 daemon.name
-            ),
-            Verified::NoPermission(why) => eprintln!(
-                "warning: `{path}` was not fully tested: nginx -t, run as this user, cannot open the files it names ({}); run as root to test it all",
+            )),
+            Verified::NoPermission(why) => output::warn(&format!(
+                "`{path}` was not fully tested: nginx -t, run as this user, cannot open the files it names ({}); run as root to test it all",
                 why.lines().find(|l| l.contains("Permission denied")).unwrap_or_default().trim()
-            ),
-            Verified::NotInstalled => eprintln!(
-                "warning: `{path}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
+            )),
+            Verified::NotInstalled => output::warn(&format!(
+                "`{path}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
                 daemon.binary,
                 daemon.name
-            ),
+            )),
         }
     }
     Ok(())
@@ -269,7 +269,7 @@ fn report(
         }
     }
     for problem in problems(cluster, cmp) {
-        eprintln!("warning: {}", problem.message);
+        output::warn(&problem.message);
     }
     Ok(())
 }
@@ -405,7 +405,14 @@ struct Shown {
 
 impl std::fmt::Display for Shown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:<6} {}", self.action, self.path)?;
+        let style = match self.action {
+            "write" | "link" => output::style::NEW,
+            "prune" => output::style::REMOVED,
+            _ => output::style::CHANGED,
+        };
+        let pad = 6usize.saturating_sub(self.action.len());
+        let action = output::paint(style, self.action);
+        write!(f, "{action}{:pad$} {}", "", self.path)?;
         if let Some(target) = &self.target {
             write!(f, " -> {target}")?;
         }
