@@ -247,6 +247,10 @@ pub struct LogArgs {
     /// Print the entries as JSON lines, as stored
     #[arg(long)]
     pub json: bool,
+
+    /// Then print entries as they are appended, until SIGINT or SIGTERM (like `tail -f`)
+    #[arg(short, long)]
+    pub follow: bool,
 }
 
 /// Options of `pxectl render`.

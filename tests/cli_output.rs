@@ -318,3 +318,65 @@ fn colour_is_on_for_a_terminal_unless_no_color_is_set() {
     common::assert_text("terminal", &on_a_terminal(&env, false), &report(true));
     common::assert_text("terminal", &on_a_terminal(&env, true), &report(false));
 }
+
+/// A child killed and reaped when dropped, so a failed assertion leaves no process behind.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn log_follow_prints_entries_appended_after_it_started_until_stopped() {
+    use std::io::BufRead as _;
+    let env = Env::example("portacluster");
+    env.run(&["render", "-q"]).expect(0);
+    env.run(&["reimage", "node3"]).expect(0);
+    let mut child = Reaped(
+        env.command(&["log", "-f", "node3"], true)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(common::placeholder_times(&line.unwrap())).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(
+        next().as_deref(),
+        Ok("<time>  tester  render  node3  (no link) -> arch-linux")
+    );
+    assert_eq!(
+        next().as_deref(),
+        Ok("<time>  tester  reimage  node3  arch-linux -> installer")
+    );
+    // Appended after it started: another node's entry is filtered out, node3's is shown.
+    env.run(&["rescue", "node4"]).expect(0);
+    env.run(&["boot-normal", "node3"]).expect(0);
+    assert_eq!(
+        next().as_deref(),
+        Ok("<time>  tester  boot-normal  node3  installer -> arch-linux")
+    );
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "log -f ended by itself"
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "stopped by SIGTERM: exit 0");
+    assert!(next().is_err(), "no other line");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(stderr, "");
+}
