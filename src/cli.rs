@@ -77,6 +77,66 @@ impl From<ColorWhen> for anstream::ColorChoice {
     }
 }
 
+/// The commands each global flag applies to, by the flag's id. Every other command hides it
+/// from its help and man page; it still accepts it, so that the flags can go before or after
+/// any command (`PXECTL_*` set in a unit's environment must not break another command).
+#[rustfmt::skip]
+const SCOPES: &[(&str, &[&[&str]])] = &[
+    ("config", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
+    ("color", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
+    ("root", &[RENDER, SWITCH, &["reload", "status", "log", "watch"]]),
+    ("templates", &[RENDER, &["validate", "status"]]),
+    ("lock_timeout", &[RENDER, SWITCH, &["watch"]]),
+    ("quiet", &[RENDER, SWITCH, &["validate", "status"]]),
+    ("verbose", &[RENDER, &["reset"]]),
+];
+
+/// `render` and `apply`.
+const RENDER: &[&str] = &["render", "apply"];
+/// The commands that switch what nodes boot.
+const SWITCH: &[&str] = &["reimage", "boot-normal", "rescue", "boot", "reset"];
+
+/// The command line as clap parses it, helps with it and documents it: [`Cli`] with each
+/// global flag shown only on the commands it applies to ([`SCOPES`]).
+pub fn command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let hidden: Vec<(clap::Arg, Vec<&str>)> = SCOPES
+        .iter()
+        .map(|(id, applies)| {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == *id)
+                .unwrap_or_else(|| panic!("no global flag `{id}`"));
+            (arg.clone().hide(true), applies.concat())
+        })
+        .collect();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    // Each command in turn (each is moved to the end: the order stays): a command that has
+    // the flag already is not given the global one.
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |mut c| {
+            for (arg, applies) in &hidden {
+                if !applies.contains(&name.as_str()) {
+                    c = c.arg(arg.clone());
+                }
+            }
+            c
+        });
+    }
+    cmd
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message when they are wrong.
+    pub fn parse_args() -> Self {
+        let matches = command().get_matches();
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 /// pxectl's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -365,11 +425,20 @@ impl From<&Cli> for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory as _;
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn scopes_name_real_commands() {
+        let cmd = command();
+        for (_, applies) in SCOPES {
+            for name in applies.concat() {
+                assert!(cmd.find_subcommand(name).is_some(), "{name}");
+            }
+        }
     }
 
     #[test]

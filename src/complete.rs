@@ -5,11 +5,9 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::CommandFactory as _;
 use clap_complete::env::Shells;
 use clap_complete::{CompleteEnv, CompletionCandidate};
 
-use crate::cli::Cli;
 use crate::cluster::Cluster;
 
 /// The variable the scripts set when they call pxectl back for completions.
@@ -29,7 +27,7 @@ pub fn script(shell: clap_complete::Shell, out: &mut dyn Write) -> anyhow::Resul
 /// When a completion script called (`COMPLETE=bash pxectl -- pxectl reimage no`), prints
 /// the candidates and returns true; otherwise returns false and pxectl runs as usual.
 pub fn answer() -> Result<bool, clap::Error> {
-    CompleteEnv::with_factory(Cli::command)
+    CompleteEnv::with_factory(crate::cli::command)
         .var(VAR)
         .bin("pxectl")
         .completer("pxectl")
@@ -75,7 +73,7 @@ fn config() -> PathBuf {
         .skip_while(|a| a != "--")
         .skip(1)
         .collect();
-    Cli::command()
+    crate::cli::command()
         .ignore_errors(true)
         .try_get_matches_from(words)
         .ok()

@@ -1,7 +1,5 @@
 //! The `pxectl` binary: parse the command line, run, print the final error, pick the exit status.
 
-use clap::Parser as _;
-
 use pxectl::cli::Cli;
 use pxectl::exit_codes::for_error;
 
@@ -17,7 +15,7 @@ fn main() -> std::process::ExitCode {
         Err(err) => err.exit(),
     }
     pxectl::timing::start();
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let result = pxectl::run(&cli);
     // Freeing what the run built is part of its cost.
     pxectl::timing::phase("freed");

@@ -5,10 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use clap::CommandFactory as _;
 use clap_mangen::roff::{bold, italic, roman, Inline, Roff};
 
-use crate::cli::Cli;
 use crate::exit_codes::ExitCode;
 
 /// The page of the description format, made from this document.
@@ -50,7 +48,7 @@ pub fn pages() -> Vec<(String, String)> {
 
 /// The definition pages are made from: built, so subcommands carry the global flags.
 fn commands() -> clap::Command {
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = crate::cli::command().disable_help_subcommand(true);
     cmd.build();
     cmd
 }

@@ -380,3 +380,152 @@ fn log_follow_prints_entries_appended_after_it_started_until_stopped() {
     std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(stderr, "");
 }
+
+/// The global flags each command's help lists, by long name.
+const HELP_FLAGS: &[(&str, &[&str])] = &[
+    (
+        "render",
+        &[
+            "config",
+            "root",
+            "templates",
+            "lock-timeout",
+            "quiet",
+            "verbose",
+            "color",
+        ],
+    ),
+    (
+        "apply",
+        &[
+            "config",
+            "root",
+            "templates",
+            "lock-timeout",
+            "quiet",
+            "verbose",
+            "color",
+        ],
+    ),
+    ("reload", &["config", "root", "color"]),
+    ("validate", &["config", "templates", "quiet", "color"]),
+    (
+        "reimage",
+        &["config", "root", "lock-timeout", "quiet", "color"],
+    ),
+    (
+        "boot-normal",
+        &["config", "root", "lock-timeout", "quiet", "color"],
+    ),
+    (
+        "rescue",
+        &["config", "root", "lock-timeout", "quiet", "color"],
+    ),
+    (
+        "boot",
+        &["config", "root", "lock-timeout", "quiet", "color"],
+    ),
+    (
+        "reset",
+        &[
+            "config",
+            "root",
+            "lock-timeout",
+            "quiet",
+            "verbose",
+            "color",
+        ],
+    ),
+    ("status", &["config", "root", "templates", "quiet", "color"]),
+    ("log", &["config", "root", "color"]),
+    ("watch", &["config", "root", "lock-timeout", "color"]),
+    ("completions", &[]),
+    ("man", &[]),
+];
+
+#[test]
+fn each_command_helps_with_only_the_global_flags_that_apply_to_it() {
+    let env = Env::example("portacluster");
+    let globals = [
+        "config",
+        "root",
+        "templates",
+        "lock-timeout",
+        "quiet",
+        "verbose",
+        "color",
+    ];
+    for (command, expected) in HELP_FLAGS {
+        let help = env.run(&[command, "--help"]);
+        help.expect(0);
+        let listed: Vec<&str> = globals
+            .iter()
+            .copied()
+            .filter(|flag| {
+                help.stdout().contains(&format!("--{flag} "))
+                    || help.stdout().contains(&format!("--{flag}\n"))
+            })
+            .collect();
+        assert_eq!(listed, *expected, "`pxectl {command} --help`");
+        env.run(&["help", command])
+            .expect(0)
+            .stdout_is(&help.stdout());
+    }
+    // Still accepted where hidden, before or after the command.
+    env.run_live(&["--root", "elsewhere", "validate", "-q"])
+        .expect(0)
+        .stdout_is("");
+    env.run(&["log", "--templates", "elsewhere"])
+        .expect(0)
+        .stdout_is("");
+}
+
+#[test]
+fn validate_help_is_this_text() {
+    let env = Env::example("portacluster");
+    env.finish(
+        env.command(&["validate", "--help"], false)
+            .env_remove("COLUMNS"),
+    )
+    .expect(0)
+    .stdout_is(
+        "Check the description and exit: 0 when valid, 2 when not
+
+Usage: pxectl validate [OPTIONS]
+
+Options:
+  -c, --config <PATH>
+          Cluster description to use
+          
+          [env: PXECTL_CONFIG=]
+          [default: /etc/pxectl/cluster.yaml]
+
+      --json
+          Print one JSON object with every problem (shape in docs/cli.md) instead of text
+
+      --templates <DIR>
+          Take templates from DIR, replacing the built-in ones of the same name
+          
+          [env: PXECTL_TEMPLATES=]
+
+  -q, --quiet
+          Print only warnings, errors and the summary
+
+      --color <WHEN>
+          Colour problems and changes: `auto` on a terminal unless `NO_COLOR` is set
+
+          Possible values:
+          - auto:   On a terminal, unless `NO_COLOR` is set (or `TERM` is `dumb`)
+          - always: Always, even piped or with `NO_COLOR`
+          - never:  Never
+          
+          [default: auto]
+
+  -h, --help
+          Print help (see a summary with '-h')
+
+  -V, --version
+          Print version
+",
+    );
+}
