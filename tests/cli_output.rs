@@ -287,14 +287,14 @@ fn colour_is_always_or_never_as_asked_whatever_the_output_is() {
         );
 }
 
-/// Runs `pxectl validate` on the invalid fixture with stderr on a terminal, and returns what
-/// the terminal showed.
-fn on_a_terminal(env: &Env, no_color: bool) -> String {
+/// Runs `pxectl ARGS` with stderr on a terminal, expecting exit status `code`, and returns
+/// what the terminal showed.
+fn on_a_terminal(env: &Env, args: &[&str], code: i32, no_color: bool) -> String {
     use std::io::Read as _;
     let pty = nix::pty::openpty(None, None).unwrap();
-    let mut cmd = env.command(&["validate"], true);
+    let mut cmd = env.command(args, true);
     cmd.stderr(std::process::Stdio::from(pty.slave))
-        .env_remove("TERM")
+        .stdout(std::process::Stdio::null())
         .env("TERM", "xterm");
     if no_color {
         cmd.env("NO_COLOR", "1");
@@ -302,7 +302,7 @@ fn on_a_terminal(env: &Env, no_color: bool) -> String {
         cmd.env_remove("NO_COLOR");
     }
     let status = cmd.status().unwrap();
-    assert_eq!(status.code(), Some(2));
+    assert_eq!(status.code(), Some(code), "{args:?}");
     drop(cmd);
     let mut terminal = fs::File::from(pty.master);
     let mut shown = Vec::new();
@@ -315,8 +315,21 @@ fn on_a_terminal(env: &Env, no_color: bool) -> String {
 #[test]
 fn colour_is_on_for_a_terminal_unless_no_color_is_set() {
     let env = ip_malformed();
-    common::assert_text("terminal", &on_a_terminal(&env, false), &report(true));
-    common::assert_text("terminal", &on_a_terminal(&env, true), &report(false));
+    let shown = |no_color| on_a_terminal(&env, &["validate"], 2, no_color);
+    common::assert_text("terminal", &shown(false), &report(true));
+    common::assert_text("terminal", &shown(true), &report(false));
+}
+
+#[test]
+fn progress_bars_show_on_a_terminal_but_never_with_quiet_or_json() {
+    let env = Env::new(&common::synthetic::description(1200));
+    let bar = "rendering [";
+    let args = ["render", "--dry-run", "--no-verify", "--json"];
+    assert!(!on_a_terminal(&env, &args, 0, true).contains('['));
+    assert!(!on_a_terminal(&env, &["render", "--check", "--json"], 1, true).contains('['));
+    assert!(!on_a_terminal(&env, &["render", "--no-verify", "-q"], 0, true).contains(bar));
+    fs::remove_dir_all(env.root()).unwrap();
+    assert!(on_a_terminal(&env, &["render", "--no-verify"], 0, true).contains(bar));
 }
 
 /// A child killed and reaped when dropped, so a failed assertion leaves no process behind.
