@@ -29,6 +29,13 @@ fn env() -> Env {
     env
 }
 
+/// `PATH` with the folder of the pxectl under test first: the scripts call `pxectl` back.
+fn path_with_pxectl() -> String {
+    let binary = assert_cmd::cargo::cargo_bin("pxectl");
+    let dir = binary.parent().unwrap().display().to_string();
+    format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
+}
+
 /// What bash offers for the command line `line` (Tab at its end), one candidate a line,
 /// with `PXECTL_CONFIG` set to `config` when given.
 fn complete(line: &str, config: Option<&std::path::Path>) -> String {
@@ -38,12 +45,6 @@ fn complete(line: &str, config: Option<&std::path::Path>) -> String {
         .output()
         .unwrap();
     assert!(script.status.success());
-    let dir = binary.parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(
@@ -57,7 +58,7 @@ for c in "${COMPREPLY[@]}"; do printf '%s\n' "$c"; done"#,
         )
         .env("SCRIPT", String::from_utf8(script.stdout).unwrap())
         .env("LINE", line)
-        .env("PATH", path)
+        .env("PATH", path_with_pxectl())
         .env_remove("PXECTL_CONFIG");
     if let Some(config) = config {
         cmd.env("PXECTL_CONFIG", config);
@@ -117,4 +118,47 @@ fn bash_completes_described_names() {
     // A description that cannot be read completes no name, and prints no error.
     let missing = env.dir.path().join("missing.yaml");
     assert_eq!(complete("pxectl reimage no", Some(&missing)), "");
+}
+
+#[test]
+fn fish_completes_described_names() {
+    if !prerequisite(
+        common::have("fish"),
+        "fish runs its completion (`bash scripts/test` installs it)",
+    ) {
+        return;
+    }
+    let env = env();
+    let binary = assert_cmd::cargo::cargo_bin("pxectl");
+    let script = env.dir.path().join("pxectl.fish");
+    let printed = Command::new(&binary)
+        .args(["completions", "fish"])
+        .output()
+        .unwrap();
+    std::fs::write(&script, printed.stdout).unwrap();
+    let complete = |line: &str| {
+        let out = Command::new("fish")
+            .arg("--no-config")
+            .arg("-c")
+            .arg(format!("source {}; complete -C'{line}'", script.display()))
+            .env("PATH", path_with_pxectl())
+            .env("PXECTL_CONFIG", env.config())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        complete("pxectl reimage no"),
+        "node1\nnode2\nnode3\nnode4\nnode5\nnode6\n"
+    );
+    assert_eq!(complete("pxectl status -g r"), "rack1\nrack2\n");
+    assert_eq!(
+        complete("pxectl boot --profile "),
+        "arch-linux\ninstaller\nrescue\n"
+    );
 }
