@@ -247,4 +247,23 @@ fn check_installed(files: &BTreeSet<String>) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    // `pxectl reimage no<Tab>` with the installed script and binary (as bash-completion
+    // loads it), the description named by PXECTL_CONFIG.
+    let script = "source /usr/share/bash-completion/completions/pxectl
+COMP_WORDS=(pxectl reimage no) COMP_CWORD=2 COMP_LINE='pxectl reimage no' COMP_POINT=17
+_clap_complete_pxectl pxectl no reimage
+for c in \"${COMPREPLY[@]}\"; do echo \"$c\"; done";
+    let out = Command::new("bash")
+        .args(["-c", script])
+        .env("PATH", "/usr/bin:/bin")
+        .env("PXECTL_CONFIG", repo("examples/portacluster.yaml"))
+        .output()
+        .expect("run bash");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "node1\nnode2\nnode3\nnode4\nnode5\nnode6\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
