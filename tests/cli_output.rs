@@ -176,13 +176,6 @@ fn every_man_page_named_can_be_printed() {
     let run = env.run(&["man"]);
     run.expect(0);
     let page = run.stdout();
-    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "SEE ALSO"] {
-        assert!(
-            page.contains(&format!(".SH \"{section}\""))
-                || page.contains(&format!(".SH {section}\n")),
-            "{section}"
-        );
-    }
     // Every pxectl page the SEE ALSO and SUBCOMMANDS sections name is one `man` prints.
     let mut named: Vec<String> = page
         .split(|c: char| {
