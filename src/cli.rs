@@ -401,6 +401,8 @@ pub struct Settings {
     pub templates: Option<PathBuf>,
     pub lock_timeout: Duration,
     pub verbosity: Verbosity,
+    /// Whether what commands print on stdout is coloured (`--color`, `NO_COLOR`, a terminal).
+    pub colour: bool,
 }
 
 impl From<&Cli> for Settings {
@@ -412,7 +414,15 @@ impl From<&Cli> for Settings {
         } else {
             Verbosity::Normal
         };
+        let colour = match cli.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+            }
+        };
         Self {
+            colour,
             config: cli.config.clone(),
             root: cli.root.clone(),
             templates: cli.templates.clone(),

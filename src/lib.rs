@@ -35,10 +35,12 @@ use switch::{Destination, Only};
 /// Runs the command `cli` names; the caller prints any error and exits.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::from(cli);
-    // Every stream written through anstream drops the styles when colour is off.
+    // stderr is written through anstream, which drops the styles when colour is off there;
+    // stdout is given styles only when it is coloured (`Settings::colour`): stripping every
+    // byte of a large render's output would cost it time.
     anstream::ColorChoice::write_global(cli.color.into());
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(anstream::AutoStream::auto(stdout.lock()));
+    let mut out = std::io::BufWriter::new(stdout.lock());
     let switch = |command, args, dest, only, wait| SwitchRequest {
         command,
         args,

@@ -283,11 +283,20 @@ fn colour_is_always_or_never_as_asked_whatever_the_output_is() {
 /// Runs `pxectl ARGS` with stderr on a terminal, expecting exit status `code`, and returns
 /// what the terminal showed.
 fn on_a_terminal(env: &Env, args: &[&str], code: i32, no_color: bool) -> String {
+    on_terminals(env, args, code, no_color, false)
+}
+
+/// [`on_a_terminal`], with stdout on the terminal too when `stdout_too`.
+fn on_terminals(env: &Env, args: &[&str], code: i32, no_color: bool, stdout_too: bool) -> String {
     use std::io::Read as _;
     let pty = nix::pty::openpty(None, None).unwrap();
     let mut cmd = env.command(args, true);
+    if stdout_too {
+        cmd.stdout(std::process::Stdio::from(pty.slave.try_clone().unwrap()));
+    } else {
+        cmd.stdout(std::process::Stdio::null());
+    }
     cmd.stderr(std::process::Stdio::from(pty.slave))
-        .stdout(std::process::Stdio::null())
         .env("TERM", "xterm");
     if no_color {
         cmd.env("NO_COLOR", "1");
@@ -311,6 +320,21 @@ fn colour_is_on_for_a_terminal_unless_no_color_is_set() {
     let shown = |no_color| on_a_terminal(&env, &["validate"], 2, no_color);
     common::assert_text("terminal", &shown(false), &report(true));
     common::assert_text("terminal", &shown(true), &report(false));
+
+    // render's changes, on stdout.
+    let env = Env::example("portacluster");
+    env.run(&["render", "-q"]).expect(0);
+    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
+    let check = |no_color| on_terminals(&env, &["render", "--check"], 1, no_color, true);
+    let shown = "{L}   <dir>/out/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1 -> arch-linux
+check: the disk differs from `<dir>/cluster.yaml`: 0 files to write, 5 unchanged; 1 link to create, 0 to re-point, 0 to prune, 0 problems
+";
+    common::assert_text(
+        "terminal",
+        &check(false),
+        &shown.replace("{L}", "\x1b[32mlink\x1b[0m"),
+    );
+    common::assert_text("terminal", &check(true), &shown.replace("{L}", "link"));
 }
 
 #[test]

@@ -60,7 +60,7 @@ fn run(
             };
             return print_json(cluster, &cmp, &needs, args.check, out);
         }
-        report(cluster, &cmp, args.diff, verbosity, out)?;
+        report(cluster, &cmp, args.diff, settings, out)?;
         if args.check {
             return check_summary(&cmp, settings, out);
         }
@@ -94,7 +94,7 @@ fn run(
     }
     verify(cluster, layout, &cmp, args.no_verify, settings, out)?;
     crate::timing::phase("verify");
-    report(cluster, &cmp, args.diff, verbosity, out)?;
+    report(cluster, &cmp, args.diff, settings, out)?;
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
     let done = tree::apply(&cmp, &bar)?;
     crate::timing::phase("apply");
@@ -249,12 +249,13 @@ fn report(
     cluster: &Cluster,
     cmp: &Comparison,
     diff: bool,
-    verbosity: Verbosity,
+    settings: &Settings,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let verbosity = settings.verbosity;
     for change in &cmp.changes {
         if verbosity > Verbosity::Quiet {
-            writeln!(out, "{}", describe(change))?;
+            writeln!(out, "{}", describe(change).line(settings.colour))?;
         }
         if diff {
             write_diff(change, out)?;
@@ -403,23 +404,28 @@ struct Shown {
     detail: Option<String>,
 }
 
-impl std::fmt::Display for Shown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Shown {
+    /// The line of the text output, its action coloured when `colour`.
+    fn line(&self, colour: bool) -> String {
         let style = match self.action {
             "write" | "link" => output::style::NEW,
             "prune" => output::style::REMOVED,
             _ => output::style::CHANGED,
         };
         let pad = 6usize.saturating_sub(self.action.len());
-        let action = output::paint(style, self.action);
-        write!(f, "{action}{:pad$} {}", "", self.path)?;
+        let mut line = if colour {
+            output::paint(style, self.action)
+        } else {
+            self.action.to_string()
+        };
+        let _ = write!(line, "{:pad$} {}", "", self.path);
         if let Some(target) = &self.target {
-            write!(f, " -> {target}")?;
+            let _ = write!(line, " -> {target}");
         }
         if let Some(detail) = &self.detail {
-            write!(f, " ({detail})")?;
+            let _ = write!(line, " ({detail})");
         }
-        Ok(())
+        line
     }
 }
 
