@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
 
 use crate::output::Verbosity;
 
@@ -47,8 +48,93 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
+    /// Colour problems and changes: `auto` on a terminal unless `NO_COLOR` is set
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set (or `TERM` is `dumb`)
+    Auto,
+    /// Always, even piped or with `NO_COLOR`
+    Always,
+    /// Never
+    Never,
+}
+
+impl From<ColorWhen> for anstream::ColorChoice {
+    fn from(when: ColorWhen) -> Self {
+        match when {
+            ColorWhen::Auto => Self::Auto,
+            ColorWhen::Always => Self::Always,
+            ColorWhen::Never => Self::Never,
+        }
+    }
+}
+
+/// The commands each global flag applies to, by the flag's id. Every other command hides it
+/// from its help and man page; it still accepts it, so that the flags can go before or after
+/// any command (`PXECTL_*` set in a unit's environment must not break another command).
+#[rustfmt::skip]
+const SCOPES: &[(&str, &[&[&str]])] = &[
+    ("config", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
+    ("color", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
+    ("root", &[RENDER, SWITCH, &["reload", "status", "log", "watch"]]),
+    ("templates", &[RENDER, &["validate", "status"]]),
+    ("lock_timeout", &[RENDER, SWITCH, &["watch"]]),
+    ("quiet", &[RENDER, SWITCH, &["validate", "status"]]),
+    ("verbose", &[RENDER, &["reset"]]),
+];
+
+/// `render` and `apply`.
+const RENDER: &[&str] = &["render", "apply"];
+/// The commands that switch what nodes boot.
+const SWITCH: &[&str] = &["reimage", "boot-normal", "rescue", "boot", "reset"];
+
+/// The command line as clap parses it, helps with it and documents it: [`Cli`] with each
+/// global flag shown only on the commands it applies to ([`SCOPES`]).
+pub fn command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let hidden: Vec<(clap::Arg, Vec<&str>)> = SCOPES
+        .iter()
+        .map(|(id, applies)| {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == *id)
+                .unwrap_or_else(|| panic!("no global flag `{id}`"));
+            (arg.clone().hide(true), applies.concat())
+        })
+        .collect();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    // Each command in turn (each is moved to the end: the order stays): a command that has
+    // the flag already is not given the global one.
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |mut c| {
+            for (arg, applies) in &hidden {
+                if !applies.contains(&name.as_str()) {
+                    c = c.arg(arg.clone());
+                }
+            }
+            c
+        });
+    }
+    cmd
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message when they are wrong.
+    pub fn parse_args() -> Self {
+        let matches = command().get_matches();
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 /// pxectl's commands.
@@ -61,7 +147,7 @@ pub enum Command {
     /// Reload (or `--restart`) dnsmasq, nginx, or both
     Reload(ReloadArgs),
     /// Check the description and exit: 0 when valid, 2 when not
-    Validate,
+    Validate(ValidateArgs),
     /// Boot nodes into the reimage profile (`roles.reimage`) from their next PXE boot on
     Reimage(ReimageArgs),
     /// Boot nodes into their normal profile again
@@ -78,14 +164,38 @@ pub enum Command {
     Log(LogArgs),
     /// Follow the install callback log and flip finished nodes back (run it as a service)
     Watch(WatchArgs),
-    /// Print shell completions, e.g. `pxectl completions bash > /etc/bash_completion.d/pxectl`
-    Completions {
-        /// The shell
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the man page (roff), e.g. `pxectl man > /usr/local/share/man/man1/pxectl.1`
-    Man,
+    /// Print a shell's completion script, e.g. `pxectl completions bash > /etc/bash_completion.d/pxectl`
+    Completions(CompletionsArgs),
+    /// Print a man page (roff), e.g. `pxectl man reimage | man -l -`; `--dir` writes them all
+    Man(ManArgs),
+}
+
+/// Options of `pxectl validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Print one JSON object with every problem (shape in docs/cli.md) instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `pxectl completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `pxectl man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page: `pxectl`, a command such as `render`, or `cluster` for pxectl-cluster(5)
+    #[arg(value_name = "PAGE", default_value = "pxectl", conflicts_with = "dir")]
+    pub page: String,
+
+    /// Write every page into DIR instead: pxectl.1, pxectl-render.1, ..., pxectl-cluster.5
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Options of `pxectl reimage`.
@@ -115,11 +225,11 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// Nodes: names, MAC addresses (any spelling), or hostlist ranges like `node[1-3,5]`
-    #[arg(value_name = "TARGETS")]
+    #[arg(value_name = "TARGETS", add = ArgValueCandidates::new(crate::complete::nodes))]
     pub targets: Vec<String>,
 
     /// Every node in group NAME (may be repeated)
-    #[arg(short, long = "group", value_name = "NAME")]
+    #[arg(short, long = "group", value_name = "NAME", add = ArgValueCandidates::new(crate::complete::groups))]
     pub groups: Vec<String>,
 
     /// Every described node
@@ -156,7 +266,7 @@ pub struct BootArgs {
     pub switch: SwitchArgs,
 
     /// The described profile to boot
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", add = ArgValueCandidates::new(crate::complete::profiles))]
     pub profile: String,
 }
 
@@ -197,6 +307,10 @@ pub struct LogArgs {
     /// Print the entries as JSON lines, as stored
     #[arg(long)]
     pub json: bool,
+
+    /// Then print entries as they are appended, until SIGINT or SIGTERM (like `tail -f`)
+    #[arg(short, long)]
+    pub follow: bool,
 }
 
 /// Options of `pxectl render`.
@@ -221,6 +335,10 @@ pub struct RenderArgs {
     /// Do not test dnsmasq.conf and nginx.conf with the real programs before installing them
     #[arg(long)]
     pub no_verify: bool,
+
+    /// With `--check` or `--dry-run`: print one JSON object of every change (shape in docs/cli.md)
+    #[arg(long, conflicts_with = "diff")]
+    pub json: bool,
 }
 
 /// Options of `pxectl apply`.
@@ -283,6 +401,8 @@ pub struct Settings {
     pub templates: Option<PathBuf>,
     pub lock_timeout: Duration,
     pub verbosity: Verbosity,
+    /// Whether what commands print on stdout is coloured (`--color`, `NO_COLOR`, a terminal).
+    pub colour: bool,
 }
 
 impl From<&Cli> for Settings {
@@ -294,7 +414,15 @@ impl From<&Cli> for Settings {
         } else {
             Verbosity::Normal
         };
+        let colour = match cli.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+            }
+        };
         Self {
+            colour,
             config: cli.config.clone(),
             root: cli.root.clone(),
             templates: cli.templates.clone(),
@@ -307,11 +435,20 @@ impl From<&Cli> for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory as _;
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn scopes_name_real_commands() {
+        let cmd = command();
+        for (_, applies) in SCOPES {
+            for name in applies.concat() {
+                assert!(cmd.find_subcommand(name).is_some(), "{name}");
+            }
+        }
     }
 
     #[test]

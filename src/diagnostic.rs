@@ -63,6 +63,28 @@ impl Diagnostic {
         self
     }
 
+    /// The offending value in the description `root` (its key, for a problem with a key), as
+    /// JSON; none when the key path is not in it (a missing key).
+    pub fn value_in(&self, root: &serde_yaml::Value) -> Option<serde_json::Value> {
+        let mut value = root;
+        let mut key = None;
+        for segment in self.path.split('.').filter(|s| !s.is_empty()) {
+            let mut parts = segment.split('[');
+            let name = parts.next().unwrap_or_default();
+            if !name.is_empty() {
+                key = Some(name);
+                value = value.get(name)?;
+            }
+            for index in parts {
+                value = value.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+            }
+        }
+        if self.on_key {
+            return key.map(|k| serde_json::Value::String(k.to_string()));
+        }
+        serde_json::to_value(value).ok()
+    }
+
     /// Formats the diagnostic for a terminal, naming `file`.
     pub fn display<'a>(&'a self, file: &'a Path) -> impl fmt::Display + 'a {
         DisplayDiagnostic { diag: self, file }
@@ -76,9 +98,10 @@ struct DisplayDiagnostic<'a> {
 
 impl fmt::Display for DisplayDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::output::{paint, style};
         let d = self.diag;
-        writeln!(f, "error: {}", d.message)?;
-        write!(f, "  --> {}", self.file.display())?;
+        writeln!(f, "{} {}", paint(style::ERROR, "error:"), d.message)?;
+        write!(f, "  {} {}", paint(style::NOTE, "-->"), self.file.display())?;
         if let Some(pos) = d.position {
             write!(f, ":{}:{}", pos.line, pos.column)?;
         }
@@ -86,10 +109,10 @@ impl fmt::Display for DisplayDiagnostic<'_> {
             write!(f, " (`{}`)", d.path)?;
         }
         if let Some(note) = &d.note {
-            write!(f, "\n   = note: {note}")?;
+            write!(f, "\n   {} {note}", paint(style::NOTE, "= note:"))?;
         }
         if let Some(hint) = &d.hint {
-            write!(f, "\n   = help: {hint}")?;
+            write!(f, "\n   {} {hint}", paint(style::NOTE, "= help:"))?;
         }
         Ok(())
     }

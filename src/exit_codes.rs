@@ -21,6 +21,21 @@ pub enum ExitCode {
     Failure = 3,
 }
 
+impl ExitCode {
+    /// Every status, in order (for the man pages).
+    pub const ALL: [Self; 4] = [Self::Success, Self::Differs, Self::Invalid, Self::Failure];
+
+    /// What the status means, as the man pages say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Success => "Done; with `--check`, the disk matches the description.",
+            Self::Differs => "`render --check` found differences, `status` found a problem, or `reimage --wait` saw a node fail or not finish.",
+            Self::Invalid => "The description, a template, the command line or a target is invalid; nothing was changed.",
+            Self::Failure => "Something failed while working: a file, the lock, a daemon's config test, a reload, a daemon that is not running.",
+        }
+    }
+}
+
 /// What to print on stderr for the error that ended the run, and the exit status: the one
 /// place errors are mapped. A closed stdout (`pxectl status | head`) is no failure.
 pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
@@ -29,7 +44,7 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
     }
     if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
         return (
-            format!("{}error: {err:#}\n", invalid.report()),
+            format!("{}{} {err:#}\n", invalid.report(), error_label()),
             ExitCode::Invalid,
         );
     }
@@ -41,7 +56,7 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
             .map(String::as_str)
             .chain(["nothing was changed"])
         {
-            text.extend(["error: ", p, "\n"]);
+            text.extend([&error_label(), " ", p, "\n"]);
         }
         return (text, ExitCode::Invalid);
     }
@@ -54,7 +69,12 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
     } else {
         ExitCode::Failure
     };
-    (format!("error: {err:#}\n"), code)
+    (format!("{} {err:#}\n", error_label()), code)
+}
+
+/// `error:`, styled.
+fn error_label() -> String {
+    crate::output::paint(crate::output::style::ERROR, "error:")
 }
 
 impl From<ExitCode> for std::process::ExitCode {

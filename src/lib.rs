@@ -4,6 +4,7 @@ pub mod atomic;
 pub mod cli;
 pub mod cluster;
 pub mod cmd;
+pub mod complete;
 pub mod daemons;
 pub mod description;
 pub mod diagnostic;
@@ -14,6 +15,7 @@ pub mod lifecycle;
 pub mod loader;
 pub mod lock;
 pub mod mac;
+pub mod manual;
 pub mod output;
 pub mod plan;
 pub mod status;
@@ -33,6 +35,10 @@ use switch::{Destination, Only};
 /// Runs the command `cli` names; the caller prints any error and exits.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::from(cli);
+    // stderr is written through anstream, which drops the styles when colour is off there;
+    // stdout is given styles only when it is coloured (`Settings::colour`): stripping every
+    // byte of a large render's output would cost it time.
+    anstream::ColorChoice::write_global(cli.color.into());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let switch = |command, args, dest, only, wait| SwitchRequest {
@@ -46,7 +52,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => cmd::render(&settings, args, &mut out)?,
         Command::Apply(args) => cmd::apply(&settings, args, &mut out)?,
         Command::Reload(args) => cmd::reload(&settings, args, &mut out)?,
-        Command::Validate => cmd::validate(&settings, &mut out)?,
+        Command::Validate(a) => cmd::validate(&settings, a, &mut out)?,
         Command::Reimage(a) => {
             let wait = a.wait.then_some(a.timeout);
             let req = switch(
@@ -79,15 +85,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => cmd::status(&settings, a, &mut out)?,
         Command::Log(a) => cmd::log(&settings, a, &mut out)?,
         Command::Watch(a) => cmd::watch(&settings, a, &mut out)?,
-        Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut command, "pxectl", &mut out);
-            ExitCode::Success
-        }
-        Command::Man => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
-            ExitCode::Success
-        }
+        Command::Completions(a) => cmd::completions(a, &mut out)?,
+        Command::Man(a) => cmd::man(a, &mut out)?,
     };
     out.flush()?;
     Ok(code)

@@ -1,7 +1,5 @@
 //! The `pxectl` binary: parse the command line, run, print the final error, pick the exit status.
 
-use clap::Parser as _;
-
 use pxectl::cli::Cli;
 use pxectl::exit_codes::for_error;
 
@@ -11,8 +9,13 @@ use pxectl::exit_codes::for_error;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    match pxectl::complete::answer() {
+        Ok(true) => return std::process::ExitCode::SUCCESS,
+        Ok(false) => {}
+        Err(err) => err.exit(),
+    }
     pxectl::timing::start();
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let result = pxectl::run(&cli);
     // Freeing what the run built is part of its cost.
     pxectl::timing::phase("freed");
@@ -20,7 +23,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code.into(),
         Err(err) => {
             let (message, code) = for_error(&err);
-            eprint!("{message}");
+            anstream::eprint!("{message}");
             code.into()
         }
     }

@@ -4,6 +4,33 @@ use std::io::IsTerminal as _;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// The styles of what pxectl colours. Text is written with them always; the streams
+/// (anstream) drop them when colour is off (`--color`, `NO_COLOR`, not a terminal).
+pub mod style {
+    use anstyle::{AnsiColor, Style};
+
+    pub const ERROR: Style = AnsiColor::Red.on_default().bold();
+    pub const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+    /// Where a problem is, and the help and notes under it.
+    pub const NOTE: Style = AnsiColor::Cyan.on_default().bold();
+    /// A file written or a link created.
+    pub const NEW: Style = AnsiColor::Green.on_default();
+    /// A link re-pointed or a mode changed.
+    pub const CHANGED: Style = AnsiColor::Yellow.on_default();
+    /// Something removed.
+    pub const REMOVED: Style = AnsiColor::Red.on_default();
+}
+
+/// `text` in `style`.
+pub fn paint(style: anstyle::Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Prints `warning: <message>` on stderr.
+pub fn warn(message: &str) {
+    anstream::eprintln!("{} {message}", paint(style::WARNING, "warning:"));
+}
+
 /// How much to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {

@@ -45,10 +45,10 @@ fn every_example_description_validates_renders_and_is_then_up_to_date() {
     assert!(seen >= 1, "no example descriptions found");
 }
 
-/// The pxectl arguments of a command line that runs `/usr/local/bin/pxectl`.
+/// The pxectl arguments of a command line that runs `/usr/bin/pxectl`.
 fn pxectl_args(line: &str) -> Vec<String> {
     let at = line
-        .find("/usr/local/bin/pxectl")
+        .find("/usr/bin/pxectl")
         .unwrap_or_else(|| panic!("no pxectl in {line:?}"));
     line[at..]
         .split_whitespace()

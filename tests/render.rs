@@ -603,22 +603,6 @@ fn an_override_folder_loads_only_tera_files() {
 }
 
 #[test]
-fn completions_and_man_page_come_from_the_command_line_definition() {
-    let env = Env::example("portacluster");
-    env.run(&["completions", "bash"])
-        .expect(0)
-        .stdout_has("reimage")
-        .stdout_has("--lock-timeout");
-    env.run(&["completions", "zsh"])
-        .expect(0)
-        .stdout_has("boot-normal");
-    env.run(&["man"])
-        .expect(0)
-        .stdout_has(".TH pxectl")
-        .stdout_has("render");
-}
-
-#[test]
 fn render_journals_the_links_it_creates_and_prunes() {
     let env = rendered();
     let read = || -> Vec<serde_json::Value> {

@@ -2,13 +2,16 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::cli::{LogArgs, Settings};
 use crate::exit_codes::{ExitCode, UsageError};
 use crate::journal;
+use crate::lifecycle::follow::Follower;
 use crate::mac::MacAddr;
 use crate::targets;
 
@@ -47,38 +50,86 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
         );
     }
     let filter = !(sel.is_empty() || sel.all);
+    let shown = |e: &journal::Entry| {
+        let wanted = !filter
+            || names.contains(&e.node.to_ascii_lowercase())
+            || e.mac.parse().is_ok_and(|m: MacAddr| macs.contains(&m));
+        let recent = since.is_none_or(|since| {
+            humantime::parse_rfc3339_weak(&e.time).map_or(true, |t| t >= since)
+        });
+        wanted && recent
+    };
 
+    if args.follow {
+        follow(
+            &layout.state_dir.join(journal::FILE),
+            args.json,
+            &shown,
+            out,
+        )?;
+        return Ok(ExitCode::Success);
+    }
     let read = journal::read(&layout.state_dir)?;
     for line in &read.skipped {
         eprintln!("warning: journal line {line} is not an entry (an interrupted write?); skipped");
     }
-    for e in &read.entries {
-        if filter
-            && !names.contains(&e.node.to_ascii_lowercase())
-            && !e.mac.parse().is_ok_and(|m: MacAddr| macs.contains(&m))
-        {
-            continue;
-        }
-        if let Some(since) = since {
-            match humantime::parse_rfc3339_weak(&e.time) {
-                Ok(t) if t < since => continue,
-                _ => {}
-            }
-        }
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(e)?)?;
-        } else {
-            // The journal is a file anyone with write access to it could have edited.
-            let from = e.from.as_deref().unwrap_or("(no link)");
-            let to = e.to.as_deref().unwrap_or("(removed)");
-            let line = format!(
-                "{}  {}  {}  {}  {from} -> {to}",
-                e.time, e.user, e.command, e.node
-            );
-            writeln!(out, "{}", crate::output::escaped(&line))?;
-        }
+    for e in read.entries.iter().filter(|e| shown(e)) {
+        print_entry(e, args.json, out)?;
     }
     Ok(ExitCode::Success)
+}
+
+/// Prints the journal at `path` from its start, then each entry appended, until SIGINT or
+/// SIGTERM.
+fn follow(
+    path: &std::path::Path,
+    json: bool,
+    shown: &dyn Fn(&journal::Entry) -> bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install a signal handler")?;
+    }
+    let mut journal = Follower::new(path, true);
+    journal.begin()?;
+    while !stop.load(Ordering::Relaxed) {
+        let polled = journal.poll()?;
+        for line in &polled.lines {
+            match serde_json::from_slice::<journal::Entry>(line) {
+                Ok(e) if shown(&e) => print_entry(&e, json, out)?,
+                Ok(_) => {}
+                Err(_) => eprintln!(
+                    "warning: a journal line is not an entry (an interrupted write?); skipped"
+                ),
+            }
+        }
+        out.flush()?;
+        if !polled.more {
+            std::thread::sleep(POLL);
+        }
+    }
+    Ok(())
+}
+
+/// How often `log -f` looks for new entries.
+const POLL: Duration = Duration::from_millis(200);
+
+fn print_entry(e: &journal::Entry, json: bool, out: &mut dyn Write) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(e)?)?;
+    } else {
+        // The journal is a file anyone with write access to it could have edited.
+        let from = e.from.as_deref().unwrap_or("(no link)");
+        let to = e.to.as_deref().unwrap_or("(removed)");
+        let line = format!(
+            "{}  {}  {}  {}  {from} -> {to}",
+            e.time, e.user, e.command, e.node
+        );
+        writeln!(out, "{}", crate::output::escaped(&line))?;
+    }
+    Ok(())
 }
 
 /// `2h` (back from now) or an RFC 3339 time.

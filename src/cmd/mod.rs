@@ -1,14 +1,18 @@
 //! One module per subcommand: each turns its arguments into a request, calls the domain
 //! modules and prints.
 
+mod completions;
 mod log;
+mod man;
 mod render;
 mod status;
 mod switch;
 mod validate;
 mod watch;
 
+pub use completions::completions;
 pub use log::log;
+pub use man::man;
 pub use render::{apply, reload, render};
 pub use status::status;
 pub use switch::{switch, SwitchRequest};

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::cli::{ApplyArgs, DaemonName, ReloadArgs, RenderArgs, Settings};
 use crate::cluster::Cluster;
 use crate::daemons::{self, Action, Need, Outcome, Reach, Reloads, Verified};
-use crate::exit_codes::ExitCode;
+use crate::exit_codes::{ExitCode, UsageError};
 use crate::layout::Layout;
 use crate::lock;
 use crate::output::{self, plural, progress_bar, Verbosity};
@@ -40,12 +40,27 @@ fn run(
     let plan = loaded.plan(settings)?;
     let verbosity = settings.verbosity;
 
+    if args.json && !(args.check || args.dry_run) {
+        return Err(UsageError(
+            "`--json` reports what would change: give it with `--check` or `--dry-run`".into(),
+        )
+        .into());
+    }
     if args.check || args.dry_run {
         let cmp = tree::compare(&plan, layout, false, args.prune)?;
         if !args.check {
-            verify(cluster, layout, &cmp, args.no_verify, settings, out)?;
+            // In JSON the verdicts are not printed: a refusal is still the error.
+            let verdicts: &mut dyn Write = if args.json { &mut std::io::sink() } else { out };
+            verify(cluster, layout, &cmp, args.no_verify, settings, verdicts)?;
         }
-        report(cluster, &cmp, args.diff, verbosity, out)?;
+        if args.json {
+            let needs = match reload {
+                Some(_) if !args.check => daemons::needed(&cmp.changes),
+                _ => Vec::new(),
+            };
+            return print_json(cluster, &cmp, &needs, args.check, out);
+        }
+        report(cluster, &cmp, args.diff, settings, out)?;
         if args.check {
             return check_summary(&cmp, settings, out);
         }
@@ -79,7 +94,7 @@ fn run(
     }
     verify(cluster, layout, &cmp, args.no_verify, settings, out)?;
     crate::timing::phase("verify");
-    report(cluster, &cmp, args.diff, verbosity, out)?;
+    report(cluster, &cmp, args.diff, settings, out)?;
     let bar = progress_bar(cmp.changes.len(), verbosity, "rendering");
     let done = tree::apply(&cmp, &bar)?;
     crate::timing::phase("apply");
@@ -136,19 +151,19 @@ fn verify(
                     writeln!(out, "verify {path} (`{how}`: ok)")?;
                 }
             }
-            Verified::Skipped => eprintln!(
-                "warning: `{path}` was not tested with {} (`--no-verify`)",
+            Verified::Skipped => output::warn(&format!(
+                "`{path}` was not tested with {} (`--no-verify`)",
                 daemon.name
-            ),
-            Verified::NoPermission(why) => eprintln!(
-                "warning: `{path}` was not fully tested: nginx -t, run as this user, cannot open the files it names ({}); run as root to test it all",
+            )),
+            Verified::NoPermission(why) => output::warn(&format!(
+                "`{path}` was not fully tested: nginx -t, run as this user, cannot open the files it names ({}); run as root to test it all",
                 why.lines().find(|l| l.contains("Permission denied")).unwrap_or_default().trim()
-            ),
-            Verified::NotInstalled => eprintln!(
-                "warning: `{path}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
+            )),
+            Verified::NotInstalled => output::warn(&format!(
+                "`{path}` was not tested: `{}` is not installed here (set `daemons.{}.binary`)",
                 daemon.binary,
                 daemon.name
-            ),
+            )),
         }
     }
     Ok(())
@@ -234,38 +249,114 @@ fn report(
     cluster: &Cluster,
     cmp: &Comparison,
     diff: bool,
-    verbosity: Verbosity,
+    settings: &Settings,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let verbosity = settings.verbosity;
     for change in &cmp.changes {
         if verbosity > Verbosity::Quiet {
-            writeln!(out, "{}", describe(change))?;
+            writeln!(out, "{}", describe(change).line(settings.colour))?;
         }
         if diff {
             write_diff(change, out)?;
         }
     }
-    for (link, node) in cmp.nodes.iter().zip(cluster.nodes.iter().map(|n| &n.name)) {
-        let path = output::path(&link.path);
-        match &link.state {
-            LinkState::Switched(target) => {
-                if verbosity == Verbosity::Verbose {
-                    writeln!(out, "keep   {path} -> {target} (node `{node}` was switched; render never undoes a switch)")?;
-                }
+    if verbosity == Verbosity::Verbose {
+        for (link, node) in cmp.nodes.iter().zip(cluster.nodes.iter().map(|n| &n.name)) {
+            if let LinkState::Switched(target) = &link.state {
+                let path = output::path(&link.path);
+                writeln!(out, "keep   {path} -> {target} (node `{node}` was switched; render never undoes a switch)")?;
             }
-            LinkState::Escapes(target) => eprintln!(
-                "warning: `{path}` (node `{node}`) points outside pxelinux.cfg/ (dnsmasq would follow it): `{}`; `pxectl boot-normal {node}` replaces it",
+        }
+    }
+    for problem in problems(cluster, cmp) {
+        output::warn(&problem.message);
+    }
+    Ok(())
+}
+
+/// `render --check --json`, `render --dry-run --json`, `apply --dry-run --json`: each change,
+/// each problem, each reload it would need (docs/cli.md); exit 1 when `--check` finds the disk
+/// differs.
+fn print_json(
+    cluster: &Cluster,
+    cmp: &Comparison,
+    needs: &[Need],
+    check: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    #[derive(serde::Serialize)]
+    struct Reload {
+        action: &'static str,
+        daemon: &'static str,
+        why: Option<&'static str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Report {
+        changes: Vec<Shown>,
+        problems: Vec<Problem>,
+        reloads: Vec<Reload>,
+        unchanged_files: usize,
+        unchanged_links: usize,
+        differs: bool,
+    }
+    let report = Report {
+        changes: cmp.changes.iter().map(describe).collect(),
+        problems: problems(cluster, cmp),
+        reloads: needs
+            .iter()
+            .map(|n| Reload {
+                action: n.action.verb(),
+                daemon: n.daemon,
+                why: n.why,
+            })
+            .collect(),
+        unchanged_files: cmp.unchanged_files,
+        unchanged_links: cmp.unchanged_links,
+        differs: cmp.differs(),
+    };
+    writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    Ok(if check && cmp.differs() {
+        ExitCode::Differs
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// Something render reports and leaves alone: where, and what is wrong with how to fix it.
+#[derive(Debug, serde::Serialize)]
+struct Problem {
+    path: String,
+    message: String,
+}
+
+/// Every problem of the comparison render leaves alone: hostile or undescribed node links,
+/// what stands where a file or link belongs, orphans and leftovers.
+fn problems(cluster: &Cluster, cmp: &Comparison) -> Vec<Problem> {
+    let mut found = Vec::new();
+    let mut add = |path: &std::path::Path, message: String| {
+        found.push(Problem {
+            path: output::path(path),
+            message,
+        });
+    };
+    for (link, node) in cmp.nodes.iter().zip(cluster.nodes.iter().map(|n| &n.name)) {
+        let (at, path) = (&link.path, output::path(&link.path));
+        match &link.state {
+            LinkState::Escapes(target) => add(at, format!(
+                "`{path}` (node `{node}`) points outside pxelinux.cfg/ (dnsmasq would follow it): `{}`; `pxectl boot-normal {node}` replaces it",
                 output::path(target)
-            ),
-            LinkState::Undescribed(target) => eprintln!(
-                "warning: `{path}` (node `{node}`) points at a profile that is not described: `{}`; `pxectl boot-normal {node}` replaces it",
+            )),
+            LinkState::Undescribed(target) => add(at, format!(
+                "`{path}` (node `{node}`) points at a profile that is not described: `{}`; `pxectl boot-normal {node}` replaces it",
                 output::escaped(target)
-            ),
-            LinkState::NotALink(entry) => eprintln!(
-                "warning: `{path}` is {} where the link of node `{node}` belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)",
+            )),
+            LinkState::NotALink(entry) => add(at, format!(
+                "`{path}` is {} where the link of node `{node}` belongs; `pxectl boot-normal` on the node replaces it (a folder is moved aside)",
                 entry.describe()
-            ),
-            LinkState::Planned
+            )),
+            LinkState::Switched(_)
+            | LinkState::Planned
             | LinkState::Missing
             | LinkState::Dangling(_)
             | LinkState::Mixed => {}
@@ -273,68 +364,109 @@ fn report(
     }
     for finding in &cmp.findings {
         match finding {
-            Finding::Blocked { path, entry } => eprintln!(
-                "warning: `{}` is {} where a link belongs; move it away so render can create the link",
+            Finding::Blocked { path, entry } => add(path, format!(
+                "`{}` is {} where a link belongs; move it away so render can create the link",
                 output::path(path),
                 entry.describe()
-            ),
-            Finding::NotAFile { path, entry, .. } => eprintln!(
-                "warning: `{}` is {}, not a file; move it away so pxectl can write its file there",
+            )),
+            Finding::NotAFile { path, entry, .. } => add(path, format!(
+                "`{}` is {}, not a file; move it away so pxectl can write its file there",
                 output::path(path),
                 entry.describe()
-            ),
-            Finding::Orphan { path, entry: tree::Entry::Link(_), .. } => eprintln!(
-                "warning: `{}` is a link for a MAC that no node has; `pxectl render --prune` removes it",
+            )),
+            Finding::Orphan { path, entry: tree::Entry::Link(_), .. } => add(path, format!(
+                "`{}` is a link for a MAC that no node has; `pxectl render --prune` removes it",
                 output::path(path)
-            ),
-            Finding::Orphan { path, entry, .. } => eprintln!(
-                "warning: `{}` is {}, named like the link of a MAC that no node has; remove it by hand",
+            )),
+            Finding::Orphan { path, entry, .. } => add(path, format!(
+                "`{}` is {}, named like the link of a MAC that no node has; remove it by hand",
                 output::path(path),
                 entry.describe()
-            ),
-            Finding::Leftover { path } => eprintln!(
-                "warning: `{}` is a profile file pxectl wrote that is no longer described; `pxectl render --prune` removes it",
+            )),
+            Finding::Leftover { path } => add(path, format!(
+                "`{}` is a profile file pxectl wrote that is no longer described; `pxectl render --prune` removes it",
                 output::path(path)
-            ),
+            )),
         }
     }
-    Ok(())
+    found
 }
 
-fn describe(change: &Change) -> String {
+/// One change as reported: `write  <path> (new)`, `link   <path> -> <target>`.
+#[derive(Debug, serde::Serialize)]
+struct Shown {
+    /// `write`, `chmod`, `link`, `relink` or `prune`.
+    action: &'static str,
+    path: String,
+    /// The link's new target (`link`, `relink`).
+    target: Option<String>,
+    /// What the line says in parentheses: why, or what was there.
+    detail: Option<String>,
+}
+
+impl Shown {
+    /// The line of the text output, its action coloured when `colour`.
+    fn line(&self, colour: bool) -> String {
+        let style = match self.action {
+            "write" | "link" => output::style::NEW,
+            "prune" => output::style::REMOVED,
+            _ => output::style::CHANGED,
+        };
+        let pad = 6usize.saturating_sub(self.action.len());
+        let mut line = if colour {
+            output::paint(style, self.action)
+        } else {
+            self.action.to_string()
+        };
+        let _ = write!(line, "{:pad$} {}", "", self.path);
+        if let Some(target) = &self.target {
+            let _ = write!(line, " -> {target}");
+        }
+        if let Some(detail) = &self.detail {
+            let _ = write!(line, " ({detail})");
+        }
+        line
+    }
+}
+
+fn describe(change: &Change) -> Shown {
+    let shown = |action, path: &std::path::Path, target: Option<&String>, detail: String| Shown {
+        action,
+        path: output::path(path),
+        target: target.cloned(),
+        detail: Some(detail),
+    };
     match change {
         Change::WriteFile { path, old, .. } => {
             let why = match old {
                 Old::Nothing => "new",
                 Old::File { .. } | Old::Link(_) => "changed",
             };
-            format!("write  {} ({why})", output::path(path))
+            shown("write", path, None, why.into())
         }
         Change::SetMode {
             path, mode, old, ..
-        } => format!("chmod  {} ({old:o} -> {mode:o})", output::path(path)),
+        } => shown("chmod", path, None, format!("{old:o} -> {mode:o}")),
         Change::RemoveFile { path } => {
-            format!(
-                "prune  {} (a profile no longer described)",
-                output::path(path)
-            )
+            shown("prune", path, None, "a profile no longer described".into())
         }
-        Change::CreateLink { path, target, .. } => {
-            format!("link   {} -> {target}", output::path(path))
-        }
+        Change::CreateLink { path, target, .. } => Shown {
+            detail: None,
+            ..shown("link", path, Some(target), String::new())
+        },
         Change::ReplaceLink {
             path, target, old, ..
-        } => {
-            format!(
-                "relink {} -> {target} (was {})",
-                output::path(path),
-                old.describe()
-            )
-        }
-        Change::RemoveLink { path, old, .. } => format!(
-            "prune  {} (was a link to `{}`)",
-            output::path(path),
-            output::path(old)
+        } => shown(
+            "relink",
+            path,
+            Some(target),
+            format!("was {}", old.describe()),
+        ),
+        Change::RemoveLink { path, old, .. } => shown(
+            "prune",
+            path,
+            None,
+            format!("was a link to `{}`", output::path(old)),
         ),
     }
 }

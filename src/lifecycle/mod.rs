@@ -4,7 +4,7 @@
 
 mod act;
 mod callback;
-mod follow;
+pub(crate) mod follow;
 mod wait;
 mod watch;
 
