@@ -22,6 +22,9 @@ pub struct Cluster {
     pub reservations: Vec<Host>,
     pub nodes: Vec<Node>,
     pub loaders: Loaders,
+    /// Extra kernel arguments by the group or node that sets them (`append:`); a node's
+    /// `variant` names its entry. Every profile is also rendered with each of them.
+    pub variants: BTreeMap<String, String>,
     pub daemons: Daemons,
     pub lifecycle: Lifecycle,
 }
@@ -204,6 +207,22 @@ pub struct Profile {
     pub prompt: bool,
 }
 
+impl Profile {
+    /// This profile with `extra` appended to its kernel arguments (a local-disk profile has
+    /// none and is unchanged).
+    #[must_use]
+    pub fn with_append(&self, extra: &str) -> Self {
+        let mut p = self.clone();
+        if let Boot::Linux { append, .. } = &mut p.boot {
+            *append = Some(match append.take() {
+                Some(a) => format!("{a} {extra}"),
+                None => extra.to_string(),
+            });
+        }
+        p
+    }
+}
+
 /// What a profile boots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Boot {
@@ -326,6 +345,9 @@ pub struct Node {
     pub normal_profile: String,
     /// Its loader and Secure Boot setting (its own, else its group's, else `loaders`').
     pub choice: Choice,
+    /// The key in [`Cluster::variants`] of its extra kernel arguments (its own `append`, named
+    /// after it, else its group's, named after the group); none without.
+    pub variant: Option<String>,
 }
 
 #[cfg(test)]

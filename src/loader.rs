@@ -200,20 +200,22 @@ impl Loader {
         }
     }
 
-    /// The file name of `profile`'s rendering in the folder.
-    pub fn file(self, profile: &str) -> String {
+    /// The file name of a profile's rendering in the folder: `stem` is the profile's name,
+    /// or [`stem`]'s name of its rendering with extra kernel arguments.
+    pub fn file(self, stem: &str) -> String {
         match self.suffix() {
-            "" => profile.to_string(),
-            s => format!("{profile}{s}"),
+            "" => stem.to_string(),
+            s => format!("{stem}{s}"),
         }
     }
 
-    /// The profile a file name in the folder is the rendering of, if it is named like one.
+    /// The profile a file name in the folder is a rendering of, if it is named like one.
     pub fn profile_of(self, file: &str) -> Option<&str> {
-        match self.suffix() {
+        let stem = match self.suffix() {
             "" => Some(file),
-            s => file.strip_suffix(s).filter(|p| !p.is_empty()),
-        }
+            s => file.strip_suffix(s),
+        }?;
+        Some(stem.split_once('@').map_or(stem, |(p, _)| p)).filter(|p| !p.is_empty())
     }
 
     fn suffix(self) -> &'static str {
@@ -245,6 +247,16 @@ impl Loader {
         file == self.default_entry()
             || self.dispatcher() == Some(file.as_str())
             || self.parse_entry(&file).is_some()
+    }
+}
+
+/// The name (before the loader's suffix) of `profile` rendered with the extra kernel arguments
+/// of `variant` (a group or node, see `Cluster::variants`): `installer@rack1`; profile names
+/// have no `@`.
+pub fn stem(profile: &str, variant: Option<&str>) -> String {
+    match variant {
+        None => profile.to_string(),
+        Some(v) => format!("{profile}@{v}"),
     }
 }
 
@@ -318,6 +330,19 @@ mod tests {
         assert_eq!(Loader::Grub.profile_of("installer"), None);
         assert_eq!(Loader::Ipxe.profile_of(".ipxe"), None);
         assert_eq!(Loader::Pxelinux.profile_of("installer"), Some("installer"));
+        assert_eq!(
+            Loader::Grub.file(&stem("installer", Some("rack1"))),
+            "installer@rack1.cfg"
+        );
+        assert_eq!(
+            Loader::Grub.profile_of("installer@rack1.cfg"),
+            Some("installer")
+        );
+        assert_eq!(
+            Loader::Pxelinux.profile_of("installer@n3"),
+            Some("installer")
+        );
+        assert_eq!(Loader::Pxelinux.profile_of("@n3"), None);
         assert!(Loader::Grub.reserved("grub"));
         assert!(Loader::Ipxe.reserved("boot"));
         assert!(Loader::Ipxe.reserved("52-54-00-12-00-01"));

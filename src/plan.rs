@@ -45,7 +45,12 @@ pub enum LinkRole {
     Managed,
     /// The operator does, once it exists: render only creates it, pointing at the node's
     /// normal profile, and never undoes a switch.
-    Node { name: String, mac: MacAddr },
+    Node {
+        name: String,
+        mac: MacAddr,
+        /// Whose extra kernel arguments its profiles are rendered with ([`Cluster::variants`]).
+        variant: Option<String>,
+    },
 }
 
 /// A symlink that should exist.
@@ -98,6 +103,18 @@ fn profile_files(
                 templates::profile_template(loader),
                 &templates::profile_context(name, profile, loader, tftp_url),
             )?);
+            for (variant, extra) in &cluster.variants {
+                files.push(file(
+                    loader.file(&crate::loader::stem(name, Some(variant))),
+                    templates::profile_template(loader),
+                    &templates::profile_context(
+                        name,
+                        &profile.with_append(extra),
+                        loader,
+                        tftp_url,
+                    ),
+                )?);
+            }
         }
         if let (Some(name), Some(template)) =
             (loader.dispatcher(), templates::dispatcher_template(loader))
@@ -180,6 +197,7 @@ fn links(cluster: &Cluster, dirs: &[(Loader, PathBuf)]) -> Vec<LinkPlan> {
             role: LinkRole::Node {
                 name: n.name.clone(),
                 mac: n.mac,
+                variant: n.variant.clone(),
             },
             loader: *loader,
         }));

@@ -12,7 +12,7 @@ use crate::cluster::{Cluster, Node};
 use crate::exit_codes::UsageError;
 use crate::journal;
 use crate::layout::Layout;
-use crate::loader::Loader;
+use crate::loader::{stem, Loader};
 use crate::tree::{self, Entry, Found, LinkState};
 
 /// Prefix of the name a folder found where a link belongs is moved to.
@@ -69,8 +69,8 @@ pub enum Only {
 #[derive(Debug, Clone)]
 pub struct Step<'a> {
     pub node: &'a Node,
-    /// Its entries on this machine, one per loader in use, each with what is there now.
-    pub entries: Vec<(Loader, PathBuf, LinkState)>,
+    /// Its entries on this machine, one per loader in use.
+    pub entries: Vec<StepEntry>,
     /// What is there now, the entries judged together ([`LinkState::of_node`]).
     pub state: LinkState,
     /// When the first entry was last switched (its own mtime).
@@ -79,10 +79,25 @@ pub struct Step<'a> {
     pub to: String,
 }
 
+/// One of a node's entries in a switch.
+#[derive(Debug, Clone)]
+pub struct StepEntry {
+    pub loader: Loader,
+    /// The link on this machine.
+    pub path: PathBuf,
+    /// What is there now, judged.
+    pub state: LinkState,
+    /// The target it should have: the profile switched to, rendered with the node's extra
+    /// kernel arguments, in the loader's naming.
+    pub target: String,
+    /// Whether it has it already.
+    pub there: bool,
+}
+
 impl Step<'_> {
     /// Whether every entry already points where it should (and so is not touched).
     pub fn already(&self) -> bool {
-        self.state.profile(&self.node.normal_profile) == Some(self.to.as_str())
+        self.entries.iter().all(|e| e.there)
     }
 
     /// What the link points at now, as the output and journal show it.
@@ -119,7 +134,8 @@ pub fn plan<'a>(
         .into_iter()
         .map(|(node, to)| {
             let mut since = None;
-            let entries: Vec<(Loader, PathBuf, LinkState)> = folders
+            let stem = stem(&to, node.variant.as_deref());
+            let entries: Vec<StepEntry> = folders
                 .iter()
                 .map(|(loader, dir, listing)| {
                     let name = loader.entry(node.mac);
@@ -127,24 +143,27 @@ pub fn plan<'a>(
                     if since.is_none() {
                         since = found.and_then(|f| f.since);
                     }
-                    let present = |p: &str| {
-                        listing
-                            .get(&loader.file(p))
-                            .is_some_and(|f| f.entry == Entry::File)
-                    };
-                    let state = LinkState::of(
-                        found.map(|f| &f.entry),
-                        *loader,
-                        &node.normal_profile,
-                        described,
-                        present,
-                    );
-                    (*loader, dir.join(name), state)
+                    let present =
+                        |file: &str| listing.get(file).is_some_and(|f| f.entry == Entry::File);
+                    let target = loader.file(&stem);
+                    StepEntry {
+                        loader: *loader,
+                        path: dir.join(name),
+                        state: LinkState::of(
+                            found.map(|f| &f.entry),
+                            *loader,
+                            &node.normal_profile,
+                            described,
+                            present,
+                        ),
+                        there: found.is_some_and(|f| f.entry == Entry::Link(target.clone().into())),
+                        target,
+                    }
                 })
                 .collect();
             Step {
                 node,
-                state: LinkState::of_node(entries.iter().map(|e| &e.2), &node.normal_profile),
+                state: LinkState::of_node(entries.iter().map(|e| &e.state), &node.normal_profile),
                 entries,
                 since,
                 to,
@@ -165,7 +184,7 @@ pub fn current(cluster: &Cluster, layout: &Layout, node: &Node) -> Result<LinkSt
             loader,
             &node.normal_profile,
             |p| cluster.profiles.contains_key(p),
-            |p| tree::is_file(&dir.join(loader.file(p))),
+            |file| tree::is_file(&dir.join(file)),
         ));
     }
     Ok(LinkState::of_node(&states, &node.normal_profile))
@@ -220,11 +239,9 @@ pub fn apply(
     let mut dirs: Vec<(PathBuf, atomic::Dir)> = Vec::new();
     for (i, step) in todo.iter().enumerate() {
         let mut displaced = None;
-        for (loader, path, state) in &step.entries {
-            if state.profile(&step.node.normal_profile) == Some(step.to.as_str()) {
-                continue;
-            }
-            if *state == LinkState::NotALink(Entry::Dir) {
+        for entry in step.entries.iter().filter(|e| !e.there) {
+            let path = &entry.path;
+            if entry.state == LinkState::NotALink(Entry::Dir) {
                 displaced = Some(displace(path)?);
             }
             let folder = path.parent().unwrap_or(Path::new("/"));
@@ -236,7 +253,7 @@ pub fn apply(
             };
             dirs[k]
                 .1
-                .replace_link(atomic::file_name(path)?, &loader.file(&step.to))?;
+                .replace_link(atomic::file_name(path)?, &entry.target)?;
         }
         let from = step.from();
         journal.record(

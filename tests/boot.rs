@@ -48,7 +48,7 @@ fn description(loaders: &str, local_disk: bool) -> String {
 /// and dummy kernels and initrds (small enough for one TFTP packet).
 fn lab(description: &str, loaders: &[(&str, &str)]) -> (Env, BootLab) {
     let env = Env::new("");
-    let lab = BootLab::start(&env, description, &[]);
+    let lab = BootLab::start(&env, description);
     for (from, to) in loaders {
         lab.install(from, to);
     }

@@ -190,7 +190,7 @@ error: profile `nope` is not described
   --> cluster.yaml:26:72 (`nodes[3].normal_profile`)
    = help: use one of `install`, `local`, or add it under `profiles:`
 
-error: unknown field `macc`, expected one of `name`, `mac`, `ip`, `groups`, `normal_profile`, `loader`, `secure_boot`
+error: unknown field `macc`, expected one of `name`, `mac`, `ip`, `groups`, `normal_profile`, `loader`, `secure_boot`, `append`
   --> cluster.yaml:27:16 (`nodes[4]`)
    = help: check the spelling; docs/configuration.md lists every key
 

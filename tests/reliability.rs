@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pxectl::loader::Loader;
+use pxectl::mac::MacAddr;
+
 use common::{synthetic, Env};
 
 const PROFILES: [&str; 3] = ["local", "install", "rescue"];
@@ -30,15 +33,21 @@ fn random() -> u64 {
         .finish()
 }
 
-/// Every node of a synthetic cluster of `n` has a link to a described profile; returns how
-/// many pxectl temporaries are in the folder.
+/// Every node of a synthetic cluster of `n` has a link to a described profile in the folder
+/// of `loader` under the TFTP root `pxe`; returns how many pxectl temporaries are there.
 #[track_caller]
-fn assert_links_valid(dir: &Path, n: usize) -> usize {
+fn assert_entries_valid(pxe: &Path, loader: Loader, n: usize) -> usize {
+    let dir = pxe.join(loader.dir());
     for i in 0..n {
-        let name = synthetic::link_name(i);
+        let mac = MacAddr::from_pxelinux_name(&synthetic::link_name(i)).unwrap();
+        let name = loader.entry(mac);
         let target = fs::read_link(dir.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let target = target.to_str().unwrap();
-        assert!(PROFILES.contains(&target), "{name} -> {target}");
+        assert!(
+            PROFILES.iter().any(|p| loader.file(p) == target),
+            "{name} -> {target}"
+        );
+        assert!(dir.join(target).is_file(), "{name} -> {target}, not a file");
     }
     fs::read_dir(dir)
         .unwrap()
@@ -50,6 +59,12 @@ fn assert_links_valid(dir: &Path, n: usize) -> usize {
                 .is_some_and(pxectl::atomic::is_temp)
         })
         .count()
+}
+
+/// [`assert_entries_valid`] for pxelinux.
+#[track_caller]
+fn assert_links_valid(pxe: &Path, n: usize) -> usize {
+    assert_entries_valid(pxe, Loader::Pxelinux, n)
 }
 
 #[track_caller]
@@ -77,7 +92,7 @@ fn a_large_cluster_renders_every_link_once() {
         .expect(0)
         .stdout_has("removed 1 temporary file left by an interrupted run")
         .stdout_has(&format!("{} links created", n + 1));
-    assert_eq!(assert_links_valid(&dir, n), 0);
+    assert_eq!(assert_links_valid(&env.at("/srv/public/pxe"), n), 0);
     for i in 0..n {
         assert_eq!(
             fs::read_link(dir.join(synthetic::link_name(i))).unwrap(),
@@ -121,18 +136,24 @@ fn sixteen_concurrent_writers_leave_a_valid_tree() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let temps = assert_links_valid(&env.pxe(""), n);
+    let temps = assert_links_valid(&env.at("/srv/public/pxe"), n);
     assert_eq!(temps, 0, "temporaries left behind");
     assert!(assert_journal_parses(&env) > 0);
     env.run(&["status"]).expect(0);
 }
 
 #[test]
-fn sigkill_during_reimage_all_never_leaves_a_node_without_a_valid_link() {
+fn sigkill_during_reimage_all_never_leaves_an_entry_of_any_loader_invalid() {
     let n = 10_000;
-    let env = Env::new(&synthetic::description(n));
+    // Every node has three entries: pxelinux's, GRUB's and iPXE's.
+    let loaders = [Loader::Pxelinux, Loader::Grub, Loader::Ipxe];
+    let text = synthetic::description(n).replace(
+        "nodes:\n",
+        "loaders: {clients: [bios, efi-x64, http-x64]}\nnodes:\n",
+    );
+    let env = Env::new(&text);
     env.run(&["-q", "render"]).expect(0);
-    let dir = env.pxe("");
+    let pxe = &env.at("/srv/public/pxe");
     let mut kills_mid_run = 0;
     for round in 0..8 {
         let command = if round % 2 == 0 {
@@ -149,23 +170,30 @@ fn sigkill_during_reimage_all_never_leaves_a_node_without_a_valid_link() {
         );
         child.wait().unwrap();
         kills_mid_run += usize::from(!finished);
-        assert_links_valid(&dir, n);
+        for loader in loaders {
+            assert_entries_valid(pxe, loader, n);
+        }
         assert_journal_parses(&env);
     }
     assert!(kills_mid_run > 0, "no kill landed while pxectl ran");
-    // The next run cleans up whatever the kills left and finishes the job.
+    // The next run cleans up whatever the kills left and finishes the job: no node is left
+    // with entries that disagree.
     env.run(&["-q", "boot-normal", "--all"]).expect(0);
-    assert_eq!(
-        assert_links_valid(&dir, n),
-        0,
-        "temporaries left after a full run"
-    );
-    for i in (0..n).step_by(997) {
+    for loader in loaders {
         assert_eq!(
-            fs::read_link(dir.join(synthetic::link_name(i))).unwrap(),
-            Path::new("local")
+            assert_entries_valid(pxe, loader, n),
+            0,
+            "temporaries left after a full run"
         );
     }
+    for i in (0..n).step_by(997) {
+        let mac = MacAddr::from_pxelinux_name(&synthetic::link_name(i)).unwrap();
+        for loader in loaders {
+            let link = pxe.join(loader.dir()).join(loader.entry(mac));
+            assert_eq!(fs::read_link(link).unwrap(), Path::new(&loader.file("local")));
+        }
+    }
+    env.run(&["-q", "status"]).expect(0);
 }
 
 /// Reads `link` through in a loop until `stop`; returns how many reads found nothing.

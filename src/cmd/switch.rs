@@ -162,13 +162,13 @@ fn kept_note(kept: usize, only: Only) -> String {
 fn warn_missing_profiles(steps: &[Step<'_>]) {
     let mut seen = std::collections::BTreeSet::new();
     for step in steps.iter().filter(|s| !s.already()) {
-        for (loader, path, _) in &step.entries {
-            let file = loader.file(&step.to);
-            let exists = || crate::tree::is_file(&path.with_file_name(&file));
-            if seen.insert((*loader, step.to.as_str())) && !exists() {
+        for e in &step.entries {
+            let exists = || crate::tree::is_file(&e.path.with_file_name(&e.target));
+            if seen.insert((e.loader, e.target.as_str())) && !exists() {
                 eprintln!(
-                    "warning: `{}/{file}` does not exist yet, so switched nodes would not boot; run `pxectl render`",
-                    loader.dir()
+                    "warning: `{}/{}` does not exist yet, so switched nodes would not boot; run `pxectl render`",
+                    e.loader.dir(),
+                    e.target
                 );
             }
         }

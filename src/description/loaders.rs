@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::model::{RawDescription, RawNode};
 use super::validate::{
-    check_group, check_profile_name, fail, path_char, shown, At, Check, Validator,
+    check_group, check_line, check_profile_name, fail, path_char, shown, At, Check, Validator,
 };
 use crate::cluster::{Boot, Loaders, Paths, Profile};
 use crate::diagnostic::Diagnostic;
@@ -85,7 +85,12 @@ pub(super) struct Group<'a> {
     loader: Option<Forced>,
     secure_boot: Option<bool>,
     normal_profile: Option<&'a str>,
+    append: Option<&'a str>,
 }
+
+/// A node's extra kernel arguments: the name of their renderings (the node's or the group's
+/// that sets them), the arguments, and where they are set.
+pub(super) type Extra<'a> = (&'a str, &'a str, String);
 
 pub(super) type Groups<'a> = BTreeMap<&'a str, Group<'a>>;
 
@@ -224,6 +229,10 @@ impl Validator {
                 .normal_profile
                 .as_deref()
                 .filter(|p| self.profile_ref(raw, &format!("{base}.normal_profile"), p));
+            let append = g
+                .append
+                .as_deref()
+                .filter(|a| self.check(format!("{base}.append"), "append", a, check_line));
             if let (Some(loader), Some(secure_boot)) = (loader, g.secure_boot) {
                 let own = Use {
                     choice: Choice {
@@ -241,14 +250,15 @@ impl Validator {
                     loader,
                     secure_boot: g.secure_boot,
                     normal_profile,
+                    append,
                 },
             );
         }
         out
     }
 
-    /// Node `i`'s choice and normal profile (its own, else its groups', else the default), or
-    /// `None` when a value is bad or two of its groups disagree.
+    /// Node `i`'s choice, normal profile and extra kernel arguments (its own, else its
+    /// groups', else the default), or `None` when a value is bad or two of its groups disagree.
     pub(super) fn choice<'a>(
         &mut self,
         i: usize,
@@ -256,7 +266,7 @@ impl Validator {
         raw: &'a RawDescription,
         groups: &Groups<'a>,
         default: Choice,
-    ) -> Option<(Use<'a>, &'a str)> {
+    ) -> Option<(Use<'a>, &'a str, Option<Extra<'a>>)> {
         let mut ok = true;
         let own_loader = match &n.loader {
             Some(l) => {
@@ -318,6 +328,25 @@ impl Validator {
                 })
                 .map_or(raw.roles.normal.as_str(), |(p, _)| p),
         };
+        let extra = match &n.append {
+            Some(a) => {
+                let path = At::Item("nodes", i, "append");
+                ok &= self.check(path.clone(), "append", a, check_line);
+                Some((n.name.as_str(), a.as_str(), path.to_string()))
+            }
+            None => self
+                .groups_value(i, n, groups, "append", |g| g.append, str::to_string)
+                .unwrap_or_else(|| {
+                    ok = false;
+                    None
+                })
+                .map(|(a, at)| {
+                    let Origin::Group(g) = at else {
+                        unreachable!("a group's value")
+                    };
+                    (g, a, at.path("append"))
+                }),
+        };
         let (loader, loader_at) = loader.unwrap_or((default.loader, Origin::Loaders));
         let (secure_boot, secure_boot_at) =
             secure_boot.unwrap_or((default.secure_boot, Origin::Loaders));
@@ -331,6 +360,7 @@ impl Validator {
                 secure_boot_at,
             },
             normal,
+            extra,
         ))
     }
 
@@ -496,11 +526,6 @@ impl Validator {
             ("append", append.as_ref()),
         ];
         let tftp: Vec<Loader> = in_use.iter().copied().filter(|l| l.tftp_only()).collect();
-        let scripted: Vec<Loader> = in_use
-            .iter()
-            .copied()
-            .filter(|l| matches!(l, Loader::Grub | Loader::Ipxe))
-            .collect();
         for (field, value) in fields {
             let Some(value) = value else { continue };
             if field != "append" && is_url(value) && !tftp.is_empty() {
@@ -517,35 +542,53 @@ impl Validator {
                     .hint("put the file in the TFTP root and give its path, like `/vmlinuz`, or boot every client with `ipxe`"),
                 );
             }
-            let mut bad: Vec<char> = value
-                .chars()
-                .filter(|c| SCRIPT_SYNTAX.contains(*c))
-                .collect();
-            bad.sort_unstable();
-            bad.dedup();
-            if !bad.is_empty() && !scripted.is_empty() {
-                let which = listed(scripted.iter().map(|l| l.key()), "and");
-                let verb = if scripted.len() == 1 { "reads" } else { "read" };
-                let chars: Vec<String> = bad
-                    .iter()
-                    .map(|&c| match c {
-                        '`' => "a backquote".to_string(),
-                        c => shown(&c.to_string()),
-                    })
-                    .collect();
-                self.push(
-                    Diagnostic::new(
-                        format!("{base}.{field}"),
-                        format!(
-                            "{field} {} has {}, which {which} {verb} as script syntax",
-                            shown(value),
-                            sentence(&chars, "and")
-                        ),
-                    )
-                    .hint("remove these characters: GRUB and iPXE read `$ ; & | < > \" ' \\ { } #` and the backquote as variables, quotes, operators or comments"),
-                );
-            }
+            self.script_syntax(&format!("{base}.{field}"), field, value, in_use);
         }
+    }
+
+    /// `value` (a `field` at `path`) with characters GRUB or iPXE would read as script syntax,
+    /// when either is in use.
+    pub(super) fn script_syntax(
+        &mut self,
+        path: &str,
+        field: &str,
+        value: &str,
+        in_use: &[Loader],
+    ) {
+        let scripted: Vec<Loader> = in_use
+            .iter()
+            .copied()
+            .filter(|l| matches!(l, Loader::Grub | Loader::Ipxe))
+            .collect();
+        let mut bad: Vec<char> = value
+            .chars()
+            .filter(|c| SCRIPT_SYNTAX.contains(*c))
+            .collect();
+        bad.sort_unstable();
+        bad.dedup();
+        if bad.is_empty() || scripted.is_empty() {
+            return;
+        }
+        let which = listed(scripted.iter().map(|l| l.key()), "and");
+        let verb = if scripted.len() == 1 { "reads" } else { "read" };
+        let chars: Vec<String> = bad
+            .iter()
+            .map(|&c| match c {
+                '`' => "a backquote".to_string(),
+                c => shown(&c.to_string()),
+            })
+            .collect();
+        self.push(
+            Diagnostic::new(
+                path,
+                format!(
+                    "{field} {} has {}, which {which} {verb} as script syntax",
+                    shown(value),
+                    sentence(&chars, "and")
+                ),
+            )
+            .hint("remove these characters: GRUB and iPXE read `$ ; & | < > \" ' \\ { } #` and the backquote as variables, quotes, operators or comments"),
+        );
     }
 
     /// Loader files in the folder of a loader in use, and iPXE files that UEFI HTTP boot

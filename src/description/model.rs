@@ -355,6 +355,9 @@ pub struct RawGroup {
     /// The profile its nodes boot day to day; default: `roles.normal`.
     #[serde(default)]
     pub normal_profile: Option<String>,
+    /// Kernel arguments its nodes add to every profile's; default: none.
+    #[serde(default)]
+    pub append: Option<String>,
 }
 
 /// One boot profile.
@@ -440,4 +443,7 @@ pub struct RawNode {
     /// Whether it boots shim, then the signed GRUB, instead of its groups' or `loaders.secure_boot`.
     #[serde(default)]
     pub secure_boot: Option<bool>,
+    /// Kernel arguments it adds to every profile's, instead of its groups'.
+    #[serde(default)]
+    pub append: Option<String>,
 }

@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use super::loaders::{Groups, Use, Uses};
+use super::loaders::{Extra, Groups, Use, Uses};
 use super::model::{RawDaemon, RawDescription, RawNode, RawProfile, RawReservation};
 use crate::cluster::{
     Boot, Cluster, Daemon, Daemons, Dhcp, Host, Http, Lifecycle, Node, OnFailure, Paths, Profile,
@@ -39,13 +39,34 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         .enumerate()
         .map(|(i, r)| v.reservation(i, r))
         .collect();
+    // Extra kernel arguments by the name of their renderings, with where they are set.
+    let mut variants: BTreeMap<String, (String, String)> = BTreeMap::new();
     let nodes: Vec<Option<Node>> = raw
         .nodes
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let (node, choice) = v.node(i, n, raw, &groups, default)?;
+            let (mut node, choice, extra) = v.node(i, n, raw, &groups, default)?;
             uses.add(choice);
+            if let Some((name, args, at)) = extra {
+                match variants.get(name) {
+                    Some((first, first_at)) if first != args => v.push(
+                        Diagnostic::new(
+                            &at,
+                            format!(
+                                "`{name}` names both a group and a node whose `append` differ ({} at `{first_at}`)",
+                                shown(first)
+                            ),
+                        )
+                        .hint("rename the group or the node: each one's extra arguments are rendered under its name"),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        variants.insert(name.to_string(), (args.to_string(), at));
+                    }
+                }
+                node.variant = Some(name.to_string());
+            }
             Some(node)
         })
         .collect();
@@ -55,6 +76,9 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
         .map_or_else(|| vec![Loader::Pxelinux], |l| l.in_use(uses.choices()));
     if let Some(loaders) = &loaders {
         v.loaders_in_use(raw, loaders, &uses, &in_use, &profiles, paths.as_ref());
+        for (args, at) in variants.values() {
+            v.script_syntax(at, "append", args, &in_use);
+        }
     }
     if let (Some(server), Some(dhcp)) = (&server, &dhcp) {
         v.addresses(server, dhcp, raw);
@@ -87,6 +111,10 @@ pub fn validate(raw: &RawDescription, base_dir: &Path) -> Result<Cluster, Vec<Di
             reservations: reservations.into_iter().flatten().collect(),
             nodes: nodes.into_iter().flatten().collect(),
             loaders,
+            variants: variants
+                .into_iter()
+                .map(|(k, (args, _))| (k, args))
+                .collect(),
             daemons,
             lifecycle,
         }),
@@ -292,7 +320,7 @@ fn check_token(s: &str) -> Check {
 }
 
 /// A whole pxelinux line's argument (APPEND): anything but control characters.
-fn check_line(s: &str) -> Check {
+pub(super) fn check_line(s: &str) -> Check {
     if has_control(s) {
         return fail(
             "contains a newline or control character",
@@ -1048,7 +1076,7 @@ impl Validator {
         raw: &'a RawDescription,
         groups: &Groups<'a>,
         default: Choice,
-    ) -> Option<(Node, Use<'a>)> {
+    ) -> Option<(Node, Use<'a>, Option<Extra<'a>>)> {
         let at = |field| At::Item("nodes", i, field);
         let mut ok = self.check(at("name"), "host name", &n.name, check_host_name);
         let mac = self.mac(&at("mac"), "MAC address", &n.mac);
@@ -1058,7 +1086,7 @@ impl Validator {
             ok &= self.check(At::Group(i, g), "group", group, check_group);
         }
         let chosen = self.choice(i, n, raw, groups, default);
-        let (choice, normal) = chosen?;
+        let (choice, normal, extra) = chosen?;
         ok.then_some(())?;
         Some((
             Node {
@@ -1068,8 +1096,10 @@ impl Validator {
                 groups: n.groups.clone(),
                 normal_profile: normal.to_string(),
                 choice: choice.choice(),
+                variant: None,
             },
             choice,
+            extra,
         ))
     }
 

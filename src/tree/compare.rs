@@ -14,7 +14,7 @@ use super::link::{is_plain_name, LinkState};
 use super::scan::{self, entry_at, Entry, Found, Listing};
 use crate::atomic;
 use crate::layout::Layout;
-use crate::loader::Loader;
+use crate::loader::{stem, Loader};
 use crate::mac::MacAddr;
 use crate::plan::{FileKind, FilePlan, LinkPlan, LinkRole, Plan};
 
@@ -228,24 +228,6 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
         compare_file(&mut cmp, file, listing, &trusted, &forbidden)?;
     }
 
-    // Profiles whose file exists in each folder, known before the listings give up their
-    // links: what is left in them afterwards named like a MAC is an orphan.
-    let present: Vec<BTreeSet<&str>> = plan
-        .dirs
-        .iter()
-        .zip(&listings)
-        .map(|((loader, _), listing)| {
-            plan.profiles
-                .iter()
-                .map(String::as_str)
-                .filter(|p| {
-                    listing
-                        .get(&loader.file(p))
-                        .is_some_and(|f| f.entry == Entry::File)
-                })
-                .collect()
-        })
-        .collect();
     let managed = plan
         .links
         .iter()
@@ -258,7 +240,7 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
     }
     cmp.nodes.reserve(plan.links.len() - managed);
     for entries in plan.links[managed..].chunks(plan.dirs.len().max(1)) {
-        node_entries(&mut cmp, plan, entries, &mut listings, &present)?;
+        node_entries(&mut cmp, plan, entries, &mut listings)?;
     }
 
     leftovers(&mut cmp, plan, layout, prune);
@@ -270,15 +252,15 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
 }
 
 /// One node's entries (one per folder of the plan, in order): judged, created where missing
-/// and brought in line where they point at different profiles.
+/// and brought in line where they point at different profiles, or at a rendering of the
+/// profile without the node's extra kernel arguments (or with others).
 fn node_entries(
     cmp: &mut Comparison,
     plan: &Plan,
     entries: &[LinkPlan],
     listings: &mut [Listing],
-    present: &[BTreeSet<&str>],
 ) -> Result<()> {
-    let Some(LinkRole::Node { name, mac }) = entries.first().map(|l| &l.role) else {
+    let Some(LinkRole::Node { name, mac, variant }) = entries.first().map(|l| &l.role) else {
         return Ok(());
     };
     let normal = &entries[0].target;
@@ -291,20 +273,28 @@ fn node_entries(
             link.loader,
             normal,
             |p| plan.profiles.contains(p),
-            |p| present[k].contains(p),
+            |file| {
+                listings[k]
+                    .get(file)
+                    .is_some_and(|f| f.entry == Entry::File)
+            },
         ));
         found.push(f);
     }
     let decision = LinkState::decision(&states, normal);
+    let stem = stem(decision, variant.as_deref());
     for ((link, state), f) in entries.iter().zip(&states).zip(&found) {
-        let target = link.loader.file(decision);
+        let target = link.loader.file(&stem);
         match (state, f) {
             (LinkState::Missing, _) => cmp.changes.push(Change::CreateLink {
                 path: link.path.clone(),
                 target,
                 node: Some((name.clone(), *mac, decision.to_string())),
             }),
-            (_, Some(f)) if state.profile(normal).is_some_and(|p| p != decision) => {
+            (_, Some(f))
+                if state.profile(normal).is_some()
+                    && f.entry != Entry::Link(PathBuf::from(&target)) =>
+            {
                 cmp.changes.push(Change::ReplaceLink {
                     path: link.path.clone(),
                     target,

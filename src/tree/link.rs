@@ -30,7 +30,8 @@ pub enum LinkState {
 
 impl LinkState {
     /// Judges `found` as `loader`'s entry of a node whose normal profile is `normal`;
-    /// `described` tells the described profiles, `present` which of them have a file there.
+    /// `described` tells the described profiles, `present` whether a link target (a file name
+    /// in the folder) is a file there.
     pub fn of(
         found: Option<&Entry>,
         loader: Loader,
@@ -49,7 +50,7 @@ impl LinkState {
         let Some(name) = loader.profile_of(file).filter(|p| described(p)) else {
             return Self::Undescribed(file.to_string());
         };
-        if !present(name) {
+        if !present(file) {
             Self::Dangling(name.to_string())
         } else if name == normal {
             Self::Planned
@@ -145,7 +146,7 @@ mod tests {
             Loader::Pxelinux,
             "local",
             |p| ["local", "installer", "gone"].contains(&p),
-            |p| p != "gone",
+            |f| f != "gone",
         )
     }
 

@@ -223,8 +223,6 @@ fn run(cmd: &mut Command) {
 pub struct BootLab {
     ns: String,
     base: PathBuf,
-    /// Options the test adds to dnsmasq's command line.
-    dnsmasq_args: Vec<String>,
     /// dnsmasq, started again for each client (see [`BootLab::boot`]).
     dnsmasq: RefCell<Option<StopByPidFile>>,
     nginx: Option<StopByPidFile>,
@@ -234,10 +232,9 @@ pub struct BootLab {
 impl BootLab {
     /// Renders, with `pxectl render`, the description of `env`: what the lab depends on (the
     /// server on the bridge, every path in the scratch folder, no daemon of this machine
-    /// reloaded) followed by `description` (`dhcp`, `profiles`, `roles`, `nodes`). Then starts
-    /// the lab on the rendered files; `dnsmasq_args` are options the test adds to dnsmasq's
-    /// command line.
-    pub fn start(env: &Env, description: &str, dnsmasq_args: &[&str]) -> Self {
+    /// reloaded) followed by `description` (`dhcp`, `loaders`, `profiles`, `roles`, `nodes`).
+    /// Then starts the lab on the rendered files.
+    pub fn start(env: &Env, description: &str) -> Self {
         static LABS: AtomicU32 = AtomicU32::new(0);
         let base = env.dir.path().to_path_buf();
         env.write_config(&format!("{}{description}", lab_description(&base)));
@@ -259,7 +256,6 @@ impl BootLab {
                 LABS.fetch_add(1, Ordering::Relaxed)
             ),
             base: base.clone(),
-            dnsmasq_args: dnsmasq_args.iter().map(ToString::to_string).collect(),
             dnsmasq: RefCell::new(None),
             nginx: None,
             boots: AtomicU32::new(0),
@@ -287,7 +283,7 @@ impl BootLab {
 
     /// (Re)starts dnsmasq on the rendered config, plus what only a test adds: its own pid,
     /// lease and log files, no DNS, no privilege drop (the temp dir is root's), DHCP details in
-    /// the log, IPv6 router advertisements, and the test's options.
+    /// the log, IPv6 router advertisements.
     fn start_dnsmasq(&self) {
         let pid_file = self.base.join("dnsmasq.pid");
         // The old one first, and its pid file: dnsmasq leaves it behind.
@@ -305,8 +301,7 @@ impl BootLab {
             ))
             .arg(format!("--log-facility={}", self.dnsmasq_log().display()))
             .args(["--port=0", "--user=root", "--log-dhcp", "--enable-ra"])
-            .arg(format!("--dhcp-range=::,constructor:{BRIDGE},ra-only"))
-            .args(&self.dnsmasq_args));
+            .arg(format!("--dhcp-range=::,constructor:{BRIDGE},ra-only")));
         let deadline = Instant::now() + Duration::from_secs(5);
         while !pid_file.exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -332,14 +327,7 @@ impl BootLab {
         fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", dest.display()));
     }
 
-    /// Makes `rel`, relative to the TFTP root, a symbolic link to `target`.
-    pub fn link(&self, rel: &str, target: &str) {
-        let link = self.tftp_root().join(rel);
-        fs::create_dir_all(link.parent().expect("a file")).expect("create the link's folder");
-        std::os::unix::fs::symlink(target, &link).expect("link in the TFTP root");
-    }
-
-    /// Writes `text` to `rel`, relative to the TFTP root: dummy kernels, test-local configs.
+    /// Writes `text` to `rel`, relative to the TFTP root: the dummy kernels.
     pub fn write(&self, rel: &str, text: &str) {
         let dest = self.tftp_root().join(rel);
         fs::create_dir_all(dest.parent().expect("a file")).expect("create the file's folder");
