@@ -5,6 +5,8 @@
 //! Rounds interleave the three methods so that machine noise hits them alike; medians and
 //! ratios are reported. `PXECTL_BENCH_NODES` and `PXECTL_BENCH_RUNS` change the size and rounds;
 //! `PXECTL_BENCH_BASELINE=/path/to/an/older/pxectl` times that build too, in the same rounds.
+//! `PXECTL_BENCH_LOADERS=3` serves BIOS, UEFI and HTTP boot clients: every node has three
+//! entries (pxelinux, GRUB, iPXE), which every method flips.
 
 #![allow(clippy::cast_precision_loss)]
 
@@ -16,6 +18,8 @@ mod common;
 mod synthetic;
 
 use common::{median, ms};
+use pxectl::loader::Loader;
+use pxectl::mac::MacAddr;
 
 use std::path::Path;
 use std::process::Command;
@@ -44,30 +48,64 @@ fn pxectl(bin: &str, config: &Path, root: &Path, args: &[&str]) -> Duration {
     t
 }
 
-/// Today's way: `for mac in 01-*; do ln -nfs PROFILE $mac; done`.
-fn shell_loop(dir: &Path, profile: &str) -> Duration {
+/// Today's way: `for mac in 01-*; do ln -nfs PROFILE $mac; done`, in each loader's folder
+/// under the TFTP root `pxe` (its entries' pattern, its file name of the profile).
+fn shell_loop(pxe: &Path, loaders: &[Loader], profile: &str) -> Duration {
+    let script: Vec<String> = loaders
+        .iter()
+        .map(|l| {
+            let pattern = match l {
+                Loader::Grub => "01-*.cfg",
+                Loader::Ipxe => "??-??-*.ipxe",
+                _ => "01-*",
+            };
+            format!(
+                "cd '{}' && for mac in {pattern}; do ln -nfs {} $mac; done",
+                pxe.join(l.dir()).display(),
+                l.file(profile)
+            )
+        })
+        .collect();
     let start = Instant::now();
     let status = Command::new("bash")
         .arg("-c")
-        .arg(format!(
-            "cd '{}' && for mac in 01-*; do ln -nfs {profile} $mac; done",
-            dir.display()
-        ))
+        .arg(script.join(" && "))
         .status()
         .expect("run bash");
     assert!(status.success());
     start.elapsed()
 }
 
-/// The least an atomic switch needs: one symlink and one rename per link, in-process.
-fn minimal_loop(dir: &Path, n: usize, profile: &str) -> Duration {
+/// The least an atomic switch needs: one symlink and one rename per entry, in-process.
+fn minimal_loop(pxe: &Path, loaders: &[Loader], n: usize, profile: &str) -> Duration {
     let start = Instant::now();
     for i in 0..n {
-        let tmp = dir.join(".tmp-bench");
-        std::os::unix::fs::symlink(profile, &tmp).unwrap();
-        std::fs::rename(&tmp, dir.join(synthetic::link_name(i))).unwrap();
+        let mac = MacAddr::from_pxelinux_name(&synthetic::link_name(i)).unwrap();
+        for l in loaders {
+            let dir = pxe.join(l.dir());
+            let tmp = dir.join(".tmp-bench");
+            std::os::unix::fs::symlink(l.file(profile), &tmp).unwrap();
+            std::fs::rename(&tmp, dir.join(l.entry(mac))).unwrap();
+        }
     }
     start.elapsed()
+}
+
+/// A synthetic description of `n` nodes served by `loaders`, in `tmp`, rendered under its
+/// `out`: the description's path and the root.
+fn rendered(tmp: &Path, n: usize, loaders: &[Loader]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let config = tmp.join("cluster.yaml");
+    let mut text = synthetic::description(n);
+    if loaders.len() == 3 {
+        text = text.replace(
+            "nodes:\n",
+            "loaders: {clients: [bios, efi-x64, http-x64]}\nnodes:\n",
+        );
+    }
+    std::fs::write(&config, text).unwrap();
+    let root = tmp.join("out");
+    pxectl(PXECTL, &config, &root, &["render"]);
+    (config, root)
 }
 
 fn main() {
@@ -84,15 +122,17 @@ fn main() {
     };
     let n = env_or("PXECTL_BENCH_NODES", if full { 10_000 } else { 50 });
     let runs = env_or("PXECTL_BENCH_RUNS", if full { 5 } else { 1 });
+    let loaders: &[Loader] = if env_or("PXECTL_BENCH_LOADERS", 1) == 3 {
+        &[Loader::Pxelinux, Loader::Grub, Loader::Ipxe]
+    } else {
+        &[Loader::Pxelinux]
+    };
 
     let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("cluster.yaml");
-    std::fs::write(&config, synthetic::description(n)).unwrap();
-    let root = tmp.path().join("out");
-    pxectl(PXECTL, &config, &root, &["render"]);
+    let (config, root) = rendered(tmp.path(), n, loaders);
     let baseline = std::env::var("PXECTL_BENCH_BASELINE").ok();
     let (mut base_switch, mut base_status) = (Vec::new(), Vec::new());
-    let dir = root.join("srv/public/pxe/pxelinux.cfg");
+    let pxe = root.join("srv/public/pxe");
 
     let (mut ours, mut shell, mut minimal, mut status) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -107,8 +147,10 @@ fn main() {
                     + pxectl(b, &config, &root, &["boot-normal", "--all"]),
             );
         }
-        shell.push(shell_loop(&dir, "install") + shell_loop(&dir, "local"));
-        minimal.push(minimal_loop(&dir, n, "install") + minimal_loop(&dir, n, "local"));
+        shell.push(shell_loop(&pxe, loaders, "install") + shell_loop(&pxe, loaders, "local"));
+        minimal.push(
+            minimal_loop(&pxe, loaders, n, "install") + minimal_loop(&pxe, loaders, n, "local"),
+        );
         for _ in 0..3 {
             status.push(pxectl(PXECTL, &config, &root, &["status"]));
             if let Some(b) = &baseline {
@@ -122,7 +164,10 @@ fn main() {
         "temp folder: {} (set TMPDIR to measure another filesystem)",
         std::env::temp_dir().display()
     );
-    println!("{n} nodes, {runs} rounds; each time is reimage --all plus boot-normal --all (2 x {n} switches)");
+    println!(
+        "{n} nodes with {} entries each, {runs} rounds; each time is reimage --all plus boot-normal --all (2 x {n} switches)",
+        loaders.len()
+    );
     println!();
     println!("| method | median ms | pxectl is |");
     println!("|---|---:|---:|");

@@ -47,9 +47,9 @@ fn every_switch_flips_all_of_a_nodes_entries_and_logs_it_once() {
             "ipxe/c0-3f-d5-60-e5-b9.ipxe -> arch-linux.ipxe",
         ]
     );
-    env.run(&["reimage", "node3"]).expect(0).stdout_is(
-        "node3  arch-linux -> installer\nreimage: 1 switched, 0 already\n",
-    );
+    env.run(&["reimage", "node3"])
+        .expect(0)
+        .stdout_is("node3  arch-linux -> installer\nreimage: 1 switched, 0 already\n");
     assert_eq!(
         entries(&env, NODE3),
         [
@@ -92,12 +92,10 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     );
     env.run(&["render", "--check"]).expect(1);
     // render finishes the switch the first loader's entry records.
-    env.run(&["render"])
-        .expect(0)
-        .stdout_has(&format!(
-            "relink {} -> installer.cfg (was a link to `arch-linux.cfg`)",
-            grub.display()
-        ));
+    env.run(&["render"]).expect(0).stdout_has(&format!(
+        "relink {} -> installer.cfg (was a link to `arch-linux.cfg`)",
+        grub.display()
+    ));
     env.run(&["-q", "status"])
         .expect(0)
         .stdout_is("6 nodes, 1 switched (*), 0 problems\n");

@@ -190,7 +190,10 @@ fn sigkill_during_reimage_all_never_leaves_an_entry_of_any_loader_invalid() {
         let mac = MacAddr::from_pxelinux_name(&synthetic::link_name(i)).unwrap();
         for loader in loaders {
             let link = pxe.join(loader.dir()).join(loader.entry(mac));
-            assert_eq!(fs::read_link(link).unwrap(), Path::new(&loader.file("local")));
+            assert_eq!(
+                fs::read_link(link).unwrap(),
+                Path::new(&loader.file("local"))
+            );
         }
     }
     env.run(&["-q", "status"]).expect(0);
