@@ -63,12 +63,15 @@ fn lab(description: &str, loaders: &[(&str, &str)]) -> (Env, BootLab) {
     (env, lab)
 }
 
+/// What a client fetched: over TFTP, and over HTTP.
+type Fetches = (Vec<String>, Vec<String>);
+
 /// How a loader shows what it did: what a client fetched (TFTP, HTTP) once it read `entry`
 /// (its per-MAC entry or the default) and then the kernel `kernel`, or booted its local disk.
 struct Loader<'a> {
     firmware: Firmware,
     /// What the client fetched, given the entry and the kernel it must reach.
-    fetches: &'a dyn Fn(&str, Option<&str>) -> (Vec<String>, Vec<String>),
+    fetches: &'a dyn Fn(&str, Option<&str>) -> Fetches,
     /// Whether the client is done: it gave up on the dummy kernel or left for the disk.
     done: &'a dyn Fn(&Fetched, bool) -> bool,
     /// n1's and n2's entries, and the default entry.
@@ -163,7 +166,7 @@ fn bios_clients_boot_pxelinux_through_every_switch_and_their_local_disk() {
 }
 
 /// GRUB: its loader files, `grub/grub.cfg`, the per-MAC entry or `default.cfg`, the kernel.
-fn grub_fetches(loaders: &[&str], entry: &str, kernel: Option<&str>) -> (Vec<String>, Vec<String>) {
+fn grub_fetches(loaders: &[&str], entry: &str, kernel: Option<&str>) -> Fetches {
     let mut tftp = strings(loaders);
     tftp.extend(["grub/grub.cfg".to_string(), format!("grub/{entry}")]);
     tftp.extend(kernel.map(str::to_string));
@@ -245,12 +248,7 @@ fn secure_boot_clients_boot_shim_then_signed_grub_through_every_switch() {
 /// iPXE: the loader by TFTP (or by HTTP boot), then `boot.ipxe`, the per-MAC script or the
 /// default, and the kernel by HTTP; a failed boot ends the script (no fall-through); a
 /// local-disk script exits to the firmware.
-fn ipxe_fetches(
-    tftp: &[&str],
-    http: &[&str],
-    entry: &str,
-    kernel: Option<&str>,
-) -> (Vec<String>, Vec<String>) {
+fn ipxe_fetches(tftp: &[&str], http: &[&str], entry: &str, kernel: Option<&str>) -> Fetches {
     let mut fetched = strings(http);
     fetched.push("/pxe/ipxe/boot.ipxe".into());
     fetched.push(format!("/pxe/ipxe/{entry}"));
