@@ -220,13 +220,13 @@ impl Draft {
         }
         y.line("");
         y.line("paths:");
-        for (key, path) in [
-            ("dnsmasq_conf", &self.paths.dnsmasq_conf),
-            ("nginx_conf", &self.paths.nginx_conf),
-            ("web_root", &self.paths.web_root),
-            ("tftp_root", &self.paths.tftp_root),
+        for (path, key, value) in [
+            ("", "  dnsmasq_conf", &self.paths.dnsmasq_conf),
+            ("", "  nginx_conf", &self.paths.nginx_conf),
+            ("paths.web_root", "  web_root", &self.paths.web_root),
+            ("", "  tftp_root", &self.paths.tftp_root),
         ] {
-            y.line(&format!("  {key}: {}", plain(&path.display().to_string())));
+            self.key(&mut y, path, key, &plain(&value.display().to_string()));
         }
         y.line("");
         let d = &self.dhcp;
@@ -257,7 +257,8 @@ impl Draft {
         if !h.managed {
             y.line("  managed: false           # nginx.conf is yours: pxectl does not render, verify or reload it");
         }
-        if !h.server_names.is_empty() {
+        // nginx.conf left alone: only what makes `http.url` matters.
+        if h.managed && !h.server_names.is_empty() {
             let names: Vec<String> = h.server_names.iter().map(|n| flow(n)).collect();
             y.line(&format!("  server_names: [{}]", names.join(", ")));
         }
@@ -265,12 +266,14 @@ impl Draft {
             y.line(&format!("  listen_address: {}", plain(a)));
         }
         y.line(&format!("  port: {}", h.port));
-        if !h.default_server {
-            y.line("  default_server: false");
-        }
-        y.line(&format!("  keepalive_timeout: {}", h.keepalive_timeout));
-        if h.autoindex {
-            y.line("  autoindex: true");
+        if h.managed {
+            if !h.default_server {
+                y.line("  default_server: false");
+            }
+            y.line(&format!("  keepalive_timeout: {}", h.keepalive_timeout));
+            if h.autoindex {
+                y.line("  autoindex: true");
+            }
         }
         y.line("");
         y.line("profiles:");

@@ -80,6 +80,12 @@ pub fn import(req: &Request<'_>) -> Result<Outcome> {
             continue;
         }
         let differences = setup.differences(&draft, &rendered);
+        if rendered.dnsmasq != setup.dnsmasq_text {
+            draft.notes.push(format!(
+                "{}: the same directives, but not byte for byte (comments, spacing or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                setup.dnsmasq_shown
+            ));
+        }
         return Ok(draft.outcome(yaml, differences));
     }
 }
@@ -105,6 +111,7 @@ pub(crate) fn read_text(path: &Path, shown: &str) -> Result<String> {
 /// The setup as read.
 struct Setup {
     dnsmasq_shown: String,
+    dnsmasq_text: String,
     directives: Vec<Directive>,
     nginx_conf: PathBuf,
     nginx_text: String,
@@ -163,6 +170,7 @@ impl Setup {
         };
         Ok(Self {
             dnsmasq_shown,
+            dnsmasq_text: text,
             directives,
             nginx_conf: req.nginx_conf.to_path_buf(),
             nginx_text,
@@ -295,10 +303,13 @@ impl Setup {
         d.http.server_names.clone_from(&n.server_names);
         d.http.keepalive_timeout = n.keepalive_timeout.unwrap_or(0);
         d.http.autoindex = n.autoindex.unwrap_or(false);
-        d.paths.web_root = n
-            .root
-            .clone()
-            .map_or_else(|| PathBuf::from("/srv/public"), PathBuf::from);
+        d.paths.web_root = match &n.root {
+            Some(root) => PathBuf::from(root),
+            None => {
+                d.guess("paths.web_root", "nginx.conf names no `root`; pxectl's default".into());
+                PathBuf::from("/srv/public")
+            }
+        };
         let name = n
             .server_names
             .iter()
@@ -336,7 +347,7 @@ impl Setup {
             })
         };
         let (address, from) = match (in_nginx, in_urls()) {
-            (Some(a), _) => (a, "nginx's server_name"),
+            (Some(a), _) => (a, "nginx's `server_name` or `listen`"),
             (None, Some(a)) => (a, "the profiles' URLs"),
             (None, None) => bail!(
                 "cannot tell the boot server's address: neither `{}` (`server_name`, `listen`) nor the profiles' URLs name it; add it to nginx's `server_name` and import again",
