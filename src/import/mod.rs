@@ -86,6 +86,14 @@ pub fn import(req: &Request<'_>) -> Result<Outcome> {
                 setup.dnsmasq_shown
             ));
         }
+        if let (Some((real, source)), Some(r)) = (&setup.hostsfile, &rendered.hostsfile) {
+            if source != r {
+                draft.notes.push(format!(
+                    "{}: the same reservations, but not byte for byte (comments or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                    real.display()
+                ));
+            }
+        }
         return Ok(draft.outcome(yaml, differences));
     }
 }
@@ -130,10 +138,11 @@ impl Setup {
             ("--nginx-conf", req.nginx_conf),
         ] {
             if !path.is_absolute() {
-                bail!(
+                return Err(crate::exit_codes::UsageError(format!(
                     "`{}` is not an absolute path; give `{flag}` the path as the boot server names it (under `--root`)",
                     path.display()
-                );
+                ))
+                .into());
             }
         }
         let host = |real: &Path| on_this_machine(real, req.root);
@@ -391,17 +400,19 @@ impl Setup {
             .collect();
         let profiles = &self.folder.profiles;
         let known: BTreeSet<MacAddr> = hosts.iter().map(|h| h.mac).collect();
+        let dir = Loader::Pxelinux.dir_in(&self.tftp_root);
+        let dir = dir.display();
         for (mac, target) in &self.folder.entries {
             if !known.contains(mac) {
                 d.problems.push(format!(
-                    "pxelinux.cfg/{}: an orphan link to `{target}`: no reservation names MAC `{}`; add a `dhcp-host={},NAME` line or remove the link",
+                    "{dir}/{}: an orphan link to `{target}`: no reservation names MAC `{}`; add a `dhcp-host={},NAME` line or remove the link",
                     mac.pxelinux_name(),
                     mac.colon(),
                     mac.colon()
                 ));
             } else if !profiles.contains_key(target) {
                 d.problems.push(format!(
-                    "pxelinux.cfg/{}: links to `{target}`, which is no profile file in `pxelinux.cfg/`; point it at a profile or add the file",
+                    "{dir}/{}: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file",
                     mac.pxelinux_name()
                 ));
             }
@@ -465,7 +476,7 @@ impl Setup {
         if let Some(target) = &self.folder.default {
             if default.is_none() {
                 d.problems.push(format!(
-                    "pxelinux.cfg/default: links to `{target}`, which is no profile file in `pxelinux.cfg/`"
+                    "{dir}/default: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file"
                 ));
             }
         }
@@ -530,6 +541,8 @@ impl Setup {
             }
         }
         let (src, ren) = (&self.folder, &rendered.folder);
+        let dir = Loader::Pxelinux.dir_in(&self.tftp_root);
+        let dir = dir.display();
         for name in src
             .profiles
             .keys()
@@ -538,13 +551,13 @@ impl Setup {
         {
             if src.profiles.get(name) != ren.profiles.get(name) {
                 out.push(format!(
-                    "pxelinux.cfg/{name}: the profile would not be rendered byte for byte"
+                    "{dir}/{name}: the profile would not be rendered byte for byte"
                 ));
             }
         }
         if src.default.is_some() && src.default != ren.default {
             out.push(format!(
-                "pxelinux.cfg/default: links to `{}`, would link to `{}`",
+                "{dir}/default: links to `{}`, would link to `{}`",
                 src.default.as_deref().unwrap_or_default(),
                 ren.default.as_deref().unwrap_or("nothing")
             ));
@@ -553,7 +566,7 @@ impl Setup {
         for (mac, target) in &ren.entries {
             match source.get(mac) {
                 None => out.push(format!(
-                    "pxelinux.cfg/{}: would be created, linking to `{target}`",
+                    "{dir}/{}: would be created, linking to `{target}`",
                     mac.pxelinux_name()
                 )),
                 // A switched node: render leaves the link alone.
