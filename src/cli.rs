@@ -83,7 +83,7 @@ impl From<ColorWhen> for anstream::ColorChoice {
 #[rustfmt::skip]
 const SCOPES: &[(&str, &[&[&str]])] = &[
     ("config", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
-    ("color", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
+    ("color", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch", "import"]]),
     ("root", &[RENDER, SWITCH, &["reload", "status", "log", "watch", "import"]]),
     ("templates", &[RENDER, &["validate", "status"]]),
     ("lock_timeout", &[RENDER, SWITCH, &["watch"]]),

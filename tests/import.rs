@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_same_tree, assert_text, have, prerequisite, repo, tree, Env, Run};
+use common::{assert_same_tree, assert_text, have, prerequisite, repo, tree, verified, Env, Run};
 
 /// The setups that import, by fixture name, with the tree each is under.
 const SETUPS: [(&str, &str); 4] = [
@@ -152,10 +152,18 @@ fn the_imported_dnsmasq_conf_with_its_extra_lines_passes_dnsmasq_test() {
     import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
     // render verifies the changed dnsmasq.conf with `dnsmasq --test` before installing it.
     let run = env.run(&["render"]);
-    run.expect(0).stdout_has("dnsmasq");
+    run.expect(0);
+    let shown = run.placeholders(&run.stdout());
+    assert!(
+        shown.starts_with(&verified("/etc/dnsmasq.conf", "dnsmasq")),
+        "{shown}"
+    );
     let conf = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
     assert!(conf.contains("\nbind-interfaces\n"), "{conf}");
-    assert!(conf.contains("\ndhcp-option=option:router,10.20.0.1\n"), "{conf}");
+    assert!(
+        conf.contains("\ndhcp-option=option:router,10.20.0.1\n"),
+        "{conf}"
+    );
 }
 
 #[test]

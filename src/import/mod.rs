@@ -315,7 +315,10 @@ impl Setup {
         d.paths.web_root = match &n.root {
             Some(root) => PathBuf::from(root),
             None => {
-                d.guess("paths.web_root", "nginx.conf names no `root`; pxectl's default".into());
+                d.guess(
+                    "paths.web_root",
+                    "nginx.conf names no `root`; pxectl's default".into(),
+                );
                 PathBuf::from("/srv/public")
             }
         };
