@@ -254,9 +254,12 @@ fn spoiled(spoil: impl FnOnce(&Env)) -> (Run, bool) {
     (run, written)
 }
 
+/// What breaks a setup.
+type Spoil = Box<dyn FnOnce(&Env)>;
+
 #[test]
 fn bad_input_is_refused_clearly_and_nothing_is_written() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&Env)>, &str)> = vec![
+    let cases: Vec<(&str, Spoil, &str)> = vec![
         (
             "missing dnsmasq.conf",
             Box::new(|env: &Env| fs::remove_file(env.at("/etc/dnsmasq.conf")).unwrap()),

@@ -138,7 +138,7 @@ fn templated(s: &str, url: &str) -> String {
 
 impl Draft {
     /// Says why `key` has its value, in the YAML and on stderr.
-    pub fn guess(&mut self, key: &'static str, why: String) {
+    pub fn guess(&mut self, key: &'static str, why: &str) {
         self.guesses.insert(key, format!("guessed: {why}"));
     }
 
@@ -197,103 +197,121 @@ impl Draft {
 
     /// The description as YAML.
     pub fn yaml(&self) -> String {
-        let mut y = Yaml::default();
-        let s = &self.server;
-        y.line(&format!(
+        let mut out = Yaml::default();
+        out.line(&format!(
             "# Imported by `pxectl import` from {}, {} and {}/pxelinux.cfg/.",
             self.paths.dnsmasq_conf.display(),
             self.paths.nginx_conf.display(),
             self.paths.tftp_root.display()
         ));
-        y.line("# Lines marked `guessed` are guesses: check them (docs/import.md).");
-        y.line("");
-        y.line("server:");
-        self.key(&mut y, "server.hostname", "  hostname", &plain(&s.hostname));
-        let address = s
-            .address
-            .map(|a| format!("{a}/{}", s.prefix))
-            .unwrap_or_default();
-        self.key(&mut y, "server.address", "  address", &address);
-        self.key(&mut y, "", "  interface", &plain(&s.interface));
-        if let Some(d) = &s.domain {
-            self.key(&mut y, "", "  domain", &plain(d));
+        out.line("# Lines marked `guessed` are guesses: check them (docs/import.md).");
+        self.server_and_paths(&mut out);
+        self.dhcp_and_http(&mut out);
+        out.line("");
+        out.line("profiles:");
+        for (name, profile) in &self.profiles {
+            out.line(&format!("  {}:", plain(name)));
+            match profile {
+                Profile::Modelled(m) => modelled(&mut out, name, m),
+                Profile::Verbatim(text) => verbatim(&mut out, text),
+            }
         }
-        y.line("");
-        y.line("paths:");
+        self.roles_and_hosts(&mut out);
+        out.0
+    }
+
+    fn server_and_paths(&self, out: &mut Yaml) {
+        let server = &self.server;
+        out.line("");
+        out.line("server:");
+        self.key(
+            out,
+            "server.hostname",
+            "  hostname",
+            &plain(&server.hostname),
+        );
+        let address = server
+            .address
+            .map(|a| format!("{a}/{}", server.prefix))
+            .unwrap_or_default();
+        self.key(out, "server.address", "  address", &address);
+        self.key(out, "", "  interface", &plain(&server.interface));
+        if let Some(domain) = &server.domain {
+            self.key(out, "", "  domain", &plain(domain));
+        }
+        out.line("");
+        out.line("paths:");
         for (path, key, value) in [
             ("", "  dnsmasq_conf", &self.paths.dnsmasq_conf),
             ("", "  nginx_conf", &self.paths.nginx_conf),
             ("paths.web_root", "  web_root", &self.paths.web_root),
             ("", "  tftp_root", &self.paths.tftp_root),
         ] {
-            self.key(&mut y, path, key, &plain(&value.display().to_string()));
+            self.key(out, path, key, &plain(&value.display().to_string()));
         }
-        y.line("");
-        let d = &self.dhcp;
-        y.line("dhcp:");
-        if let Some((a, b)) = d.range {
-            y.line(&format!("  range: {{start: {a}, end: {b}}}"));
+    }
+
+    fn dhcp_and_http(&self, out: &mut Yaml) {
+        let dhcp = &self.dhcp;
+        out.line("");
+        out.line("dhcp:");
+        if let Some((start, end)) = dhcp.range {
+            out.line(&format!("  range: {{start: {start}, end: {end}}}"));
         }
-        y.line(&format!("  lease_time: {}", plain(&d.lease_time)));
-        if d.read_ethers {
-            y.line("  read_ethers: true");
+        out.line(&format!("  lease_time: {}", plain(&dhcp.lease_time)));
+        if dhcp.read_ethers {
+            out.line("  read_ethers: true");
         }
-        y.line(&format!("  boot_file: {}", plain(&d.boot_file)));
-        if let Some(h) = &d.hostsfile {
-            y.line("  hosts: hostsfile");
-            y.line(&format!("  hostsfile: {}", plain(h)));
+        out.line(&format!("  boot_file: {}", plain(&dhcp.boot_file)));
+        if let Some(file) = &dhcp.hostsfile {
+            out.line("  hosts: hostsfile");
+            out.line(&format!("  hostsfile: {}", plain(file)));
         }
-        if !d.extra.is_empty() {
-            y.line(
+        if !dhcp.extra.is_empty() {
+            out.line(
                 "  extra:                   # dnsmasq lines pxectl does not model, kept verbatim",
             );
-            for line in &d.extra {
-                y.line(&format!("    - {}", plain(line)));
+            for line in &dhcp.extra {
+                out.line(&format!("    - {}", plain(line)));
             }
         }
-        y.line("");
-        let h = &self.http;
-        y.line("http:");
-        if !h.managed {
-            y.line("  managed: false           # nginx.conf is yours: pxectl does not render, verify or reload it");
+        let http = &self.http;
+        out.line("");
+        out.line("http:");
+        if !http.managed {
+            out.line("  managed: false           # nginx.conf is yours: pxectl does not render, verify or reload it");
         }
         // nginx.conf left alone: only what makes `http.url` matters.
-        if h.managed && !h.server_names.is_empty() {
-            let names: Vec<String> = h.server_names.iter().map(|n| flow(n)).collect();
-            y.line(&format!("  server_names: [{}]", names.join(", ")));
+        if http.managed && !http.server_names.is_empty() {
+            let names: Vec<String> = http.server_names.iter().map(|n| flow(n)).collect();
+            out.line(&format!("  server_names: [{}]", names.join(", ")));
         }
-        if let Some(a) = &h.listen_address {
-            y.line(&format!("  listen_address: {}", plain(a)));
+        if let Some(address) = &http.listen_address {
+            out.line(&format!("  listen_address: {}", plain(address)));
         }
-        y.line(&format!("  port: {}", h.port));
-        if h.managed {
-            if !h.default_server {
-                y.line("  default_server: false");
+        out.line(&format!("  port: {}", http.port));
+        if http.managed {
+            if !http.default_server {
+                out.line("  default_server: false");
             }
-            y.line(&format!("  keepalive_timeout: {}", h.keepalive_timeout));
-            if h.autoindex {
-                y.line("  autoindex: true");
-            }
-        }
-        y.line("");
-        y.line("profiles:");
-        for (name, p) in &self.profiles {
-            y.line(&format!("  {}:", plain(name)));
-            match p {
-                Profile::Modelled(m) => modelled(&mut y, name, m),
-                Profile::Verbatim(text) => verbatim(&mut y, text),
+            out.line(&format!("  keepalive_timeout: {}", http.keepalive_timeout));
+            if http.autoindex {
+                out.line("  autoindex: true");
             }
         }
-        y.line("");
-        let r = &self.roles;
-        y.line("roles:");
-        self.key(&mut y, "roles.normal", "  normal", &plain(&r.normal));
-        self.key(&mut y, "roles.reimage", "  reimage", &plain(&r.reimage));
-        if let Some(p) = &r.rescue {
-            self.key(&mut y, "roles.rescue", "  rescue", &plain(p));
+    }
+
+    fn roles_and_hosts(&self, out: &mut Yaml) {
+        let roles = &self.roles;
+        out.line("");
+        out.line("roles:");
+        self.key(out, "roles.normal", "  normal", &plain(&roles.normal));
+        self.key(out, "roles.reimage", "  reimage", &plain(&roles.reimage));
+        if let Some(p) = &roles.rescue {
+            self.key(out, "roles.rescue", "  rescue", &plain(p));
         }
-        if let Some(p) = &r.default {
-            y.line(&format!(
+        if let Some(p) = &roles.default {
+            out.line(&format!(
                 "{:<27}# pxelinux.cfg/default links to it",
                 format!("  default: {}", plain(p))
             ));
@@ -302,21 +320,24 @@ impl Draft {
             if hosts.is_empty() {
                 continue;
             }
-            y.line("");
-            y.line(&format!("{key}:"));
-            for h in hosts {
-                let mut item = format!("  - {{name: {}, mac: {}", flow(&h.name), h.mac.colon());
-                if let Some(ip) = h.ip {
+            out.line("");
+            out.line(&format!("{key}:"));
+            for host in hosts {
+                let mut item = format!(
+                    "  - {{name: {}, mac: {}",
+                    flow(&host.name),
+                    host.mac.colon()
+                );
+                if let Some(ip) = host.ip {
                     let _ = write!(item, ", ip: {ip}");
                 }
-                if let Some(p) = &h.normal_profile {
+                if let Some(p) = &host.normal_profile {
                     let _ = write!(item, ", normal_profile: {}", flow(p));
                 }
                 item.push('}');
-                y.line(&item);
+                out.line(&item);
             }
         }
-        y.0
     }
 
     /// `key: value`, with the guess about `path` as a comment.
@@ -357,7 +378,7 @@ fn modelled(y: &mut Yaml, name: &str, m: &Modelled) {
                 .last()
                 .is_some_and(|l| l.matches("{{").count() > l.matches("}}").count());
         }
-        let foldable = a.len() > 60 && !words.iter().any(|w| w.is_empty());
+        let foldable = a.len() > 60 && !words.iter().any(String::is_empty);
         if foldable {
             y.line("    append: >-");
             let mut line = String::new();

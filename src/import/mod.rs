@@ -211,7 +211,7 @@ impl Setup {
                     d.server.interface = i.to_string();
                     true
                 }
-                ("enable-tftp", None) | ("read-ethers", None) if first => {
+                ("enable-tftp" | "read-ethers", None) if first => {
                     d.dhcp.read_ethers |= dir.option == "read-ethers";
                     true
                 }
@@ -312,31 +312,25 @@ impl Setup {
         d.http.server_names.clone_from(&n.server_names);
         d.http.keepalive_timeout = n.keepalive_timeout.unwrap_or(0);
         d.http.autoindex = n.autoindex.unwrap_or(false);
-        d.paths.web_root = match &n.root {
-            Some(root) => PathBuf::from(root),
-            None => {
-                d.guess(
-                    "paths.web_root",
-                    "nginx.conf names no `root`; pxectl's default".into(),
-                );
-                PathBuf::from("/srv/public")
-            }
-        };
+        d.paths.web_root = PathBuf::from(n.root.as_deref().unwrap_or("/srv/public"));
+        if n.root.is_none() {
+            d.guess(
+                "paths.web_root",
+                "nginx.conf names no `root`; pxectl's default",
+            );
+        }
         let name = n
             .server_names
             .iter()
             .find(|s| s.parse::<Ipv4Addr>().is_err() && *s != "localhost" && !s.contains('*'));
-        d.server.hostname = match name {
-            Some(s) => {
-                let label = s.split('.').next().unwrap_or(s).to_string();
-                d.guess("server.hostname", format!("from nginx's server_name `{s}`"));
-                label
-            }
-            None => {
-                d.guess("server.hostname", "nothing names the server".into());
-                "boot".into()
-            }
-        };
+        d.server.hostname = name
+            .map_or("boot", |s| s.split('.').next().unwrap_or(s))
+            .to_string();
+        let why = name.map_or_else(
+            || "nothing names the server".to_string(),
+            |s| format!("from nginx's `server_name` `{s}`"),
+        );
+        d.guess("server.hostname", &why);
     }
 
     /// The server's address (from nginx, else the profiles' URLs) and the subnet's prefix
@@ -367,41 +361,32 @@ impl Setup {
             ),
         };
         d.server.address = Some(address);
-        d.guess("server.address", format!("from {from}"));
-        d.server.prefix = match mask {
-            Some(m) => u32::from(m).leading_ones() as u8,
-            None => {
-                let mut all: Vec<Ipv4Addr> = hosts.iter().filter_map(|h| h.ip).collect();
-                if let Some((a, b)) = d.dhcp.range {
-                    all.extend([a, b]);
-                }
-                let mut prefix = 24u8;
-                while prefix > 8
-                    && all.iter().any(|ip| {
-                        (u32::from(*ip) ^ u32::from(address)) >> (32 - u32::from(prefix)) != 0
-                    })
-                {
-                    prefix -= 1;
-                }
-                d.guess(
-                    "server.address",
-                    format!("from {from}; /{prefix} holds the range and fixed addresses"),
-                );
-                prefix
+        d.server.prefix = if let Some(m) = mask {
+            d.guess("server.address", &format!("from {from}"));
+            u8::try_from(u32::from(m).leading_ones()).unwrap_or(32)
+        } else {
+            let mut all: Vec<Ipv4Addr> = hosts.iter().filter_map(|h| h.ip).collect();
+            if let Some((a, b)) = d.dhcp.range {
+                all.extend([a, b]);
             }
+            let apart = |ip: &Ipv4Addr, prefix: u8| {
+                (u32::from(*ip) ^ u32::from(address)) >> (32 - u32::from(prefix)) != 0
+            };
+            let mut prefix = 24u8;
+            while prefix > 8 && all.iter().any(|ip| apart(ip, prefix)) {
+                prefix -= 1;
+            }
+            d.guess(
+                "server.address",
+                &format!("from {from}; /{prefix} holds the range and fixed addresses"),
+            );
+            prefix
         };
         Ok(())
     }
 
-    /// Nodes (reservations with a per-MAC link), reservations, and the roles.
-    fn hosts_and_roles(&self, d: &mut Draft, hosts: Vec<Host>) {
-        let linked: BTreeMap<MacAddr, &str> = self
-            .folder
-            .entries
-            .iter()
-            .map(|(mac, target)| (*mac, target.as_str()))
-            .collect();
-        let profiles = &self.folder.profiles;
+    /// Per-MAC links pxectl cannot describe: orphans, and links to no profile.
+    fn stale_links(&self, d: &mut Draft, hosts: &[Host]) {
         let known: BTreeSet<MacAddr> = hosts.iter().map(|h| h.mac).collect();
         let dir = Loader::Pxelinux.dir_in(&self.tftp_root);
         let dir = dir.display();
@@ -413,17 +398,29 @@ impl Setup {
                     mac.colon(),
                     mac.colon()
                 ));
-            } else if !profiles.contains_key(target) {
+            } else if !self.folder.profiles.contains_key(target) {
                 d.problems.push(format!(
                     "{dir}/{}: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file",
                     mac.pxelinux_name()
                 ));
             }
         }
-        // normal: what most nodes link to.
+        if let Some(target) = &self.folder.default {
+            if !self.folder.profiles.contains_key(target) {
+                d.problems.push(format!(
+                    "{dir}/default: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file"
+                ));
+            }
+        }
+    }
+
+    /// The roles: `normal` what most nodes link to, `reimage` and `rescue` by name,
+    /// `default` what `default` links to.
+    fn roles(&self, d: &mut Draft, linked: &BTreeMap<MacAddr, &str>, hosts: &[Host]) {
+        let profiles = &self.folder.profiles;
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        let nodes = hosts.iter().filter_map(|h| linked.get(&h.mac)).count();
-        for h in &hosts {
+        let nodes = hosts.iter().filter(|h| linked.contains_key(&h.mac)).count();
+        for h in hosts {
             if let Some(t) = linked.get(&h.mac).filter(|t| profiles.contains_key(**t)) {
                 *counts.entry(t).or_default() += 1;
             }
@@ -444,62 +441,61 @@ impl Setup {
         let most = counts
             .iter()
             .max_by_key(|(p, n)| (**n, std::cmp::Reverse(*p)));
-        let normal = match most {
-            Some((p, n)) => {
-                d.guess("roles.normal", format!("{n} of {nodes} nodes link to it"));
-                p.to_string()
-            }
-            None => {
-                let p = profiles
+        let normal = most.map_or_else(
+            || {
+                profiles
                     .keys()
                     .find(|p| Some(*p) != reimage.as_ref() && Some(*p) != rescue.as_ref())
                     .or_else(|| profiles.keys().next())
                     .cloned()
-                    .unwrap_or_default();
-                d.guess("roles.normal", "no node links to a profile".into());
-                p
-            }
-        };
-        let reimage = match reimage {
-            Some(p) => {
-                d.guess("roles.reimage", "by its name".into());
-                p
-            }
-            None => {
-                d.guess(
-                    "roles.reimage",
-                    "no profile is named like an installer".into(),
-                );
-                default.clone().unwrap_or_else(|| normal.clone())
-            }
-        };
+                    .unwrap_or_default()
+            },
+            |(p, _)| (*p).to_string(),
+        );
+        let why = most.map_or_else(
+            || "no node links to a profile".to_string(),
+            |(_, n)| format!("{n} of {nodes} nodes link to it"),
+        );
+        d.guess("roles.normal", &why);
+        d.guess(
+            "roles.reimage",
+            if reimage.is_some() {
+                "by its name"
+            } else {
+                "no profile is named like an installer"
+            },
+        );
         if rescue.is_some() {
-            d.guess("roles.rescue", "by its name".into());
-        }
-        if let Some(target) = &self.folder.default {
-            if default.is_none() {
-                d.problems.push(format!(
-                    "{dir}/default: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file"
-                ));
-            }
+            d.guess("roles.rescue", "by its name");
         }
         d.roles = draft::Roles {
+            reimage: reimage.unwrap_or_else(|| default.clone().unwrap_or_else(|| normal.clone())),
             normal,
-            reimage,
             rescue,
             default,
         };
-        let switched = |p: &str| {
-            Some(p) == Some(d.roles.reimage.as_str()) || Some(p) == d.roles.rescue.as_deref()
-        };
+    }
+
+    /// Nodes (reservations with a per-MAC link), reservations, and the roles.
+    fn hosts_and_roles(&self, d: &mut Draft, hosts: Vec<Host>) {
+        let linked: BTreeMap<MacAddr, &str> = self
+            .folder
+            .entries
+            .iter()
+            .map(|(mac, target)| (*mac, target.as_str()))
+            .collect();
+        self.stale_links(d, &hosts);
+        self.roles(d, &linked, &hosts);
+        let switched = |p: &str| p == d.roles.reimage || Some(p) == d.roles.rescue.as_deref();
+        let mut notes = Vec::new();
         for mut h in hosts {
             let Some(target) = linked.get(&h.mac) else {
                 d.reservations.push(h);
                 continue;
             };
-            if *target != d.roles.normal && profiles.contains_key(*target) {
+            if *target != d.roles.normal && self.folder.profiles.contains_key(*target) {
                 if switched(target) {
-                    d.notes.push(format!(
+                    notes.push(format!(
                         "{} boots `{target}` next (switched); render leaves its link alone",
                         h.name
                     ));
@@ -509,6 +505,7 @@ impl Setup {
             }
             d.nodes.push(h);
         }
+        d.notes.extend(notes);
     }
 
     /// The first modelled profile whose rendering differs from its file.
@@ -581,9 +578,12 @@ impl Setup {
     }
 }
 
+/// A dynamic range, the netmask of a static one, and the lease time.
+type Range = (Option<(Ipv4Addr, Ipv4Addr)>, Option<Ipv4Addr>, String);
+
 /// A `dhcp-range=` value pxectl renders: `START,END,LEASE` (the range), or
 /// `NETWORK,static,NETMASK,LEASE` (no range).
-fn range(v: &str) -> Option<(Option<(Ipv4Addr, Ipv4Addr)>, Option<Ipv4Addr>, String)> {
+fn range(v: &str) -> Option<Range> {
     let parts: Vec<&str> = v.split(',').collect();
     match parts[..] {
         [a, b, lease] => Some((
