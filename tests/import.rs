@@ -12,11 +12,12 @@ use std::process::Command;
 use common::{assert_same_tree, assert_text, have, prerequisite, repo, tree, verified, Env, Run};
 
 /// The setups that import, by fixture name, with the tree each is under.
-const SETUPS: [(&str, &str); 4] = [
+const SETUPS: [(&str, &str); 5] = [
     ("portacluster", "tests/fixtures/portacluster"),
     ("lab", "tests/fixtures/import/lab"),
     ("debian-netboot", "tests/fixtures/import/debian-netboot"),
     ("hostsfile-ethers", "tests/fixtures/import/hostsfile-ethers"),
+    ("uefi-grub", "tests/fixtures/import/uefi-grub"),
 ];
 
 /// `pxectl --root ROOT import ARGS`, with the description path `<dir>/cluster.yaml` as
@@ -95,10 +96,11 @@ fn render_check_passes_right_after_importing_the_reference_tree() {
 
 #[test]
 fn a_hand_made_dnsmasq_conf_is_rewritten_once_then_check_passes() {
-    let rewritten: [&[&str]; 3] = [
+    let rewritten: [&[&str]; 4] = [
         &["etc/dnsmasq.conf"],
         &["etc/dnsmasq.conf"],
         &["etc/dnsmasq-hosts.conf", "etc/dnsmasq.conf"],
+        &["etc/dnsmasq.conf"],
     ];
     for ((name, tree), rewritten) in SETUPS[1..].iter().zip(rewritten) {
         let env = scratch();
@@ -224,6 +226,53 @@ fn a_menu_file_as_default_is_a_difference_with_the_way_out() {
     let run = import(&env, &env.root(), &[]);
     run.expect(1).stdout_is("");
     run.stderr_has("import: the description would not render this setup, so nothing was written:\n  /srv/tftp/pxelinux.cfg/default: a file; pxectl makes `default` a link to a profile: move it to a profile (`mv default menu && ln -s menu default`) and import again\n");
+}
+
+#[test]
+fn grubs_folder_is_read_and_must_agree_with_pxelinuxs() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/uefi-grub"));
+    let grub = env.at("/srv/tftp/grub");
+    fs::remove_file(grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
+    symlink("disk.cfg", grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
+    fs::write(grub.join("grub.cfg"), "configfile $prefix/menu.cfg\n").unwrap();
+    let run = import(&env, &env.root(), &[]);
+    run.expect(1).stdout_is("");
+    let stderr = run.stderr();
+    let differences = stderr
+        .split_once("so nothing was written:\n")
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    assert_text(
+        "differences",
+        differences,
+        "  /srv/tftp/grub/grub.cfg: would not be rendered byte for byte
+  the entries of MAC `3c:fd:fe:aa:00:02` disagree (`debian`, `disk`); point them all at one profile
+",
+    );
+}
+
+#[test]
+fn boot_lines_no_loaders_setting_renders_are_kept_and_their_folders_left_alone() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/uefi-grub"));
+    let conf = env.at("/etc/dnsmasq.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    fs::write(
+        &conf,
+        text.replace("dhcp-match=set:efi-x64,option:client-arch,9\n", ""),
+    )
+    .unwrap();
+    let run = import(&env, &env.root(), &[]);
+    run.expect(0);
+    assert!(!run.stdout().contains("\nloaders:"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("  extra:                   # dnsmasq lines pxectl does not model, kept verbatim\n    - dhcp-match=set:bios,option:client-arch,0\n    - dhcp-match=set:efi-x64,option:client-arch,7\n    - dhcp-boot=tag:bios,/pxelinux.0\n    - dhcp-boot=tag:efi-x64,/grubnetx64.efi\n"),
+        "{}",
+        run.stdout()
+    );
+    run.stderr_has("import: /etc/dnsmasq.conf:9: `dhcp-match=set:efi-x64,option:client-arch,7` is not what any `loaders` setting renders; kept verbatim in `dhcp.extra`\n")
+        .stderr_has("import: /srv/tftp/grub: left out of the description; pxectl will leave it alone\n");
 }
 
 #[test]

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use super::pxelinux::Modelled;
+use super::folder::Modelled;
+use super::loaders;
 use crate::mac::MacAddr;
 
 /// The description, as import fills it in.
@@ -20,6 +21,11 @@ pub struct Draft {
     pub roles: Roles,
     pub reservations: Vec<Host>,
     pub nodes: Vec<Host>,
+    /// Which loaders serve which clients, when more than pxelinux does.
+    pub loaders: Option<loaders::Settings>,
+    /// dnsmasq's lines sending clients to their loaders, at their lines, while `loaders` is
+    /// not settled.
+    pub boot_rules: Vec<(usize, String)>,
     /// Why a key has its value, by key path: a comment on its line.
     pub guesses: BTreeMap<&'static str, String>,
     /// What was guessed or kept verbatim, for stderr.
@@ -195,6 +201,18 @@ impl Draft {
         }
     }
 
+    /// The TFTP root's URL on nginx, as [`crate::cluster::Cluster::tftp_url`] makes it.
+    pub fn tftp_url(&self) -> String {
+        let mut url = self.http_url();
+        if let Ok(inside) = self.paths.tftp_root.strip_prefix(&self.paths.web_root) {
+            for part in inside {
+                url.push('/');
+                url.push_str(&part.to_string_lossy());
+            }
+        }
+        url
+    }
+
     /// The description as YAML.
     pub fn yaml(&self) -> String {
         let mut out = Yaml::default();
@@ -217,6 +235,29 @@ impl Draft {
             }
         }
         self.roles_and_hosts(&mut out);
+        if let Some(l) = &self.loaders {
+            out.line("");
+            match self.guesses.get("loaders") {
+                Some(why) => out.line(&format!("loaders:                   # {why}")),
+                None => out.line("loaders:"),
+            }
+            let clients: Vec<&str> = l.clients.iter().map(|a| a.key()).collect();
+            out.line(&format!("  clients: [{}]", clients.join(", ")));
+            if let Some(loader) = l.loader {
+                out.line(&format!("  loader: {}", loader.key()));
+            }
+            if l.secure_boot {
+                out.line("  secure_boot: true");
+            }
+            if !l.files.is_empty() {
+                let files: Vec<String> = l
+                    .files
+                    .iter()
+                    .map(|(k, f)| format!("{k}: {}", flow(f)))
+                    .collect();
+                out.line(&format!("  files: {{{}}}", files.join(", ")));
+            }
+        }
         out.0
     }
 

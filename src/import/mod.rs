@@ -4,8 +4,9 @@
 
 mod dnsmasq;
 mod draft;
+mod folder;
+mod loaders;
 mod nginx;
-mod pxelinux;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -42,31 +43,15 @@ pub struct Outcome {
 pub fn import(req: &Request<'_>) -> Result<Outcome> {
     let setup = Setup::read(req)?;
     let mut draft = setup.draft()?;
+    setup.settle_loaders(&mut draft)?;
     // Each pass may keep one more thing verbatim; a profile or nginx.conf kept verbatim renders
     // the same, so this ends.
     loop {
         let yaml = draft.yaml();
-        let cluster = match crate::description::parse(&yaml, Path::new(".")) {
-            Ok(cluster) => cluster,
-            Err(diagnostics) => {
-                let differences = diagnostics
-                    .iter()
-                    .map(|d| {
-                        format!(
-                            "the imported description is invalid at `{}`: {}{}",
-                            d.path,
-                            d.message,
-                            d.hint
-                                .as_deref()
-                                .map(|h| format!("; {h}"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                return Ok(draft.outcome(yaml, differences));
-            }
+        let rendered = match render(&yaml)? {
+            Ok(rendered) => rendered,
+            Err(invalid) => return Ok(draft.outcome(yaml, invalid)),
         };
-        let rendered = Rendered::render(&cluster)?;
         if let Some(name) = setup.first_unrendered_profile(&draft, &rendered) {
             draft.keep_verbatim(&name, &setup.folder.profiles[&name]);
             continue;
@@ -80,21 +65,29 @@ pub fn import(req: &Request<'_>) -> Result<Outcome> {
             continue;
         }
         let differences = setup.differences(&draft, &rendered);
-        if rendered.dnsmasq != setup.dnsmasq_text {
-            draft.notes.push(format!(
-                "{}: the same directives, but not byte for byte (comments, spacing or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
-                setup.dnsmasq_shown
-            ));
-        }
-        if let (Some((real, source)), Some(r)) = (&setup.hostsfile, &rendered.hostsfile) {
-            if source != r {
-                draft.notes.push(format!(
-                    "{}: the same reservations, but not byte for byte (comments or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
-                    real.display()
-                ));
-            }
-        }
+        setup.say_rewrites(&mut draft, &rendered);
         return Ok(draft.outcome(yaml, differences));
+    }
+}
+
+/// The description `yaml` rendered into a scratch folder; or, when it is invalid, why.
+fn render(yaml: &str) -> Result<Result<Rendered, Vec<String>>> {
+    match crate::description::parse(yaml, Path::new(".")) {
+        Ok(cluster) => Ok(Ok(Rendered::render(&cluster)?)),
+        Err(diagnostics) => Ok(Err(diagnostics
+            .iter()
+            .map(|d| {
+                format!(
+                    "the imported description is invalid at `{}`: {}{}",
+                    d.path,
+                    d.message,
+                    d.hint
+                        .as_deref()
+                        .map(|h| format!("; {h}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect())),
     }
 }
 
@@ -126,7 +119,10 @@ struct Setup {
     nginx: nginx::Nginx,
     dnsmasq_conf: PathBuf,
     tftp_root: PathBuf,
-    folder: pxelinux::Folder,
+    /// `pxelinux.cfg/`.
+    folder: folder::Folder,
+    /// The other loaders' folders that exist.
+    others: Vec<(Loader, folder::Folder)>,
     /// The hosts file's real path and lines, when dnsmasq reads one.
     hostsfile: Option<(PathBuf, String)>,
 }
@@ -168,7 +164,17 @@ impl Setup {
                 dir.display()
             );
         }
-        let folder = pxelinux::read(&dir, &real_dir, &tftp_root)?;
+        let folder = folder::read(Loader::Pxelinux, &dir, &real_dir, &tftp_root)?;
+        let mut others = Vec::new();
+        for loader in Loader::ALL.into_iter().filter(|l| *l != Loader::Pxelinux) {
+            let real = loader.dir_in(&tftp_root);
+            if host(&real).is_dir() {
+                others.push((
+                    loader,
+                    folder::read(loader, &host(&real), &real, &tftp_root)?,
+                ));
+            }
+        }
         let hostsfile = match directives.iter().find(|d| d.option == "dhcp-hostsfile") {
             Some(d) => {
                 let real = PathBuf::from(d.value.clone().unwrap_or_default());
@@ -187,6 +193,7 @@ impl Setup {
             dnsmasq_conf: req.dnsmasq_conf.to_path_buf(),
             tftp_root,
             folder,
+            others,
             hostsfile,
         })
     }
@@ -225,12 +232,16 @@ impl Setup {
                     }
                     None => false,
                 },
-                ("dhcp-boot", Some(v)) if first && !v.contains(',') => {
+                ("dhcp-boot", Some(v)) if d.dhcp.boot_file.is_empty() && !v.contains(',') => {
                     d.dhcp.boot_file = v.to_string();
                     true
                 }
                 ("dhcp-hostsfile", Some(v)) if first => {
                     d.dhcp.hostsfile = Some(v.to_string());
+                    true
+                }
+                _ if !self.others.is_empty() && loaders::is_boot_rule(dir) => {
+                    d.boot_rules.push((dir.line, dir.text()));
                     true
                 }
                 ("dhcp-host", Some(v)) if self.hostsfile.is_none() => {
@@ -275,7 +286,7 @@ impl Setup {
         self.server_address(&mut d, &hosts, mask)?;
         self.hosts_and_roles(&mut d, hosts);
         for (name, text) in &self.folder.profiles {
-            let profile = match pxelinux::model(text) {
+            let profile = match folder::model(text) {
                 Some(m) => Profile::Modelled(m.with_url(&d.http_url())),
                 None => Profile::Verbatim(text.clone()),
             };
@@ -508,11 +519,79 @@ impl Setup {
         d.notes.extend(notes);
     }
 
+    /// `loaders` whose boot lines are the setup's, tried from the most usual; when none is,
+    /// the lines are kept verbatim and the other loaders' folders left alone.
+    fn settle_loaders(&self, draft: &mut Draft) -> Result<()> {
+        if draft.boot_rules.is_empty() && self.others.is_empty() {
+            return Ok(());
+        }
+        let rules: Vec<String> = draft.boot_rules.iter().map(|(_, r)| r.clone()).collect();
+        for candidate in loaders::candidates(&rules, &draft.tftp_url()) {
+            draft.loaders = Some(candidate);
+            if let Ok(rendered) = render(&draft.yaml())? {
+                let boot = dnsmasq::parse(&rendered.dnsmasq, "")?;
+                let rendered: Vec<String> = boot
+                    .iter()
+                    .filter(|d| loaders::is_boot_rule(d))
+                    .map(Directive::text)
+                    .collect();
+                if rendered == rules {
+                    let folders: Vec<String> = self
+                        .others
+                        .iter()
+                        .map(|(l, _)| format!("{}/", l.dir()))
+                        .collect();
+                    draft.guess(
+                        "loaders",
+                        &format!(
+                            "dnsmasq's boot lines are what these render; {} read too",
+                            folders.join(", ")
+                        ),
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        draft.loaders = None;
+        for (line, rule) in std::mem::take(&mut draft.boot_rules) {
+            draft.notes.push(format!(
+                "{}:{line}: `{rule}` is not what any `loaders` setting renders; kept verbatim in `dhcp.extra`",
+                self.dnsmasq_shown
+            ));
+            draft.dhcp.extra.push(rule);
+        }
+        for (loader, _) in &self.others {
+            draft.notes.push(format!(
+                "{}: left out of the description; pxectl will leave it alone",
+                loader.dir_in(&self.tftp_root).display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Notes that dnsmasq.conf or the hosts file hold the same, but not the same bytes.
+    fn say_rewrites(&self, draft: &mut Draft, rendered: &Rendered) {
+        if rendered.dnsmasq != self.dnsmasq_text {
+            draft.notes.push(format!(
+                "{}: the same directives, but not byte for byte (comments, spacing or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                self.dnsmasq_shown
+            ));
+        }
+        if let (Some((real, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
+            if source != r {
+                draft.notes.push(format!(
+                    "{}: the same reservations, but not byte for byte (comments or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                    real.display()
+                ));
+            }
+        }
+    }
+
     /// The first modelled profile whose rendering differs from its file.
     fn first_unrendered_profile(&self, draft: &Draft, rendered: &Rendered) -> Option<String> {
         draft.profiles.iter().find_map(|(name, p)| {
             let modelled = matches!(p, Profile::Modelled(_));
-            let file = rendered.folder.profiles.get(name);
+            let file = rendered.pxelinux_profiles().and_then(|p| p.get(name));
             (modelled && file != self.folder.profiles.get(name)).then(|| name.clone())
         })
     }
@@ -540,8 +619,60 @@ impl Setup {
                 out.push(format!("{}: `{line}` differs", real.display()));
             }
         }
-        let (src, ren) = (&self.folder, &rendered.folder);
-        let dir = Loader::Pxelinux.dir_in(&self.tftp_root);
+        let empty = folder::Folder::default();
+        let mut targets: BTreeMap<MacAddr, BTreeSet<&String>> = BTreeMap::new();
+        for (loader, ren) in &rendered.folders {
+            let src = match self.source_folder(*loader) {
+                Some(src) => src,
+                None if ren.entries.is_empty() && ren.default.is_none() => &empty,
+                None => {
+                    out.push(format!(
+                        "{}: would be created: the description serves it by `loaders`",
+                        loader.dir_in(&self.tftp_root).display()
+                    ));
+                    continue;
+                }
+            };
+            if *loader != Loader::Pxelinux {
+                out.extend(src.problems.iter().cloned());
+            }
+            for (mac, target) in &src.entries {
+                targets.entry(*mac).or_default().insert(target);
+            }
+            self.compare_folder(*loader, src, ren, draft, &mut out);
+        }
+        for (mac, set) in targets.iter().filter(|(_, set)| set.len() > 1) {
+            let set: Vec<&str> = set.iter().map(|t| t.as_str()).collect();
+            out.push(format!(
+                "the entries of MAC `{}` disagree (`{}`); point them all at one profile",
+                mac.colon(),
+                set.join("`, `")
+            ));
+        }
+        out
+    }
+
+    /// The folder of `loader` as found.
+    fn source_folder(&self, loader: Loader) -> Option<&folder::Folder> {
+        if loader == Loader::Pxelinux {
+            return Some(&self.folder);
+        }
+        self.others
+            .iter()
+            .find(|(l, _)| *l == loader)
+            .map(|(_, f)| f)
+    }
+
+    /// How `loader`'s rendered folder `ren` differs from the one found, `src`.
+    fn compare_folder(
+        &self,
+        loader: Loader,
+        src: &folder::Folder,
+        ren: &folder::Folder,
+        draft: &Draft,
+        out: &mut Vec<String>,
+    ) {
+        let dir = loader.dir_in(&self.tftp_root);
         let dir = dir.display();
         for name in src
             .profiles
@@ -551,14 +682,22 @@ impl Setup {
         {
             if src.profiles.get(name) != ren.profiles.get(name) {
                 out.push(format!(
-                    "{dir}/{name}: the profile would not be rendered byte for byte"
+                    "{dir}/{}: the profile would not be rendered byte for byte",
+                    loader.file(name)
                 ));
             }
         }
-        if src.default.is_some() && src.default != ren.default {
+        if src.dispatcher != ren.dispatcher {
             out.push(format!(
-                "{dir}/default: links to `{}`, would link to `{}`",
-                src.default.as_deref().unwrap_or_default(),
+                "{dir}/{}: would not be rendered byte for byte",
+                loader.dispatcher().unwrap_or_default()
+            ));
+        }
+        if src.default != ren.default && (loader != Loader::Pxelinux || src.default.is_some()) {
+            out.push(format!(
+                "{dir}/{}: links to `{}`, would link to `{}`",
+                loader.default_entry(),
+                src.default.as_deref().unwrap_or("nothing"),
                 ren.default.as_deref().unwrap_or("nothing")
             ));
         }
@@ -567,14 +706,18 @@ impl Setup {
             match source.get(mac) {
                 None => out.push(format!(
                     "{dir}/{}: would be created, linking to `{target}`",
-                    mac.pxelinux_name()
+                    loader.entry(*mac)
                 )),
-                // A switched node: render leaves the link alone.
-                Some(t) if *t == target || src.profiles.contains_key(*t) => {}
-                Some(_) => {} // said in `problems`: a link to no profile
+                // Equal, or a switched node: render leaves the link alone. A link to no
+                // profile is in the folder's problems.
+                Some(t) if *t == target || draft.profiles.contains_key(*t) => {}
+                Some(t) if loader != Loader::Pxelinux => out.push(format!(
+                    "{dir}/{}: links to `{t}`, which is no described profile",
+                    loader.entry(*mac)
+                )),
+                Some(_) => {}
             }
         }
-        out
     }
 }
 
@@ -626,7 +769,8 @@ struct Rendered {
     dnsmasq: String,
     nginx: Option<String>,
     hostsfile: Option<String>,
-    folder: pxelinux::Folder,
+    /// The folder of each loader in use, pxelinux's first when it is.
+    folders: Vec<(Loader, folder::Folder)>,
 }
 
 impl Rendered {
@@ -637,25 +781,35 @@ impl Rendered {
         let plan = crate::plan::build(cluster, &layout, &templates)?;
         let cmp = crate::tree::compare(&plan, &layout, false, false)?;
         crate::tree::apply(&cmp, &indicatif::ProgressBar::hidden())?;
-        let read = |p: &Path| read_text(p, &p.display().to_string());
+        let text = |p: &Path| read_text(p, &p.display().to_string());
         let hosts = cluster.dhcp.hosts == crate::cluster::HostsMode::Hostsfile;
+        let tftp_root = &cluster.paths.tftp_root;
+        let mut folders = Vec::new();
+        for (loader, dir) in &plan.dirs {
+            let on_server = loader.dir_in(tftp_root);
+            folders.push((*loader, folder::read(*loader, dir, &on_server, tftp_root)?));
+        }
         Ok(Self {
-            dnsmasq: read(&layout.dnsmasq_conf)?,
+            dnsmasq: text(&layout.dnsmasq_conf)?,
             nginx: if cluster.http.managed {
-                Some(read(&layout.nginx_conf)?)
+                Some(text(&layout.nginx_conf)?)
             } else {
                 None
             },
             hostsfile: if hosts {
-                Some(read(&layout.hostsfile)?)
+                Some(text(&layout.hostsfile)?)
             } else {
                 None
             },
-            folder: pxelinux::read(
-                &layout.pxelinux_dir,
-                &cluster.paths.pxelinux_dir(),
-                &cluster.paths.tftp_root,
-            )?,
+            folders,
         })
+    }
+
+    /// The profiles rendered for pxelinux.
+    fn pxelinux_profiles(&self) -> Option<&BTreeMap<String, String>> {
+        self.folders
+            .iter()
+            .find(|(l, _)| *l == Loader::Pxelinux)
+            .map(|(_, f)| &f.profiles)
     }
 }

@@ -1,5 +1,5 @@
-//! A hand-made `pxelinux.cfg/` folder: its profile files, `default` and per-MAC links, and
-//! what a profile file says when pxectl can describe it.
+//! A loader's folder as found (`pxelinux.cfg/`, `grub/`...): its profile files, `default`,
+//! per-MAC links and dispatcher; and what a pxelinux profile file says in pxectl's keys.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,19 +14,21 @@ use crate::mac::MacAddr;
 /// What the folder holds.
 #[derive(Debug, Default)]
 pub struct Folder {
-    /// Profile files by name, with their text.
+    /// Profile files by profile name, with their text.
     pub profiles: BTreeMap<String, String>,
-    /// What `default` links to.
+    /// The loader's own script beside the entries (GRUB's `grub.cfg`, iPXE's `boot.ipxe`).
+    pub dispatcher: Option<String>,
+    /// The profile `default` links to (or the name, when it is no profile file's).
     pub default: Option<String>,
-    /// Per-MAC links: the MAC and the name linked to, in name order.
+    /// Per-MAC links: the MAC and the profile linked to (or the name), in name order.
     pub entries: Vec<(MacAddr, String)>,
     /// Entries pxectl cannot describe, said as differences.
     pub problems: Vec<String>,
 }
 
-/// Reads `dir` (the folder on this machine; `real` is its path on the boot server, under
-/// the TFTP root `tftp_root`). A link leading out of the TFTP root is an error.
-pub fn read(dir: &Path, real: &Path, tftp_root: &Path) -> Result<Folder> {
+/// Reads `loader`'s folder `dir` (on this machine; `real` is its path on the boot server,
+/// under the TFTP root `tftp_root`). A link leading out of the TFTP root is an error.
+pub fn read(loader: Loader, dir: &Path, real: &Path, tftp_root: &Path) -> Result<Folder> {
     let mut f = Folder::default();
     let shown = real.display();
     let mut names: Vec<String> = Vec::new();
@@ -47,15 +49,17 @@ pub fn read(dir: &Path, real: &Path, tftp_root: &Path) -> Result<Folder> {
         let path = dir.join(&name);
         let meta = fs::symlink_metadata(&path)
             .with_context(|| format!("cannot read `{}`", path.display()))?;
-        let mac = Loader::Pxelinux.parse_entry(&name);
+        let mac = loader.parse_entry(&name);
+        let default = name == loader.default_entry();
         if meta.file_type().is_symlink() {
             let target = fs::read_link(&path)
                 .with_context(|| format!("cannot read the link `{}`", path.display()))?;
             let target = target.to_string_lossy().into_owned();
             if !target.contains('/') {
-                match (name.as_str(), mac) {
-                    ("default", _) => f.default = Some(target),
-                    (_, Some(mac)) => f.entries.push((mac, target)),
+                let profile = loader.profile_of(&target).unwrap_or(&target).to_string();
+                match (default, mac) {
+                    (true, _) => f.default = Some(profile),
+                    (_, Some(mac)) => f.entries.push((mac, profile)),
                     _ => f.problems.push(format!(
                         "{shown}/{name}: a link to `{target}` that is neither `default` nor a per-MAC entry; remove it or make it a profile file"
                     )),
@@ -73,21 +77,33 @@ pub fn read(dir: &Path, real: &Path, tftp_root: &Path) -> Result<Folder> {
                 "{shown}/{name}: a link to `{target}`, outside `{shown}`; pxectl links only to profiles in the folder: move the file into it and link to its name"
             ));
         } else if meta.is_file() {
-            if name == "default" {
+            let profile = loader
+                .profile_of(&name)
+                .filter(|_| !default && mac.is_none());
+            if default {
                 f.problems.push(format!(
-                    "{shown}/default: a file; pxectl makes `default` a link to a profile: move it to a profile (`mv default menu && ln -s menu default`) and import again"
+                    "{shown}/{name}: a file; pxectl makes `{name}` a link to a profile: move it to a profile (`mv {name} menu && ln -s menu {name}`) and import again"
                 ));
+            } else if loader.dispatcher() == Some(name.as_str()) {
+                f.dispatcher = Some(read_text(&path, &format!("{shown}/{name}"))?);
             } else if mac.is_some() {
                 f.problems.push(format!(
                     "{shown}/{name}: a file; pxectl makes per-MAC entries links to profiles: replace it with a link to the profile it copies"
                 ));
-            } else if let Err((what, hint)) = crate::description::check_profile_name(&name) {
+            } else if let Some(Err((what, hint))) =
+                profile.map(crate::description::check_profile_name)
+            {
                 f.problems.push(format!(
                     "{shown}/{name}: {what}, so it cannot be a profile name; {hint}"
                 ));
-            } else {
+            } else if let Some(profile) = profile {
                 let text = read_text(&path, &format!("{shown}/{name}"))?;
-                f.profiles.insert(name, text);
+                f.profiles.insert(profile.to_string(), text);
+            } else {
+                f.problems.push(format!(
+                    "{shown}/{name}: a file not named like a profile's (`NAME{}`); move it out of `{shown}`",
+                    loader.file("")
+                ));
             }
         } else {
             f.problems.push(format!(
