@@ -85,6 +85,22 @@ fn the_reference_description_renders_the_reference_tree_byte_for_byte() {
 }
 
 #[test]
+fn the_reference_description_says_what_the_hand_written_example_says() {
+    let imported: serde_yaml::Value =
+        serde_yaml::from_str(&expected("portacluster", "yaml")).unwrap();
+    let mut example: serde_yaml::Value =
+        serde_yaml::from_str(&fs::read_to_string(repo("examples/portacluster.yaml")).unwrap())
+            .unwrap();
+    // pxectl's own folder is not part of the setup: import leaves the default.
+    example["paths"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("state_dir")
+        .unwrap();
+    assert_eq!(imported, example);
+}
+
+#[test]
 fn render_check_passes_right_after_importing_the_reference_tree() {
     let env = scratch();
     copy_setup(&env, &repo("tests/fixtures/portacluster"));
