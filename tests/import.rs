@@ -176,6 +176,8 @@ fn the_imported_dnsmasq_conf_with_its_extra_lines_passes_dnsmasq_test() {
         shown.starts_with(&verified("/etc/dnsmasq.conf", "dnsmasq")),
         "{shown}"
     );
+    // nginx.conf is the operator's (`http.managed: false`): not tested, not written.
+    assert!(!shown.contains("nginx"), "{shown}");
     let conf = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
     assert!(conf.contains("\nbind-interfaces\n"), "{conf}");
     assert!(
