@@ -83,11 +83,11 @@ impl From<ColorWhen> for anstream::ColorChoice {
 #[rustfmt::skip]
 const SCOPES: &[(&str, &[&[&str]])] = &[
     ("config", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
-    ("color", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch"]]),
-    ("root", &[RENDER, SWITCH, &["reload", "status", "log", "watch"]]),
+    ("color", &[RENDER, SWITCH, &["reload", "validate", "status", "log", "watch", "import"]]),
+    ("root", &[RENDER, SWITCH, &["reload", "status", "log", "watch", "import"]]),
     ("templates", &[RENDER, &["validate", "status"]]),
     ("lock_timeout", &[RENDER, SWITCH, &["watch"]]),
-    ("quiet", &[RENDER, SWITCH, &["validate", "status"]]),
+    ("quiet", &[RENDER, SWITCH, &["validate", "status", "import"]]),
     ("verbose", &[RENDER, &["reset"]]),
 ];
 
@@ -164,6 +164,8 @@ pub enum Command {
     Log(LogArgs),
     /// Follow the install callback log and flip finished nodes back (run it as a service)
     Watch(WatchArgs),
+    /// Describe a hand-made setup (dnsmasq.conf, nginx.conf, pxelinux.cfg/), proved by rendering it back
+    Import(ImportArgs),
     /// Print a shell's completion script, e.g. `pxectl completions bash > /etc/bash_completion.d/pxectl`
     Completions(CompletionsArgs),
     /// Print a man page (roff), e.g. `pxectl man reimage | man -l -`; `--dir` writes them all
@@ -176,6 +178,26 @@ pub struct ValidateArgs {
     /// Print one JSON object with every problem (shape in docs/cli.md) instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `pxectl import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// dnsmasq's configuration, as the boot server names it (read under `--root`)
+    #[arg(long, value_name = "PATH", default_value = "/etc/dnsmasq.conf")]
+    pub dnsmasq_conf: PathBuf,
+
+    /// nginx's configuration, as the boot server names it (read under `--root`)
+    #[arg(long, value_name = "PATH", default_value = "/etc/nginx/nginx.conf")]
+    pub nginx_conf: PathBuf,
+
+    /// Write the description to FILE instead of stdout
+    #[arg(short, long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace FILE when it exists
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 /// Options of `pxectl completions`.

@@ -119,6 +119,8 @@ pub struct Dhcp {
     pub hosts: HostsMode,
     /// The `dhcp-hostsfile` (used in `hostsfile` mode).
     pub hostsfile: PathBuf,
+    /// dnsmasq directives written verbatim after the boot lines (`dhcp.extra`).
+    pub extra: Vec<String>,
 }
 
 /// How pxectl checks and reloads the daemons.
@@ -183,6 +185,8 @@ pub struct Http {
     pub default_server: bool,
     pub keepalive_timeout: u32,
     pub autoindex: bool,
+    /// Whether pxectl renders, verifies and reloads nginx.conf (`http.managed`).
+    pub managed: bool,
     /// Base URL booting machines use to reach nginx, like `http://192.168.10.10`.
     pub url: String,
 }
@@ -234,6 +238,8 @@ pub enum Boot {
     },
     /// The machine's own disk.
     LocalDisk,
+    /// A pxelinux file kept as written (`pxelinux:`), which no other loader can read.
+    Verbatim(String),
 }
 
 /// Which clients are served and with which loader files.

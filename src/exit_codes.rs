@@ -29,7 +29,7 @@ impl ExitCode {
     pub fn meaning(self) -> &'static str {
         match self {
             Self::Success => "Done; with `--check`, the disk matches the description.",
-            Self::Differs => "`render --check` found differences, `status` found a problem, or `reimage --wait` saw a node fail or not finish.",
+            Self::Differs => "`render --check` found differences, `status` found a problem, `reimage --wait` saw a node fail or not finish, or `import`'s round trip differs.",
             Self::Invalid => "The description, a template, the command line or a target is invalid; nothing was changed.",
             Self::Failure => "Something failed while working: a file, the lock, a daemon's config test, a reload, a daemon that is not running.",
         }

@@ -21,17 +21,22 @@ pub struct Layout {
     pub pxelinux_dir: PathBuf,
 }
 
+/// Where the boot server's path `real` is on this machine: under `root` when given.
+pub fn on_this_machine(real: &Path, root: Option<&Path>) -> PathBuf {
+    match root {
+        None => real.to_path_buf(),
+        Some(root) => root.join(
+            real.components()
+                .filter(|c| matches!(c, Component::Normal(_)))
+                .collect::<PathBuf>(),
+        ),
+    }
+}
+
 impl Layout {
     /// Maps `cluster`'s output paths under `root`.
     pub fn new(cluster: &Cluster, root: Option<&Path>) -> Self {
-        let host = |real: &Path| match root {
-            None => real.to_path_buf(),
-            Some(root) => root.join(
-                real.components()
-                    .filter(|c| matches!(c, Component::Normal(_)))
-                    .collect::<PathBuf>(),
-            ),
-        };
+        let host = |real: &Path| on_this_machine(real, root);
         let p = &cluster.paths;
         Self {
             staging: root.is_some(),

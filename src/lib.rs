@@ -9,6 +9,7 @@ pub mod daemons;
 pub mod description;
 pub mod diagnostic;
 pub mod exit_codes;
+pub mod import;
 pub mod journal;
 pub mod layout;
 pub mod lifecycle;
@@ -85,6 +86,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => cmd::status(&settings, a, &mut out)?,
         Command::Log(a) => cmd::log(&settings, a, &mut out)?,
         Command::Watch(a) => cmd::watch(&settings, a, &mut out)?,
+        Command::Import(a) => cmd::import(&settings, a, &mut out)?,
         Command::Completions(a) => cmd::completions(a, &mut out)?,
         Command::Man(a) => cmd::man(a, &mut out)?,
     };

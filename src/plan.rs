@@ -98,6 +98,16 @@ fn profile_files(
             })
         };
         for (name, profile) in &cluster.profiles {
+            if let crate::cluster::Boot::Verbatim(text) = &profile.boot {
+                // Validation keeps verbatim pxelinux files to pxelinux.
+                files.push(FilePlan {
+                    path: dir.join(loader.file(name)),
+                    contents: text.clone(),
+                    mode: FILE_MODE,
+                    kind: FileKind::Profile,
+                });
+                continue;
+            }
             files.push(file(
                 loader.file(name),
                 templates::profile_template(loader),
@@ -152,20 +162,21 @@ fn files(cluster: &Cluster, layout: &Layout, templates: &Templates) -> Result<Ve
     let tftp_url = templates::tftp_url(cluster)?;
     let ctx = templates::cluster_context(cluster, &tftp_url)?;
     crate::timing::phase("context");
-    let mut files = vec![
-        FilePlan {
-            path: layout.dnsmasq_conf.clone(),
-            contents: templates.render(templates::DNSMASQ, &ctx)?,
-            mode: FILE_MODE,
-            kind: FileKind::DnsmasqConf,
-        },
-        FilePlan {
+    let mut files = vec![FilePlan {
+        path: layout.dnsmasq_conf.clone(),
+        contents: templates.render(templates::DNSMASQ, &ctx)?,
+        mode: FILE_MODE,
+        kind: FileKind::DnsmasqConf,
+    }];
+    // `http.managed: false`: the operator's own nginx.conf, never rendered, verified or reloaded.
+    if cluster.http.managed {
+        files.push(FilePlan {
             path: layout.nginx_conf.clone(),
             contents: templates.render(templates::NGINX, &ctx)?,
             mode: FILE_MODE,
             kind: FileKind::NginxConf,
-        },
-    ];
+        });
+    }
     if cluster.dhcp.hosts == crate::cluster::HostsMode::Hostsfile {
         files.push(FilePlan {
             path: layout.hostsfile.clone(),

@@ -357,6 +357,7 @@ struct DhcpView<'a> {
     hosts: crate::cluster::HostsMode,
     hostsfile: String,
     boot_rules: Vec<String>,
+    extra: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -398,6 +399,7 @@ pub fn cluster_context(c: &Cluster, tftp_url: &str) -> Result<Context> {
             hosts: c.dhcp.hosts,
             hostsfile: c.dhcp.hostsfile.display().to_string(),
             boot_rules: boot_rules(c, tftp_url)?,
+            extra: &c.dhcp.extra,
         },
     );
     let reservations = c.reservations.iter().map(|h| HostView {
@@ -562,7 +564,7 @@ pub fn profile_context(name: &str, p: &Profile, loader: Loader, tftp_url: &str) 
             initrd.as_ref().map(locate),
             append.as_ref(),
         ),
-        Boot::LocalDisk => (None, None, None),
+        Boot::LocalDisk | Boot::Verbatim(_) => (None, None, None),
     };
     let mut ctx = Context::new();
     ctx.insert(

@@ -198,7 +198,7 @@ fn every_man_page_named_can_be_printed() {
         );
     }
     env.run(&["man", "nosuch"]).expect(2).stdout_is("").stderr_is(
-        "error: there is no man page `nosuch`; the pages are `pxectl`, `render`, `apply`, `reload`, `validate`, `reimage`, `boot-normal`, `rescue`, `boot`, `reset`, `status`, `log`, `watch`, `completions`, `man`, `cluster`\n",
+        "error: there is no man page `nosuch`; the pages are `pxectl`, `render`, `apply`, `reload`, `validate`, `reimage`, `boot-normal`, `rescue`, `boot`, `reset`, `status`, `log`, `watch`, `import`, `completions`, `man`, `cluster`\n",
     );
 }
 

@@ -159,7 +159,7 @@ fn unknown_keys_type_errors_duplicate_keys_and_semantic_problems_are_reported_to
   --> cluster.yaml:8:16 (`dhcp.read_ethers`)
    = help: docs/configuration.md gives each key's type
 
-error: unknown field `keepalive_timout`, expected one of `server_names`, `listen_address`, `port`, `default_server`, `keepalive_timeout`, `autoindex`
+error: unknown field `keepalive_timout`, expected one of `server_names`, `listen_address`, `port`, `default_server`, `keepalive_timeout`, `autoindex`, `managed`
   --> cluster.yaml:11:3 (`http`)
    = help: check the spelling; docs/configuration.md lists every key
 

@@ -2,6 +2,7 @@
 //! modules and prints.
 
 mod completions;
+mod import;
 mod log;
 mod man;
 mod render;
@@ -11,6 +12,7 @@ mod validate;
 mod watch;
 
 pub use completions::completions;
+pub use import::import;
 pub use log::log;
 pub use man::man;
 pub use render::{apply, reload, render};

@@ -210,10 +210,18 @@ pub fn reload(settings: &Settings, args: &ReloadArgs, out: &mut dyn Write) -> Re
     } else {
         Action::Reload
     };
-    let name = args.daemon.map(|d| match d {
-        DaemonName::Dnsmasq => "dnsmasq",
-        DaemonName::Nginx => "nginx",
-    });
+    let name = match args.daemon {
+        Some(DaemonName::Dnsmasq) => Some("dnsmasq"),
+        Some(DaemonName::Nginx) if !cluster.http.managed => {
+            return Err(UsageError(
+                "nginx.conf is not managed by pxectl (`http.managed: false`): reload nginx yourself, or set `http.managed: true`".into(),
+            )
+            .into())
+        }
+        Some(DaemonName::Nginx) => Some("nginx"),
+        None if !cluster.http.managed => Some("dnsmasq"),
+        None => None,
+    };
     let reach = Reach::new(&layout, args.live_daemons);
     print_reloads(
         &daemons::reload_asked(&cluster.daemons, name, action, reach)?,

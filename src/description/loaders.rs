@@ -495,6 +495,23 @@ impl Validator {
         used_at: impl Fn(Loader) -> String,
     ) {
         let base = format!("profiles.{name}");
+        if let Boot::Verbatim(_) = &profile.boot {
+            for loader in in_use.iter().filter(|l| **l != Loader::Pxelinux) {
+                self.push(
+                    Diagnostic::new(
+                        format!("{base}.pxelinux"),
+                        format!(
+                            "profile {} is a pxelinux file, which `{}` cannot read",
+                            shown(name),
+                            loader.key()
+                        ),
+                    )
+                    .note(used_at(*loader))
+                    .hint("describe the profile with `kernel`, `initrd` and `append`, which pxectl renders for every loader, or serve only `bios` clients with pxelinux"),
+                );
+            }
+            return;
+        }
         let Boot::Linux {
             kernel,
             initrd,

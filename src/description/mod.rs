@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 pub use model::*;
-pub use validate::shown;
+pub use validate::{check_profile_name, shown};
 
 use crate::cluster::Cluster;
 use serde::de::DeserializeOwned;

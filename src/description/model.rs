@@ -249,6 +249,8 @@ pub struct RawDhcp {
     pub hosts: HostsMode,
     /// The `dhcp-hostsfile` in `hostsfile` mode; default: `<state_dir>/dhcp-hosts`.
     pub hostsfile: Option<String>,
+    /// dnsmasq directives pxectl does not model, written verbatim into dnsmasq.conf in order.
+    pub extra: Vec<String>,
 }
 
 /// Where DHCP reservations are written.
@@ -271,6 +273,7 @@ impl Default for RawDhcp {
             boot_file: "/pxelinux.0".into(),
             hosts: HostsMode::Inline,
             hostsfile: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -301,6 +304,8 @@ pub struct RawHttp {
     pub keepalive_timeout: u32,
     /// Whether nginx lists directories.
     pub autoindex: bool,
+    /// Whether pxectl renders, verifies and reloads nginx.conf; `false` leaves the operator's own.
+    pub managed: bool,
 }
 
 impl Default for RawHttp {
@@ -312,6 +317,7 @@ impl Default for RawHttp {
             default_server: true,
             keepalive_timeout: 0,
             autoindex: false,
+            managed: true,
         }
     }
 }
@@ -385,9 +391,12 @@ pub struct RawProfile {
     /// pxelinux `PROMPT`: whether to show the `boot:` prompt.
     #[serde(default)]
     pub prompt: bool,
+    /// The whole pxelinux file, kept as written (no other key then); pxelinux alone can boot it.
+    #[serde(default)]
+    pub pxelinux: Option<String>,
 }
 
-fn default_timeout() -> u32 {
+pub(super) fn default_timeout() -> u32 {
     10
 }
 

@@ -177,7 +177,7 @@ pub(super) struct Validator {
     pub(super) diags: Vec<Diagnostic>,
 }
 
-pub(super) type Check = Result<(), (String, String)>;
+pub type Check = Result<(), (String, String)>;
 
 pub(super) fn fail(what: &str, hint: &str) -> Check {
     Err((what.to_string(), hint.to_string()))
@@ -330,6 +330,43 @@ pub(super) fn check_line(s: &str) -> Check {
     Ok(())
 }
 
+/// dnsmasq options `dhcp.extra` may not carry: includes would hide directives from every
+/// check, and a second `tftp-root` would move the root pxectl renders into.
+const NOT_EXTRA: [(&str, &str); 4] = [
+    (
+        "conf-file",
+        "copy the included file's directives into `dhcp.extra` instead",
+    ),
+    (
+        "conf-dir",
+        "copy the included files' directives into `dhcp.extra` instead",
+    ),
+    (
+        "conf-script",
+        "copy the script's directives into `dhcp.extra` instead",
+    ),
+    ("tftp-root", "set `paths.tftp_root` instead"),
+];
+
+/// One dnsmasq.conf line carried verbatim (`dhcp.extra`): `option` or `option=value`.
+fn check_directive(s: &str) -> Check {
+    let option = s.split_once('=').map_or(s, |(o, _)| o);
+    if option.is_empty()
+        || !option
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return fail(
+            "is not a dnsmasq directive",
+            "write one dnsmasq.conf line, `option` or `option=value`, like `bind-interfaces` or `dhcp-option=option:router,192.168.10.1`",
+        );
+    }
+    if let Some((_, hint)) = NOT_EXTRA.iter().find(|(o, _)| *o == option) {
+        return fail(&format!("is `{option}`, which pxectl does not carry"), hint);
+    }
+    Ok(())
+}
+
 /// Whether pxelinux would look `name` up on its own for some client before `default`:
 /// 1 to 8 uppercase hex digits (an IP address prefix) or a UUID.
 fn pxelinux_reserved(name: &str) -> bool {
@@ -348,7 +385,7 @@ fn pxelinux_reserved(name: &str) -> bool {
     hex_ip || uuid
 }
 
-pub(super) fn check_profile_name(s: &str) -> Check {
+pub fn check_profile_name(s: &str) -> Check {
     let hint =
         "name profiles with letters, digits and `._-`, not starting with `.`, like `arch-linux`";
     if s.is_empty() || s.len() > 64 {
@@ -627,13 +664,18 @@ impl Validator {
             None => paths.map(|p| p.state_dir.join(DEFAULT_HOSTSFILE)),
         };
         let hostsfile = hostsfile?;
-        (lease_ok && boot_ok && range_ok).then(|| Dhcp {
+        let mut extra_ok = true;
+        for (i, line) in d.extra.iter().enumerate() {
+            extra_ok &= self.check(format!("dhcp.extra[{i}]"), "line", line, check_directive);
+        }
+        (lease_ok && boot_ok && range_ok && extra_ok).then(|| Dhcp {
             range,
             lease_time: d.lease_time.clone(),
             read_ethers: d.read_ethers,
             boot_file: d.boot_file.clone(),
             hosts: d.hosts,
             hostsfile,
+            extra: d.extra.clone(),
         })
     }
 
@@ -712,6 +754,7 @@ impl Validator {
             default_server: h.default_server,
             keepalive_timeout: h.keepalive_timeout,
             autoindex: h.autoindex,
+            managed: h.managed,
             url,
         })
     }
@@ -756,6 +799,9 @@ impl Validator {
         p: &RawProfile,
         ctx: Option<&tera::Context>,
     ) -> Option<Profile> {
+        if let Some(text) = &p.pxelinux {
+            return self.verbatim(base, name, p, text);
+        }
         let label = p.label.clone().unwrap_or_else(|| name.to_string());
         let ok = self.check(format!("{base}.label"), "label", &label, check_token);
         let mut expand = |field: &str, value: &str, line: bool| -> Option<String> {
@@ -849,6 +895,53 @@ impl Validator {
         })
     }
 
+    /// A profile given as its pxelinux file (`pxelinux:`): text alone, with no other key.
+    fn verbatim(&mut self, base: &str, name: &str, p: &RawProfile, text: &str) -> Option<Profile> {
+        let mut ok = true;
+        let others = [
+            ("label", p.label.is_some()),
+            ("boot", p.boot.is_some()),
+            ("kernel", p.kernel.is_some()),
+            ("initrd", p.initrd.is_some()),
+            ("append", p.append.is_some()),
+            ("timeout", p.timeout != super::model::default_timeout()),
+            ("prompt", p.prompt),
+        ];
+        for (field, given) in others {
+            if given {
+                ok = false;
+                self.push(
+                    Diagnostic::new(
+                        format!("{base}.{field}"),
+                        format!("`{field}` has no use in profile {}, which is given as its pxelinux file", shown(name)),
+                    )
+                    .on_key()
+                    .hint("remove it, or describe the profile with `kernel`, `initrd` and `append` instead of `pxelinux`"),
+                );
+            }
+        }
+        if text.trim().is_empty()
+            || text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            ok = false;
+            self.push(
+                Diagnostic::new(
+                    format!("{base}.pxelinux"),
+                    format!("the pxelinux file of profile {} is empty or holds a control character other than tab and newline", shown(name)),
+                )
+                .hint("write the file as pxelinux reads it, lines of text ending in newlines"),
+            );
+        }
+        ok.then(|| Profile {
+            label: name.to_string(),
+            boot: Boot::Verbatim(text.to_string()),
+            timeout: p.timeout,
+            prompt: p.prompt,
+        })
+    }
+
     fn lifecycle(&mut self, raw: &RawDescription) -> Option<Lifecycle> {
         let l = &raw.lifecycle;
         let prefix = l.prefix.trim_end_matches('/').to_string();
@@ -883,6 +976,16 @@ impl Validator {
             .dnsmasq_log
             .as_ref()
             .is_none_or(|d| self.check("lifecycle.dnsmasq_log", "path", d, check_abs_path));
+        if l.callbacks && !raw.http.managed {
+            self.push(
+                Diagnostic::new(
+                    "lifecycle.callbacks",
+                    "callbacks need pxectl's nginx.conf, but `http.managed` is `false`",
+                )
+                .hint("set `http.managed: true`, or turn `callbacks` off"),
+            );
+            return None;
+        }
         if l.on_failure == OnFailure::Rescue && raw.roles.rescue.is_none() {
             self.push(
                 Diagnostic::new(

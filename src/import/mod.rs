@@ -1,0 +1,815 @@
+//! `pxectl import`: a hand-made setup (dnsmasq.conf, nginx.conf, `pxelinux.cfg/`) read into a
+//! description, proved by rendering that description into a scratch folder and comparing it
+//! with the setup (the round trip).
+
+mod dnsmasq;
+mod draft;
+mod folder;
+mod loaders;
+mod nginx;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::layout::{on_this_machine, Layout};
+use crate::loader::Loader;
+use crate::mac::MacAddr;
+use dnsmasq::Directive;
+use draft::{Draft, Host, Profile};
+
+/// What to import: the setup's files as the boot server names them, found under `root`.
+pub struct Request<'a> {
+    pub root: Option<&'a Path>,
+    pub dnsmasq_conf: &'a Path,
+    pub nginx_conf: &'a Path,
+}
+
+/// The result of an import whose setup could be read.
+pub struct Outcome {
+    /// The description, as YAML with the guesses in comments.
+    pub yaml: String,
+    /// What was guessed or kept verbatim, for stderr.
+    pub notes: Vec<String>,
+    /// How the rendered description differs from the setup; empty when the round trip holds.
+    pub differences: Vec<String>,
+    /// What the description holds, in one line.
+    pub summary: String,
+}
+
+/// Reads the setup `req` names and proves the description made of it.
+pub fn import(req: &Request<'_>) -> Result<Outcome> {
+    let setup = Setup::read(req)?;
+    let mut draft = setup.draft()?;
+    setup.settle_loaders(&mut draft)?;
+    // Each pass may keep one more thing verbatim; a profile or nginx.conf kept verbatim renders
+    // the same, so this ends.
+    loop {
+        let yaml = draft.yaml();
+        let rendered = match render(&yaml)? {
+            Ok(rendered) => rendered,
+            Err(invalid) => return Ok(draft.outcome(yaml, invalid)),
+        };
+        if let Some(name) = setup.first_unrendered_profile(&draft, &rendered) {
+            draft.keep_verbatim(&name, &setup.folder.profiles[&name]);
+            continue;
+        }
+        if draft.http.managed && rendered.nginx.as_deref() != Some(setup.nginx_text.as_str()) {
+            draft.http.managed = false;
+            draft.notes.push(format!(
+                "{}: not what pxectl renders; kept as yours with `http.managed: false` (pxectl will not render, verify or reload it)",
+                req.nginx_conf.display()
+            ));
+            continue;
+        }
+        let differences = setup.differences(&draft, &rendered);
+        setup.say_rewrites(&mut draft, &rendered);
+        return Ok(draft.outcome(yaml, differences));
+    }
+}
+
+/// The description `yaml` rendered into a scratch folder; or, when it is invalid, why.
+fn render(yaml: &str) -> Result<Result<Rendered, Vec<String>>> {
+    match crate::description::parse(yaml, Path::new(".")) {
+        Ok(cluster) => Ok(Ok(Rendered::render(&cluster)?)),
+        Err(diagnostics) => Ok(Err(diagnostics
+            .iter()
+            .map(|d| {
+                format!(
+                    "the imported description is invalid at `{}`: {}{}",
+                    d.path,
+                    d.message,
+                    d.hint
+                        .as_deref()
+                        .map(|h| format!("; {h}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect())),
+    }
+}
+
+/// A text file of the setup: readable, UTF-8 and free of control characters but tab, CR and
+/// newline; `shown` names it in messages.
+pub(crate) fn read_text(path: &Path, shown: &str) -> Result<String> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read `{shown}` (at `{}`)", path.display()))?;
+    let text = String::from_utf8(bytes).ok().filter(|t| {
+        !t.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    });
+    match text {
+        Some(t) => Ok(t),
+        None => bail!(
+            "`{shown}` (at `{}`) is not a text file: it holds bytes that are not UTF-8 text; give the path of the real file",
+            path.display()
+        ),
+    }
+}
+
+/// The setup as read.
+struct Setup {
+    dnsmasq_shown: String,
+    dnsmasq_text: String,
+    directives: Vec<Directive>,
+    nginx_conf: PathBuf,
+    nginx_text: String,
+    nginx: nginx::Nginx,
+    dnsmasq_conf: PathBuf,
+    tftp_root: PathBuf,
+    /// `pxelinux.cfg/`.
+    folder: folder::Folder,
+    /// The other loaders' folders that exist.
+    others: Vec<(Loader, folder::Folder)>,
+    /// The hosts file's real path and lines, when dnsmasq reads one.
+    hostsfile: Option<(PathBuf, String)>,
+}
+
+impl Setup {
+    fn read(req: &Request<'_>) -> Result<Self> {
+        for (flag, path) in [
+            ("--dnsmasq-conf", req.dnsmasq_conf),
+            ("--nginx-conf", req.nginx_conf),
+        ] {
+            if !path.is_absolute() {
+                return Err(crate::exit_codes::UsageError(format!(
+                    "`{}` is not an absolute path; give `{flag}` the path as the boot server names it (under `--root`)",
+                    path.display()
+                ))
+                .into());
+            }
+        }
+        let host = |real: &Path| on_this_machine(real, req.root);
+        let dnsmasq_shown = req.dnsmasq_conf.display().to_string();
+        let text = read_text(&host(req.dnsmasq_conf), &dnsmasq_shown)?;
+        let directives = dnsmasq::parse(&text, &dnsmasq_shown)?;
+        let nginx_text = read_text(&host(req.nginx_conf), &req.nginx_conf.display().to_string())?;
+        let nginx = nginx::parse(&nginx_text);
+        let Some(tftp_root) = directives
+            .iter()
+            .find(|d| d.option == "tftp-root")
+            .and_then(|d| d.value.clone())
+        else {
+            bail!("`{dnsmasq_shown}` has no `tftp-root=`, so import cannot find `pxelinux.cfg/`; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`");
+        };
+        let tftp_root = PathBuf::from(tftp_root);
+        let real_dir = Loader::Pxelinux.dir_in(&tftp_root);
+        let dir = host(&real_dir);
+        if !dir.is_dir() {
+            bail!(
+                "the TFTP root `{}` has no folder `pxelinux.cfg/` (looked at `{}`); import reads pxelinux's profiles and links from it",
+                tftp_root.display(),
+                dir.display()
+            );
+        }
+        let folder = folder::read(Loader::Pxelinux, &dir, &real_dir, &tftp_root)?;
+        let mut others = Vec::new();
+        for loader in Loader::ALL.into_iter().filter(|l| *l != Loader::Pxelinux) {
+            let real = loader.dir_in(&tftp_root);
+            if host(&real).is_dir() {
+                others.push((
+                    loader,
+                    folder::read(loader, &host(&real), &real, &tftp_root)?,
+                ));
+            }
+        }
+        let hostsfile = match directives.iter().find(|d| d.option == "dhcp-hostsfile") {
+            Some(d) => {
+                let real = PathBuf::from(d.value.clone().unwrap_or_default());
+                let text = read_text(&host(&real), &real.display().to_string())?;
+                Some((real, text))
+            }
+            None => None,
+        };
+        Ok(Self {
+            dnsmasq_shown,
+            dnsmasq_text: text,
+            directives,
+            nginx_conf: req.nginx_conf.to_path_buf(),
+            nginx_text,
+            nginx,
+            dnsmasq_conf: req.dnsmasq_conf.to_path_buf(),
+            tftp_root,
+            folder,
+            others,
+            hostsfile,
+        })
+    }
+
+    /// The description the setup reads as, with what was guessed.
+    fn draft(&self) -> Result<Draft> {
+        let mut d = Draft::default();
+        d.paths.dnsmasq_conf.clone_from(&self.dnsmasq_conf);
+        d.paths.nginx_conf.clone_from(&self.nginx_conf);
+        d.paths.tftp_root.clone_from(&self.tftp_root);
+        d.dhcp.lease_time = "1h".into();
+        let mut hosts = Vec::new();
+        let mut mask = None;
+        // dnsmasq.conf: each directive pxectl models once, the rest kept as `dhcp.extra`.
+        let domain = self.domain();
+        let mut seen = BTreeSet::new();
+        for dir in &self.directives {
+            let value = dir.value.as_deref();
+            let first = seen.insert(dir.option.clone());
+            let modelled = match (dir.option.as_str(), value) {
+                ("interface", Some(i)) if first && !i.contains(',') => {
+                    d.server.interface = i.to_string();
+                    true
+                }
+                ("enable-tftp" | "read-ethers", None) if first => {
+                    d.dhcp.read_ethers |= dir.option == "read-ethers";
+                    true
+                }
+                ("tftp-root", Some(_)) if first => true,
+                ("dhcp-range", Some(v)) if first => match range(v) {
+                    Some((r, m, lease)) => {
+                        d.dhcp.range = r;
+                        mask = m;
+                        d.dhcp.lease_time = lease;
+                        true
+                    }
+                    None => false,
+                },
+                ("dhcp-boot", Some(v)) if d.dhcp.boot_file.is_empty() && !v.contains(',') => {
+                    d.dhcp.boot_file = v.to_string();
+                    true
+                }
+                ("dhcp-hostsfile", Some(v)) if first => {
+                    d.dhcp.hostsfile = Some(v.to_string());
+                    true
+                }
+                _ if !self.others.is_empty() && loaders::is_boot_rule(dir) => {
+                    d.boot_rules.push((dir.line, dir.text()));
+                    true
+                }
+                ("dhcp-host", Some(v)) if self.hostsfile.is_none() => {
+                    match host(v, domain.as_deref()) {
+                        Some(h) => {
+                            hosts.push(h);
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                _ => false,
+            };
+            if !modelled {
+                d.notes.push(format!(
+                    "{}:{}: `{}` is not modelled; kept verbatim in `dhcp.extra`",
+                    self.dnsmasq_shown,
+                    dir.line,
+                    dir.text()
+                ));
+                d.dhcp.extra.push(dir.text());
+            }
+        }
+        if let Some((real, text)) = &self.hostsfile {
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                match host(line, domain.as_deref()) {
+                    Some(h) => hosts.push(h),
+                    None => d.problems.push(format!(
+                        "{}:{}: `{line}` is not a reservation pxectl can describe (`MAC[,IP],NAME`)",
+                        real.display(),
+                        i + 1
+                    )),
+                }
+            }
+        }
+        d.server.domain = domain;
+        self.http(&mut d);
+        self.server_address(&mut d, &hosts, mask)?;
+        self.hosts_and_roles(&mut d, hosts);
+        for (name, text) in &self.folder.profiles {
+            let profile = match folder::model(text) {
+                Some(m) => Profile::Modelled(m.with_url(&d.http_url())),
+                None => Profile::Verbatim(text.clone()),
+            };
+            d.profiles.insert(name.clone(), profile);
+        }
+        d.problems.extend(self.folder.problems.iter().cloned());
+        Ok(d)
+    }
+
+    /// The domain of the first reservation named with one, else of the server's name in nginx.
+    fn domain(&self) -> Option<String> {
+        let hostsfile = self.hostsfile.as_ref().map(|(_, t)| t.as_str());
+        let hosts = self
+            .directives
+            .iter()
+            .filter(|d| d.option == "dhcp-host")
+            .filter_map(|d| d.value.as_deref())
+            .chain(hostsfile.into_iter().flat_map(str::lines));
+        hosts
+            .filter_map(|v| v.rsplit(',').next())
+            .chain(self.nginx.server_names.iter().map(String::as_str))
+            .filter(|name| name.parse::<Ipv4Addr>().is_err())
+            .find_map(|name| name.split_once('.').map(|(_, d)| d.trim().to_string()))
+    }
+
+    /// nginx's settings, and the server's host name from its `server_name`.
+    fn http(&self, d: &mut Draft) {
+        let n = &self.nginx;
+        if let Some((address, port, default_server)) = &n.listen {
+            d.http.listen_address.clone_from(address);
+            d.http.port = *port;
+            d.http.default_server = *default_server;
+        }
+        d.http.server_names.clone_from(&n.server_names);
+        d.http.keepalive_timeout = n.keepalive_timeout.unwrap_or(0);
+        d.http.autoindex = n.autoindex.unwrap_or(false);
+        d.paths.web_root = PathBuf::from(n.root.as_deref().unwrap_or("/srv/public"));
+        if n.root.is_none() {
+            d.guess(
+                "paths.web_root",
+                "nginx.conf names no `root`; pxectl's default",
+            );
+        }
+        let name = n
+            .server_names
+            .iter()
+            .find(|s| s.parse::<Ipv4Addr>().is_err() && *s != "localhost" && !s.contains('*'));
+        d.server.hostname = name
+            .map_or("boot", |s| s.split('.').next().unwrap_or(s))
+            .to_string();
+        let why = name.map_or_else(
+            || "nothing names the server".to_string(),
+            |s| format!("from nginx's `server_name` `{s}`"),
+        );
+        d.guess("server.hostname", &why);
+    }
+
+    /// The server's address (from nginx, else the profiles' URLs) and the subnet's prefix
+    /// (dnsmasq's netmask, else the narrowest of /24 and wider that holds every address).
+    fn server_address(&self, d: &mut Draft, hosts: &[Host], mask: Option<Ipv4Addr>) -> Result<()> {
+        let in_nginx = self
+            .nginx
+            .server_names
+            .iter()
+            .chain(d.http.listen_address.iter())
+            .find_map(|s| s.parse::<Ipv4Addr>().ok());
+        let in_urls = || {
+            self.folder.profiles.values().find_map(|text| {
+                let after = text.split("http://").nth(1)?;
+                let host: String = after
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                host.parse::<Ipv4Addr>().ok()
+            })
+        };
+        let (address, from) = match (in_nginx, in_urls()) {
+            (Some(a), _) => (a, "nginx's `server_name` or `listen`"),
+            (None, Some(a)) => (a, "the profiles' URLs"),
+            (None, None) => bail!(
+                "cannot tell the boot server's address: neither `{}` (`server_name`, `listen`) nor the profiles' URLs name it; add it to nginx's `server_name` and import again",
+                self.nginx_conf.display()
+            ),
+        };
+        d.server.address = Some(address);
+        d.server.prefix = if let Some(m) = mask {
+            d.guess("server.address", &format!("from {from}"));
+            u8::try_from(u32::from(m).leading_ones()).unwrap_or(32)
+        } else {
+            let mut all: Vec<Ipv4Addr> = hosts.iter().filter_map(|h| h.ip).collect();
+            if let Some((a, b)) = d.dhcp.range {
+                all.extend([a, b]);
+            }
+            let apart = |ip: &Ipv4Addr, prefix: u8| {
+                (u32::from(*ip) ^ u32::from(address)) >> (32 - u32::from(prefix)) != 0
+            };
+            let mut prefix = 24u8;
+            while prefix > 8 && all.iter().any(|ip| apart(ip, prefix)) {
+                prefix -= 1;
+            }
+            d.guess(
+                "server.address",
+                &format!("from {from}; /{prefix} holds the range and fixed addresses"),
+            );
+            prefix
+        };
+        Ok(())
+    }
+
+    /// Per-MAC links pxectl cannot describe: orphans, and links to no profile.
+    fn stale_links(&self, d: &mut Draft, hosts: &[Host]) {
+        let known: BTreeSet<MacAddr> = hosts.iter().map(|h| h.mac).collect();
+        let dir = Loader::Pxelinux.dir_in(&self.tftp_root);
+        let dir = dir.display();
+        for (mac, target) in &self.folder.entries {
+            if !known.contains(mac) {
+                d.problems.push(format!(
+                    "{dir}/{}: an orphan link to `{target}`: no reservation names MAC `{}`; add a `dhcp-host={},NAME` line or remove the link",
+                    mac.pxelinux_name(),
+                    mac.colon(),
+                    mac.colon()
+                ));
+            } else if !self.folder.profiles.contains_key(target) {
+                d.problems.push(format!(
+                    "{dir}/{}: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file",
+                    mac.pxelinux_name()
+                ));
+            }
+        }
+        if let Some(target) = &self.folder.default {
+            if !self.folder.profiles.contains_key(target) {
+                d.problems.push(format!(
+                    "{dir}/default: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file"
+                ));
+            }
+        }
+    }
+
+    /// The roles: `normal` what most nodes link to, `reimage` and `rescue` by name,
+    /// `default` what `default` links to.
+    fn roles(&self, d: &mut Draft, linked: &BTreeMap<MacAddr, &str>, hosts: &[Host]) {
+        let profiles = &self.folder.profiles;
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let nodes = hosts.iter().filter(|h| linked.contains_key(&h.mac)).count();
+        for h in hosts {
+            if let Some(t) = linked.get(&h.mac).filter(|t| profiles.contains_key(**t)) {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        let by_name = |words: &[&str]| {
+            profiles
+                .keys()
+                .find(|p| words.iter().any(|w| p.to_ascii_lowercase().contains(w)))
+                .cloned()
+        };
+        let default = self
+            .folder
+            .default
+            .clone()
+            .filter(|t| profiles.contains_key(t));
+        let reimage = by_name(&["install", "reimage", "deploy", "provision"]);
+        let rescue = by_name(&["rescue"]);
+        let most = counts
+            .iter()
+            .max_by_key(|(p, n)| (**n, std::cmp::Reverse(*p)));
+        let normal = most.map_or_else(
+            || {
+                profiles
+                    .keys()
+                    .find(|p| Some(*p) != reimage.as_ref() && Some(*p) != rescue.as_ref())
+                    .or_else(|| profiles.keys().next())
+                    .cloned()
+                    .unwrap_or_default()
+            },
+            |(p, _)| (*p).to_string(),
+        );
+        let why = most.map_or_else(
+            || "no node links to a profile".to_string(),
+            |(_, n)| format!("{n} of {nodes} nodes link to it"),
+        );
+        d.guess("roles.normal", &why);
+        d.guess(
+            "roles.reimage",
+            if reimage.is_some() {
+                "by its name"
+            } else {
+                "no profile is named like an installer"
+            },
+        );
+        if rescue.is_some() {
+            d.guess("roles.rescue", "by its name");
+        }
+        d.roles = draft::Roles {
+            reimage: reimage.unwrap_or_else(|| default.clone().unwrap_or_else(|| normal.clone())),
+            normal,
+            rescue,
+            default,
+        };
+    }
+
+    /// Nodes (reservations with a per-MAC link), reservations, and the roles.
+    fn hosts_and_roles(&self, d: &mut Draft, hosts: Vec<Host>) {
+        let linked: BTreeMap<MacAddr, &str> = self
+            .folder
+            .entries
+            .iter()
+            .map(|(mac, target)| (*mac, target.as_str()))
+            .collect();
+        self.stale_links(d, &hosts);
+        self.roles(d, &linked, &hosts);
+        let switched = |p: &str| p == d.roles.reimage || Some(p) == d.roles.rescue.as_deref();
+        let mut notes = Vec::new();
+        for mut h in hosts {
+            let Some(target) = linked.get(&h.mac) else {
+                d.reservations.push(h);
+                continue;
+            };
+            if *target != d.roles.normal && self.folder.profiles.contains_key(*target) {
+                if switched(target) {
+                    notes.push(format!(
+                        "{} boots `{target}` next (switched); render leaves its link alone",
+                        h.name
+                    ));
+                } else {
+                    h.normal_profile = Some((*target).to_string());
+                }
+            }
+            d.nodes.push(h);
+        }
+        d.notes.extend(notes);
+    }
+
+    /// `loaders` whose boot lines are the setup's, tried from the most usual; when none is,
+    /// the lines are kept verbatim and the other loaders' folders left alone.
+    fn settle_loaders(&self, draft: &mut Draft) -> Result<()> {
+        if draft.boot_rules.is_empty() && self.others.is_empty() {
+            return Ok(());
+        }
+        let rules: Vec<String> = draft.boot_rules.iter().map(|(_, r)| r.clone()).collect();
+        for candidate in loaders::candidates(&rules, &draft.tftp_url()) {
+            draft.loaders = Some(candidate);
+            if let Ok(rendered) = render(&draft.yaml())? {
+                let boot = dnsmasq::parse(&rendered.dnsmasq, "")?;
+                let rendered: Vec<String> = boot
+                    .iter()
+                    .filter(|d| loaders::is_boot_rule(d))
+                    .map(Directive::text)
+                    .collect();
+                if rendered == rules {
+                    let folders: Vec<String> = self
+                        .others
+                        .iter()
+                        .map(|(l, _)| format!("{}/", l.dir()))
+                        .collect();
+                    draft.guess(
+                        "loaders",
+                        &format!(
+                            "dnsmasq's boot lines are what these render; {} read too",
+                            folders.join(", ")
+                        ),
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        draft.loaders = None;
+        for (line, rule) in std::mem::take(&mut draft.boot_rules) {
+            draft.notes.push(format!(
+                "{}:{line}: `{rule}` is not what any `loaders` setting renders; kept verbatim in `dhcp.extra`",
+                self.dnsmasq_shown
+            ));
+            draft.dhcp.extra.push(rule);
+        }
+        for (loader, _) in &self.others {
+            draft.notes.push(format!(
+                "{}: left out of the description; pxectl will leave it alone",
+                loader.dir_in(&self.tftp_root).display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Notes that dnsmasq.conf or the hosts file hold the same, but not the same bytes.
+    fn say_rewrites(&self, draft: &mut Draft, rendered: &Rendered) {
+        if rendered.dnsmasq != self.dnsmasq_text {
+            draft.notes.push(format!(
+                "{}: the same directives, but not byte for byte (comments, spacing or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                self.dnsmasq_shown
+            ));
+        }
+        if let (Some((real, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
+            if source != r {
+                draft.notes.push(format!(
+                    "{}: the same reservations, but not byte for byte (comments or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                    real.display()
+                ));
+            }
+        }
+    }
+
+    /// The first modelled profile whose rendering differs from its file.
+    fn first_unrendered_profile(&self, draft: &Draft, rendered: &Rendered) -> Option<String> {
+        draft.profiles.iter().find_map(|(name, p)| {
+            let modelled = matches!(p, Profile::Modelled(_));
+            let file = rendered.pxelinux_profiles().and_then(|p| p.get(name));
+            (modelled && file != self.folder.profiles.get(name)).then(|| name.clone())
+        })
+    }
+
+    /// How the rendered tree differs from the setup.
+    fn differences(&self, draft: &Draft, rendered: &Rendered) -> Vec<String> {
+        let mut out = draft.problems.clone();
+        match dnsmasq::parse(&rendered.dnsmasq, &self.dnsmasq_shown) {
+            Ok(r) => out.extend(dnsmasq::differences(
+                &self.directives,
+                &r,
+                &self.dnsmasq_shown,
+            )),
+            Err(e) => out.push(format!("{e:#}")),
+        }
+        if let (Some((real, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
+            let lines = |t: &str| -> BTreeSet<String> {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string)
+                    .collect()
+            };
+            for line in lines(source).symmetric_difference(&lines(r)) {
+                out.push(format!("{}: `{line}` differs", real.display()));
+            }
+        }
+        let empty = folder::Folder::default();
+        let mut targets: BTreeMap<MacAddr, BTreeSet<&String>> = BTreeMap::new();
+        for (loader, ren) in &rendered.folders {
+            let src = match self.source_folder(*loader) {
+                Some(src) => src,
+                None if ren.entries.is_empty() && ren.default.is_none() => &empty,
+                None => {
+                    out.push(format!(
+                        "{}: would be created: the description serves it by `loaders`",
+                        loader.dir_in(&self.tftp_root).display()
+                    ));
+                    continue;
+                }
+            };
+            if *loader != Loader::Pxelinux {
+                out.extend(src.problems.iter().cloned());
+            }
+            for (mac, target) in &src.entries {
+                targets.entry(*mac).or_default().insert(target);
+            }
+            self.compare_folder(*loader, src, ren, draft, &mut out);
+        }
+        for (mac, set) in targets.iter().filter(|(_, set)| set.len() > 1) {
+            let set: Vec<&str> = set.iter().map(|t| t.as_str()).collect();
+            out.push(format!(
+                "the entries of MAC `{}` disagree (`{}`); point them all at one profile",
+                mac.colon(),
+                set.join("`, `")
+            ));
+        }
+        out
+    }
+
+    /// The folder of `loader` as found.
+    fn source_folder(&self, loader: Loader) -> Option<&folder::Folder> {
+        if loader == Loader::Pxelinux {
+            return Some(&self.folder);
+        }
+        self.others
+            .iter()
+            .find(|(l, _)| *l == loader)
+            .map(|(_, f)| f)
+    }
+
+    /// How `loader`'s rendered folder `ren` differs from the one found, `src`.
+    fn compare_folder(
+        &self,
+        loader: Loader,
+        src: &folder::Folder,
+        ren: &folder::Folder,
+        draft: &Draft,
+        out: &mut Vec<String>,
+    ) {
+        let dir = loader.dir_in(&self.tftp_root);
+        let dir = dir.display();
+        for name in src
+            .profiles
+            .keys()
+            .chain(ren.profiles.keys())
+            .collect::<BTreeSet<_>>()
+        {
+            if src.profiles.get(name) != ren.profiles.get(name) {
+                out.push(format!(
+                    "{dir}/{}: the profile would not be rendered byte for byte",
+                    loader.file(name)
+                ));
+            }
+        }
+        if src.dispatcher != ren.dispatcher {
+            out.push(format!(
+                "{dir}/{}: would not be rendered byte for byte",
+                loader.dispatcher().unwrap_or_default()
+            ));
+        }
+        if src.default != ren.default && (loader != Loader::Pxelinux || src.default.is_some()) {
+            out.push(format!(
+                "{dir}/{}: links to `{}`, would link to `{}`",
+                loader.default_entry(),
+                src.default.as_deref().unwrap_or("nothing"),
+                ren.default.as_deref().unwrap_or("nothing")
+            ));
+        }
+        let source: BTreeMap<MacAddr, &String> = src.entries.iter().map(|(m, t)| (*m, t)).collect();
+        for (mac, target) in &ren.entries {
+            match source.get(mac) {
+                None => out.push(format!(
+                    "{dir}/{}: would be created, linking to `{target}`",
+                    loader.entry(*mac)
+                )),
+                // Equal, or a switched node: render leaves the link alone. A link to no
+                // profile is in the folder's problems.
+                Some(t) if *t == target || draft.profiles.contains_key(*t) => {}
+                Some(t) if loader != Loader::Pxelinux => out.push(format!(
+                    "{dir}/{}: links to `{t}`, which is no described profile",
+                    loader.entry(*mac)
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// A dynamic range, the netmask of a static one, and the lease time.
+type Range = (Option<(Ipv4Addr, Ipv4Addr)>, Option<Ipv4Addr>, String);
+
+/// A `dhcp-range=` value pxectl renders: `START,END,LEASE` (the range), or
+/// `NETWORK,static,NETMASK,LEASE` (no range).
+fn range(v: &str) -> Option<Range> {
+    let parts: Vec<&str> = v.split(',').collect();
+    match parts[..] {
+        [a, b, lease] => Some((
+            Some((a.parse().ok()?, b.parse().ok()?)),
+            None,
+            lease.to_string(),
+        )),
+        [net, "static", mask, lease] => {
+            net.parse::<Ipv4Addr>().ok()?;
+            Some((None, Some(mask.parse().ok()?), lease.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// A `dhcp-host=` value pxectl renders: `MAC[,IP],NAME` with the MAC as pxectl spells it and
+/// the name qualified by `domain` when there is one.
+fn host(v: &str, domain: Option<&str>) -> Option<Host> {
+    let parts: Vec<&str> = v.split(',').collect();
+    let (mac, ip, name) = match parts[..] {
+        [mac, name] => (mac, None, name),
+        [mac, ip, name] => (mac, Some(ip.parse().ok()?), name),
+        _ => return None,
+    };
+    let mac: MacAddr = mac.parse().ok().filter(|m: &MacAddr| m.colon() == mac)?;
+    let name = match domain {
+        Some(d) => name.strip_suffix(&format!(".{d}"))?,
+        None => name,
+    };
+    (!name.is_empty() && !name.contains('.')).then(|| Host {
+        name: name.to_string(),
+        mac,
+        ip,
+        normal_profile: None,
+    })
+}
+
+/// The description rendered into a scratch folder, read back.
+struct Rendered {
+    dnsmasq: String,
+    nginx: Option<String>,
+    hostsfile: Option<String>,
+    /// The folder of each loader in use, pxelinux's first when it is.
+    folders: Vec<(Loader, folder::Folder)>,
+}
+
+impl Rendered {
+    fn render(cluster: &crate::cluster::Cluster) -> Result<Self> {
+        let scratch = tempfile::tempdir().context("cannot make a scratch folder to render into")?;
+        let layout = Layout::new(cluster, Some(scratch.path()));
+        let templates = crate::templates::Templates::load(None)?;
+        let plan = crate::plan::build(cluster, &layout, &templates)?;
+        let cmp = crate::tree::compare(&plan, &layout, false, false)?;
+        crate::tree::apply(&cmp, &indicatif::ProgressBar::hidden())?;
+        let text = |p: &Path| read_text(p, &p.display().to_string());
+        let hosts = cluster.dhcp.hosts == crate::cluster::HostsMode::Hostsfile;
+        let tftp_root = &cluster.paths.tftp_root;
+        let mut folders = Vec::new();
+        for (loader, dir) in &plan.dirs {
+            let on_server = loader.dir_in(tftp_root);
+            folders.push((*loader, folder::read(*loader, dir, &on_server, tftp_root)?));
+        }
+        Ok(Self {
+            dnsmasq: text(&layout.dnsmasq_conf)?,
+            nginx: if cluster.http.managed {
+                Some(text(&layout.nginx_conf)?)
+            } else {
+                None
+            },
+            hostsfile: if hosts {
+                Some(text(&layout.hostsfile)?)
+            } else {
+                None
+            },
+            folders,
+        })
+    }
+
+    /// The profiles rendered for pxelinux.
+    fn pxelinux_profiles(&self) -> Option<&BTreeMap<String, String>> {
+        self.folders
+            .iter()
+            .find(|(l, _)| *l == Loader::Pxelinux)
+            .map(|(_, f)| &f.profiles)
+    }
+}

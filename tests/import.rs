@@ -1,0 +1,405 @@
+//! `pxectl import`: hand-made setups under tests/fixtures/import/ (and the reference one)
+//! become descriptions that render them back; what cannot be described is reported, bad input
+//! is refused, and nothing is written unless the round trip holds.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{assert_same_tree, assert_text, have, prerequisite, repo, tree, verified, Env, Run};
+
+/// The setups that import, by fixture name, with the tree each is under.
+const SETUPS: [(&str, &str); 5] = [
+    ("portacluster", "tests/fixtures/portacluster"),
+    ("lab", "tests/fixtures/import/lab"),
+    ("debian-netboot", "tests/fixtures/import/debian-netboot"),
+    ("hostsfile-ethers", "tests/fixtures/import/hostsfile-ethers"),
+    ("uefi-grub", "tests/fixtures/import/uefi-grub"),
+];
+
+/// `pxectl --root ROOT import ARGS`, with the description path `<dir>/cluster.yaml` as
+/// `--config` (import reads none).
+fn import(env: &Env, root: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pxectl"));
+    cmd.arg("--root")
+        .arg(root)
+        .arg("import")
+        .args(args)
+        .env_remove("PXECTL_CONFIG")
+        .env_remove("PXECTL_ROOT")
+        .env_remove("PXECTL_TEMPLATES");
+    env.finish(&mut cmd)
+}
+
+/// A copy of the tree at `from` (links kept as links) as `env`'s output root.
+fn copy_setup(env: &Env, from: &Path) {
+    for entry in walkdir::WalkDir::new(from).min_depth(1) {
+        let entry = entry.unwrap();
+        let to = env.root().join(entry.path().strip_prefix(from).unwrap());
+        if entry.path_is_symlink() {
+            symlink(fs::read_link(entry.path()).unwrap(), &to).unwrap();
+        } else if entry.file_type().is_dir() {
+            fs::create_dir_all(&to).unwrap();
+        } else {
+            fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+/// A scratch folder without a description: import writes `<dir>/cluster.yaml`.
+fn scratch() -> Env {
+    let env = Env::new("");
+    fs::remove_file(env.config()).unwrap();
+    env
+}
+
+fn expected(name: &str, ext: &str) -> String {
+    fs::read_to_string(repo(&format!("tests/fixtures/import/{name}.{ext}"))).unwrap()
+}
+
+#[test]
+fn every_setup_imports_to_its_expected_description_and_guesses_aloud() {
+    for (name, tree) in SETUPS {
+        let env = Env::new("");
+        let run = import(&env, &repo(tree), &[]);
+        run.expect(0);
+        assert_text(name, &run.stdout(), &expected(name, "yaml"));
+        assert_text(name, &run.stderr(), &expected(name, "stderr"));
+    }
+}
+
+#[test]
+fn the_reference_description_renders_the_reference_tree_byte_for_byte() {
+    let env = Env::new("");
+    let run = import(&env, &repo("tests/fixtures/portacluster"), &[]);
+    run.expect(0);
+    env.write_config(&run.stdout());
+    env.run(&["render", "--no-verify"]).expect(0);
+    let golden = repo("tests/fixtures/portacluster");
+    for part in ["etc", "srv"] {
+        assert_same_tree(&env.root().join(part), &golden.join(part));
+    }
+}
+
+#[test]
+fn the_reference_description_says_what_the_hand_written_example_says() {
+    let imported: serde_yaml::Value =
+        serde_yaml::from_str(&expected("portacluster", "yaml")).unwrap();
+    let mut example: serde_yaml::Value =
+        serde_yaml::from_str(&fs::read_to_string(repo("examples/portacluster.yaml")).unwrap())
+            .unwrap();
+    // pxectl's own folder is not part of the setup: import leaves the default.
+    example["paths"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("state_dir")
+        .unwrap();
+    assert_eq!(imported, example);
+}
+
+#[test]
+fn render_check_passes_right_after_importing_the_reference_tree() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/portacluster"));
+    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    env.run(&["render", "--check"])
+        .expect(0)
+        .stdout_is("check: up to date (5 files, 7 links)\n");
+}
+
+#[test]
+fn a_hand_made_dnsmasq_conf_is_rewritten_once_then_check_passes() {
+    let rewritten: [&[&str]; 4] = [
+        &["etc/dnsmasq.conf"],
+        &["etc/dnsmasq.conf"],
+        &["etc/dnsmasq-hosts.conf", "etc/dnsmasq.conf"],
+        &["etc/dnsmasq.conf"],
+    ];
+    for ((name, tree), rewritten) in SETUPS[1..].iter().zip(rewritten) {
+        let env = scratch();
+        copy_setup(&env, &repo(tree));
+        let before = tree_of(&env);
+        import(&env, &env.root(), &["-o", &env.config().to_string_lossy()])
+            .expect(0)
+            .stdout_is("");
+        // Said on stderr by import: only dnsmasq.conf (and the hosts file) differ, by comments
+        // and order.
+        let check = env.run(&["render", "--check"]);
+        check.expect(1);
+        let shown = check.placeholders(&check.stdout());
+        assert!(
+            shown.starts_with("write  <root>/etc/dnsmasq.conf (changed)\n")
+                && shown.contains("check: the disk differs from `<dir>/cluster.yaml`"),
+            "{name}: {shown}"
+        );
+        env.run(&["render", "--no-verify"]).expect(0);
+        env.run(&["render", "--check"]).expect(0);
+        // Nothing else changed (but pxectl's state): links, profiles, nginx.conf.
+        let after = tree_of(&env);
+        let changed: Vec<&PathBuf> = after
+            .keys()
+            .filter(|p| before.get(*p) != after.get(*p))
+            .filter(|p| !p.starts_with("var"))
+            .collect();
+        assert!(before.keys().all(|p| after.contains_key(p)), "{name}");
+        let rewritten: Vec<PathBuf> = rewritten.iter().map(PathBuf::from).collect();
+        assert_eq!(changed, rewritten.iter().collect::<Vec<_>>(), "{name}");
+    }
+}
+
+fn tree_of(env: &Env) -> std::collections::BTreeMap<PathBuf, common::Node> {
+    tree(&env.root())
+        .into_iter()
+        .map(|(p, n)| match n {
+            common::Node::File { bytes, .. } => (p, common::Node::File { bytes, mode: 0 }),
+            other => (p, other),
+        })
+        .collect()
+}
+
+#[test]
+fn the_imported_dnsmasq_conf_with_its_extra_lines_passes_dnsmasq_test() {
+    if !prerequisite(have("dnsmasq"), "dnsmasq is not installed") {
+        return;
+    }
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/lab"));
+    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    // render verifies the changed dnsmasq.conf with `dnsmasq --test` before installing it.
+    let run = env.run(&["render"]);
+    run.expect(0);
+    let shown = run.placeholders(&run.stdout());
+    assert!(
+        shown.starts_with(&verified("/etc/dnsmasq.conf", "dnsmasq")),
+        "{shown}"
+    );
+    // nginx.conf is the operator's (`http.managed: false`): not tested, not written.
+    assert!(!shown.contains("nginx"), "{shown}");
+    let conf = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
+    assert!(conf.contains("\nbind-interfaces\n"), "{conf}");
+    assert!(
+        conf.contains("\ndhcp-option=option:router,10.20.0.1\n"),
+        "{conf}"
+    );
+}
+
+#[test]
+fn a_verbatim_profile_is_switched_to_like_any_other() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/debian-netboot"));
+    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    env.run(&["boot", "--profile", "debian-menu", "build1"])
+        .expect(0);
+    assert_eq!(
+        fs::read_link(env.at("/srv/tftp/pxelinux.cfg/01-00-16-3e-5d-01-01")).unwrap(),
+        Path::new("debian-menu")
+    );
+    env.run(&["boot-normal", "build1"]).expect(0);
+    assert_eq!(
+        fs::read_link(env.at("/srv/tftp/pxelinux.cfg/01-00-16-3e-5d-01-01")).unwrap(),
+        Path::new("local")
+    );
+}
+
+#[test]
+fn nginx_conf_left_alone_is_neither_rendered_nor_reloaded() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/lab"));
+    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    fs::write(env.at("/etc/nginx/nginx.conf"), "# the operator's own\n").unwrap();
+    env.run(&["render", "--no-verify"]).expect(0);
+    assert_eq!(
+        fs::read_to_string(env.at("/etc/nginx/nginx.conf")).unwrap(),
+        "# the operator's own\n"
+    );
+    env.run(&["reload", "nginx"]).expect(2).stderr_is(
+        "error: nginx.conf is not managed by pxectl (`http.managed: false`): reload nginx yourself, or set `http.managed: true`\n",
+    );
+}
+
+#[test]
+fn links_to_a_missing_profile_and_orphan_macs_are_reported_not_invented() {
+    let env = scratch();
+    let out = env.config();
+    let run = import(
+        &env,
+        &repo("tests/fixtures/import/stale-links"),
+        &["-o", &out.to_string_lossy()],
+    );
+    run.expect(1).stdout_is("");
+    assert_text("stderr", &run.stderr(), &expected("stale-links", "stderr"));
+    assert!(!out.exists(), "import wrote the description");
+}
+
+#[test]
+fn a_menu_file_as_default_is_a_difference_with_the_way_out() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/debian-netboot"));
+    let dir = env.at("/srv/tftp/pxelinux.cfg");
+    fs::remove_file(dir.join("default")).unwrap();
+    fs::copy(dir.join("debian-menu"), dir.join("default")).unwrap();
+    let run = import(&env, &env.root(), &[]);
+    run.expect(1).stdout_is("");
+    run.stderr_has("import: the description would not render this setup, so nothing was written:\n  /srv/tftp/pxelinux.cfg/default: a file; pxectl makes `default` a link to a profile: move it to a profile (`mv default menu && ln -s menu default`) and import again\n");
+}
+
+#[test]
+fn grubs_folder_is_read_and_must_agree_with_pxelinuxs() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/uefi-grub"));
+    let grub = env.at("/srv/tftp/grub");
+    fs::remove_file(grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
+    symlink("disk.cfg", grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
+    fs::write(grub.join("grub.cfg"), "configfile $prefix/menu.cfg\n").unwrap();
+    let run = import(&env, &env.root(), &[]);
+    run.expect(1).stdout_is("");
+    let stderr = run.stderr();
+    let differences = stderr
+        .split_once("so nothing was written:\n")
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    assert_text(
+        "differences",
+        differences,
+        "  /srv/tftp/grub/grub.cfg: would not be rendered byte for byte
+  the entries of MAC `3c:fd:fe:aa:00:02` disagree (`debian`, `disk`); point them all at one profile
+",
+    );
+}
+
+#[test]
+fn boot_lines_no_loaders_setting_renders_are_kept_and_their_folders_left_alone() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/uefi-grub"));
+    let conf = env.at("/etc/dnsmasq.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    fs::write(
+        &conf,
+        text.replace("dhcp-match=set:efi-x64,option:client-arch,9\n", ""),
+    )
+    .unwrap();
+    let run = import(&env, &env.root(), &[]);
+    run.expect(0);
+    assert!(!run.stdout().contains("\nloaders:"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("  extra:                   # dnsmasq lines pxectl does not model, kept verbatim\n    - dhcp-match=set:bios,option:client-arch,0\n    - dhcp-match=set:efi-x64,option:client-arch,7\n    - dhcp-boot=tag:bios,/pxelinux.0\n    - dhcp-boot=tag:efi-x64,/grubnetx64.efi\n"),
+        "{}",
+        run.stdout()
+    );
+    run.stderr_has("import: /etc/dnsmasq.conf:9: `dhcp-match=set:efi-x64,option:client-arch,7` is not what any `loaders` setting renders; kept verbatim in `dhcp.extra`\n")
+        .stderr_has("import: /srv/tftp/grub: left out of the description; pxectl will leave it alone\n");
+}
+
+#[test]
+fn the_output_file_is_never_replaced_without_force() {
+    let env = Env::new("mine\n");
+    let out = env.config();
+    let out = out.to_string_lossy();
+    let root = repo("tests/fixtures/portacluster");
+    import(&env, &root, &["-o", &out]).expect(2).stderr_is(
+        "error: `<dir>/cluster.yaml` exists; pass `--force` to replace it, or write elsewhere with `-o FILE`\n",
+    );
+    assert_eq!(fs::read_to_string(env.config()).unwrap(), "mine\n");
+    import(&env, &root, &["-o", &out, "--force"]).expect(0);
+    assert_eq!(
+        fs::read_to_string(env.config()).unwrap(),
+        expected("portacluster", "yaml")
+    );
+}
+
+/// A copy of the reference tree broken by `spoil`, imported with `-o`: the exit status and
+/// stderr, and whether the description was written.
+fn spoiled(spoil: impl FnOnce(&Env)) -> (Run, bool) {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/portacluster"));
+    spoil(&env);
+    let run = import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]);
+    let written = env.config().exists();
+    (run, written)
+}
+
+/// What breaks a setup.
+type Spoil = Box<dyn FnOnce(&Env)>;
+
+#[test]
+fn bad_input_is_refused_clearly_and_nothing_is_written() {
+    let cases: Vec<(&str, Spoil, &str)> = vec![
+        (
+            "missing dnsmasq.conf",
+            Box::new(|env: &Env| fs::remove_file(env.at("/etc/dnsmasq.conf")).unwrap()),
+            "error: cannot read `/etc/dnsmasq.conf` (at `<root>/etc/dnsmasq.conf`): No such file or directory (os error 2)\n",
+        ),
+        (
+            "unreadable nginx.conf (a folder)",
+            Box::new(|env: &Env| {
+                let conf = env.at("/etc/nginx/nginx.conf");
+                fs::remove_file(&conf).unwrap();
+                fs::create_dir(&conf).unwrap();
+            }),
+            "error: cannot read `/etc/nginx/nginx.conf` (at `<root>/etc/nginx/nginx.conf`): Is a directory (os error 21)\n",
+        ),
+        (
+            "an include",
+            Box::new(|env: &Env| {
+                let conf = env.at("/etc/dnsmasq.conf");
+                let text = fs::read_to_string(&conf).unwrap();
+                fs::write(&conf, format!("{text}conf-dir=/etc/dnsmasq.d/,*.conf\n")).unwrap();
+            }),
+            "error: /etc/dnsmasq.conf:16: `conf-dir` includes more configuration, which import does not follow; copy the included directives into `/etc/dnsmasq.conf` and import again\n",
+        ),
+        (
+            "binary garbage in dnsmasq.conf",
+            Box::new(|env: &Env| {
+                fs::write(env.at("/etc/dnsmasq.conf"), b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe").unwrap();
+            }),
+            "error: `/etc/dnsmasq.conf` (at `<root>/etc/dnsmasq.conf`) is not a text file: it holds bytes that are not UTF-8 text; give the path of the real file\n",
+        ),
+        (
+            "binary garbage as a profile",
+            Box::new(|env: &Env| {
+                fs::write(env.at("/srv/public/pxe/pxelinux.cfg/rescue"), b"\x00\x01\x02garbage").unwrap();
+            }),
+            "error: `/srv/public/pxe/pxelinux.cfg/rescue` (at `<root>/srv/public/pxe/pxelinux.cfg/rescue`) is not a text file: it holds bytes that are not UTF-8 text; give the path of the real file\n",
+        ),
+        (
+            "a link escaping the TFTP root",
+            Box::new(|env: &Env| {
+                let link = env.at("/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1");
+                fs::remove_file(&link).unwrap();
+                symlink("../../../../etc/shadow", &link).unwrap();
+            }),
+            "error: /srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1 links to `../../../../etc/shadow`, outside the TFTP root `/srv/public/pxe`: a TFTP client could not follow it; remove the link or point it at a profile in `/srv/public/pxe/pxelinux.cfg`, then import again\n",
+        ),
+        (
+            "no TFTP root",
+            Box::new(|env: &Env| {
+                let conf = env.at("/etc/dnsmasq.conf");
+                let text = fs::read_to_string(&conf).unwrap();
+                fs::write(&conf, text.replace("tftp-root=/srv/public/pxe\n", "")).unwrap();
+            }),
+            "error: `/etc/dnsmasq.conf` has no `tftp-root=`, so import cannot find `pxelinux.cfg/`; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`\n",
+        ),
+    ];
+    for (what, spoil, message) in cases {
+        let (run, written) = spoiled(spoil);
+        assert_eq!(run.code(), 3, "{what}: {}", run.stderr());
+        assert_text(what, &run.placeholders(&run.stderr()), message);
+        assert!(run.stdout().is_empty(), "{what}");
+        assert!(!written, "{what}: the description was written");
+    }
+}
+
+#[test]
+fn a_relative_conf_path_is_refused() {
+    let env = Env::new("");
+    import(
+        &env,
+        &repo("tests/fixtures/portacluster"),
+        &["--dnsmasq-conf", "etc/dnsmasq.conf"],
+    )
+    .expect(2)
+    .stderr_is("error: `etc/dnsmasq.conf` is not an absolute path; give `--dnsmasq-conf` the path as the boot server names it (under `--root`)\n");
+}
