@@ -99,13 +99,18 @@ fn profile_files(
         };
         for (name, profile) in &cluster.profiles {
             if let crate::cluster::Boot::Verbatim(text) = &profile.boot {
-                // Validation keeps verbatim pxelinux files to pxelinux.
-                files.push(FilePlan {
-                    path: dir.join(loader.file(name)),
-                    contents: text.clone(),
-                    mode: FILE_MODE,
-                    kind: FileKind::Profile,
-                });
+                // Validation keeps verbatim pxelinux files to pxelinux. Written as they are,
+                // also where a node with extra kernel arguments points: its entries always
+                // name `<profile>@<variant>`.
+                let variants = cluster.variants.keys().map(|v| Some(v.as_str()));
+                for variant in std::iter::once(None).chain(variants) {
+                    files.push(FilePlan {
+                        path: dir.join(loader.file(&crate::loader::stem(name, variant))),
+                        contents: text.clone(),
+                        mode: FILE_MODE,
+                        kind: FileKind::Profile,
+                    });
+                }
                 continue;
             }
             files.push(file(

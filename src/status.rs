@@ -57,13 +57,16 @@ pub struct Problem {
     pub message: String,
 }
 
-/// A per-MAC link for a MAC no node has.
+/// A per-MAC link for a MAC no node has, or in the folder of a loader no longer in use.
 #[derive(Debug, Serialize)]
 pub struct Orphan {
     pub name: String,
     pub mac: String,
     /// What it points at, or what it is when it is not a link.
     pub target: String,
+    /// The loader no longer in use whose folder it is in (`grub`...); null when no node has
+    /// the MAC.
+    pub unused_loader: Option<&'static str>,
 }
 
 /// A profile file (or `default`) that differs from the description.
@@ -141,13 +144,19 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
     }
     for finding in &cmp.findings {
         match finding {
-            Finding::Orphan { path, mac, entry } if all => out.orphans.push(Orphan {
+            Finding::Orphan {
+                path,
+                mac,
+                entry,
+                unused,
+            } if all => out.orphans.push(Orphan {
                 name: file_name(path),
                 mac: mac.colon(),
                 target: match entry {
                     Entry::Link(t) => output::path(t),
                     other => other.describe(),
                 },
+                unused_loader: unused.map(crate::loader::Loader::key),
             }),
             Finding::Orphan { .. } => {}
             Finding::Blocked { path, entry } => out.default_problem(path, format!(
@@ -268,15 +277,12 @@ fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> No
             let each: Vec<String> = link
                 .entries
                 .iter()
-                .map(|(loader, state)| {
-                    let to = state.profile(&node.normal_profile).unwrap_or("?");
-                    format!("{} `{}`", loader.key(), output::escaped(to))
-                })
+                .map(|(loader, target)| format!("{} `{target}`", loader.key()))
                 .collect();
             (
                 None,
                 Some(format!(
-                    "its entries disagree ({}): what it boots depends on its loader; `pxectl render` or the next switch brings them in line",
+                    "its entries do not all point where they should ({}): what it boots depends on its loader; `pxectl render` or the next switch brings them in line",
                     each.join(", ")
                 )),
             )

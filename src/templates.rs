@@ -358,6 +358,8 @@ struct DhcpView<'a> {
     hostsfile: String,
     boot_rules: Vec<String>,
     extra: &'a [String],
+    /// Whether BIOS clients are served: the untagged `dhcp-boot` is theirs.
+    bios: bool,
 }
 
 #[derive(Serialize)]
@@ -400,6 +402,7 @@ pub fn cluster_context(c: &Cluster, tftp_url: &str) -> Result<Context> {
             hostsfile: c.dhcp.hostsfile.display().to_string(),
             boot_rules: boot_rules(c, tftp_url)?,
             extra: &c.dhcp.extra,
+            bios: c.loaders.clients.contains(&crate::loader::Arch::Bios),
         },
     );
     let reservations = c.reservations.iter().map(|h| HostView {

@@ -81,17 +81,19 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     let env = Env::new(&every_loader(""));
     env.run(&["-q", "render"]).expect(0);
     env.run(&["-q", "reimage", "node3"]).expect(0);
-    // A crash between two renames, or a hand edit: GRUB's entry still says arch-linux.
+    // A crash between two renames: GRUB's entry, not flipped yet, still says arch-linux, as
+    // it did before the switch.
     let grub = env.at("/srv/public/pxe/grub/01-c0:3f:d5:60:e5:b9.cfg");
     fs::remove_file(&grub).unwrap();
     std::os::unix::fs::symlink("arch-linux.cfg", &grub).unwrap();
+    common::set_mtime(&grub, "2026-01-02T03:04:05Z");
     env.run(&["-q", "status"]).expect(1).stdout_is(
-        "problem: node3: its entries disagree (pxelinux `installer`, grub `arch-linux`, ipxe `installer`): \
+        "problem: node3: its entries do not all point where they should (pxelinux `installer`, grub `arch-linux.cfg`, ipxe `installer.ipxe`): \
          what it boots depends on its loader; `pxectl render` or the next switch brings them in line\n\
          6 nodes, 0 switched (*), 1 problem\n",
     );
     env.run(&["render", "--check"]).expect(1);
-    // render finishes the switch the first loader's entry records.
+    // render finishes the switch the newest entries record.
     env.run(&["render"]).expect(0).stdout_has(&format!(
         "relink {} -> installer.cfg (was a link to `arch-linux.cfg`)",
         grub.display()
@@ -99,9 +101,16 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     env.run(&["-q", "status"])
         .expect(0)
         .stdout_is("6 nodes, 1 switched (*), 0 problems\n");
-    // And a switch repairs it the same way.
+    // A hand edit is the newest entry: render takes it for the last switch. A switch repairs
+    // the node either way.
     fs::remove_file(&grub).unwrap();
     std::os::unix::fs::symlink("rescue.cfg", &grub).unwrap();
+    env.run(&["render", "--dry-run"])
+        .expect(0)
+        .stdout_has(&format!(
+            "relink {} -> rescue (was a link to `installer`)",
+            env.pxe("01-c0-3f-d5-60-e5-b9").display()
+        ));
     env.run(&["-q", "boot-normal", "node3"]).expect(0);
     assert_eq!(
         entries(&env, NODE3),
@@ -177,5 +186,50 @@ fn extra_kernel_arguments_of_a_group_or_a_node_follow_it_through_every_switch() 
         ]
     );
     assert!(!pxe.join("pxelinux.cfg/rescue@rack1").exists());
+    env.run(&["render", "--check"]).expect(0);
+}
+
+#[test]
+fn a_loader_out_of_use_leaves_orphans_that_never_come_back_as_switches() {
+    let text = every_loader("");
+    let env = Env::new(&text);
+    env.run(&["-q", "render"]).expect(0);
+    env.run(&["-q", "reimage", "node3"]).expect(0);
+    // BIOS clients are no longer served: pxelinux's entries are orphans, and BIOS machines get
+    // no boot file at all (not the old switches).
+    let uefi = text.replace(
+        "clients: [bios, efi-x64, http-x64]",
+        "clients: [efi-x64, http-x64]",
+    );
+    env.write_config(&uefi);
+    env.run(&["-q", "boot-normal", "node3"]).expect(0);
+    let orphan = "problem: orphan `01-c0-3f-d5-60-e5-b9` (c0:3f:d5:60:e5:b9) -> installer: `pxelinux` is no longer in use; `pxectl render --prune` removes it";
+    let status = env.run(&["-q", "status"]);
+    status.expect(1);
+    assert!(
+        status.stdout().lines().any(|l| l == orphan),
+        "{}",
+        status.stdout()
+    );
+    env.run(&["-q", "render"]).expect(0);
+    let dnsmasq = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
+    assert!(!dnsmasq.contains("dhcp-boot=/pxelinux.0"), "{dnsmasq}");
+    // Served again before pruning: the stale pxelinux entry (installer) is older than the
+    // switch back in GRUB's and iPXE's entries, so render brings it in line with them.
+    common::set_mtime(&env.pxe("01-c0-3f-d5-60-e5-b9"), "2026-01-02T03:04:05Z");
+    env.write_config(&text);
+    env.run(&["-q", "render"]).expect(0);
+    assert_eq!(
+        entries(&env, NODE3),
+        [
+            "pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux",
+            "grub/01-c0:3f:d5:60:e5:b9.cfg -> arch-linux.cfg",
+            "ipxe/c0-3f-d5-60-e5-b9.ipxe -> arch-linux.ipxe",
+        ]
+    );
+    // And `--prune` removes a loader's entries once it is out of use.
+    env.write_config(&uefi);
+    env.run(&["-q", "render", "--prune"]).expect(0);
+    assert!(fs::symlink_metadata(env.pxe("01-c0-3f-d5-60-e5-b9")).is_err());
     env.run(&["render", "--check"]).expect(0);
 }

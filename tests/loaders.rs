@@ -81,11 +81,16 @@ fn expect(files: &BTreeMap<String, (FileKind, String)>, path: &str, text: &str) 
 
 /// The lines of dnsmasq.conf after its untagged `dhcp-boot`, up to the hosts.
 fn boot_rules(files: &BTreeMap<String, (FileKind, String)>) -> String {
+    const RULES: [&str; 5] = [
+        "dhcp-match=",
+        "dhcp-userclass=",
+        "dhcp-vendorclass=",
+        "dhcp-option-force=",
+        "dhcp-boot=tag:",
+    ];
     file(files, "/etc/dnsmasq.conf")
         .lines()
-        .skip_while(|l| !l.starts_with("dhcp-boot="))
-        .skip(1)
-        .take_while(|l| !l.is_empty() && !l.starts_with("dhcp-host"))
+        .filter(|l| RULES.iter().any(|r| l.starts_with(r)))
         .flat_map(|l| [l, "\n"])
         .collect()
 }

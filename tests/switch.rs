@@ -545,16 +545,14 @@ fn a_second_writer_waits_then_names_the_live_holder() {
 }
 
 #[test]
-fn switching_to_a_profile_not_yet_rendered_warns() {
+fn switching_to_a_profile_not_yet_rendered_is_refused() {
     let env = rendered();
     fs::remove_file(env.pxe("rescue")).unwrap();
     env.run(&["rescue", "node1"])
-        .expect(0)
-        .stdout_is("\
-node1  arch-linux -> rescue
-rescue: 1 switched, 0 already
-")
-        .stderr_is("warning: `pxelinux.cfg/rescue` does not exist yet, so switched nodes would not boot; run `pxectl render`\n");
+        .expect(3)
+        .stdout_is("")
+        .stderr_is("error: `pxelinux.cfg/rescue` does not exist yet, so switched nodes would boot `default` instead; run `pxectl render` first (nothing was switched)\n");
+    assert_eq!(target(&env, N1), "arch-linux");
 }
 
 #[test]

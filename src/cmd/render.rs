@@ -382,6 +382,11 @@ fn problems(cluster: &Cluster, cmp: &Comparison) -> Vec<Problem> {
                 output::path(path),
                 entry.describe()
             )),
+            Finding::Orphan { path, entry: tree::Entry::Link(_), unused: Some(loader), .. } => add(path, format!(
+                "`{}` is a link of `{}`, which is no longer in use; `pxectl render --prune` removes it",
+                output::path(path),
+                loader.key()
+            )),
             Finding::Orphan { path, entry: tree::Entry::Link(_), .. } => add(path, format!(
                 "`{}` is a link for a MAC that no node has; `pxectl render --prune` removes it",
                 output::path(path)

@@ -68,9 +68,13 @@ fn table(report: &Report, quiet: bool, out: &mut dyn Write) -> Result<()> {
         }
     }
     for o in &report.orphans {
+        let why = o.unused_loader.map_or_else(
+            || "no node has this MAC".to_string(),
+            |l| format!("`{l}` is no longer in use"),
+        );
         writeln!(
             out,
-            "problem: orphan `{}` ({}) -> {}: no node has this MAC; `pxectl render --prune` removes it",
+            "problem: orphan `{}` ({}) -> {}: {why}; `pxectl render --prune` removes it",
             o.name, o.mac, o.target
         )?;
     }

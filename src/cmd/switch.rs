@@ -56,7 +56,7 @@ pub fn switch(
     // Under the lock, the one read of the link folder also removes a killed run's temporaries.
     let steps = switch::plan(&cluster, &layout, wanted(), lock.is_some())?;
     let (steps, kept) = switch::select(steps, only);
-    warn_missing_profiles(&steps);
+    refuse_missing_profiles(&steps)?;
 
     let width = steps
         .iter()
@@ -158,19 +158,23 @@ fn kept_note(kept: usize, only: Only) -> String {
     }
 }
 
-/// Warns when a switch would point at a profile file render has not written yet.
-fn warn_missing_profiles(steps: &[Step<'_>]) {
+/// Refuses a switch that would point an entry at a file render has not written yet (a
+/// profile added, a loader or extra kernel arguments added, since the last render): a
+/// missing file sends the machine to `default`, an installer.
+fn refuse_missing_profiles(steps: &[Step<'_>]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for step in steps.iter().filter(|s| !s.already()) {
         for e in &step.entries {
-            let exists = || crate::tree::is_file(&e.path.with_file_name(&e.target));
-            if seen.insert((e.loader, e.target.as_str())) && !exists() {
-                eprintln!(
-                    "warning: `{}/{}` does not exist yet, so switched nodes would not boot; run `pxectl render`",
+            if seen.insert((e.loader, e.target.as_str()))
+                && !crate::tree::is_file(&e.path.with_file_name(&e.target))
+            {
+                anyhow::bail!(
+                    "`{}/{}` does not exist yet, so switched nodes would boot `default` instead; run `pxectl render` first (nothing was switched)",
                     e.loader.dir(),
                     e.target
                 );
             }
         }
     }
+    Ok(())
 }

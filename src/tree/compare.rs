@@ -103,11 +103,14 @@ pub enum Finding {
         entry: Entry,
         kind: FileKind,
     },
-    /// A per-MAC entry for a MAC no longer described (pruned by `--prune` when it is a link).
+    /// A per-MAC entry for a MAC no longer described, or in the folder of a loader no longer
+    /// in use (pruned by `--prune` when it is a link).
     Orphan {
         path: PathBuf,
         mac: MacAddr,
         entry: Entry,
+        /// The loader no longer in use whose folder it is in; none when no node has the MAC.
+        unused: Option<Loader>,
     },
     /// A profile file render wrote once that is no longer described (removed by `--prune`).
     Leftover { path: PathBuf },
@@ -122,8 +125,9 @@ pub struct NodeLink {
     pub state: LinkState,
     /// What was read at `path`, with the link's own mtime.
     pub found: Option<Found>,
-    /// Every entry's loader and state, in the order of the plan's folders.
-    pub entries: Vec<(Loader, LinkState)>,
+    /// Every entry's loader and what it is (a link's target, escaped), in the order of the
+    /// plan's folders.
+    pub entries: Vec<(Loader, String)>,
 }
 
 /// The plan compared with the disk.
@@ -245,7 +249,16 @@ pub fn compare(plan: &Plan, layout: &Layout, clean: bool, prune: bool) -> Result
 
     leftovers(&mut cmp, plan, layout, prune);
     for ((loader, dir), listing) in plan.dirs.iter().zip(listings) {
-        orphans(&mut cmp, *loader, dir, listing, prune);
+        orphans(&mut cmp, *loader, dir, listing, prune, false);
+    }
+    // A loader out of use leaves its entries behind: clients it no longer serves must not find
+    // old switches there, nor render take them for the last switch when it is used again.
+    for loader in Loader::ALL {
+        if plan.dirs.iter().all(|(l, _)| *l != loader) {
+            let dir = layout.loader_dir(loader);
+            let listing = scan::scan(&dir)?;
+            orphans(&mut cmp, loader, &dir, listing, prune, true);
+        }
     }
     crate::timing::phase("compare");
     Ok(cmp)
@@ -281,8 +294,14 @@ fn node_entries(
         ));
         found.push(f);
     }
-    let decision = LinkState::decision(&states, normal);
+    let decision = LinkState::decision(
+        states
+            .iter()
+            .zip(found.iter().map(|f| f.as_ref().and_then(|f| f.since))),
+        normal,
+    );
     let stem = stem(decision, variant.as_deref());
+    let mut repaired = false;
     for ((link, state), f) in entries.iter().zip(&states).zip(&found) {
         let target = link.loader.file(&stem);
         match (state, f) {
@@ -295,6 +314,7 @@ fn node_entries(
                 if state.profile(normal).is_some()
                     && f.entry != Entry::Link(PathBuf::from(&target)) =>
             {
+                repaired = true;
                 cmp.changes.push(Change::ReplaceLink {
                     path: link.path.clone(),
                     target,
@@ -306,13 +326,27 @@ fn node_entries(
             _ => {}
         }
     }
-    let state = LinkState::of_node(&states, normal);
+    // Entries that agree on the profile but not on the rendering (the node's extra kernel
+    // arguments changed) are as mixed as entries that disagree.
+    let state = match LinkState::of_node(&states, normal) {
+        s if repaired && !s.is_problem() => LinkState::Mixed,
+        s => s,
+    };
     let k = states.iter().position(LinkState::is_problem).unwrap_or(0);
+    let shown = |f: &Option<Found>| match f.as_ref().map(|f| &f.entry) {
+        Some(Entry::Link(t)) => crate::output::path(t),
+        Some(other) => other.describe(),
+        None => "nothing".to_string(),
+    };
     cmp.nodes.push(NodeLink {
         path: entries[k].path.clone(),
         state,
+        entries: entries
+            .iter()
+            .map(|l| l.loader)
+            .zip(found.iter().map(shown))
+            .collect(),
         found: found.swap_remove(k),
-        entries: entries.iter().map(|l| l.loader).zip(states).collect(),
     });
     Ok(())
 }
@@ -373,7 +407,14 @@ fn leftovers(cmp: &mut Comparison, plan: &Plan, layout: &Layout, prune: bool) {
 
 /// Per-MAC entries no described node owns: what is left of `loader`'s listing named like
 /// one of its entries.
-fn orphans(cmp: &mut Comparison, loader: Loader, dir: &Path, listing: Listing, prune: bool) {
+fn orphans(
+    cmp: &mut Comparison,
+    loader: Loader,
+    dir: &Path,
+    listing: Listing,
+    prune: bool,
+    unused: bool,
+) {
     let mut orphans: Vec<(String, Entry, MacAddr)> = listing
         .into_iter()
         .filter_map(|(name, f)| {
@@ -386,7 +427,12 @@ fn orphans(cmp: &mut Comparison, loader: Loader, dir: &Path, listing: Listing, p
         let path = dir.join(name);
         match entry {
             Entry::Link(old) if prune => cmp.changes.push(Change::RemoveLink { path, old, mac }),
-            entry => cmp.findings.push(Finding::Orphan { path, mac, entry }),
+            entry => cmp.findings.push(Finding::Orphan {
+                path,
+                mac,
+                entry,
+                unused: unused.then_some(loader),
+            }),
         }
     }
 }

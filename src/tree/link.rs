@@ -2,6 +2,7 @@
 //! render, `render --check`, `status`, the switch commands and the watcher alike.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use super::scan::Entry;
 use crate::loader::Loader;
@@ -24,7 +25,8 @@ pub enum LinkState {
     /// A link to a name in the folder that is not a described profile's file.
     Undescribed(String),
     /// A node's entries for different loaders point at different profiles (a switch that
-    /// did not finish, or a hand edit): which profile the node boots depends on its loader.
+    /// did not finish, or a hand edit), or not at the rendering with the node's extra kernel
+    /// arguments: what the node boots depends on its loader.
     Mixed,
 }
 
@@ -73,13 +75,23 @@ impl LinkState {
         entries.into_iter().next().cloned().unwrap_or(Self::Missing)
     }
 
-    /// The profile a node's entries should all point at: the first that points at a
-    /// described profile (the last switch, even one a crash interrupted), else `normal`.
-    pub fn decision<'a>(entries: impl IntoIterator<Item = &'a Self>, normal: &'a str) -> &'a str {
-        entries
-            .into_iter()
-            .find_map(|e| e.profile(normal))
-            .unwrap_or(normal)
+    /// The profile a node's entries should all point at: that of the most recently switched
+    /// entry pointing at a described profile (given with its link's mtime; on a tie the
+    /// first): the last switch, even one a crash interrupted, and never an entry left behind
+    /// in a loader's folder while that loader was out of use. Else `normal`.
+    pub fn decision<'a>(
+        entries: impl IntoIterator<Item = (&'a Self, Option<SystemTime>)>,
+        normal: &'a str,
+    ) -> &'a str {
+        let mut best: Option<(&str, Option<SystemTime>)> = None;
+        for (e, since) in entries {
+            if let Some(p) = e.profile(normal) {
+                if best.is_none_or(|(_, t)| since > t) {
+                    best = Some((p, since));
+                }
+            }
+        }
+        best.map_or(normal, |(p, _)| p)
     }
 
     /// Whether something is wrong (a switch is not).
@@ -198,11 +210,31 @@ mod tests {
             verdict(&[LinkState::Missing, LinkState::Dangling("x".into())]),
             LinkState::Missing
         );
+        let (old, new) = (
+            Some(SystemTime::UNIX_EPOCH),
+            Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1)),
+        );
+        let decide = |e: &[(LinkState, Option<SystemTime>)]| {
+            LinkState::decision(e.iter().map(|(s, t)| (s, *t)), "local").to_string()
+        };
         assert_eq!(
-            LinkState::decision(&[LinkState::Missing, installer.clone()], "local"),
+            decide(&[(LinkState::Missing, new), (installer.clone(), old)]),
             "installer"
         );
-        assert_eq!(LinkState::decision(&[LinkState::Missing], "local"), "local");
+        assert_eq!(decide(&[(LinkState::Missing, new)]), "local");
+        // The newest switch wins, wherever its loader comes in the order.
+        assert_eq!(
+            decide(&[(installer.clone(), old), (LinkState::Planned, new)]),
+            "local"
+        );
+        assert_eq!(
+            decide(&[(installer.clone(), new), (LinkState::Planned, old)]),
+            "installer"
+        );
+        assert_eq!(
+            decide(&[(installer.clone(), old), (LinkState::Planned, old)]),
+            "installer"
+        );
         let grub = LinkState::of(
             Some(&Entry::Link(PathBuf::from("installer.cfg"))),
             Loader::Grub,
