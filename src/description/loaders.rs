@@ -1012,6 +1012,7 @@ nodes:
 groups:
   serial: {{append: console=ttyS0}}
   quiet: {{append: '  '}}
+  empty: {{append: ''}}
 profiles: {{linux: {{kernel: /k, append: ro}}}}
 roles: {{normal: linux, reimage: linux}}
 nodes:
@@ -1019,6 +1020,7 @@ nodes:
   - {{name: n2, mac: aa:bb:cc:00:00:02, groups: [serial], append: ''}}
   - {{name: n3, mac: aa:bb:cc:00:00:03, groups: [quiet]}}
   - {{name: n4, mac: aa:bb:cc:00:00:04, groups: [quiet], append: console=tty0}}
+  - {{name: n5, mac: aa:bb:cc:00:00:05, groups: [empty]}}
 "
         ));
         let got: Vec<(&str, Option<&str>)> = c
@@ -1033,6 +1035,7 @@ nodes:
                 ("n2", None),
                 ("n3", None),
                 ("n4", Some("n4")),
+                ("n5", None),
             ]
         );
         assert_eq!(
