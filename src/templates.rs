@@ -474,8 +474,16 @@ pub fn boot_rules(c: &Cluster, tftp_url: &str) -> Result<Vec<String>> {
     if in_use == [Loader::Pxelinux] {
         return Ok(Vec::new());
     }
+    let ipxe_on_uefi = choices.iter().any(|ch| {
+        clients
+            .iter()
+            .any(|&a| a != Arch::Bios && a.loader(ch.loader) == Loader::Ipxe)
+    });
+    // The last line's `tag:!bios` needs BIOS clients tagged, served or not: else a BIOS
+    // machine whose NIC ROM is iPXE would get the script.
+    let untagged_bios = (ipxe_on_uefi && !clients.contains(&Arch::Bios)).then_some(&Arch::Bios);
     let mut rules = Vec::new();
-    for arch in clients {
+    for arch in untagged_bios.into_iter().chain(clients) {
         for code in arch.client_arch() {
             rules.push(format!(
                 "dhcp-match=set:{},option:client-arch,{code}",
@@ -525,11 +533,6 @@ pub fn boot_rules(c: &Cluster, tftp_url: &str) -> Result<Vec<String>> {
             rules.push(format!("dhcp-boot=tag:ipxe,tag:bios{tag},{script}"));
         }
     }
-    let ipxe_on_uefi = choices.iter().any(|ch| {
-        clients
-            .iter()
-            .any(|&a| a != Arch::Bios && a.loader(ch.loader) == Loader::Ipxe)
-    });
     if ipxe_on_uefi {
         rules.push(format!("dhcp-boot=tag:ipxe,tag:!bios,{script}"));
     }

@@ -203,9 +203,9 @@ error: cluster.yaml has 10 problems; nothing was written
     );
 }
 
-/// Every refusal about loaders in one description, with its note and hint: the Secure Boot,
-/// loader file, local-disk, URL kernel, script syntax, reserved name, loader folder and web
-/// root problems, and two groups that disagree.
+/// Every refusal about loaders in one description, with its note and hint: the Secure Boot
+/// (without GRUB, and with HTTP boot clients), loader file, local-disk, URL kernel, script
+/// syntax, reserved name, loader folder and web root problems, and two groups that disagree.
 #[test]
 fn every_loader_problem_is_reported_with_its_place_note_and_hint() {
     let (code, stderr) = validate_fixture("every-loader-problem-at-once");
@@ -235,6 +235,11 @@ error: Secure Boot is on with the loader `syslinux-efi`, but Secure Boot boots s
    = note: the loader is set at `groups.rack1.loader`
    = help: use `loader: grub` or `auto` where Secure Boot is on, or `secure_boot: false`
 
+error: Secure Boot is on, but `http-x64` clients boot `ipxe`, which is not signed: Secure Boot firmware refuses it
+  --> cluster.yaml:9:46 (`groups.rack1.secure_boot`)
+   = note: `loaders.clients` serves `http-x64` (UEFI HTTP boot) to every node
+   = help: serve Secure Boot machines over PXE only (`efi-x64`: remove `http-x64` from `loaders.clients`), or turn Secure Boot off for them
+
 error: `efi-arm64` clients boot `ipxe`, but its loader file `loaders.files.ipxe-arm64` is not set (Debian has no such file)
   --> cluster.yaml:10:19 (`groups.rack2.loader`)
    = help: set `loaders.files.ipxe-arm64` to the file's path in the TFTP root, or boot `efi-arm64` clients with another loader
@@ -261,11 +266,16 @@ error: Secure Boot is on with the loader `ipxe`, but Secure Boot boots shim, the
    = note: the loader is set at `groups.rack2.loader`
    = help: use `loader: grub` or `auto` where Secure Boot is on, or `secure_boot: false`
 
+error: Secure Boot is on, but `http-x64` clients boot `ipxe`, which is not signed: Secure Boot firmware refuses it
+  --> cluster.yaml:21:70 (`nodes[1].secure_boot`)
+   = note: `loaders.clients` serves `http-x64` (UEFI HTTP boot) to every node
+   = help: serve Secure Boot machines over PXE only (`efi-x64`: remove `http-x64` from `loaders.clients`), or turn Secure Boot off for them
+
 error: groups `rack1` and `rack2` set `loader` to different values: `syslinux-efi` and `ipxe`
   --> cluster.yaml:22:56 (`nodes[2].groups[1]`)
    = help: set `loader` on the node itself, or make the groups agree
 
-error: cluster.yaml has 12 problems; nothing was written
+error: cluster.yaml has 14 problems; nothing was written
 "#,
     );
 }

@@ -422,6 +422,25 @@ fn a_bios_default_of_ipxe_still_sends_pxelinux_nodes_pxelinux_even_from_an_ipxe_
     );
 }
 
+#[test]
+fn a_uefi_only_ipxe_cluster_still_tags_bios_clients_so_an_ipxe_rom_gets_no_script() {
+    let mut cluster = cluster(&[Arch::EfiX64]);
+    default_loader(&mut cluster, Loader::Ipxe);
+    let files = render(&cluster);
+    // A BIOS machine whose NIC ROM is iPXE is tagged `bios` though `bios` is not served: the
+    // last line is not for it, and it gets the untagged `dhcp.boot_file`.
+    assert_text(
+        "rules",
+        &boot_rules(&files),
+        "dhcp-match=set:bios,option:client-arch,0\n\
+         dhcp-match=set:efi-x64,option:client-arch,7\n\
+         dhcp-match=set:efi-x64,option:client-arch,9\n\
+         dhcp-userclass=set:ipxe,iPXE\n\
+         dhcp-boot=tag:efi-x64,/snponly.efi\n\
+         dhcp-boot=tag:ipxe,tag:!bios,http://10.0.0.1/pxe/ipxe/boot.ipxe\n",
+    );
+}
+
 /// The dnsmasq.conf of [`every_kind_and_choice`] with the hosts-file lines as `dhcp-host`
 /// lines (the same syntax; `dnsmasq --test` does not read a hosts file).
 #[test]

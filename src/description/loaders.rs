@@ -347,6 +347,8 @@ impl Validator {
                     (g, a, at.path("append"))
                 }),
         };
+        // A blank `append` means no extra arguments; a node's still beats its groups'.
+        let extra = extra.filter(|(_, args, _)| !args.trim().is_empty());
         let (loader, loader_at) = loader.unwrap_or((default.loader, Origin::Loaders));
         let (secure_boot, secure_boot_at) =
             secure_boot.unwrap_or((default.secure_boot, Origin::Loaders));
@@ -441,6 +443,8 @@ impl Validator {
                 self.secure_boot_without_grub(u, &mut reported);
             }
             self.missing_files(raw, loaders, u, &mut reported);
+            self.secure_boot_over_http(loaders, u, &mut reported);
+            self.grub_not_where_shim_looks(raw, loaders, u, &mut reported);
         }
         for (name, profile) in profiles {
             self.profile_for_loaders(name, profile, in_use, used_at);
@@ -708,6 +712,99 @@ impl Validator {
         }
     }
 
+    /// Secure Boot on in a choice in use while `http-*` clients are served: every node can boot
+    /// by UEFI HTTP, which always gets iPXE, unsigned. Reported once per `secure_boot` value.
+    fn secure_boot_over_http(
+        &mut self,
+        loaders: &Loaders,
+        u: &Use<'_>,
+        reported: &mut HashSet<String>,
+    ) {
+        let http: Vec<Arch> = loaders
+            .clients
+            .iter()
+            .copied()
+            .filter(|a| a.is_http())
+            .collect();
+        let Some(first) = http.first() else {
+            return;
+        };
+        let at = u.secure_boot_at.path("secure_boot");
+        if !u.choice.secure_boot || !reported.insert(format!("{at} http")) {
+            return;
+        }
+        let kinds = listed(http.iter().map(|a| a.key()), "and");
+        let loader = first.loader(u.choice.loader);
+        self.push(
+            Diagnostic::new(
+                at,
+                format!(
+                    "Secure Boot is on, but {kinds} clients boot `{}`, which is not signed: Secure Boot firmware refuses it",
+                    loader.key()
+                ),
+            )
+            .note(format!(
+                "`loaders.clients` serves {kinds} (UEFI HTTP boot) to every node"
+            ))
+            .hint(format!(
+                "serve Secure Boot machines over PXE only (`efi-x64`: remove {kinds} from `loaders.clients`), or turn Secure Boot off for them"
+            )),
+        );
+    }
+
+    /// A `grub-<cpu>` file other than the name shim loads GRUB by (Debian's default for the
+    /// setting) while `u` boots that cpu's shim.
+    fn grub_not_where_shim_looks(
+        &mut self,
+        raw: &RawDescription,
+        loaders: &Loaders,
+        u: &Use<'_>,
+        reported: &mut HashSet<String>,
+    ) {
+        for &arch in &loaders.clients {
+            let loader = arch.loader(u.choice.loader);
+            if !Loaders::file_key(arch, loader, u.choice.secure_boot)
+                .is_some_and(|k| k.starts_with("shim-"))
+            {
+                continue;
+            }
+            let Some(key) = Loaders::file_key(arch, loader, false) else {
+                continue;
+            };
+            let Some((_, fixed)) = Loaders::DEBIAN_FILES.iter().find(|(k, _)| *k == key) else {
+                continue;
+            };
+            // Only a file that was accepted: a refused one is reported already.
+            let Some(file) = raw
+                .loaders
+                .files
+                .get(&key)
+                .filter(|f| loaders.files.get(&key) == Some(f) && f != fixed)
+            else {
+                continue;
+            };
+            if reported.insert(format!("{key} behind shim")) {
+                self.push(
+                    Diagnostic::new(
+                        format!("loaders.files.{key}"),
+                        format!(
+                            "loader file {} is not `{fixed}`, the name shim loads GRUB by, but `{}` clients boot shim (Secure Boot)",
+                            shown(file),
+                            arch.key()
+                        ),
+                    )
+                    .note(format!(
+                        "Secure Boot is set at `{}`",
+                        u.secure_boot_at.path("secure_boot")
+                    ))
+                    .hint(format!(
+                        "remove `loaders.files.{key}` and put the signed GRUB at the TFTP root as `{fixed}`, beside shim"
+                    )),
+                );
+            }
+        }
+    }
+
     /// Served kinds of clients that `u` gives a loader with no file.
     fn missing_files(
         &mut self,
@@ -829,10 +926,10 @@ mod tests {
         let c = parse(&format!(
             "{SERVER}\
 loaders:
-  clients: [bios, efi-x64, http-x64, efi-arm64]
+  clients: [bios, efi-x64, efi-arm64]
   loader: grub
   secure_boot: true
-  files: {{grub-x64: grubnetx64.efi, ipxe-arm64: ipxe-arm64.efi, ipxe-ia32: ''}}
+  files: {{shim-x64: shimx64.efi.signed, ipxe-arm64: ipxe-arm64.efi, ipxe-ia32: ''}}
 groups:
   rack1: {{loader: auto, normal_profile: disk}}
   rack2: {{loader: ipxe, secure_boot: false}}
@@ -873,12 +970,12 @@ nodes:
         );
         assert_eq!(
             c.loaders.clients,
-            [Arch::Bios, Arch::EfiX64, Arch::HttpX64, Arch::EfiArm64]
+            [Arch::Bios, Arch::EfiX64, Arch::EfiArm64]
         );
         assert_eq!(c.loaders.default, choice(Some(Loader::Grub), true));
-        assert_eq!(c.loaders.files["grub-x64"], "grubnetx64.efi");
+        assert_eq!(c.loaders.files["shim-x64"], "shimx64.efi.signed");
         assert_eq!(c.loaders.files["ipxe-arm64"], "ipxe-arm64.efi");
-        assert_eq!(c.loaders.files["shim-x64"], "shimx64.efi");
+        assert_eq!(c.loaders.files["grub-x64"], "grubx64.efi");
         assert!(!c.loaders.files.contains_key("ipxe-ia32"));
         assert_eq!(
             c.loaders_in_use(),
@@ -893,6 +990,60 @@ nodes:
                 initrd: Some("/i".into()),
                 append: Some("root=/dev/sda1".into()),
             }
+        );
+    }
+
+    #[test]
+    fn secure_boot_is_accepted_over_pxe_and_a_renamed_grub_without_shim() {
+        let profiles = "profiles: {linux: {kernel: /k}}\nroles: {normal: linux, reimage: linux}\nnodes: [{name: n1, mac: aa:bb:cc:00:00:01}]\n";
+        for loaders in [
+            "{clients: [bios, efi-x64, efi-arm64], secure_boot: true, files: {grub-x64: grubx64.efi}}",
+            "{clients: [efi-x64, http-x64], secure_boot: false, files: {grub-x64: grubnetx64.efi}}",
+        ] {
+            let c = parse(&format!("{SERVER}loaders: {loaders}\n{profiles}"));
+            assert_eq!(c.nodes.len(), 1, "{loaders}");
+        }
+    }
+
+    #[test]
+    fn a_blank_append_means_no_extra_arguments_and_still_beats_the_groups() {
+        let c = parse(&format!(
+            "{SERVER}\
+groups:
+  serial: {{append: console=ttyS0}}
+  quiet: {{append: '  '}}
+  empty: {{append: ''}}
+profiles: {{linux: {{kernel: /k, append: ro}}}}
+roles: {{normal: linux, reimage: linux}}
+nodes:
+  - {{name: n1, mac: aa:bb:cc:00:00:01, groups: [serial]}}
+  - {{name: n2, mac: aa:bb:cc:00:00:02, groups: [serial], append: ''}}
+  - {{name: n3, mac: aa:bb:cc:00:00:03, groups: [quiet]}}
+  - {{name: n4, mac: aa:bb:cc:00:00:04, groups: [quiet], append: console=tty0}}
+  - {{name: n5, mac: aa:bb:cc:00:00:05, groups: [empty]}}
+"
+        ));
+        let got: Vec<(&str, Option<&str>)> = c
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.variant.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("n1", Some("serial")),
+                ("n2", None),
+                ("n3", None),
+                ("n4", Some("n4")),
+                ("n5", None),
+            ]
+        );
+        assert_eq!(
+            c.variants.iter().collect::<Vec<_>>(),
+            [
+                (&"n4".to_string(), &"console=tty0".to_string()),
+                (&"serial".to_string(), &"console=ttyS0".to_string()),
+            ]
         );
     }
 
