@@ -238,6 +238,9 @@ pub enum Boot {
     },
     /// The machine's own disk.
     LocalDisk,
+    /// Another network boot program: a path in the TFTP root (`/undionly.kpxe`) or, for
+    /// iPXE, an HTTP URL; each loader hands the machine over to it.
+    Chain(String),
     /// A pxelinux file kept as written (`pxelinux:`), which no other loader can read.
     Verbatim(String),
 }

@@ -151,7 +151,8 @@ impl Loader {
         }
     }
 
-    /// Whether it can boot the local disk (syslinux.efi has no working `LOCALBOOT`).
+    /// Whether it can boot the local disk (syslinux.efi has no working `LOCALBOOT`) or chain
+    /// another boot program (nor a working `PXE`).
     pub fn boots_local_disk(self) -> bool {
         !matches!(self, Self::SyslinuxEfi)
     }

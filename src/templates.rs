@@ -570,7 +570,11 @@ pub fn profile_context(name: &str, p: &Profile, loader: Loader, tftp_url: &str) 
             initrd.as_ref().map(locate),
             append.as_ref(),
         ),
-        Boot::LocalDisk | Boot::Verbatim(_) => (None, None, None),
+        Boot::LocalDisk | Boot::Chain(_) | Boot::Verbatim(_) => (None, None, None),
+    };
+    let chain = match &p.boot {
+        Boot::Chain(target) => Some(locate(target)),
+        _ => None,
     };
     let mut ctx = Context::new();
     ctx.insert(
@@ -578,7 +582,8 @@ pub fn profile_context(name: &str, p: &Profile, loader: Loader, tftp_url: &str) 
         &serde_json::json!({
             "name": name,
             "label": p.label,
-            "local": kernel.is_none(),
+            "local": kernel.is_none() && chain.is_none(),
+            "chain": chain,
             "kernel": kernel,
             "initrd": initrd,
             "append": append,

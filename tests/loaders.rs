@@ -311,6 +311,28 @@ fn a_profile_without_initrd_or_arguments_renders_only_its_kernel() {
     );
 }
 
+#[test]
+fn a_chain_profile_hands_the_machine_to_another_boot_program_in_each_loader() {
+    let mut cluster = cluster(&[Arch::Bios, Arch::EfiX64, Arch::HttpX64]);
+    cluster.profiles.get_mut("disk").unwrap().boot = Boot::Chain("/other/undionly.kpxe".into());
+    let files = render(&cluster);
+    expect(
+        &files,
+        "pxelinux.cfg/disk",
+        "PROMPT 0\nTIMEOUT 10\nDEFAULT disk\n\nLABEL disk\n\tPXE /other/undionly.kpxe\n",
+    );
+    expect(
+        &files,
+        "grub/disk.cfg",
+        "set profile=disk\necho pxectl: disk\nchainloader /other/undionly.kpxe\nboot\n",
+    );
+    expect(
+        &files,
+        "ipxe/disk.ipxe",
+        "#!ipxe\nchain http://10.0.0.1/pxe/other/undionly.kpxe\n",
+    );
+}
+
 /// Rules for every client kind, the default auto and nodes forced to iPXE, to syslinux.efi,
 /// and to GRUB behind shim.
 fn every_kind_and_choice(hosts: HostsMode) -> Cluster {

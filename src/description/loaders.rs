@@ -516,21 +516,30 @@ impl Validator {
             }
             return;
         }
-        let Boot::Linux {
-            kernel,
-            initrd,
-            append,
-        } = &profile.boot
-        else {
+        let fields = match &profile.boot {
+            Boot::Linux {
+                kernel,
+                initrd,
+                append,
+            } => [
+                ("kernel", Some(kernel)),
+                ("initrd", initrd.as_ref()),
+                ("append", append.as_ref()),
+            ],
+            Boot::Chain(target) => [("chain", Some(target)), ("initrd", None), ("append", None)],
+            _ => [("kernel", None), ("initrd", None), ("append", None)],
+        };
+        if !matches!(profile.boot, Boot::Linux { .. }) {
+            let what = if let Boot::Chain(_) = profile.boot {
+                "chains another boot program"
+            } else {
+                "boots the local disk"
+            };
             for loader in in_use.iter().filter(|l| !l.boots_local_disk()) {
                 self.push(
                     Diagnostic::new(
                         format!("{base}.boot"),
-                        format!(
-                            "profile {} boots the local disk, which `{}` cannot do",
-                            shown(name),
-                            loader.key()
-                        ),
+                        format!("profile {} {what}, which `{}` cannot do", shown(name), loader.key()),
                     )
                     .note(used_at(*loader))
                     .hint(format!(
@@ -539,13 +548,7 @@ impl Validator {
                     )),
                 );
             }
-            return;
-        };
-        let fields = [
-            ("kernel", Some(kernel)),
-            ("initrd", initrd.as_ref()),
-            ("append", append.as_ref()),
-        ];
+        }
         let tftp: Vec<Loader> = in_use.iter().copied().filter(|l| l.tftp_only()).collect();
         for (field, value) in fields {
             let Some(value) = value else { continue };

@@ -373,7 +373,8 @@ pub struct RawProfile {
     /// The `LABEL`; default: the profile's name.
     #[serde(default)]
     pub label: Option<String>,
-    /// What it boots: `linux` (a kernel) or `local` (the machine's own disk).
+    /// What it boots: `linux` (a kernel), `local` (the machine's own disk) or `chain` (another
+    /// network boot program, `chain:`).
     #[serde(default)]
     pub boot: Option<String>,
     /// Kernel path in the TFTP root, or an HTTP URL (a template string); required to boot `linux`.
@@ -394,6 +395,10 @@ pub struct RawProfile {
     /// The whole pxelinux file, kept as written (no other key then); pxelinux alone can boot it.
     #[serde(default)]
     pub pxelinux: Option<String>,
+    /// With `boot: chain`: the boot program, a path in the TFTP root or an HTTP URL (a template
+    /// string).
+    #[serde(default)]
+    pub chain: Option<String>,
 }
 
 pub(super) fn default_timeout() -> u32 {

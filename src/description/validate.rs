@@ -834,6 +834,19 @@ impl Validator {
                 let kernel = p.kernel.as_ref().map(|k| expand("kernel", k, false));
                 let initrd = p.initrd.as_ref().map(|s| expand("initrd", s, false));
                 let append = p.append.as_ref().map(|s| expand("append", s, true));
+                if p.chain.is_some() {
+                    self.push(
+                        Diagnostic::new(
+                            format!("{base}.chain"),
+                            format!(
+                                "`chain` has no use in profile {}, which boots a kernel",
+                                shown(name)
+                            ),
+                        )
+                        .on_key()
+                        .hint("remove it, or set `boot: chain`"),
+                    );
+                }
                 if kernel.is_none() {
                     self.push(
                         Diagnostic::new(base, format!("profile {} has no `kernel`", shown(name)))
@@ -854,33 +867,15 @@ impl Validator {
                     _ => None,
                 }
             }
-            Some("local") => {
-                let given = [
-                    ("kernel", &p.kernel),
-                    ("initrd", &p.initrd),
-                    ("append", &p.append),
-                ];
-                let mut local_ok = true;
-                for (field, value) in given {
-                    if value.is_some() {
-                        local_ok = false;
-                        self.push(
-                            Diagnostic::new(
-                                format!("{base}.{field}"),
-                                format!("`{field}` has no use in profile {}, which boots the local disk", shown(name)),
-                            )
-                            .on_key()
-                            .hint("remove it, or boot a kernel with `boot: linux`"),
-                        );
-                    }
-                }
-                local_ok.then_some(Boot::LocalDisk)
+            Some(kind @ ("local" | "chain")) => {
+                let chain = p.chain.as_ref().map(|c| expand("chain", c, false));
+                self.without_kernel(base, name, kind, p, chain)
             }
             Some(other) => {
                 self.check(format!("{base}.boot"), "boot", other, |_| {
                     fail(
                         "is unknown",
-                        "use `linux` (a kernel) or `local` (the machine's own disk)",
+                        "use `linux` (a kernel), `local` (the machine's own disk) or `chain` (another boot program)",
                     )
                 });
                 None
@@ -895,6 +890,61 @@ impl Validator {
         })
     }
 
+    /// A profile that boots no kernel (`local`, `chain`): none of a kernel's keys, and for
+    /// `chain` its target (`chain`, already expanded: `Some(None)` when that failed, and was
+    /// reported).
+    #[allow(clippy::option_option)]
+    fn without_kernel(
+        &mut self,
+        base: &str,
+        name: &str,
+        kind: &str,
+        p: &RawProfile,
+        chain: Option<Option<String>>,
+    ) -> Option<Boot> {
+        let given = [
+            ("kernel", &p.kernel),
+            ("initrd", &p.initrd),
+            ("append", &p.append),
+            ("chain", if kind == "local" { &p.chain } else { &None }),
+        ];
+        let mut local_ok = true;
+        for (field, value) in given {
+            if value.is_some() {
+                local_ok = false;
+                self.push(
+                    Diagnostic::new(
+                        format!("{base}.{field}"),
+                        format!(
+                            "`{field}` has no use in profile {}, which {}",
+                            shown(name),
+                            if kind == "local" {
+                                "boots the local disk"
+                            } else {
+                                "chains another boot program"
+                            }
+                        ),
+                    )
+                    .on_key()
+                    .hint("remove it, or boot a kernel with `boot: linux`"),
+                );
+            }
+        }
+        match (kind, chain) {
+            ("local", _) => local_ok.then_some(Boot::LocalDisk),
+            (_, Some(Some(target))) => local_ok.then_some(Boot::Chain(target)),
+            (_, None) => {
+                self.push(
+                            Diagnostic::new(base, format!("profile {} chains nothing", shown(name)))
+                                .on_key()
+                                .hint("add `chain:`, the boot program's path in the TFTP root (like `/undionly.kpxe`) or, for iPXE, its URL"),
+                        );
+                None
+            }
+            _ => None,
+        }
+    }
+
     /// A profile given as its pxelinux file (`pxelinux:`): text alone, with no other key.
     fn verbatim(&mut self, base: &str, name: &str, p: &RawProfile, text: &str) -> Option<Profile> {
         let mut ok = true;
@@ -904,6 +954,7 @@ impl Validator {
             ("kernel", p.kernel.is_some()),
             ("initrd", p.initrd.is_some()),
             ("append", p.append.is_some()),
+            ("chain", p.chain.is_some()),
             ("timeout", p.timeout != super::model::default_timeout()),
             ("prompt", p.prompt),
         ];
