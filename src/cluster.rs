@@ -105,7 +105,7 @@ pub struct Paths {
 impl Paths {
     /// pxelinux's folder of configs: profiles, `default` and the per-MAC links.
     pub fn pxelinux_dir(&self) -> PathBuf {
-        self.tftp_root.join("pxelinux.cfg")
+        Loader::Pxelinux.dir_in(&self.tftp_root)
     }
 }
 

@@ -17,8 +17,6 @@ pub struct Layout {
     pub web_root: PathBuf,
     pub tftp_root: PathBuf,
     pub state_dir: PathBuf,
-    /// pxelinux's folder: profiles, `default` and the per-MAC links.
-    pub pxelinux_dir: PathBuf,
 }
 
 /// Where the boot server's path `real` is on this machine: under `root` when given.
@@ -46,18 +44,12 @@ impl Layout {
             web_root: host(&p.web_root),
             tftp_root: host(&p.tftp_root),
             state_dir: host(&p.state_dir),
-            pxelinux_dir: host(&p.pxelinux_dir()),
         }
     }
 
     /// Whether this is a staging tree (`--root`), not the live server.
     pub fn staging(&self) -> bool {
         self.staging
-    }
-
-    /// A profile's pxelinux file.
-    pub fn profile(&self, name: &str) -> PathBuf {
-        self.pxelinux_dir.join(name)
     }
 
     /// `loader`'s folder of per-MAC entries and profile files.
@@ -85,7 +77,9 @@ mod tests {
         let staged = Layout::new(&cluster, Some(Path::new("out")));
         assert_eq!(staged.dnsmasq_conf, Path::new("out/etc/dnsmasq.conf"));
         assert_eq!(
-            staged.profile("local"),
+            staged
+                .loader_dir(crate::loader::Loader::Pxelinux)
+                .join("local"),
             Path::new("out/srv/public/pxe/pxelinux.cfg/local")
         );
         let live = Layout::new(&cluster, None);
