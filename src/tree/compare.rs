@@ -125,8 +125,8 @@ pub struct NodeLink {
     pub state: LinkState,
     /// What was read at `path`, with the link's own mtime.
     pub found: Option<Found>,
-    /// Every entry's loader and what it is (a link's target, escaped), in the order of the
-    /// plan's folders.
+    /// When the node is [`LinkState::Mixed`]: every entry's loader and what it is (a link's
+    /// target, escaped), in the order of the plan's folders; empty otherwise.
     pub entries: Vec<(Loader, String)>,
 }
 
@@ -338,14 +338,20 @@ fn node_entries(
         Some(other) => other.describe(),
         None => "nothing".to_string(),
     };
-    cmp.nodes.push(NodeLink {
-        path: entries[k].path.clone(),
-        state,
-        entries: entries
+    // Only a mixed node's message lists its entries: nothing is built for the others.
+    let each = if state == LinkState::Mixed {
+        entries
             .iter()
             .map(|l| l.loader)
             .zip(found.iter().map(shown))
-            .collect(),
+            .collect()
+    } else {
+        Vec::new()
+    };
+    cmp.nodes.push(NodeLink {
+        path: entries[k].path.clone(),
+        state,
+        entries: each,
         found: found.swap_remove(k),
     });
     Ok(())
