@@ -8,6 +8,7 @@ pub mod complete;
 pub mod daemons;
 pub mod description;
 pub mod diagnostic;
+pub mod dnsmasq_conf;
 pub mod exit_codes;
 pub mod import;
 pub mod journal;

@@ -293,11 +293,51 @@ impl Choice {
         let sb = if self.secure_boot { "-sb" } else { "" };
         format!("pxectl-{loader}{sb}")
     }
+
+    /// The choice whose [`tag`](Self::tag) `tag` is.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let rest = tag.strip_prefix("pxectl-")?;
+        let (rest, secure_boot) = rest
+            .strip_suffix("-sb")
+            .map_or((rest, false), |r| (r, true));
+        let loader = match rest {
+            "auto" => None,
+            key => Some(Loader::from_key(key)?),
+        };
+        Some(Self {
+            loader,
+            secure_boot,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_round_trip_and_nothing_else_parses() {
+        let loaders = std::iter::once(None).chain(Loader::ALL.map(Some));
+        for loader in loaders {
+            for secure_boot in [false, true] {
+                let choice = Choice {
+                    loader,
+                    secure_boot,
+                };
+                assert_eq!(Choice::from_tag(&choice.tag()), Some(choice));
+            }
+        }
+        for other in [
+            "pxectl-",
+            "pxectl-sb",
+            "pxectl-grub-sb-sb",
+            "grub",
+            "known",
+            "pxectl-uefi",
+        ] {
+            assert_eq!(Choice::from_tag(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn entry_names_round_trip_and_nothing_else_parses() {

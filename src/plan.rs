@@ -29,6 +29,20 @@ pub enum FileKind {
     Profile,
 }
 
+impl FileKind {
+    /// Whether a file found as `found` is what `planned` says, though not byte for byte:
+    /// dnsmasq's files mean their directives, whatever the comments, spacing and order of
+    /// independent lines; every other file means its bytes.
+    pub fn same_meaning(self, found: &[u8], planned: &str) -> bool {
+        match self {
+            Self::DnsmasqConf | Self::DhcpHosts => {
+                crate::dnsmasq_conf::same_meaning(found, planned)
+            }
+            Self::NginxConf | Self::Profile => found == planned.as_bytes(),
+        }
+    }
+}
+
 /// A file that should exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePlan {

@@ -12,12 +12,13 @@ use std::process::Command;
 use common::{assert_same_tree, assert_text, have, prerequisite, repo, tree, verified, Env, Run};
 
 /// The setups that import, by fixture name, with the tree each is under.
-const SETUPS: [(&str, &str); 5] = [
+const SETUPS: [(&str, &str); 6] = [
     ("portacluster", "tests/fixtures/portacluster"),
     ("lab", "tests/fixtures/import/lab"),
     ("debian-netboot", "tests/fixtures/import/debian-netboot"),
     ("hostsfile-ethers", "tests/fixtures/import/hostsfile-ethers"),
     ("uefi-grub", "tests/fixtures/import/uefi-grub"),
+    ("mixed-loaders", "tests/fixtures/import/mixed-loaders"),
 ];
 
 /// `pxectl --root ROOT import ARGS`, with the description path `<dir>/cluster.yaml` as
@@ -54,6 +55,19 @@ fn scratch() -> Env {
     let env = Env::new("");
     fs::remove_file(env.config()).unwrap();
     env
+}
+
+/// Replaces `from` by `to` in the setup's dnsmasq.conf (`from` empty: appends `to`).
+fn edit_dnsmasq_conf(env: &Env, from: &str, to: &str) {
+    let conf = env.at("/etc/dnsmasq.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    let edited = if from.is_empty() {
+        format!("{text}{to}")
+    } else {
+        assert!(text.contains(from), "{from}");
+        text.replace(from, to)
+    };
+    fs::write(&conf, edited).unwrap();
 }
 
 fn expected(name: &str, ext: &str) -> String {
@@ -111,33 +125,25 @@ fn render_check_passes_right_after_importing_the_reference_tree() {
 }
 
 #[test]
-fn a_hand_made_dnsmasq_conf_is_rewritten_once_then_check_passes() {
-    let rewritten: [&[&str]; 4] = [
-        &["etc/dnsmasq.conf"],
-        &["etc/dnsmasq.conf"],
-        &["etc/dnsmasq-hosts.conf", "etc/dnsmasq.conf"],
-        &["etc/dnsmasq.conf"],
-    ];
-    for ((name, tree), rewritten) in SETUPS[1..].iter().zip(rewritten) {
+fn check_passes_right_after_every_import_and_render_leaves_the_hand_made_files_alone() {
+    for (name, tree) in &SETUPS[1..] {
         let env = scratch();
         copy_setup(&env, &repo(tree));
         let before = tree_of(&env);
         import(&env, &env.root(), &["-o", &env.config().to_string_lossy()])
             .expect(0)
             .stdout_is("");
-        // Said on stderr by import: only dnsmasq.conf (and the hosts file) differ, by comments
-        // and order.
+        // dnsmasq.conf (and the hosts file) differ from what pxectl writes by comments and
+        // order only: as dnsmasq reads them, they are up to date.
         let check = env.run(&["render", "--check"]);
-        check.expect(1);
-        let shown = check.placeholders(&check.stdout());
+        assert_eq!(check.code(), 0, "{name}: {}", check.stdout());
         assert!(
-            shown.starts_with("write  <root>/etc/dnsmasq.conf (changed)\n")
-                && shown.contains("check: the disk differs from `<dir>/cluster.yaml`"),
-            "{name}: {shown}"
+            check.stdout().starts_with("check: up to date ("),
+            "{name}: {}",
+            check.stdout()
         );
         env.run(&["render", "--no-verify"]).expect(0);
-        env.run(&["render", "--check"]).expect(0);
-        // Nothing else changed (but pxectl's state): links, profiles, nginx.conf.
+        // Nothing changed but pxectl's state: links, profiles, configs with their comments.
         let after = tree_of(&env);
         let changed: Vec<&PathBuf> = after
             .keys()
@@ -145,9 +151,70 @@ fn a_hand_made_dnsmasq_conf_is_rewritten_once_then_check_passes() {
             .filter(|p| !p.starts_with("var"))
             .collect();
         assert!(before.keys().all(|p| after.contains_key(p)), "{name}");
-        let rewritten: Vec<PathBuf> = rewritten.iter().map(PathBuf::from).collect();
-        assert_eq!(changed, rewritten.iter().collect::<Vec<_>>(), "{name}");
+        assert!(changed.is_empty(), "{name}: {changed:?}");
     }
+}
+
+#[test]
+fn a_hand_made_dnsmasq_conf_is_written_in_pxectls_layout_when_its_meaning_changes() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/lab"));
+    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    // A comment more is no change; a directive more is.
+    edit_dnsmasq_conf(&env, "", "# checked by Ana\n");
+    env.run(&["render", "--check"]).expect(0);
+    edit_dnsmasq_conf(&env, "", "log-dhcp\n");
+    let check = env.run(&["render", "--check"]);
+    check.expect(1);
+    let shown = check.placeholders(&check.stdout());
+    assert!(
+        shown.starts_with("write  <root>/etc/dnsmasq.conf (changed)\n"),
+        "{shown}"
+    );
+    env.run(&["render", "--no-verify"]).expect(0);
+    let rendered = fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap();
+    assert!(!rendered.contains('#'), "{rendered}");
+    env.run(&["render", "--check"]).expect(0);
+}
+
+#[test]
+fn a_nodes_own_loader_is_read_from_its_tag_and_a_foreign_tag_is_reported() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/mixed-loaders"));
+    // Flipped like any node, in every loader's folder.
+    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    env.run(&["boot-normal", "edge1"]).expect(0);
+    for entry in [
+        "/srv/www/tftp/pxelinux.cfg/01-9c-6b-00-10-00-03",
+        "/srv/www/tftp/grub/01-9c:6b:00:10:00:03.cfg",
+        "/srv/www/tftp/ipxe/9c-6b-00-10-00-03.ipxe",
+    ] {
+        let target = fs::read_link(env.at(entry)).unwrap();
+        assert!(target.to_string_lossy().starts_with("ubuntu"), "{entry}");
+        assert!(!target.to_string_lossy().contains("install"), "{entry}");
+    }
+    let status = env.run(&["status", "--json"]);
+    status.expect(0);
+    assert!(
+        status.stdout().contains(r#""loader": "ipxe""#),
+        "{}",
+        status.stdout()
+    );
+
+    // A tag pxectl does not write: the reservation cannot be described, and import says which
+    // line and how to write it.
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/mixed-loaders"));
+    edit_dnsmasq_conf(&env, "set:pxectl-ipxe,10.40", "set:edge,10.40");
+    let run = import(&env, &env.root(), &[]);
+    run.expect(1).stdout_is("");
+    assert!(
+        run.stderr().contains(
+            "/srv/www/tftp/pxelinux.cfg/01-9c-6b-00-10-00-03: MAC `9c:6b:00:10:00:03` has a reservation pxectl cannot describe (/etc/dnsmasq.conf:11: `dhcp-host=9c:6b:00:10:00:03,set:edge,10.40.0.13,edge1.lab.example.org`), so its node is not described; pxectl writes `dhcp-host=MAC[,set:pxectl-LOADER[-sb]][,IP],NAME` (LOADER: auto, pxelinux, syslinux-efi, grub or ipxe): rewrite the line so and import again\n"
+        ),
+        "{}",
+        run.stderr()
+    );
 }
 
 fn tree_of(env: &Env) -> std::collections::BTreeMap<PathBuf, common::Node> {
@@ -168,7 +235,9 @@ fn the_imported_dnsmasq_conf_with_its_extra_lines_passes_dnsmasq_test() {
     let env = scratch();
     copy_setup(&env, &repo("tests/fixtures/import/lab"));
     import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
-    // render verifies the changed dnsmasq.conf with `dnsmasq --test` before installing it.
+    // render verifies a new dnsmasq.conf with `dnsmasq --test` before installing it (the
+    // hand-made one means the same, so it is removed to have it written).
+    fs::remove_file(env.at("/etc/dnsmasq.conf")).unwrap();
     let run = env.run(&["render"]);
     run.expect(0);
     let shown = run.placeholders(&run.stdout());
@@ -274,13 +343,7 @@ fn grubs_folder_is_read_and_must_agree_with_pxelinuxs() {
 fn boot_lines_no_loaders_setting_renders_are_kept_and_their_folders_left_alone() {
     let env = scratch();
     copy_setup(&env, &repo("tests/fixtures/import/uefi-grub"));
-    let conf = env.at("/etc/dnsmasq.conf");
-    let text = fs::read_to_string(&conf).unwrap();
-    fs::write(
-        &conf,
-        text.replace("dhcp-match=set:efi-x64,option:client-arch,9\n", ""),
-    )
-    .unwrap();
+    edit_dnsmasq_conf(&env, "dhcp-match=set:efi-x64,option:client-arch,9\n", "");
     let run = import(&env, &env.root(), &[]);
     run.expect(0);
     assert!(!run.stdout().contains("\nloaders:"), "{}", run.stdout());
@@ -343,11 +406,7 @@ fn bad_input_is_refused_clearly_and_nothing_is_written() {
         ),
         (
             "an include",
-            Box::new(|env: &Env| {
-                let conf = env.at("/etc/dnsmasq.conf");
-                let text = fs::read_to_string(&conf).unwrap();
-                fs::write(&conf, format!("{text}conf-dir=/etc/dnsmasq.d/,*.conf\n")).unwrap();
-            }),
+            Box::new(|env: &Env| edit_dnsmasq_conf(env, "", "conf-dir=/etc/dnsmasq.d/,*.conf\n")),
             "error: /etc/dnsmasq.conf:16: `conf-dir` includes more configuration, which import does not follow; copy the included directives into `/etc/dnsmasq.conf` and import again\n",
         ),
         (
@@ -375,12 +434,15 @@ fn bad_input_is_refused_clearly_and_nothing_is_written() {
         ),
         (
             "no TFTP root",
-            Box::new(|env: &Env| {
-                let conf = env.at("/etc/dnsmasq.conf");
-                let text = fs::read_to_string(&conf).unwrap();
-                fs::write(&conf, text.replace("tftp-root=/srv/public/pxe\n", "")).unwrap();
-            }),
+            Box::new(|env: &Env| edit_dnsmasq_conf(env, "tftp-root=/srv/public/pxe\n", "")),
             "error: `/etc/dnsmasq.conf` has no `tftp-root=`, so import cannot find `pxelinux.cfg/`; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`\n",
+        ),
+        (
+            "no pxelinux.cfg/ (a UEFI-only setup)",
+            Box::new(|env: &Env| {
+                fs::remove_dir_all(env.at("/srv/public/pxe/pxelinux.cfg")).unwrap();
+            }),
+            "error: the TFTP root `/srv/public/pxe` has no folder `pxelinux.cfg/` (looked at `<root>/srv/public/pxe/pxelinux.cfg`); import reads the profiles from pxelinux's files, so a setup without pxelinux (UEFI only) cannot be imported: describe it by hand (docs/configuration.md)\n",
         ),
     ];
     for (what, spoil, message) in cases {

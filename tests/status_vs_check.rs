@@ -88,6 +88,21 @@ const ROWS: &[Row] = &[
         verdict: 1,
     },
     Row {
+        name: "dnsmasq.conf with comments and its independent lines reordered (same meaning)",
+        change: |env| {
+            let conf = env.at("/etc/dnsmasq.conf");
+            let mut lines: Vec<String> = fs::read_to_string(&conf)
+                .unwrap()
+                .lines()
+                .map(|l| format!("  {l}   # by hand"))
+                .collect();
+            lines.reverse();
+            lines.insert(0, "# Ana's notes".to_string());
+            fs::write(&conf, lines.join("\n")).unwrap();
+        },
+        verdict: 0,
+    },
+    Row {
         name: "a removed profile file",
         change: |env| fs::remove_file(env.pxe("arch-linux")).unwrap(),
         verdict: 1,

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use super::folder::Modelled;
 use super::loaders;
+use crate::loader::Choice;
 use crate::mac::MacAddr;
 
 /// The description, as import fills it in.
@@ -109,6 +110,8 @@ pub struct Host {
     pub ip: Option<Ipv4Addr>,
     /// A node's own day-to-day profile, when it is not `roles.normal`.
     pub normal_profile: Option<String>,
+    /// A node's own loader choice, from the `set:` tag of its `dhcp-host` line.
+    pub choice: Option<Choice>,
 }
 
 impl Modelled {
@@ -374,6 +377,17 @@ impl Draft {
                 }
                 if let Some(p) = &host.normal_profile {
                     let _ = write!(item, ", normal_profile: {}", flow(p));
+                }
+                if let Some(choice) = host.choice {
+                    let default = self.loaders.as_ref().map(loaders::Settings::choice);
+                    let default = default.unwrap_or_default();
+                    if choice.loader != default.loader {
+                        let key = choice.loader.map_or("auto", crate::loader::Loader::key);
+                        let _ = write!(item, ", loader: {key}");
+                    }
+                    if choice.secure_boot != default.secure_boot {
+                        let _ = write!(item, ", secure_boot: {}", choice.secure_boot);
+                    }
                 }
                 item.push('}');
                 out.line(&item);

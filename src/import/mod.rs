@@ -2,7 +2,6 @@
 //! description, proved by rendering that description into a scratch folder and comparing it
 //! with the setup (the round trip).
 
-mod dnsmasq;
 mod draft;
 mod folder;
 mod loaders;
@@ -14,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::dnsmasq_conf::{self as dnsmasq, Directive};
 use crate::layout::{on_this_machine, Layout};
-use crate::loader::Loader;
+use crate::loader::{Choice, Loader};
 use crate::mac::MacAddr;
-use dnsmasq::Directive;
 use draft::{Draft, Host, Profile};
 
 /// What to import: the setup's files as the boot server names them, found under `root`.
@@ -159,7 +158,7 @@ impl Setup {
         let dir = host(&real_dir);
         if !dir.is_dir() {
             bail!(
-                "the TFTP root `{}` has no folder `pxelinux.cfg/` (looked at `{}`); import reads pxelinux's profiles and links from it",
+                "the TFTP root `{}` has no folder `pxelinux.cfg/` (looked at `{}`); import reads the profiles from pxelinux's files, so a setup without pxelinux (UEFI only) cannot be imported: describe it by hand (docs/configuration.md)",
                 tftp_root.display(),
                 dir.display()
             );
@@ -403,6 +402,14 @@ impl Setup {
         let dir = dir.display();
         for (mac, target) in &self.folder.entries {
             if !known.contains(mac) {
+                if let Some(line) = self.unread_reservation(*mac) {
+                    d.problems.push(format!(
+                        "{dir}/{}: MAC `{}` has a reservation pxectl cannot describe ({line}), so its node is not described; pxectl writes `dhcp-host=MAC[,set:pxectl-LOADER[-sb]][,IP],NAME` (LOADER: auto, pxelinux, syslinux-efi, grub or ipxe): rewrite the line so and import again",
+                        mac.pxelinux_name(),
+                        mac.colon()
+                    ));
+                    continue;
+                }
                 d.problems.push(format!(
                     "{dir}/{}: an orphan link to `{target}`: no reservation names MAC `{}`; add a `dhcp-host={},NAME` line or remove the link",
                     mac.pxelinux_name(),
@@ -423,6 +430,29 @@ impl Setup {
                 ));
             }
         }
+    }
+
+    /// Where a reservation of `mac` is that [`host`] could not read: its file, line and text.
+    fn unread_reservation(&self, mac: MacAddr) -> Option<String> {
+        let names =
+            |v: &str| v.split(',').next().and_then(|m| m.parse::<MacAddr>().ok()) == Some(mac);
+        let in_conf = self.directives.iter().find_map(|d| {
+            let v = d
+                .value
+                .as_deref()
+                .filter(|v| d.option == "dhcp-host" && names(v))?;
+            Some(format!(
+                "{}:{}: `dhcp-host={v}`",
+                self.dnsmasq_shown, d.line
+            ))
+        });
+        let in_hostsfile = || {
+            let (real, text) = self.hostsfile.as_ref()?;
+            text.lines().enumerate().find_map(|(i, l)| {
+                names(l.trim()).then(|| format!("{}:{}: `{}`", real.display(), i + 1, l.trim()))
+            })
+        };
+        in_conf.or_else(in_hostsfile)
     }
 
     /// The roles: `normal` what most nodes link to, `reimage` and `rescue` by name,
@@ -526,7 +556,9 @@ impl Setup {
             return Ok(());
         }
         let rules: Vec<String> = draft.boot_rules.iter().map(|(_, r)| r.clone()).collect();
-        for candidate in loaders::candidates(&rules, &draft.tftp_url()) {
+        let nodes: BTreeSet<Choice> = draft.nodes.iter().filter_map(|n| n.choice).collect();
+        let nodes: Vec<Choice> = nodes.into_iter().collect();
+        for candidate in loaders::candidates(&rules, &draft.tftp_url(), &nodes) {
             draft.loaders = Some(candidate);
             if let Ok(rendered) = render(&draft.yaml())? {
                 let boot = dnsmasq::parse(&rendered.dnsmasq, "")?;
@@ -573,14 +605,14 @@ impl Setup {
     fn say_rewrites(&self, draft: &mut Draft, rendered: &Rendered) {
         if rendered.dnsmasq != self.dnsmasq_text {
             draft.notes.push(format!(
-                "{}: the same directives, but not byte for byte (comments, spacing or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                "{}: the same directives, but not byte for byte (comments, spacing or order); pxectl takes it as up to date and leaves it alone until the description changes what it says, then writes it in its own layout, without the comments",
                 self.dnsmasq_shown
             ));
         }
         if let (Some((real, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
             if source != r {
                 draft.notes.push(format!(
-                    "{}: the same reservations, but not byte for byte (comments or order); the first `pxectl render` rewrites it, and `render --check` reports it until then",
+                    "{}: the same reservations, but not byte for byte (comments or order); pxectl takes it as up to date and leaves it alone until the reservations change, then writes it in its own layout, without the comments",
                     real.display()
                 ));
             }
@@ -745,7 +777,16 @@ fn range(v: &str) -> Option<Range> {
 /// A `dhcp-host=` value pxectl renders: `MAC[,IP],NAME` with the MAC as pxectl spells it and
 /// the name qualified by `domain` when there is one.
 fn host(v: &str, domain: Option<&str>) -> Option<Host> {
-    let parts: Vec<&str> = v.split(',').collect();
+    let mut parts: Vec<&str> = v.split(',').collect();
+    // A node's loader choice, as pxectl tags it: right after the MAC.
+    let choice = match parts.get(1).and_then(|p| p.strip_prefix("set:")) {
+        Some(tag) => {
+            let choice = Choice::from_tag(tag)?;
+            parts.remove(1);
+            Some(choice)
+        }
+        None => None,
+    };
     let (mac, ip, name) = match parts[..] {
         [mac, name] => (mac, None, name),
         [mac, ip, name] => (mac, Some(ip.parse().ok()?), name),
@@ -761,6 +802,7 @@ fn host(v: &str, domain: Option<&str>) -> Option<Host> {
         mac,
         ip,
         normal_profile: None,
+        choice,
     })
 }
 

@@ -536,7 +536,7 @@ fn compare_file(
     std::io::Read::read_to_end(&mut handle, &mut bytes)
         .with_context(|| format!("cannot read `{}`", dest.display()))?;
     let mode = meta.permissions().mode() & 0o7777;
-    if bytes != file.contents.as_bytes() {
+    if bytes != file.contents.as_bytes() && !file.kind.same_meaning(&bytes, &file.contents) {
         write(cmp, dest, Old::File { bytes, mode });
     } else if mode != file.mode {
         cmp.changes.push(Change::SetMode {

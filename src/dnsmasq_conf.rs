@@ -1,5 +1,7 @@
-//! dnsmasq.conf as directives: read from a hand-made file, and compared with a rendered one
-//! the way dnsmasq reads them (comments, blank lines, spacing and independent order aside).
+//! dnsmasq.conf (and its hosts file) as directives, compared the way dnsmasq reads them:
+//! comments, blank lines, spacing and the order of independent lines aside. `import` proves
+//! its round trip with it; `render` and `status` take a file that means what the description
+//! says as up to date, whatever its comments.
 
 use anyhow::{bail, Result};
 
@@ -70,6 +72,16 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
+/// Whether dnsmasq reads `found` as it reads `planned`. A file with an include, or that is
+/// not text, never does.
+pub fn same_meaning(found: &[u8], planned: &str) -> bool {
+    let parsed = |text: &str| parse(text, "");
+    match (std::str::from_utf8(found).map(parsed), parsed(planned)) {
+        (Ok(Ok(found)), Ok(planned)) => differences(&found, &planned, "").is_empty(),
+        _ => false,
+    }
+}
+
 /// How `rendered` differs from `source` as dnsmasq reads them: directives only in one, and
 /// ordered options whose order differs. Empty when they mean the same.
 pub fn differences(source: &[Directive], rendered: &[Directive], shown: &str) -> Vec<String> {
@@ -130,6 +142,23 @@ mod tests {
             ]
         );
         assert_eq!(d[0].line, 3);
+    }
+
+    #[test]
+    fn a_file_means_the_same_when_dnsmasq_reads_the_same_directives() {
+        let planned = "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\n";
+        let same =
+            "# notes\r\ndhcp-boot = x   # BIOS\r\n\r\n interface=eno1\r\ndhcp-boot=tag:efi,y";
+        assert!(same_meaning(same.as_bytes(), planned));
+        for other in [
+            "interface=eno1\ndhcp-boot=tag:efi,y\ndhcp-boot=x\n",
+            "interface=eno1\ndhcp-boot=x\n",
+            "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nlog-dhcp\n",
+            "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nconf-dir=/etc/dnsmasq.d\n",
+        ] {
+            assert!(!same_meaning(other.as_bytes(), planned), "{other}");
+        }
+        assert!(!same_meaning(b"interface=eno1\xff\n", "interface=eno1\n"));
     }
 
     #[test]
