@@ -274,6 +274,26 @@ fn a_verbatim_profile_is_switched_to_like_any_other() {
 }
 
 #[test]
+fn a_profile_with_windows_line_ends_is_kept_byte_for_byte() {
+    let env = scratch();
+    copy_setup(&env, &repo("tests/fixtures/import/lab"));
+    let memtest = env.at("/srv/tftp/pxelinux.cfg/memtest");
+    let crlf = fs::read_to_string(&memtest).unwrap().replace('\n', "\r\n");
+    fs::write(&memtest, &crlf).unwrap();
+    let run = import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]);
+    run.expect(0);
+    let description = fs::read_to_string(env.config()).unwrap();
+    assert!(
+        description.contains("    pxelinux: \"# memtest86+ from the memtest86+ package\\r\\nDEFAULT memtest\\r\\nLABEL memtest\\r\\n  KERNEL /memtest86+x64.bin\\r\\n\"  # kept verbatim: pxectl's keys cannot say it, with Windows line ends\n"),
+        "{description}"
+    );
+    fs::remove_file(&memtest).unwrap();
+    env.run(&["render", "--no-verify"]).expect(0);
+    assert_eq!(fs::read_to_string(&memtest).unwrap(), crlf);
+    env.run(&["render", "--check"]).expect(0);
+}
+
+#[test]
 fn nginx_conf_left_alone_is_neither_rendered_nor_reloaded() {
     let env = scratch();
     copy_setup(&env, &repo("tests/fixtures/import/lab"));

@@ -971,16 +971,18 @@ impl Validator {
                 );
             }
         }
+        let bare_cr = text.split("\r\n").any(|part| part.contains('\r'));
         if text.trim().is_empty()
+            || bare_cr
             || text
                 .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
         {
             ok = false;
             self.push(
                 Diagnostic::new(
                     format!("{base}.pxelinux"),
-                    format!("the pxelinux file of profile {} is empty or holds a control character other than tab and newline", shown(name)),
+                    format!("the pxelinux file of profile {} is empty or holds a control character other than tab, newline and CR before a newline", shown(name)),
                 )
                 .hint("write the file as pxelinux reads it, lines of text ending in newlines"),
             );

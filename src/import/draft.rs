@@ -462,6 +462,15 @@ fn modelled(y: &mut Yaml, name: &str, m: &Modelled) {
 
 /// A profile kept as its pxelinux file, in a literal block.
 fn verbatim(y: &mut Yaml, text: &str) {
+    const WHY: &str = "# kept verbatim: pxectl's keys cannot say it";
+    // A block scalar reads any line break as `\n`: Windows line ends need a quoted string.
+    if text.contains('\r') {
+        let quoted = serde_json::to_string(text).unwrap_or_default();
+        y.line(&format!(
+            "    pxelinux: {quoted}  {WHY}, with Windows line ends"
+        ));
+        return;
+    }
     let body = text.trim_end_matches('\n');
     let chomp = match text.len() - body.len() {
         0 => "-",
@@ -474,7 +483,7 @@ fn verbatim(y: &mut Yaml, text: &str) {
         ""
     };
     y.line(&format!(
-        "    pxelinux: |{indicator}{chomp}            # kept verbatim: pxectl's keys cannot say it"
+        "    pxelinux: |{indicator}{chomp}            {WHY}"
     ));
     for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
         if line.is_empty() {
