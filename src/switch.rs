@@ -104,12 +104,6 @@ impl Step<'_> {
     pub fn from(&self) -> Option<String> {
         self.state.shown(&self.node.normal_profile)
     }
-
-    /// Whether the node is switched away from its normal profile to a described profile.
-    pub fn is_switched(&self) -> bool {
-        matches!(self.state, LinkState::Switched(_))
-            || matches!(&self.state, LinkState::Dangling(p) if *p != self.node.normal_profile)
-    }
 }
 
 /// Reads each loader's folder once and pairs each `(node, profile)` with what is on disk.
@@ -172,24 +166,6 @@ pub fn plan<'a>(
         .collect())
 }
 
-/// What stands at `node`'s entries now, judged together; read alone (for one node, where
-/// [`plan`] reads the folders once for many).
-pub fn current(cluster: &Cluster, layout: &Layout, node: &Node) -> Result<LinkState> {
-    let mut states = Vec::new();
-    for loader in cluster.loaders_in_use() {
-        let dir = layout.loader_dir(loader);
-        let entry = tree::entry_at(&dir.join(loader.entry(node.mac)))?;
-        states.push(LinkState::of(
-            entry.as_ref(),
-            loader,
-            &node.normal_profile,
-            |p| cluster.profiles.contains_key(p),
-            |file| tree::is_file(&dir.join(file)),
-        ));
-    }
-    Ok(LinkState::of_node(&states, &node.normal_profile))
-}
-
 /// Splits the steps into those `only` asks for and the recent switches it keeps.
 pub fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, Vec<Step<'_>>) {
     let Only::OlderThan(age) = only else {
@@ -203,7 +179,7 @@ pub fn select(steps: Vec<Step<'_>>, only: Only) -> (Vec<Step<'_>>, Vec<Step<'_>>
         let Some(age) = age else { return true };
         // Only a switch to a described profile is worth waiting for; a missing entry, a
         // file, or a link anywhere else is reset whatever its age.
-        let recent = s.is_switched()
+        let recent = s.state.is_switched(&s.node.normal_profile)
             && s.since
                 .is_some_and(|t| now.duration_since(t).unwrap_or_default() < age);
         !recent

@@ -179,8 +179,9 @@ impl<'c> Actor<'c> {
     /// What `node` boots through its link now, as the output and journal show it.
     fn link_of(&self, node: Option<&Node>) -> Result<Option<String>> {
         let Some(node) = node else { return Ok(None) };
-        let state = switch::current(self.cluster, self.layout, node)?;
-        Ok(state.shown(&node.normal_profile))
+        let wanted = [(node, node.normal_profile.clone())];
+        let step = switch::plan(self.cluster, self.layout, wanted, false)?.pop();
+        Ok(step.and_then(|s| s.state.shown(&node.normal_profile)))
     }
 }
 
