@@ -101,6 +101,18 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     env.run(&["-q", "status"])
         .expect(0)
         .stdout_is("6 nodes, 1 switched (*), 0 problems\n");
+    // The repair is journaled, once for the node.
+    let log = env.run(&["log", "node3"]).stdout();
+    let lines: Vec<&str> = log.lines().map(|l| l.split_once("  ").unwrap().1).collect();
+    assert_eq!(
+        lines,
+        [
+            "tester  render  node3  (no link) -> arch-linux",
+            "tester  reimage  node3  arch-linux -> installer",
+            "tester  render  node3  (entries disagree) -> installer",
+        ],
+        "{log}"
+    );
     // A hand edit is the newest entry: render takes it for the last switch. A switch repairs
     // the node either way.
     fs::remove_file(&grub).unwrap();

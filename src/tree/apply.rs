@@ -26,7 +26,26 @@ pub struct Applied {
     pub node_links: Vec<NodeLinkChange>,
 }
 
-/// A node's link that render created or pruned.
+impl Applied {
+    /// Notes that render pointed `node`'s entries at `profile` (they were `from`): one
+    /// journal line a node, whatever the number of loaders its entries are for.
+    fn journal_node(&mut self, node: &str, mac: MacAddr, from: Option<String>, profile: &str) {
+        let again = self
+            .node_links
+            .last()
+            .is_some_and(|l| l.mac == mac && l.to.as_deref() == Some(profile));
+        if !again {
+            self.node_links.push(NodeLinkChange {
+                node: Some(node.to_string()),
+                mac,
+                from,
+                to: Some(profile.to_string()),
+            });
+        }
+    }
+}
+
+/// A node's link that render created, repaired or pruned.
 #[derive(Debug, Clone)]
 pub struct NodeLinkChange {
     /// The node; none for an orphan.
@@ -75,13 +94,7 @@ pub fn apply(cmp: &Comparison, progress: &ProgressBar) -> Result<Applied> {
                 done.files_written += 1;
             }
             Change::RemoveFile { path } => {
-                match fs::remove_file(path) {
-                    Err(e) if e.kind() != ErrorKind::NotFound => {
-                        return Err(e)
-                            .with_context(|| format!("cannot remove `{}`", path.display()))
-                    }
-                    _ => {}
-                }
+                remove(path)?;
                 dirs.insert(path.parent().unwrap_or(Path::new("/")).to_path_buf());
                 done.files_removed += 1;
             }
@@ -107,19 +120,18 @@ pub fn apply(cmp: &Comparison, progress: &ProgressBar) -> Result<Applied> {
                 create_links(batch, &open, progress, &mut done)?;
                 continue;
             }
-            Change::ReplaceLink { path, target, .. } => {
+            Change::ReplaceLink {
+                path, target, node, ..
+            } => {
                 ensure(path, &mut dirs)?;
                 atomic::replace_link(path, target)?;
                 done.links_replaced += 1;
+                if let Some((node, mac, profile)) = node {
+                    done.journal_node(node, *mac, super::LinkState::Mixed.shown(""), profile);
+                }
             }
             Change::RemoveLink { path, old, mac } => {
-                match fs::remove_file(path) {
-                    Err(e) if e.kind() != ErrorKind::NotFound => {
-                        return Err(e)
-                            .with_context(|| format!("cannot remove link `{}`", path.display()))
-                    }
-                    _ => {}
-                }
+                remove(path)?;
                 ensure(path, &mut dirs)?;
                 done.links_pruned += 1;
                 done.node_links.push(NodeLinkChange {
@@ -141,6 +153,16 @@ pub fn apply(cmp: &Comparison, progress: &ProgressBar) -> Result<Applied> {
     }
     progress.finish_and_clear();
     Ok(done)
+}
+
+/// Removes the file or link `path`; one gone already is fine.
+fn remove(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove `{}`", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn refuse_blocked(cmp: &Comparison) -> Result<()> {
@@ -187,19 +209,7 @@ fn create_links(
             },
         ) = (made, c)
         {
-            // One journal line a node, whatever the number of loaders its entries are for.
-            let again = done
-                .node_links
-                .last()
-                .is_some_and(|l| l.mac == *mac && l.to.as_ref() == Some(profile));
-            if !again {
-                done.node_links.push(NodeLinkChange {
-                    node: Some(node.clone()),
-                    mac: *mac,
-                    from: None,
-                    to: Some(profile.clone()),
-                });
-            }
+            done.journal_node(node, *mac, None, profile);
         }
     }
     Ok(())

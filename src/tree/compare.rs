@@ -78,8 +78,9 @@ pub enum Change {
         path: PathBuf,
         target: String,
         old: Entry,
-        /// The node whose entry is brought in line with its others (none for a `default`).
-        node: Option<String>,
+        /// The node whose entry is brought in line with its others and the profile they
+        /// select (none for a `default`).
+        node: Option<(String, MacAddr, String)>,
     },
     RemoveLink {
         path: PathBuf,
@@ -319,7 +320,7 @@ fn node_entries(
                     path: link.path.clone(),
                     target,
                     old: f.entry.clone(),
-                    node: Some(name.clone()),
+                    node: Some((name.clone(), *mac, decision.to_string())),
                 });
             }
             _ if state.profile(normal).is_some() => cmp.unchanged_links += 1,
