@@ -7,8 +7,16 @@ use anyhow::{bail, Result};
 
 /// Options whose lines dnsmasq reads in order: their relative order is part of the meaning
 /// (the last matching tagged `dhcp-boot` wins; `tag-if` sees the tags set by those before it;
-/// `pxe-service` lines make the menu in order).
-const ORDERED: [&str; 3] = ["dhcp-boot", "tag-if", "pxe-service"];
+/// `pxe-service` lines make the menu in order; with `strict-order` the upstream DNS servers
+/// are asked in the order of the `server`, `local` and `rev-server` lines).
+const ORDERED: [&str; 6] = [
+    "dhcp-boot",
+    "tag-if",
+    "pxe-service",
+    "server",
+    "local",
+    "rev-server",
+];
 
 /// One directive: `option` or `option=value`, at its line (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,15 +154,17 @@ mod tests {
 
     #[test]
     fn a_file_means_the_same_when_dnsmasq_reads_the_same_directives() {
-        let planned = "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\n";
-        let same =
-            "# notes\r\ndhcp-boot = x   # BIOS\r\n\r\n interface=eno1\r\ndhcp-boot=tag:efi,y";
+        let planned = "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\n\
+                       server=1.1.1.1\nserver=9.9.9.9\n";
+        let same = "server=1.1.1.1\n# notes\r\ndhcp-boot = x   # BIOS\r\n\r\n interface=eno1\r\n\
+                    server=9.9.9.9\ndhcp-boot=tag:efi,y";
         assert!(same_meaning(same.as_bytes(), planned));
         for other in [
             "interface=eno1\ndhcp-boot=tag:efi,y\ndhcp-boot=x\n",
             "interface=eno1\ndhcp-boot=x\n",
             "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nlog-dhcp\n",
             "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nconf-dir=/etc/dnsmasq.d\n",
+            "server=9.9.9.9\ninterface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nserver=1.1.1.1\n",
         ] {
             assert!(!same_meaning(other.as_bytes(), planned), "{other}");
         }
