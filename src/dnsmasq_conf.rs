@@ -3,19 +3,28 @@
 //! its round trip with it; `render` and `status` take a file that means what the description
 //! says as up to date, whatever its comments.
 
+use std::collections::{BTreeMap, HashMap};
+
 use anyhow::{bail, Result};
 
-/// Options whose lines dnsmasq reads in order: their relative order is part of the meaning
-/// (the last matching tagged `dhcp-boot` wins; `tag-if` sees the tags set by those before it;
-/// `pxe-service` lines make the menu in order; with `strict-order` the upstream DNS servers
-/// are asked in the order of the `server`, `local` and `rev-server` lines).
-const ORDERED: [&str; 6] = [
-    "dhcp-boot",
-    "tag-if",
-    "pxe-service",
-    "server",
-    "local",
-    "rev-server",
+use crate::mac::MacAddr;
+
+/// Options whose lines only add to a set (tags matched, interfaces listened on): their order
+/// means nothing. Every other option's lines keep their order among themselves, as when a
+/// later line overrides an earlier one (`dhcp-option`, untagged `dhcp-boot`), the last
+/// matching one wins (tagged `dhcp-boot`), `tag-if` sees the tags set before it, `pxe-service`
+/// lines make a menu, or `strict-order` asks `server` lines in turn.
+const UNORDERED: [&str; 10] = [
+    "dhcp-match",
+    "dhcp-userclass",
+    "dhcp-vendorclass",
+    "dhcp-mac",
+    "dhcp-circuitid",
+    "dhcp-remoteid",
+    "dhcp-subscrid",
+    "interface",
+    "listen-address",
+    "except-interface",
 ];
 
 /// One directive: `option` or `option=value`, at its line (1-based).
@@ -65,12 +74,16 @@ pub fn parse(text: &str, shown: &str) -> Result<Vec<Directive>> {
 }
 
 /// `line` without its comment: dnsmasq reads `#` as a comment at the start of a line or after
-/// whitespace, outside double quotes.
-fn strip_comment(line: &str) -> &str {
+/// whitespace, outside double quotes. A backslash escapes the next character (a quote in
+/// quotes): reading too much as value only ever makes two lines differ.
+pub fn strip_comment(line: &str) -> &str {
     let mut quoted = false;
     let mut prev_space = true;
+    let mut escaped = false;
     for (i, c) in line.char_indices() {
         match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
             '"' => quoted = !quoted,
             '#' if !quoted && prev_space => return &line[..i],
             _ => {}
@@ -90,43 +103,93 @@ pub fn same_meaning(found: &[u8], planned: &str) -> bool {
     }
 }
 
+/// The lines of a `dhcp-hostsfile` as the `dhcp-host` directives dnsmasq reads them as.
+pub fn hosts(text: &str) -> Vec<Directive> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = strip_comment(line).trim();
+            (!line.is_empty()).then(|| Directive {
+                line: i + 1,
+                option: "dhcp-host".to_string(),
+                value: Some(line.to_string()),
+            })
+        })
+        .collect()
+}
+
+/// Whether dnsmasq reads the hosts file `found` as it reads `planned`.
+pub fn same_hosts(found: &[u8], planned: &str) -> bool {
+    std::str::from_utf8(found)
+        .is_ok_and(|found| differences(&hosts(found), &hosts(planned), "").is_empty())
+}
+
 /// How `rendered` differs from `source` as dnsmasq reads them: directives only in one, and
-/// ordered options whose order differs. Empty when they mean the same.
+/// lines whose order means something in another order. Empty when they mean the same.
 pub fn differences(source: &[Directive], rendered: &[Directive], shown: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut left: Vec<Option<String>> = rendered.iter().map(|d| Some(d.text())).collect();
+    let mut left: HashMap<String, usize> = HashMap::new();
+    for d in rendered {
+        *left.entry(d.text()).or_default() += 1;
+    }
     for d in source {
-        let text = d.text();
-        match left.iter_mut().find(|l| l.as_deref() == Some(&text)) {
-            Some(slot) => *slot = None,
-            None => out.push(format!(
-                "{shown}:{}: `{text}` would not be rendered",
-                d.line
+        match left.get_mut(&d.text()) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => out.push(format!(
+                "{shown}:{}: `{}` would not be rendered",
+                d.line,
+                d.text()
             )),
         }
     }
-    for text in left.into_iter().flatten() {
-        out.push(format!(
-            "{shown}: `{text}` would be rendered, but the file does not have it"
-        ));
+    for d in rendered {
+        if let Some(n) = left.get_mut(&d.text()).filter(|n| **n > 0) {
+            *n -= 1;
+            out.push(format!(
+                "{shown}: `{}` would be rendered, but the file does not have it",
+                d.text()
+            ));
+        }
     }
-    if out.is_empty() {
-        for option in ORDERED {
-            let of = |ds: &[Directive]| -> Vec<String> {
-                ds.iter()
-                    .filter(|d| d.option == option)
-                    .map(Directive::text)
-                    .collect()
-            };
-            if of(source) != of(rendered) {
-                out.push(format!(
-                    "{shown}: the `{option}` lines would be rendered in another order ({}), which changes what dnsmasq does",
-                    of(rendered).join(", ")
-                ));
+    if !out.is_empty() {
+        return out;
+    }
+    let ordered = |ds: &[Directive]| {
+        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for d in ds {
+            if let Some(key) = order_key(d) {
+                by_key.entry(key).or_default().push(d.text());
             }
+        }
+        by_key
+    };
+    let rendered = ordered(rendered);
+    for (key, lines) in ordered(source) {
+        if rendered.get(&key) != Some(&lines) {
+            out.push(format!(
+                "{shown}: the {key} lines would be rendered in another order ({}), which changes what dnsmasq does",
+                rendered.get(&key).map(|r| r.join(", ")).unwrap_or_default()
+            ));
         }
     }
     out
+}
+
+/// The lines `d` keeps its order among, named for messages; none when its order means nothing.
+/// Tagged `dhcp-boot` lines beat untagged ones wherever they are; a `dhcp-host` line only
+/// competes with the others for its MAC address.
+fn order_key(d: &Directive) -> Option<String> {
+    let value = d.value.as_deref().unwrap_or_default();
+    match d.option.as_str() {
+        o if UNORDERED.contains(&o) => None,
+        "dhcp-boot" if value.starts_with("tag:") => Some("tagged `dhcp-boot`".into()),
+        "dhcp-boot" => Some("untagged `dhcp-boot`".into()),
+        "dhcp-host" => {
+            let mac = value.split(',').find_map(|f| f.parse::<MacAddr>().ok());
+            mac.map(|m| format!("`dhcp-host` for `{}`", m.colon()))
+        }
+        o => Some(format!("`{o}`")),
+    }
 }
 
 #[cfg(test)]
@@ -160,7 +223,6 @@ mod tests {
                     server=9.9.9.9\ndhcp-boot=tag:efi,y";
         assert!(same_meaning(same.as_bytes(), planned));
         for other in [
-            "interface=eno1\ndhcp-boot=tag:efi,y\ndhcp-boot=x\n",
             "interface=eno1\ndhcp-boot=x\n",
             "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nlog-dhcp\n",
             "interface=eno1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nconf-dir=/etc/dnsmasq.d\n",
@@ -178,28 +240,79 @@ mod tests {
     }
 
     #[test]
-    fn independent_lines_may_move_but_ordered_ones_may_not() {
-        let source = parsed("a=1\nb\ndhcp-boot=x\ndhcp-boot=tag:efi,y\n");
-        assert!(differences(
-            &source,
-            &parsed("b\ndhcp-boot=x\na=1\ndhcp-boot=tag:efi,y\n"),
-            "f"
-        )
-        .is_empty());
+    fn independent_lines_may_move_but_competing_ones_may_not() {
+        let source = parsed(
+            "a=1\nb\ndhcp-boot=x\ndhcp-boot=tag:efi,y\ndhcp-boot=tag:efi,tag:sb,z\n\
+             dhcp-match=set:efi,option:client-arch,7\ndhcp-match=set:sb,option:client-arch,9\n\
+             dhcp-host=52:54:00:00:00:01,10.0.0.1,n1\ndhcp-host=52:54:00:00:00:02,n2\n\
+             dhcp-host=52:54:00:00:00:01,set:foo\n\
+             dhcp-option=option:router,10.0.0.1\ndhcp-option=option:router,10.0.0.254\n",
+        );
+        let moved = |from: &str, to: &str| {
+            let text: Vec<String> = source.iter().map(Directive::text).collect();
+            differences(&source, &parsed(&text.join("\n").replace(from, to)), "f")
+        };
+        // Tags are a set; hosts of other MACs are independent; an untagged `dhcp-boot` loses
+        // to any tagged one wherever it is.
+        for (from, to) in [
+            ("a=1\nb", "b\na=1"),
+            (
+                "dhcp-match=set:efi,option:client-arch,7\ndhcp-match=set:sb,option:client-arch,9",
+                "dhcp-match=set:sb,option:client-arch,9\ndhcp-match=set:efi,option:client-arch,7",
+            ),
+            (
+                "dhcp-host=52:54:00:00:00:01,10.0.0.1,n1\ndhcp-host=52:54:00:00:00:02,n2",
+                "dhcp-host=52:54:00:00:00:02,n2\ndhcp-host=52:54:00:00:00:01,10.0.0.1,n1",
+            ),
+            (
+                "dhcp-boot=x\ndhcp-boot=tag:efi,y",
+                "dhcp-boot=tag:efi,y\ndhcp-boot=x",
+            ),
+        ] {
+            assert_eq!(moved(from, to), Vec::<String>::new(), "{to}");
+        }
+        // The last matching tagged `dhcp-boot` wins; a later `dhcp-option` or `dhcp-host`
+        // line for the same option or MAC overrides an earlier one.
         assert_eq!(
-            differences(&source, &parsed("a=1\nb\ndhcp-boot=tag:efi,y\ndhcp-boot=x\n"), "f"),
-            ["f: the `dhcp-boot` lines would be rendered in another order (dhcp-boot=tag:efi,y, dhcp-boot=x), which changes what dnsmasq does"]
+            moved("dhcp-boot=tag:efi,y\ndhcp-boot=tag:efi,tag:sb,z", "dhcp-boot=tag:efi,tag:sb,z\ndhcp-boot=tag:efi,y"),
+            ["f: the tagged `dhcp-boot` lines would be rendered in another order (dhcp-boot=tag:efi,tag:sb,z, dhcp-boot=tag:efi,y), which changes what dnsmasq does"]
         );
         assert_eq!(
-            differences(
-                &source,
-                &parsed("a=1\ndhcp-boot=x\ndhcp-boot=tag:efi,y\nc\n"),
-                "f"
-            ),
+            moved("10.0.0.1\ndhcp-option=option:router,10.0.0.254", "10.0.0.254\ndhcp-option=option:router,10.0.0.1"),
+            ["f: the `dhcp-option` lines would be rendered in another order (dhcp-option=option:router,10.0.0.254, dhcp-option=option:router,10.0.0.1), which changes what dnsmasq does"]
+        );
+        let mut swapped: Vec<String> = source.iter().map(Directive::text).collect();
+        swapped.swap(7, 9);
+        assert_eq!(
+            differences(&source, &parsed(&swapped.join("\n")), "f"),
+            ["f: the `dhcp-host` for `52:54:00:00:00:01` lines would be rendered in another order (dhcp-host=52:54:00:00:00:01,set:foo, dhcp-host=52:54:00:00:00:01,10.0.0.1,n1), which changes what dnsmasq does"]
+        );
+        assert_eq!(
+            moved("b\n", "c\n"),
             [
                 "f:2: `b` would not be rendered",
                 "f: `c` would be rendered, but the file does not have it"
             ]
         );
+    }
+
+    #[test]
+    fn a_hosts_file_means_its_reservations() {
+        let planned = "52:54:00:00:00:01,10.0.0.1,n1\n52:54:00:00:00:02,n2\n";
+        let same = "# rack 1\n52:54:00:00:00:02,n2   # spare\n\n52:54:00:00:00:01,10.0.0.1,n1\n";
+        assert!(same_hosts(same.as_bytes(), planned));
+        assert!(!same_hosts(b"52:54:00:00:00:01,10.0.0.1,n1\n", planned));
+        let overridden = format!("{planned}52:54:00:00:00:01,10.0.0.9,n1\n");
+        let reordered = format!("52:54:00:00:00:01,10.0.0.9,n1\n{planned}");
+        assert!(!same_hosts(reordered.as_bytes(), &overridden));
+    }
+
+    #[test]
+    fn an_escaped_quote_keeps_the_rest_of_the_value_out_of_a_comment() {
+        assert_eq!(
+            strip_comment(r#"dhcp-option=option:domain-search,"a\" #b""#),
+            r#"dhcp-option=option:domain-search,"a\" #b""#
+        );
+        assert_eq!(strip_comment("interface=eno1 # the cluster"), "interface=eno1 ");
     }
 }

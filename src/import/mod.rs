@@ -265,17 +265,14 @@ impl Setup {
             }
         }
         if let Some((real, text)) = &self.hostsfile {
-            for (i, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                match host(line, domain.as_deref()) {
+            for line in dnsmasq::hosts(text) {
+                let value = line.value.unwrap_or_default();
+                match host(&value, domain.as_deref()) {
                     Some(h) => hosts.push(h),
                     None => d.problems.push(format!(
-                        "{}:{}: `{line}` is not a reservation pxectl can describe (`MAC[,IP],NAME`)",
+                        "{}:{}: `{value}` is not a reservation pxectl can describe (`MAC[,IP],NAME`)",
                         real.display(),
-                        i + 1
+                        line.line
                     )),
                 }
             }
@@ -640,16 +637,9 @@ impl Setup {
             Err(e) => out.push(format!("{e:#}")),
         }
         if let (Some((real, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
-            let lines = |t: &str| -> BTreeSet<String> {
-                t.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_string)
-                    .collect()
-            };
-            for line in lines(source).symmetric_difference(&lines(r)) {
-                out.push(format!("{}: `{line}` differs", real.display()));
-            }
+            let shown = real.display().to_string();
+            let (source, r) = (dnsmasq::hosts(source), dnsmasq::hosts(r));
+            out.extend(dnsmasq::differences(&source, &r, &shown));
         }
         let empty = folder::Folder::default();
         let mut targets: BTreeMap<MacAddr, BTreeSet<&String>> = BTreeMap::new();
