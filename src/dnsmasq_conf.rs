@@ -64,13 +64,34 @@ pub fn parse(text: &str, shown: &str) -> Result<Vec<Directive>> {
                 i + 1
             );
         }
-        out.push(Directive {
-            line: i + 1,
-            option: option.to_string(),
-            value,
-        });
+        out.push(Directive::new(i + 1, option, value));
     }
     Ok(out)
+}
+
+impl Directive {
+    /// A directive as dnsmasq reads it: a `dhcp-host`'s MAC addresses in lower case (dnsmasq
+    /// reads them as numbers).
+    fn new(line: usize, option: &str, value: Option<String>) -> Self {
+        let value = match value {
+            Some(v) if option == "dhcp-host" && v.bytes().any(|b| b.is_ascii_uppercase()) => {
+                let fields: Vec<String> = v
+                    .split(',')
+                    .map(|f| match f.parse::<MacAddr>() {
+                        Ok(_) if f.len() == 17 && f.contains(':') => f.to_ascii_lowercase(),
+                        _ => f.to_string(),
+                    })
+                    .collect();
+                Some(fields.join(","))
+            }
+            other => other,
+        };
+        Self {
+            line,
+            option: option.to_string(),
+            value,
+        }
+    }
 }
 
 /// `line` without its comment: dnsmasq reads `#` as a comment at the start of a line or after
@@ -109,11 +130,7 @@ pub fn hosts(text: &str) -> Vec<Directive> {
         .enumerate()
         .filter_map(|(i, line)| {
             let line = strip_comment(line).trim();
-            (!line.is_empty()).then(|| Directive {
-                line: i + 1,
-                option: "dhcp-host".to_string(),
-                value: Some(line.to_string()),
-            })
+            (!line.is_empty()).then(|| Directive::new(i + 1, "dhcp-host", Some(line.to_string())))
         })
         .collect()
 }
@@ -308,11 +325,30 @@ mod tests {
     }
 
     #[test]
+    fn a_mac_address_is_a_number_whatever_its_case() {
+        assert!(same_meaning(
+            b"dhcp-host=52:54:00:AA:0B:01,set:X,10.0.0.1,N1\n",
+            "dhcp-host=52:54:00:aa:0b:01,set:X,10.0.0.1,N1\n"
+        ));
+        assert!(!same_meaning(
+            b"dhcp-host=52:54:00:aa:0b:01,set:X,10.0.0.1,n1\n",
+            "dhcp-host=52:54:00:aa:0b:01,set:X,10.0.0.1,N1\n"
+        ));
+        assert!(same_hosts(
+            b"52:54:00:AA:0B:01,n1\n",
+            "52:54:00:aa:0b:01,n1\n"
+        ));
+    }
+
+    #[test]
     fn an_escaped_quote_keeps_the_rest_of_the_value_out_of_a_comment() {
         assert_eq!(
             strip_comment(r#"dhcp-option=option:domain-search,"a\" #b""#),
             r#"dhcp-option=option:domain-search,"a\" #b""#
         );
-        assert_eq!(strip_comment("interface=eno1 # the cluster"), "interface=eno1 ");
+        assert_eq!(
+            strip_comment("interface=eno1 # the cluster"),
+            "interface=eno1 "
+        );
     }
 }

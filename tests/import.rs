@@ -376,6 +376,196 @@ fn boot_lines_no_loaders_setting_renders_are_kept_and_their_folders_left_alone()
         .stderr_has("import: /srv/tftp/grub: left out of the description; pxectl will leave it alone\n");
 }
 
+/// A hand-made form in a setup, and what import says of it.
+struct Form {
+    name: &'static str,
+    setup: &'static str,
+    edit: fn(&Env),
+    /// Import's exit status.
+    code: i32,
+    /// A whole line import prints on stderr (`<root>` for the tree).
+    says: &'static str,
+}
+
+const LAB: &str = "tests/fixtures/import/lab";
+
+const FORMS: &[Form] = &[
+    Form {
+        name: "an upper-case MAC address",
+        setup: LAB,
+        edit: |env| edit_dnsmasq_conf(env, "52:54:00:a1:00:01", "52:54:00:A1:00:01"),
+        code: 0,
+        says: "import: 3 nodes, 1 reservation, 3 profiles (1 kept verbatim), 11 lines of dnsmasq.conf kept verbatim; rendered back, it gives this setup",
+    },
+    Form {
+        name: "reservations with short names",
+        setup: LAB,
+        edit: |env| edit_dnsmasq_conf(env, ".lab.example.org\n", "\n"),
+        code: 0,
+        says: "import: 3 nodes, 1 reservation, 3 profiles (1 kept verbatim), 11 lines of dnsmasq.conf kept verbatim; rendered back, it gives this setup",
+    },
+    Form {
+        name: "the untagged boot line after the tagged ones (tagged ones win anyway)",
+        setup: "tests/fixtures/import/uefi-grub",
+        edit: |env| {
+            edit_dnsmasq_conf(env, "dhcp-boot=/pxelinux.0\n", "");
+            edit_dnsmasq_conf(env, "", "dhcp-boot=/pxelinux.0\n");
+        },
+        code: 0,
+        says: "import: 3 nodes, 0 reservations, 3 profiles (0 kept verbatim), 0 lines of dnsmasq.conf kept verbatim; rendered back, it gives this setup",
+    },
+    Form {
+        name: "a comment after a reservation in the hosts file",
+        setup: "tests/fixtures/import/hostsfile-ethers",
+        edit: |env| {
+            let hosts = env.at("/etc/dnsmasq-hosts.conf");
+            let text = fs::read_to_string(&hosts).unwrap();
+            let (first, rest) = text.split_once('\n').unwrap();
+            fs::write(&hosts, format!("{first}   # rack 2\n{rest}")).unwrap();
+        },
+        code: 0,
+        says: "import: /etc/dnsmasq-hosts.conf: the same reservations, but not byte for byte (comments or order); pxectl takes it as up to date and leaves it alone until the reservations change, then writes it in its own layout, without the comments",
+    },
+    Form {
+        name: "a second line for a node's MAC, which dnsmasq reads last",
+        setup: LAB,
+        edit: |env| {
+            edit_dnsmasq_conf(
+                env,
+                "10.20.0.11,web1.lab.example.org\n",
+                "10.20.0.11,web1.lab.example.org\ndhcp-host=52:54:00:a1:00:01,set:foo\n",
+            );
+        },
+        code: 1,
+        says: "  /etc/dnsmasq.conf: the `dhcp-host` for `52:54:00:a1:00:01` lines would be rendered in another order (dhcp-host=52:54:00:a1:00:01,set:foo, dhcp-host=52:54:00:a1:00:01,10.20.0.11,web1.lab.example.org), which changes what dnsmasq does",
+    },
+    Form {
+        name: "two untagged boot lines",
+        setup: LAB,
+        edit: |env| edit_dnsmasq_conf(env, "", "dhcp-boot=/other.0\n"),
+        code: 1,
+        says: "  /etc/dnsmasq.conf: lines 26, 32 are untagged `dhcp-boot` lines, of which dnsmasq serves only the last; keep that one and import again",
+    },
+    Form {
+        name: "a boot line naming a TFTP server",
+        setup: LAB,
+        edit: |env| edit_dnsmasq_conf(env, "dhcp-boot=/pxelinux.0", "dhcp-boot=/pxelinux.0,boot,10.20.0.2"),
+        code: 1,
+        says: "  /etc/dnsmasq.conf:26: `dhcp-boot=/pxelinux.0,boot,10.20.0.2` names a TFTP server; pxectl's boot file is served by this dnsmasq: write `dhcp-boot=FILE` and import again",
+    },
+    Form {
+        name: "a quoted interface",
+        setup: LAB,
+        edit: |env| edit_dnsmasq_conf(env, "interface=enp3s0", "interface=\"enp3s0\""),
+        code: 1,
+        says: "  /etc/dnsmasq.conf:5: `interface=\"enp3s0\"` is not one interface name as pxectl writes it: write `interface=NAME` (one name, no quotes) and import again",
+    },
+    Form {
+        name: "no interface",
+        setup: LAB,
+        edit: |env| edit_dnsmasq_conf(env, "interface=enp3s0\n", ""),
+        code: 1,
+        says: "  /etc/dnsmasq.conf: has no `interface=` line; pxectl's dnsmasq serves one interface: add `interface=NAME` and import again",
+    },
+    Form {
+        name: "a range with a netmask",
+        setup: LAB,
+        edit: |env| edit_dnsmasq_conf(env, "10.20.0.199,12h", "10.20.0.199,255.255.255.0,12h"),
+        code: 1,
+        says: "  /etc/dnsmasq.conf:17: `dhcp-range=10.20.0.100,10.20.0.199,255.255.255.0,12h` is not a form pxectl writes (`START,END,LEASE`, or `NETWORK,static,NETMASK,LEASE`): rewrite it so and import again",
+    },
+    Form {
+        name: "a per-MAC link to its profile by `./`",
+        setup: LAB,
+        edit: |env| {
+            let link = env.at("/srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01");
+            fs::remove_file(&link).unwrap();
+            symlink("./ubuntu", &link).unwrap();
+        },
+        code: 1,
+        says: "  /srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01: a link to `./ubuntu`, which pxectl writes as `ubuntu`: re-point it (`ln -sfn ubuntu 01-52-54-00-a1-00-01`) and import again",
+    },
+    Form {
+        name: "dnsmasq.conf as an absolute link (a path on the boot server, not here)",
+        setup: LAB,
+        edit: |env| {
+            let conf = env.at("/etc/dnsmasq.conf");
+            fs::remove_file(&conf).unwrap();
+            symlink("/etc/dnsmasq.real", &conf).unwrap();
+        },
+        code: 3,
+        says: "error: `<root>/etc/dnsmasq.conf` is a link to `/etc/dnsmasq.real`, which import would read on this machine, outside `--root` `<root>`; make the link relative, or copy what it points at into the tree, and import again",
+    },
+    Form {
+        name: "pxelinux.cfg/ as a link climbing out of the tree",
+        setup: LAB,
+        edit: |env| {
+            let dir = env.at("/srv/tftp/pxelinux.cfg");
+            fs::rename(&dir, env.root().join("../elsewhere")).unwrap();
+            symlink("../../../elsewhere", &dir).unwrap();
+        },
+        code: 3,
+        says: "error: `<root>/srv/tftp/pxelinux.cfg` leads out of `--root` `<root>` through a link (to `<dir>/elsewhere`); import reads only the tree under `--root`: copy what it points at into the tree, and import again",
+    },
+    Form {
+        name: "a hosts file line naming no file",
+        setup: "tests/fixtures/import/hostsfile-ethers",
+        edit: |env| edit_dnsmasq_conf(env, "dhcp-hostsfile=/etc/dnsmasq-hosts.conf", "dhcp-hostsfile="),
+        code: 3,
+        says: "error: /etc/dnsmasq.conf:9: `dhcp-hostsfile=` names no file; give the path of the hosts file, or remove the line, and import again",
+    },
+];
+
+#[test]
+fn hand_made_forms_are_read_as_dnsmasq_reads_them_or_refused_at_their_line() {
+    let mut failures = Vec::new();
+    for form in FORMS {
+        let env = scratch();
+        copy_setup(&env, &repo(form.setup));
+        (form.edit)(&env);
+        let run = import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]);
+        let stderr = run.placeholders(&run.stderr());
+        let written = env.config().exists();
+        if run.code() != form.code
+            || !stderr.lines().any(|l| l == form.says)
+            || written != (form.code == 0)
+        {
+            failures.push(format!(
+                "{}: exit {} (want {}), written {written}\n{stderr}",
+                form.name,
+                run.code(),
+                form.code
+            ));
+        } else if form.code == 0 {
+            env.run(&["render", "--check"]).expect(0);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn render_check_sees_two_lines_for_one_option_swapped() {
+    let env = scratch();
+    copy_setup(&env, &repo(LAB));
+    let second = "dhcp-option=option:router,10.20.0.254\n";
+    edit_dnsmasq_conf(
+        &env,
+        "dhcp-option=option:router,10.20.0.1\n",
+        &format!("dhcp-option=option:router,10.20.0.1\n{second}"),
+    );
+    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    env.run(&["render", "--check"]).expect(0);
+    // dnsmasq hands out the last router given: swapped, it is another one.
+    edit_dnsmasq_conf(&env, second, "");
+    edit_dnsmasq_conf(
+        &env,
+        "dhcp-option=option:router,10.20.0.1\n",
+        &format!("{second}dhcp-option=option:router,10.20.0.1\n"),
+    );
+    env.run(&["render", "--check"]).expect(1);
+    env.run(&["-q", "status"]).expect(1);
+}
+
 #[test]
 fn the_output_file_is_never_replaced_without_force() {
     let env = Env::new("mine\n");

@@ -73,9 +73,17 @@ pub fn read(loader: Loader, dir: &Path, real: &Path, tftp_root: &Path) -> Result
                     tftp_root.display()
                 );
             }
-            f.problems.push(format!(
-                "{shown}/{name}: a link to `{target}`, outside `{shown}`; pxectl links only to profiles in the folder: move the file into it and link to its name"
-            ));
+            let in_folder = resolved.parent() == Some(real) && resolved.file_name().is_some();
+            f.problems.push(if in_folder {
+                let file = resolved.file_name().unwrap_or_default().to_string_lossy();
+                format!(
+                    "{shown}/{name}: a link to `{target}`, which pxectl writes as `{file}`: re-point it (`ln -sfn {file} {name}`) and import again"
+                )
+            } else {
+                format!(
+                    "{shown}/{name}: a link to `{target}`, outside `{shown}`; pxectl links only to profiles in the folder: move the file into it and link to its name"
+                )
+            });
         } else if meta.is_file() {
             let profile = loader
                 .profile_of(&name)

@@ -49,7 +49,11 @@ pub fn import(req: &Request<'_>) -> Result<Outcome> {
         let yaml = draft.yaml();
         let rendered = match render(&yaml)? {
             Ok(rendered) => rendered,
-            Err(invalid) => return Ok(draft.outcome(yaml, invalid)),
+            Err(invalid) => {
+                let mut differences = draft.problems.clone();
+                differences.extend(invalid);
+                return Ok(draft.outcome(yaml, differences));
+            }
         };
         if let Some(name) = setup.first_unrendered_profile(&draft, &rendered) {
             draft.keep_verbatim(&name, &setup.folder.profiles[&name]);
@@ -64,7 +68,9 @@ pub fn import(req: &Request<'_>) -> Result<Outcome> {
             continue;
         }
         let differences = setup.differences(&draft, &rendered);
-        setup.say_rewrites(&mut draft, &rendered);
+        if differences.is_empty() {
+            setup.say_rewrites(&mut draft, &rendered);
+        }
         return Ok(draft.outcome(yaml, differences));
     }
 }
@@ -88,6 +94,39 @@ fn render(yaml: &str) -> Result<Result<Rendered, Vec<String>>> {
             })
             .collect())),
     }
+}
+
+/// `real` (a path on the boot server) on this machine, under `root`. Refused when a link on
+/// the way would be read outside `root`: an absolute one (it names a path on the boot server,
+/// not here), or one climbing out with `..`.
+fn under_root(real: &Path, root: Option<&Path>) -> Result<PathBuf> {
+    let path = on_this_machine(real, root);
+    let Some(root) = root.filter(|r| *r != Path::new("/")) else {
+        return Ok(path);
+    };
+    let mut at = root.to_path_buf();
+    for part in real.components().skip(1) {
+        at.push(part);
+        if let Some(target) = std::fs::read_link(&at).ok().filter(|t| t.is_absolute()) {
+            bail!(
+                "`{}` is a link to `{}`, which import would read on this machine, outside `--root` `{}`; make the link relative, or copy what it points at into the tree, and import again",
+                at.display(),
+                target.display(),
+                root.display()
+            );
+        }
+    }
+    if let (Ok(top), Ok(resolved)) = (root.canonicalize(), path.canonicalize()) {
+        if !resolved.starts_with(&top) {
+            bail!(
+                "`{}` leads out of `--root` `{}` through a link (to `{}`); import reads only the tree under `--root`: copy what it points at into the tree, and import again",
+                path.display(),
+                root.display(),
+                resolved.display()
+            );
+        }
+    }
+    Ok(path)
 }
 
 /// A text file of the setup: readable, UTF-8 and free of control characters but tab, CR and
@@ -140,11 +179,14 @@ impl Setup {
                 .into());
             }
         }
-        let host = |real: &Path| on_this_machine(real, req.root);
+        let host = |real: &Path| under_root(real, req.root);
         let dnsmasq_shown = req.dnsmasq_conf.display().to_string();
-        let text = read_text(&host(req.dnsmasq_conf), &dnsmasq_shown)?;
+        let text = read_text(&host(req.dnsmasq_conf)?, &dnsmasq_shown)?;
         let directives = dnsmasq::parse(&text, &dnsmasq_shown)?;
-        let nginx_text = read_text(&host(req.nginx_conf), &req.nginx_conf.display().to_string())?;
+        let nginx_text = read_text(
+            &host(req.nginx_conf)?,
+            &req.nginx_conf.display().to_string(),
+        )?;
         let nginx = nginx::parse(&nginx_text);
         let Some(tftp_root) = directives
             .iter()
@@ -155,7 +197,7 @@ impl Setup {
         };
         let tftp_root = PathBuf::from(tftp_root);
         let real_dir = Loader::Pxelinux.dir_in(&tftp_root);
-        let dir = host(&real_dir);
+        let dir = host(&real_dir)?;
         if !dir.is_dir() {
             bail!(
                 "the TFTP root `{}` has no folder `pxelinux.cfg/` (looked at `{}`); import reads the profiles from pxelinux's files, so a setup without pxelinux (UEFI only) cannot be imported: describe it by hand (docs/configuration.md)",
@@ -167,17 +209,19 @@ impl Setup {
         let mut others = Vec::new();
         for loader in Loader::ALL.into_iter().filter(|l| *l != Loader::Pxelinux) {
             let real = loader.dir_in(&tftp_root);
-            if host(&real).is_dir() {
-                others.push((
-                    loader,
-                    folder::read(loader, &host(&real), &real, &tftp_root)?,
-                ));
+            let dir = host(&real)?;
+            if dir.is_dir() {
+                others.push((loader, folder::read(loader, &dir, &real, &tftp_root)?));
             }
         }
         let hostsfile = match directives.iter().find(|d| d.option == "dhcp-hostsfile") {
+            Some(d) if d.value.as_deref().unwrap_or_default().is_empty() => bail!(
+                "{dnsmasq_shown}:{}: `dhcp-hostsfile=` names no file; give the path of the hosts file, or remove the line, and import again",
+                d.line
+            ),
             Some(d) => {
                 let real = PathBuf::from(d.value.clone().unwrap_or_default());
-                let text = read_text(&host(&real), &real.display().to_string())?;
+                let text = read_text(&host(&real)?, &real.display().to_string())?;
                 Some((real, text))
             }
             None => None,
@@ -209,11 +253,16 @@ impl Setup {
         // dnsmasq.conf: each directive pxectl models once, the rest kept as `dhcp.extra`.
         let domain = self.domain();
         let mut seen = BTreeSet::new();
+        self.unmodelled_forms(&mut d);
+        let untagged_boot = |dir: &Directive| {
+            dir.option == "dhcp-boot" && !dir.value.as_deref().unwrap_or("tag:").starts_with("tag:")
+        };
+        let one_boot_file = self.directives.iter().filter(|d| untagged_boot(d)).count() == 1;
         for dir in &self.directives {
             let value = dir.value.as_deref();
             let first = seen.insert(dir.option.clone());
             let modelled = match (dir.option.as_str(), value) {
-                ("interface", Some(i)) if first && !i.contains(',') => {
+                ("interface", Some(i)) if first && !i.contains([',', '"']) => {
                     d.server.interface = i.to_string();
                     true
                 }
@@ -231,7 +280,9 @@ impl Setup {
                     }
                     None => false,
                 },
-                ("dhcp-boot", Some(v)) if d.dhcp.boot_file.is_empty() && !v.contains(',') => {
+                ("dhcp-boot", Some(v))
+                    if one_boot_file && untagged_boot(dir) && !v.contains(',') =>
+                {
                     d.dhcp.boot_file = v.to_string();
                     true
                 }
@@ -292,18 +343,76 @@ impl Setup {
         Ok(d)
     }
 
-    /// The domain of the first reservation named with one, else of the server's name in nginx.
+    /// Problems with forms of the lines pxectl needs (one interface, one boot file, a range)
+    /// that it does not write, each at its line with the form to write instead.
+    fn unmodelled_forms(&self, d: &mut Draft) {
+        let at = |dir: &Directive| format!("{}:{}: `{}`", self.dnsmasq_shown, dir.line, dir.text());
+        let of = |option: &'static str| self.directives.iter().filter(move |d| d.option == option);
+        match of("interface").next() {
+            None => d.problems.push(format!(
+                "{}: has no `interface=` line; pxectl's dnsmasq serves one interface: add `interface=NAME` and import again",
+                self.dnsmasq_shown
+            )),
+            Some(dir) if dir.value.as_deref().is_none_or(|v| v.contains([',', '"'])) => {
+                d.problems.push(format!(
+                    "{} is not one interface name as pxectl writes it: write `interface=NAME` (one name, no quotes) and import again",
+                    at(dir)
+                ));
+            }
+            Some(_) => {}
+        }
+        let untagged: Vec<&Directive> = of("dhcp-boot")
+            .filter(|dir| !dir.value.as_deref().unwrap_or("tag:").starts_with("tag:"))
+            .collect();
+        if untagged.len() > 1 {
+            let lines: Vec<String> = untagged.iter().map(|dir| dir.line.to_string()).collect();
+            d.problems.push(format!(
+                "{}: lines {} are untagged `dhcp-boot` lines, of which dnsmasq serves only the last; keep that one and import again",
+                self.dnsmasq_shown,
+                lines.join(", ")
+            ));
+        } else if let Some(dir) = untagged.first().filter(|dir| dir.text().contains(',')) {
+            d.problems.push(format!(
+                "{} names a TFTP server; pxectl's boot file is served by this dnsmasq: write `dhcp-boot=FILE` and import again",
+                at(dir)
+            ));
+        }
+        if let Some(dir) = of("dhcp-range").next() {
+            if range(dir.value.as_deref().unwrap_or_default()).is_none() {
+                d.problems.push(format!(
+                    "{} is not a form pxectl writes (`START,END,LEASE`, or `NETWORK,static,NETMASK,LEASE`): rewrite it so and import again",
+                    at(dir)
+                ));
+            }
+        }
+        for dir in self.directives.iter().filter(|dir| {
+            matches!(
+                dir.option.as_str(),
+                "dhcp-optsfile" | "dhcp-optsdir" | "dhcp-hostsdir" | "addn-hosts" | "hostsdir"
+            )
+        }) {
+            d.notes.push(format!(
+                "{}: import does not read what it names; reservations there are not described, and pxectl leaves the file alone",
+                at(dir)
+            ));
+        }
+    }
+
+    /// The domain of the first reservation named with one (none when every reservation has a
+    /// short name), else of the server's name in nginx.
     fn domain(&self) -> Option<String> {
-        let hostsfile = self.hostsfile.as_ref().map(|(_, t)| t.as_str());
-        let hosts = self
-            .directives
+        let lines = self.reservation_lines();
+        let names: Vec<&str> = lines
             .iter()
-            .filter(|d| d.option == "dhcp-host")
-            .filter_map(|d| d.value.as_deref())
-            .chain(hostsfile.into_iter().flat_map(str::lines));
-        hosts
-            .filter_map(|v| v.rsplit(',').next())
-            .chain(self.nginx.server_names.iter().map(String::as_str))
+            .filter_map(|(_, _, v)| v.rsplit(',').next())
+            .collect();
+        let names = if names.is_empty() {
+            self.nginx.server_names.iter().map(String::as_str).collect()
+        } else {
+            names
+        };
+        names
+            .into_iter()
             .filter(|name| name.parse::<Ipv4Addr>().is_err())
             .find_map(|name| name.split_once('.').map(|(_, d)| d.trim().to_string()))
     }
@@ -431,25 +540,33 @@ impl Setup {
 
     /// Where a reservation of `mac` is that [`host`] could not read: its file, line and text.
     fn unread_reservation(&self, mac: MacAddr) -> Option<String> {
-        let names =
-            |v: &str| v.split(',').next().and_then(|m| m.parse::<MacAddr>().ok()) == Some(mac);
-        let in_conf = self.directives.iter().find_map(|d| {
-            let v = d
-                .value
-                .as_deref()
-                .filter(|v| d.option == "dhcp-host" && names(v))?;
-            Some(format!(
-                "{}:{}: `dhcp-host={v}`",
-                self.dnsmasq_shown, d.line
-            ))
-        });
-        let in_hostsfile = || {
-            let (real, text) = self.hostsfile.as_ref()?;
-            text.lines().enumerate().find_map(|(i, l)| {
-                names(l.trim()).then(|| format!("{}:{}: `{}`", real.display(), i + 1, l.trim()))
+        self.reservation_lines()
+            .into_iter()
+            .find_map(|(at, text, v)| {
+                let names =
+                    v.split(',').next().and_then(|m| m.parse::<MacAddr>().ok()) == Some(mac);
+                names.then(|| format!("{at}: `{text}`"))
             })
-        };
-        in_conf.or_else(in_hostsfile)
+    }
+
+    /// Every reservation as dnsmasq reads it (`dhcp-host=` lines, the hosts file's lines):
+    /// its `file:line`, its text there and its value.
+    fn reservation_lines(&self) -> Vec<(String, String, String)> {
+        let in_conf = self
+            .directives
+            .iter()
+            .filter(|d| d.option == "dhcp-host")
+            .map(|d| {
+                let at = format!("{}:{}", self.dnsmasq_shown, d.line);
+                (at, d.text(), d.value.clone().unwrap_or_default())
+            });
+        let in_file = self.hostsfile.iter().flat_map(|(real, text)| {
+            dnsmasq::hosts(text).into_iter().map(move |d| {
+                let v = d.value.unwrap_or_default();
+                (format!("{}:{}", real.display(), d.line), v.clone(), v)
+            })
+        });
+        in_conf.chain(in_file).collect()
     }
 
     /// The roles: `normal` what most nodes link to, `reimage` and `rescue` by name,
