@@ -427,6 +427,19 @@ const FORMS: &[Form] = &[
         says: "import: /etc/dnsmasq-hosts.conf: the same reservations, but not byte for byte (comments or order); pxectl takes it as up to date and leaves it alone until the reservations change, then writes it in its own layout, without the comments",
     },
     Form {
+        name: "every node on the installer (switched there, not at home)",
+        setup: LAB,
+        edit: |env| {
+            for mac in ["01-52-54-00-a1-00-01", "01-52-54-00-a1-00-02"] {
+                let link = env.at(&format!("/srv/tftp/pxelinux.cfg/{mac}"));
+                fs::remove_file(&link).unwrap();
+                symlink("ubuntu-install", &link).unwrap();
+            }
+        },
+        code: 0,
+        says: "import: `roles.normal` guessed: every node is on the installer or rescue; the first other profile",
+    },
+    Form {
         name: "a second line for a node's MAC, which dnsmasq reads last",
         setup: LAB,
         edit: |env| {

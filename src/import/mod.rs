@@ -573,26 +573,33 @@ impl Setup {
     /// `default` what `default` links to.
     fn roles(&self, d: &mut Draft, linked: &BTreeMap<MacAddr, &str>, hosts: &[Host]) {
         let profiles = &self.folder.profiles;
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        let nodes = hosts.iter().filter(|h| linked.contains_key(&h.mac)).count();
-        for h in hosts {
-            if let Some(t) = linked.get(&h.mac).filter(|t| profiles.contains_key(**t)) {
-                *counts.entry(t).or_default() += 1;
-            }
-        }
         let by_name = |words: &[&str]| {
             profiles
                 .keys()
                 .find(|p| words.iter().any(|w| p.to_ascii_lowercase().contains(w)))
                 .cloned()
         };
+        let reimage = by_name(&["install", "reimage", "deploy", "provision"]);
+        let rescue = by_name(&["rescue"]);
+        // A node on the installer or rescue is switched there, not at home.
+        let home = |p: &str| Some(p) != reimage.as_deref() && Some(p) != rescue.as_deref();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let nodes = hosts.iter().filter(|h| linked.contains_key(&h.mac)).count();
+        let mut away = 0;
+        for h in hosts {
+            if let Some(t) = linked.get(&h.mac).filter(|t| profiles.contains_key(**t)) {
+                if home(t) {
+                    *counts.entry(t).or_default() += 1;
+                } else {
+                    away += 1;
+                }
+            }
+        }
         let default = self
             .folder
             .default
             .clone()
             .filter(|t| profiles.contains_key(t));
-        let reimage = by_name(&["install", "reimage", "deploy", "provision"]);
-        let rescue = by_name(&["rescue"]);
         let most = counts
             .iter()
             .max_by_key(|(p, n)| (**n, std::cmp::Reverse(*p)));
@@ -600,17 +607,20 @@ impl Setup {
             || {
                 profiles
                     .keys()
-                    .find(|p| Some(*p) != reimage.as_ref() && Some(*p) != rescue.as_ref())
+                    .find(|p| home(p))
                     .or_else(|| profiles.keys().next())
                     .cloned()
                     .unwrap_or_default()
             },
             |(p, _)| (*p).to_string(),
         );
-        let why = most.map_or_else(
-            || "no node links to a profile".to_string(),
-            |(_, n)| format!("{n} of {nodes} nodes link to it"),
-        );
+        let why = match most {
+            Some((_, n)) => format!("{n} of {nodes} nodes link to it"),
+            None if away > 0 => {
+                "every node is on the installer or rescue; the first other profile".to_string()
+            }
+            None => "no node links to a profile".to_string(),
+        };
         d.guess("roles.normal", &why);
         d.guess(
             "roles.reimage",
