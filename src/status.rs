@@ -226,7 +226,7 @@ fn file_name(path: &Path) -> String {
 }
 
 fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> NodeStatus {
-    let name = output::escaped(&file_name(&link.path)).into_owned();
+    let name = file_name(&link.path);
     let fix = format!("`pxectl boot-normal {}` replaces it", node.name);
     let (profile, message) = match &link.state {
         LinkState::Planned | LinkState::Switched(_) => (
@@ -239,7 +239,7 @@ fn node_status(node: &Node, link: &NodeLink, default_target: Option<&str>) -> No
                 |d| format!("`default` (`{}`)", output::escaped(d)),
             );
             (
-                default_target.map(|d| output::escaped(d).into_owned()),
+                default_target.map(str::to_string),
                 Some(format!(
                     "no `{name}` link: the node boots {via}; `pxectl boot-normal {}` creates it",
                     node.name

@@ -105,9 +105,10 @@ fn print_rows(report: &Report, out: &mut dyn Write) -> Result<()> {
         .nodes
         .iter()
         .map(|n| {
-            let boots = match (&n.profile, n.switched) {
+            // Read from disk when the node boots `default`: escaped for the terminal.
+            let boots = match (n.profile.as_deref().map(crate::output::escaped), n.switched) {
                 (Some(p), true) => format!("{p} *"),
-                (Some(p), false) => p.clone(),
+                (Some(p), false) => p.into_owned(),
                 (None, _) => "?".into(),
             };
             let problems: Vec<&str> = n.problems.iter().map(|p| p.kind).collect();
