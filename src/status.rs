@@ -150,10 +150,10 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
                 entry,
                 unused,
             } if all => out.orphans.push(Orphan {
-                name: file_name(path),
+                name: raw_name(path),
                 mac: mac.colon(),
                 target: match entry {
-                    Entry::Link(t) => output::path(t),
+                    Entry::Link(t) => t.to_string_lossy().into_owned(),
                     other => other.describe(),
                 },
                 unused_loader: unused.map(crate::loader::Loader::key),
@@ -170,7 +170,7 @@ pub fn report(cluster: &Cluster, cmp: &Comparison, nodes: &[usize], all: bool) -
                 &format!("is {}, not a file; move it away and run `pxectl render`", entry.describe()),
             ),
             Finding::Leftover { path } => out.files.push(FileProblem {
-                path: output::path(path),
+                path: path.to_string_lossy().into_owned(),
                 kind: "leftover",
                 message: format!(
                     "`{}` is a profile file pxectl wrote that is no longer described; `pxectl render --prune` removes it",
@@ -190,7 +190,7 @@ impl Report {
     /// A problem with a loader's `default` link.
     fn default_problem(&mut self, path: &Path, message: String) {
         self.profiles.push(ProfileProblem {
-            name: file_name(path),
+            name: raw_name(path),
             kind: "default",
             message,
         });
@@ -206,21 +206,29 @@ impl Report {
                 format!("profile file `{name}` {what}")
             };
             self.profiles.push(ProfileProblem {
-                name,
+                name: raw_name(path),
                 kind: problem,
                 message: what,
             });
         } else {
-            let shown = output::path(path);
             self.files.push(FileProblem {
-                message: format!("`{shown}` {what}"),
-                path: shown,
+                message: format!("`{}` {what}", output::path(path)),
+                path: path.to_string_lossy().into_owned(),
                 kind: problem,
             });
         }
     }
 }
 
+/// The file name of `path` as read, for JSON (the table shows messages, escaped).
+fn raw_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The file name of `path`, escaped for messages.
 fn file_name(path: &Path) -> String {
     output::escaped(&path.file_name().unwrap_or_default().to_string_lossy()).into_owned()
 }

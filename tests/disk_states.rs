@@ -179,6 +179,7 @@ fn the_default_target_and_a_config_destination_are_printed_escaped() {
     let json: serde_json::Value =
         serde_json::from_str(&env.run(&["status", "--json"]).stdout()).unwrap();
     assert_eq!(json["nodes"][0]["profile"], "in\x1b[31mRED\x07", "{json}");
+    assert_eq!(json["files"][0]["path"], dest.to_str().unwrap(), "{json}");
 }
 
 /// Leftovers are known by the path pxectl wrote: after a move of the TFTP root, the old

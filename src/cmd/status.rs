@@ -75,7 +75,9 @@ fn table(report: &Report, quiet: bool, out: &mut dyn Write) -> Result<()> {
         writeln!(
             out,
             "problem: orphan `{}` ({}) -> {}: {why}; `pxectl render --prune` removes it",
-            o.name, o.mac, o.target
+            crate::output::escaped(&o.name),
+            o.mac,
+            crate::output::escaped(&o.target)
         )?;
     }
     for p in &report.profiles {
