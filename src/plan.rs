@@ -35,9 +35,8 @@ impl FileKind {
     /// independent lines; every other file means its bytes.
     pub fn same_meaning(self, found: &[u8], planned: &str) -> bool {
         match self {
-            Self::DnsmasqConf | Self::DhcpHosts => {
-                crate::dnsmasq_conf::same_meaning(found, planned)
-            }
+            Self::DnsmasqConf => crate::dnsmasq_conf::same_meaning(found, planned),
+            Self::DhcpHosts => crate::dnsmasq_conf::same_hosts(found, planned),
             Self::NginxConf | Self::Profile => found == planned.as_bytes(),
         }
     }

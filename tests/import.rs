@@ -453,6 +453,19 @@ const FORMS: &[Form] = &[
         says: "  /etc/dnsmasq.conf: the `dhcp-host` for `52:54:00:a1:00:01` lines would be rendered in another order (dhcp-host=52:54:00:a1:00:01,set:foo, dhcp-host=52:54:00:a1:00:01,10.20.0.11,web1.lab.example.org), which changes what dnsmasq does",
     },
     Form {
+        name: "a reservation naming a node's MAC among others, after the node's own",
+        setup: LAB,
+        edit: |env| {
+            edit_dnsmasq_conf(
+                env,
+                "10.20.0.11,web1.lab.example.org\n",
+                "10.20.0.11,web1.lab.example.org\ndhcp-host=52:54:00:ff:ff:ff,52:54:00:a1:00:01,10.20.0.99,other\n",
+            );
+        },
+        code: 1,
+        says: "  /etc/dnsmasq.conf: the `dhcp-host` lines would be rendered in another order (dhcp-host=52:54:00:ff:ff:ff,52:54:00:a1:00:01,10.20.0.99,other, dhcp-host=52:54:00:a1:00:10,10.20.0.5,printer.lab.example.org, dhcp-host=52:54:00:a1:00:01,10.20.0.11,web1.lab.example.org, dhcp-host=52:54:00:a1:00:02,10.20.0.12,web2.lab.example.org, dhcp-host=52:54:00:a1:00:03,10.20.0.13,db1.lab.example.org), which changes what dnsmasq does",
+    },
+    Form {
         name: "two untagged boot lines",
         setup: LAB,
         edit: |env| edit_dnsmasq_conf(env, "", "dhcp-boot=/other.0\n"),
@@ -560,7 +573,8 @@ fn hand_made_forms_are_read_as_dnsmasq_reads_them_or_refused_at_their_line() {
 fn render_check_sees_two_lines_for_one_option_swapped() {
     let env = scratch();
     copy_setup(&env, &repo(LAB));
-    let second = "dhcp-option=option:router,10.20.0.254\n";
+    // dnsmasq keeps one list for both: the later line wins.
+    let second = "dhcp-option-force=option:router,10.20.0.254\n";
     edit_dnsmasq_conf(
         &env,
         "dhcp-option=option:router,10.20.0.1\n",

@@ -364,6 +364,12 @@ fn check_directive(s: &str) -> Check {
     if let Some((_, hint)) = NOT_EXTRA.iter().find(|(o, _)| *o == option) {
         return fail(&format!("is `{option}`, which pxectl does not carry"), hint);
     }
+    if let Err(why) = crate::dnsmasq_conf::read_line(s) {
+        return fail(
+            why,
+            "dnsmasq would read it otherwise than written: shorten it, or close its quote",
+        );
+    }
     Ok(())
 }
 

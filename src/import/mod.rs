@@ -162,7 +162,7 @@ struct Setup {
     /// The other loaders' folders that exist.
     others: Vec<(Loader, folder::Folder)>,
     /// The hosts file's real path and lines, when dnsmasq reads one.
-    hostsfile: Option<(PathBuf, String)>,
+    hostsfile: Option<(PathBuf, String, Vec<Directive>)>,
 }
 
 impl Setup {
@@ -221,8 +221,10 @@ impl Setup {
             ),
             Some(d) => {
                 let real = PathBuf::from(d.value.clone().unwrap_or_default());
-                let text = read_text(&host(&real)?, &real.display().to_string())?;
-                Some((real, text))
+                let shown = real.display().to_string();
+                let text = read_text(&host(&real)?, &shown)?;
+                let lines = dnsmasq::hosts(&text, &shown)?;
+                Some((real, text, lines))
             }
             None => None,
         };
@@ -255,7 +257,7 @@ impl Setup {
         let mut seen = BTreeSet::new();
         self.unmodelled_forms(&mut d);
         let untagged_boot = |dir: &Directive| {
-            dir.option == "dhcp-boot" && !dir.value.as_deref().unwrap_or("tag:").starts_with("tag:")
+            dir.option == "dhcp-boot" && !dnsmasq::tagged(dir.value.as_deref().unwrap_or("tag:"))
         };
         let one_boot_file = self.directives.iter().filter(|d| untagged_boot(d)).count() == 1;
         for dir in &self.directives {
@@ -315,9 +317,9 @@ impl Setup {
                 d.dhcp.extra.push(dir.text());
             }
         }
-        if let Some((real, text)) = &self.hostsfile {
-            for line in dnsmasq::hosts(text) {
-                let value = line.value.unwrap_or_default();
+        if let Some((real, _, lines)) = &self.hostsfile {
+            for line in lines {
+                let value = line.value.clone().unwrap_or_default();
                 match host(&value, domain.as_deref()) {
                     Some(h) => hosts.push(h),
                     None => d.problems.push(format!(
@@ -362,7 +364,7 @@ impl Setup {
             Some(_) => {}
         }
         let untagged: Vec<&Directive> = of("dhcp-boot")
-            .filter(|dir| !dir.value.as_deref().unwrap_or("tag:").starts_with("tag:"))
+            .filter(|dir| !dnsmasq::tagged(dir.value.as_deref().unwrap_or("tag:")))
             .collect();
         if untagged.len() > 1 {
             let lines: Vec<String> = untagged.iter().map(|dir| dir.line.to_string()).collect();
@@ -560,9 +562,9 @@ impl Setup {
                 let at = format!("{}:{}", self.dnsmasq_shown, d.line);
                 (at, d.text(), d.value.clone().unwrap_or_default())
             });
-        let in_file = self.hostsfile.iter().flat_map(|(real, text)| {
-            dnsmasq::hosts(text).into_iter().map(move |d| {
-                let v = d.value.unwrap_or_default();
+        let in_file = self.hostsfile.iter().flat_map(|(real, _, lines)| {
+            lines.iter().map(move |d| {
+                let v = d.value.clone().unwrap_or_default();
                 (format!("{}:{}", real.display(), d.line), v.clone(), v)
             })
         });
@@ -733,7 +735,7 @@ impl Setup {
                 self.dnsmasq_shown
             ));
         }
-        if let (Some((real, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
+        if let (Some((real, source, _)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
             if source != r {
                 draft.notes.push(format!(
                     "{}: the same reservations, but not byte for byte (comments or order); pxectl takes it as up to date and leaves it alone until the reservations change, then writes it in its own layout, without the comments",
@@ -763,10 +765,12 @@ impl Setup {
             )),
             Err(e) => out.push(format!("{e:#}")),
         }
-        if let (Some((real, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
+        if let (Some((real, _, source)), Some(r)) = (&self.hostsfile, &rendered.hostsfile) {
             let shown = real.display().to_string();
-            let (source, r) = (dnsmasq::hosts(source), dnsmasq::hosts(r));
-            out.extend(dnsmasq::differences(&source, &r, &shown));
+            match dnsmasq::hosts(r, &shown) {
+                Ok(r) => out.extend(dnsmasq::differences(source, &r, &shown)),
+                Err(e) => out.push(format!("{e:#}")),
+            }
         }
         let empty = folder::Folder::default();
         let mut targets: BTreeMap<MacAddr, BTreeSet<&String>> = BTreeMap::new();
