@@ -110,7 +110,7 @@ fn efi_files() -> &'static (PathBuf, PathBuf) {
         .expect("write the EFI program's grub.cfg");
         let program = dir.join("bootx64.efi");
         run(Command::new("grub-mkstandalone")
-            .args(["-O", "x86_64-efi", "--modules=part_msdos fat"])
+            .args(["-O", "x86_64-efi", "--modules=part_msdos"])
             .args([
                 "--install-modules=normal echo",
                 "--locales=",
@@ -122,7 +122,7 @@ fn efi_files() -> &'static (PathBuf, PathBuf) {
             .arg(format!("boot/grub/grub.cfg={}", config.display())));
         // A 2 MiB FAT file system, then the disk: the partition table, the partition at 1 MiB.
         let esp = dir.join("esp.img");
-        let image = format!("{}", esp.display());
+        let image = esp.display().to_string();
         run(Command::new("mformat").args([
             "-i", &image, "-C", "-T", "4096", "-h", "64", "-s", "32", "::",
         ]));
