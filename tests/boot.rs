@@ -6,8 +6,9 @@
 mod common;
 
 use common::boot::{
-    can_boot, BootLab, Fetched, Firmware, GRUB_NET, LDLINUX_BIOS, LDLINUX_EFI64, LOCAL_DISK_BOOTED,
-    PXELINUX, SHIM, SNPONLY, SYSLINUX_EFI64,
+    can_boot, efi_program, pxe_program, BootLab, Fetched, Firmware, EFI_PROGRAM_STARTED, GRUB_NET,
+    LDLINUX_BIOS, LDLINUX_EFI64, LOCAL_DISK_BOOTED, PXELINUX, PXE_PROGRAM_STARTED, SHIM, SNPONLY,
+    SYSLINUX_EFI64,
 };
 use common::Env;
 
@@ -18,9 +19,10 @@ const N2: &str = "52:54:00:12:00:02";
 const UNKNOWN: &str = "52:54:00:12:00:99";
 
 /// The lab's description after `loaders` (the kinds of clients served, the loader): a normal,
-/// an installer, a rescue and (`local_disk`) a local-disk profile; n1 boots Linux normally, n2
-/// (with `local_disk`) its disk; unknown machines install.
-fn description(loaders: &str, local_disk: bool) -> String {
+/// an installer, a rescue, (`local_disk`) a local-disk profile and (`chained`) a chain profile
+/// `chained` handing the machine to that program; n1 boots Linux normally, n2 (with
+/// `local_disk`) its disk; unknown machines install.
+fn description(loaders: &str, local_disk: bool, chained: Option<&str>) -> String {
     let (disk, n2) = if local_disk {
         (
             "  disk: {boot: local}\n".to_string(),
@@ -29,6 +31,9 @@ fn description(loaders: &str, local_disk: bool) -> String {
     } else {
         (String::new(), String::new())
     };
+    let chain = chained.map_or(String::new(), |program| {
+        format!("  chained: {{boot: chain, chain: /{program}}}\n")
+    });
     format!(
         "dhcp: {{range: {{start: 10.78.0.100, end: 10.78.0.150}}, lease_time: 10m}}\n\
          {loaders}\
@@ -37,6 +42,7 @@ fn description(loaders: &str, local_disk: bool) -> String {
          \x20 installer: {{kernel: /installer-kernel, initrd: /installer-initrd, append: 'url={{{{ http.url }}}}/installer'}}\n\
          \x20 rescue: {{kernel: /rescue-kernel, initrd: /rescue-initrd}}\n\
          {disk}\
+         {chain}\
          roles: {{normal: local, reimage: installer, rescue: rescue, default: installer}}\n\
          nodes:\n\
          \x20 - {{name: n1, mac: '{N1}', ip: 10.78.0.11}}\n\
@@ -56,7 +62,7 @@ fn lab(description: &str, loaders: &[(&str, &str)]) -> (Env, BootLab) {
         for file in ["kernel", "initrd"] {
             lab.write(
                 &format!("{profile}-{file}"),
-                &format!("dummy {profile} {file}\n"),
+                format!("dummy {profile} {file}\n"),
             );
         }
     }
@@ -66,29 +72,56 @@ fn lab(description: &str, loaders: &[(&str, &str)]) -> (Env, BootLab) {
 /// What a client fetched: over TFTP, and over HTTP.
 type Fetches = (Vec<String>, Vec<String>);
 
+/// Where a client's boot ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Goal<'a> {
+    /// A kernel: the loader fetches it, and fails on the dummy.
+    Kernel(&'a str),
+    /// The local disk: no kernel fetched.
+    LocalDisk,
+    /// The program the `chained` profile names: fetched, and started.
+    Chained(&'a str),
+}
+
+impl<'a> Goal<'a> {
+    /// The last file the client fetches.
+    fn last(self) -> Option<&'a str> {
+        match self {
+            Goal::Kernel(file) | Goal::Chained(file) => Some(file),
+            Goal::LocalDisk => None,
+        }
+    }
+}
+
 /// How a loader shows what it did: what a client fetched (TFTP, HTTP) once it read `entry`
-/// (its per-MAC entry or the default) and then the kernel `kernel`, or booted its local disk.
+/// (its per-MAC entry or the default) and then the kernel or chained program `last`, or
+/// booted its local disk.
 struct Loader<'a> {
     firmware: Firmware,
-    /// What the client fetched, given the entry and the kernel it must reach.
+    /// What the client fetched, given the entry and the kernel or program it must reach.
     fetches: &'a dyn Fn(&str, Option<&str>) -> Fetches,
-    /// Whether the client is done: it gave up on the dummy kernel or left for the disk.
-    done: &'a dyn Fn(&Fetched, bool) -> bool,
+    /// Whether the client is done: it gave up on the dummy kernel, left for the disk, or
+    /// started the chained program.
+    done: &'a dyn Fn(&Fetched, Goal<'_>) -> bool,
     /// n1's and n2's entries, and the default entry.
     entries: [&'a str; 3],
+    /// The program, in the TFTP root, n1 is switched to (with a `chained` profile naming it)
+    /// when the test chains.
+    chained: Option<&'a str>,
 }
 
 /// The issue's proof for one loader: n1 boots its normal kernel, then after `reimage` the
-/// installer's, after `rescue` the rescue kernel, after `boot-normal` its normal kernel again;
-/// n2 (when the lab has it) its local disk without fetching a kernel; an unknown MAC the
-/// default's kernel. Every fetch list is compared whole, so a fall-through to the default or a
-/// loop shows.
+/// installer's, after `rescue` the rescue kernel, after `boot --profile chained` (when the
+/// loader chains) the chained program, after `boot-normal` its normal kernel again; n2 (when
+/// the lab has it) its local disk without fetching a kernel; an unknown MAC the default's
+/// kernel. Every fetch list is compared whole, so a fall-through to the default or a loop
+/// shows.
 /// Returns the serial console of the last boot.
 fn every_switch(env: &Env, lab: &BootLab, l: &Loader<'_>, local_disk: bool) -> String {
-    let boots = |mac: &str, entry: &str, kernel: Option<&str>| {
+    let boot = |mac: &str, entry: &str, goal: Goal<'_>| {
         let mut vm = lab.boot(l.firmware, mac);
-        let fetched = vm.wait_until(|f| (l.done)(f, kernel.is_none()));
-        let expected = (l.fetches)(entry, kernel);
+        let fetched = vm.wait_until(|f| (l.done)(f, goal));
+        let expected = (l.fetches)(entry, goal.last());
         assert_eq!(
             (up_to_kernel(fetched.tftp), up_to_kernel(fetched.http)),
             expected,
@@ -97,17 +130,22 @@ fn every_switch(env: &Env, lab: &BootLab, l: &Loader<'_>, local_disk: bool) -> S
         fetched.serial
     };
     let [n1, n2, default] = l.entries;
-    boots(N1, n1, Some("normal-kernel"));
+    boot(N1, n1, Goal::Kernel("normal-kernel"));
     env.run_live(&["reimage", "n1"]).expect(0);
-    boots(N1, n1, Some("installer-kernel"));
+    boot(N1, n1, Goal::Kernel("installer-kernel"));
     env.run_live(&["rescue", "n1"]).expect(0);
-    boots(N1, n1, Some("rescue-kernel"));
-    env.run_live(&["boot-normal", "n1"]).expect(0);
-    boots(N1, n1, Some("normal-kernel"));
-    if local_disk {
-        boots(N2, n2, None);
+    boot(N1, n1, Goal::Kernel("rescue-kernel"));
+    if let Some(program) = l.chained {
+        env.run_live(&["boot", "--profile", "chained", "n1"])
+            .expect(0);
+        boot(N1, n1, Goal::Chained(program));
     }
-    boots(UNKNOWN, default, Some("installer-kernel"))
+    env.run_live(&["boot-normal", "n1"]).expect(0);
+    boot(N1, n1, Goal::Kernel("normal-kernel"));
+    if local_disk {
+        boot(N2, n2, Goal::LocalDisk);
+    }
+    boot(UNKNOWN, default, Goal::Kernel("installer-kernel"))
 }
 
 /// `files` up to the first kernel: pxelinux fetches the initrd right after it, before the
@@ -128,29 +166,40 @@ fn firmware_went_on(f: &Fetched) -> bool {
     f.serial.matches("BdsDxe: loading Boot").count() > 1
 }
 
+/// The test's EFI program, started from the EFI system partition of the UEFI clients' disk.
+fn efi_program_started_from_disk(f: &Fetched) -> bool {
+    f.serial
+        .contains(&format!("{EFI_PROGRAM_STARTED}[(hd0,msdos1)/EFI/BOOT]"))
+}
+
+/// The test's EFI program, fetched from the boot server by a loader.
+fn efi_program_started_from_network(f: &Fetched) -> bool {
+    f.serial.contains(&format!("{EFI_PROGRAM_STARTED}[]"))
+}
+
 #[test]
-fn bios_clients_boot_pxelinux_through_every_switch_and_their_local_disk() {
+fn bios_clients_boot_pxelinux_through_every_switch_their_local_disk_and_a_chain() {
     if !can_boot(Firmware::Bios, &[PXELINUX, LDLINUX_BIOS]) {
         return;
     }
     let (env, lab) = lab(
-        &description("", true),
+        &description("", true, Some("chained.0")),
         &[(PXELINUX, "pxelinux.0"), (LDLINUX_BIOS, "ldlinux.c32")],
     );
+    lab.write("chained.0", pxe_program());
     // pxelinux looks for 01-<mac> and the address's hex prefixes (not found), then `default`;
-    // `LOCALBOOT 0` hands the machine back to the BIOS, which boots the disk.
-    let fetches = |entry: &str, kernel: Option<&str>| {
+    // `LOCALBOOT 0` hands the machine back to the BIOS, which boots the disk; `PXE <file>`
+    // starts the file as a PXE program.
+    let fetches = |entry: &str, last: Option<&str>| {
         let mut tftp = strings(&["pxelinux.0", "ldlinux.c32"]);
         tftp.push(format!("pxelinux.cfg/{entry}"));
-        tftp.extend(kernel.map(str::to_string));
+        tftp.extend(last.map(str::to_string));
         (tftp, Vec::new())
     };
-    let done = |f: &Fetched, local: bool| {
-        if local {
-            f.serial.contains(LOCAL_DISK_BOOTED)
-        } else {
-            f.tftp.iter().any(|t| t.ends_with("-kernel"))
-        }
+    let done = |f: &Fetched, goal: Goal<'_>| match goal {
+        Goal::Kernel(_) => f.tftp.iter().any(|t| t.ends_with("-kernel")),
+        Goal::LocalDisk => f.serial.contains(LOCAL_DISK_BOOTED),
+        Goal::Chained(_) => f.serial.contains(PXE_PROGRAM_STARTED),
     };
     let _ = every_switch(
         &env,
@@ -160,28 +209,25 @@ fn bios_clients_boot_pxelinux_through_every_switch_and_their_local_disk() {
             fetches: &fetches,
             done: &done,
             entries: ["01-52-54-00-12-00-01", "01-52-54-00-12-00-02", "default"],
+            chained: Some("chained.0"),
         },
         true,
     );
 }
 
-/// GRUB: its loader files, `grub/grub.cfg`, the per-MAC entry or `default.cfg`, the kernel.
-fn grub_fetches(loaders: &[&str], entry: &str, kernel: Option<&str>) -> Fetches {
+/// GRUB: its loader files, `grub/grub.cfg`, the per-MAC entry or `default.cfg`, the kernel or
+/// chained program.
+fn grub_fetches(loaders: &[&str], entry: &str, last: Option<&str>) -> Fetches {
     let mut tftp = strings(loaders);
     tftp.extend(["grub/grub.cfg".to_string(), format!("grub/{entry}")]);
-    tftp.extend(kernel.map(str::to_string));
+    tftp.extend(last.map(str::to_string));
     (tftp, Vec::new())
 }
 
 /// The rendered `grub/grub.cfg` and `ipxe/boot.ipxe` say so at their end, once the entry's
-/// boot failed (the kernels are dummies); a local-disk entry finds no EFI system partition
-/// (the test disk has none) and exits to the firmware.
-fn said_done_or_went_on(f: &Fetched, local: bool) -> bool {
-    if local {
-        firmware_went_on(f)
-    } else {
-        f.serial.contains("pxectl: no profile booted")
-    }
+/// boot failed (the kernels are dummies).
+fn said_done(f: &Fetched) -> bool {
+    f.serial.contains("pxectl: no profile booted")
 }
 
 const GRUB_ENTRIES: [&str; 3] = [
@@ -191,23 +237,39 @@ const GRUB_ENTRIES: [&str; 3] = [
 ];
 
 #[test]
-fn uefi_clients_boot_grub_through_every_switch_their_local_disk_and_the_default() {
+fn uefi_clients_boot_grub_through_every_switch_their_local_disk_a_chain_and_the_default() {
     if !can_boot(Firmware::Uefi, &[GRUB_NET]) {
         return;
     }
     let (env, lab) = lab(
-        &description("loaders: {clients: [efi-x64]}\n", true),
+        &description("loaders: {clients: [efi-x64]}\n", true, Some("chained.efi")),
         &[(GRUB_NET, "grubx64.efi")],
     );
-    let fetches = |entry: &str, kernel: Option<&str>| grub_fetches(&["grubx64.efi"], entry, kernel);
+    lab.install(efi_program(), "chained.efi");
+    let fetches = |entry: &str, last: Option<&str>| grub_fetches(&["grubx64.efi"], entry, last);
+    // The local-disk profile chainloads the disk's loader itself, before OVMF could boot
+    // the disk.
+    let done = |f: &Fetched, goal: Goal<'_>| match goal {
+        Goal::Kernel(_) => said_done(f),
+        Goal::LocalDisk => {
+            assert!(
+                !firmware_went_on(f),
+                "GRUB went back to the firmware:\n{}",
+                f.serial
+            );
+            efi_program_started_from_disk(f)
+        }
+        Goal::Chained(_) => efi_program_started_from_network(f),
+    };
     let serial = every_switch(
         &env,
         &lab,
         &Loader {
             firmware: Firmware::Uefi,
             fetches: &fetches,
-            done: &said_done_or_went_on,
+            done: &done,
             entries: GRUB_ENTRIES,
+            chained: Some("chained.efi"),
         },
         true,
     );
@@ -224,11 +286,34 @@ fn secure_boot_clients_boot_shim_then_signed_grub_through_every_switch() {
         return;
     }
     let (env, lab) = lab(
-        &description("loaders: {clients: [efi-x64], secure_boot: true}\n", true),
+        &description(
+            "loaders: {clients: [efi-x64], secure_boot: true}\n",
+            true,
+            None,
+        ),
         &[(SHIM, "shimx64.efi"), (GRUB_NET, "grubx64.efi")],
     );
-    let fetches = |entry: &str, kernel: Option<&str>| {
-        grub_fetches(&["shimx64.efi", "grubx64.efi"], entry, kernel)
+    let fetches = |entry: &str, last: Option<&str>| {
+        grub_fetches(&["shimx64.efi", "grubx64.efi"], entry, last)
+    };
+    // The disk's loader is unsigned: the firmware refuses it to GRUB, which exits to the
+    // firmware, which refuses it too.
+    let done = |f: &Fetched, goal: Goal<'_>| match goal {
+        Goal::LocalDisk => {
+            let went_on = firmware_went_on(f);
+            if went_on {
+                let refused = f
+                    .serial
+                    .split_once("pxectl: disk")
+                    .is_some_and(|(_, after)| {
+                        after.contains("error: bad shim signature.")
+                            && !after.contains(EFI_PROGRAM_STARTED)
+                    });
+                assert!(refused, "{}", f.serial);
+            }
+            went_on
+        }
+        _ => said_done(f),
     };
     let serial = every_switch(
         &env,
@@ -236,8 +321,9 @@ fn secure_boot_clients_boot_shim_then_signed_grub_through_every_switch() {
         &Loader {
             firmware: Firmware::SecureBoot,
             fetches: &fetches,
-            done: &said_done_or_went_on,
+            done: &done,
             entries: GRUB_ENTRIES,
+            chained: None,
         },
         true,
     );
@@ -246,14 +332,23 @@ fn secure_boot_clients_boot_shim_then_signed_grub_through_every_switch() {
 }
 
 /// iPXE: the loader by TFTP (or by HTTP boot), then `boot.ipxe`, the per-MAC script or the
-/// default, and the kernel by HTTP; a failed boot ends the script (no fall-through); a
-/// local-disk script exits to the firmware.
-fn ipxe_fetches(tftp: &[&str], http: &[&str], entry: &str, kernel: Option<&str>) -> Fetches {
+/// default, and the kernel or chained program by HTTP; a failed boot ends the script (no
+/// fall-through).
+fn ipxe_fetches(tftp: &[&str], http: &[&str], entry: &str, last: Option<&str>) -> Fetches {
     let mut fetched = strings(http);
     fetched.push("/pxe/ipxe/boot.ipxe".into());
     fetched.push(format!("/pxe/ipxe/{entry}"));
-    fetched.extend(kernel.map(|k| format!("/pxe/{k}")));
+    fetched.extend(last.map(|k| format!("/pxe/{k}")));
     (strings(tftp), fetched)
+}
+
+/// iPXE's local-disk script exits to the firmware, which boots the disk.
+fn ipxe_done(f: &Fetched, goal: Goal<'_>) -> bool {
+    match goal {
+        Goal::Kernel(_) => said_done(f),
+        Goal::LocalDisk => firmware_went_on(f),
+        Goal::Chained(_) => efi_program_started_from_network(f),
+    }
 }
 
 const IPXE_ENTRIES: [&str; 3] = [
@@ -263,24 +358,30 @@ const IPXE_ENTRIES: [&str; 3] = [
 ];
 
 #[test]
-fn uefi_ipxe_gets_its_scripts_over_http_without_a_loop_through_every_switch() {
+fn uefi_ipxe_gets_its_scripts_over_http_without_a_loop_through_every_switch_and_a_chain() {
     if !can_boot(Firmware::Uefi, &[SNPONLY]) {
         return;
     }
     let (env, lab) = lab(
-        &description("loaders: {clients: [efi-x64], loader: ipxe}\n", true),
+        &description(
+            "loaders: {clients: [efi-x64], loader: ipxe}\n",
+            true,
+            Some("chained.efi"),
+        ),
         &[(SNPONLY, "snponly.efi")],
     );
+    lab.install(efi_program(), "chained.efi");
     let fetches =
-        |entry: &str, kernel: Option<&str>| ipxe_fetches(&["snponly.efi"], &[], entry, kernel);
+        |entry: &str, last: Option<&str>| ipxe_fetches(&["snponly.efi"], &[], entry, last);
     let _ = every_switch(
         &env,
         &lab,
         &Loader {
             firmware: Firmware::Uefi,
             fetches: &fetches,
-            done: &said_done_or_went_on,
+            done: &ipxe_done,
             entries: IPXE_ENTRIES,
+            chained: Some("chained.efi"),
         },
         true,
     );
@@ -292,19 +393,20 @@ fn uefi_http_boot_gets_ipxe_by_url_then_its_scripts_through_every_switch() {
         return;
     }
     let (env, lab) = lab(
-        &description("loaders: {clients: [http-x64]}\n", true),
+        &description("loaders: {clients: [http-x64]}\n", true, None),
         &[(SNPONLY, "snponly.efi")],
     );
     let fetches =
-        |entry: &str, kernel: Option<&str>| ipxe_fetches(&[], &["/pxe/snponly.efi"], entry, kernel);
+        |entry: &str, last: Option<&str>| ipxe_fetches(&[], &["/pxe/snponly.efi"], entry, last);
     let _ = every_switch(
         &env,
         &lab,
         &Loader {
             firmware: Firmware::UefiHttp,
             fetches: &fetches,
-            done: &said_done_or_went_on,
+            done: &ipxe_done,
             entries: IPXE_ENTRIES,
+            chained: None,
         },
         true,
     );
@@ -320,6 +422,7 @@ fn uefi_syslinux_efi_reads_its_own_folder_through_every_switch() {
         &description(
             "loaders: {clients: [efi-x64], loader: syslinux-efi}\n",
             false,
+            None,
         ),
         &[
             (SYSLINUX_EFI64, "efi64/syslinux.efi"),
@@ -332,7 +435,7 @@ fn uefi_syslinux_efi_reads_its_own_folder_through_every_switch() {
         tftp.extend(kernel.map(str::to_string));
         (tftp, Vec::new())
     };
-    let done = |f: &Fetched, _: bool| f.tftp.iter().any(|t| t.ends_with("-kernel"));
+    let done = |f: &Fetched, _: Goal<'_>| f.tftp.iter().any(|t| t.ends_with("-kernel"));
     let _ = every_switch(
         &env,
         &lab,
@@ -341,6 +444,7 @@ fn uefi_syslinux_efi_reads_its_own_folder_through_every_switch() {
             fetches: &fetches,
             done: &done,
             entries: ["01-52-54-00-12-00-01", "", "default"],
+            chained: None,
         },
         false,
     );
@@ -357,7 +461,7 @@ fn one_description_serves_bios_uefi_and_http_boot_clients_each_their_loader() {
         return;
     }
     let loaders = "loaders: {clients: [bios, efi-x64, http-x64]}\n";
-    let text = description(loaders, false).replace(
+    let text = description(loaders, false, None).replace(
         "nodes:\n",
         "nodes:\n  - {name: n3, mac: '52:54:00:12:00:03', ip: 10.78.0.13, loader: ipxe}\n",
     );

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::{have, is_root, prerequisite, start_nginx_in, Env, StopByPidFile};
@@ -36,12 +37,17 @@ pub const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
 
 /// What the BIOS client's local disk prints on its serial port when it is booted.
 pub const LOCAL_DISK_BOOTED: &str = "pxectl-test: booted the local disk";
+/// What [`pxe_program`] prints on its serial port when it is started.
+pub const PXE_PROGRAM_STARTED: &str = "pxectl-test: started the chained PXE program";
+/// What [`efi_program`] prints when it is started, followed by where it was loaded from
+/// (GRUB's `$cmdpath`).
+pub const EFI_PROGRAM_STARTED: &str = "pxectl-test: EFI program started from ";
 
-/// A disk whose boot sector prints [`LOCAL_DISK_BOOTED`] to COM1 and halts: a BIOS client
-/// that leaves the network for its disk (pxelinux `LOCALBOOT 0`) shows it on its console.
-fn local_disk() -> Vec<u8> {
-    // 16-bit code loaded at 0x7c00: ds = 0; si = message; dx = COM1; print until 0; halt.
-    let mut sector = vec![
+/// 16-bit code for address 0x7c00, where the BIOS loads a boot sector and pxelinux a PXE
+/// program: prints `message` to COM1 and halts.
+fn print_and_halt(message: &str) -> Vec<u8> {
+    // ds = 0; si = message; dx = COM1; print until 0; halt.
+    let mut code = vec![
         0x31, 0xC0, // xor ax, ax
         0x8E, 0xD8, // mov ds, ax
         0xBE, 0x15, 0x7C, // mov si, 0x7c15 (the message, 21 bytes in)
@@ -54,12 +60,95 @@ fn local_disk() -> Vec<u8> {
         0xF4, // halt: hlt
         0xEB, 0xFD, // jmp halt
     ];
-    sector.extend_from_slice(LOCAL_DISK_BOOTED.as_bytes());
-    sector.extend_from_slice(b"\r\n\0");
+    code.extend_from_slice(message.as_bytes());
+    code.extend_from_slice(b"\r\n\0");
+    code
+}
+
+/// A disk whose boot sector prints [`LOCAL_DISK_BOOTED`] to COM1 and halts: a BIOS client
+/// that leaves the network for its disk (pxelinux `LOCALBOOT 0`) shows it on its console.
+fn local_disk() -> Vec<u8> {
+    let mut sector = print_and_halt(LOCAL_DISK_BOOTED);
     sector.resize(510, 0);
     sector.extend_from_slice(&[0x55, 0xAA]);
     sector.resize(64 * 1024, 0);
     sector
+}
+
+/// A PXE program (for pxelinux's `PXE <file>`) that prints [`PXE_PROGRAM_STARTED`] to COM1 and
+/// halts.
+pub fn pxe_program() -> Vec<u8> {
+    print_and_halt(PXE_PROGRAM_STARTED)
+}
+
+/// The EFI program the UEFI clients' disk boots and chain profiles hand a UEFI machine to.
+pub fn efi_program() -> &'static Path {
+    &efi_files().0
+}
+
+/// The UEFI clients' disk: an MBR whose one partition, an EFI system partition (FAT), holds
+/// [`efi_program`] at the removable path `/EFI/BOOT/BOOTX64.EFI`.
+fn esp_disk() -> &'static Path {
+    &efi_files().1
+}
+
+/// [`efi_program`] and [`esp_disk`], built once per test process into cargo's scratch folder
+/// for tests (each moved into place whole, so a concurrent run sees the old or the new file).
+fn efi_files() -> &'static (PathBuf, PathBuf) {
+    static FILES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let build = tempfile::tempdir_in(scratch).expect("a build folder");
+        let dir = build.path();
+        // A GRUB image whose built-in config prints the marker, then waits at GRUB's prompt;
+        // part_msdos in its core so that `$cmdpath` names the partition.
+        let config = dir.join("grub.cfg");
+        fs::write(
+            &config,
+            format!("echo \"{EFI_PROGRAM_STARTED}[$cmdpath]\"\n"),
+        )
+        .expect("write the EFI program's grub.cfg");
+        let program = dir.join("bootx64.efi");
+        run(Command::new("grub-mkstandalone")
+            .args(["-O", "x86_64-efi", "--modules=part_msdos"])
+            .args([
+                "--install-modules=normal echo",
+                "--locales=",
+                "--fonts=",
+                "--themes=",
+            ])
+            .arg("-o")
+            .arg(&program)
+            .arg(format!("boot/grub/grub.cfg={}", config.display())));
+        // A 2 MiB FAT file system, then the disk: the partition table, the partition at 1 MiB.
+        let esp = dir.join("esp.img");
+        let image = esp.display().to_string();
+        run(Command::new("mformat").args([
+            "-i", &image, "-C", "-T", "4096", "-h", "64", "-s", "32", "::",
+        ]));
+        run(Command::new("mmd").args(["-i", &image, "::/EFI", "::/EFI/BOOT"]));
+        run(Command::new("mcopy")
+            .args(["-i", &image])
+            .arg(&program)
+            .arg("::/EFI/BOOT/BOOTX64.EFI"));
+        let esp = fs::read(&esp).expect("read the EFI system partition");
+        let sectors = u32::try_from(esp.len() / 512).expect("a small partition");
+        let mut disk = vec![0; 1 << 20];
+        // The first entry: not active, no CHS, type 0xEF (EFI system), first sector, length.
+        disk[446..454].copy_from_slice(&[0x00, 0xFE, 0xFF, 0xFF, 0xEF, 0xFE, 0xFF, 0xFF]);
+        disk[454..458].copy_from_slice(&2048_u32.to_le_bytes());
+        disk[458..462].copy_from_slice(&sectors.to_le_bytes());
+        disk[510..512].copy_from_slice(&[0x55, 0xAA]);
+        disk.extend_from_slice(&esp);
+        fs::write(dir.join("disk.img"), disk).expect("write the UEFI clients' disk");
+        let files = (
+            scratch.join("boot-lab-bootx64.efi"),
+            scratch.join("boot-lab-esp-disk.img"),
+        );
+        fs::rename(&program, &files.0).expect("move the EFI program into place");
+        fs::rename(dir.join("disk.img"), &files.1).expect("move the disk into place");
+        files
+    })
 }
 
 const QEMU: &str = "qemu-system-x86_64";
@@ -89,7 +178,8 @@ impl Firmware {
         }
     }
 
-    /// The files QEMU needs for this firmware.
+    /// The files QEMU needs for this firmware, and for UEFI the GRUB modules [`efi_program`]
+    /// is built from.
     fn files(self) -> Vec<String> {
         match self.ovmf() {
             // seabios, ipxe-qemu
@@ -97,13 +187,26 @@ impl Firmware {
                 "/usr/share/seabios/bios-256k.bin".into(),
                 "/usr/lib/ipxe/qemu/efi-e1000.rom".into(),
             ],
-            // ovmf
-            Some((code, vars)) => vec![format!("{OVMF}/{code}"), format!("{OVMF}/{vars}")],
+            // ovmf, grub-efi-amd64-bin
+            Some((code, vars)) => vec![
+                format!("{OVMF}/{code}"),
+                format!("{OVMF}/{vars}"),
+                "/usr/lib/grub/x86_64-efi/moddep.lst".into(),
+            ],
+        }
+    }
+
+    /// The programs that build the disk for this firmware: for UEFI, [`esp_disk`]'s.
+    fn builders(self) -> &'static [&'static str] {
+        match self {
+            Firmware::Bios => &[],
+            _ => &["grub-mkstandalone", "mformat", "mmd", "mcopy"],
         }
     }
 
     /// QEMU's arguments for this firmware, its writable variable store copied to `vars`, and
-    /// for BIOS the [`local_disk`] written to `disk`.
+    /// its disk: for BIOS the [`local_disk`] written to `disk`, for UEFI the [`esp_disk`] (read
+    /// only, shared).
     fn args(self, vars: &Path, disk: &Path) -> Vec<String> {
         let machine: &[&str] = match self {
             Firmware::Bios => {
@@ -123,6 +226,17 @@ impl Firmware {
             args.extend([
                 "-drive".into(),
                 format!("file={},format=raw,if=ide", disk.display()),
+            ]);
+        } else {
+            // In the boot order after the NIC: OVMF connects only the devices in it.
+            args.extend([
+                "-drive".into(),
+                format!(
+                    "file={},format=raw,if=none,id=disk,readonly=on",
+                    esp_disk().display()
+                ),
+                "-device".into(),
+                "virtio-blk-pci,drive=disk,bootindex=2".into(),
             ]);
         }
         if let Some((code, template)) = self.ovmf() {
@@ -183,6 +297,13 @@ pub fn can_boot(firmware: Firmware, loaders: &[&str]) -> bool {
         && prerequisite(
             Path::new("/dev/net/tun").exists(),
             "/dev/net/tun is missing (QEMU's tap needs it)",
+        )
+        && prerequisite(
+            firmware.builders().iter().all(|b| have(b)),
+            &format!(
+                "{} are not all installed (`bash scripts/test` installs grub-common and mtools)",
+                firmware.builders().join(", ")
+            ),
         )
         && prerequisite(
             missing.is_empty(),
@@ -320,15 +441,17 @@ impl BootLab {
         self.base.join("srv/pxe")
     }
 
-    /// Copies the installed file `from` (a loader) to `to`, relative to the TFTP root.
-    pub fn install(&self, from: &str, to: &str) {
+    /// Copies the file `from` (a loader) to `to`, relative to the TFTP root.
+    pub fn install(&self, from: impl AsRef<Path>, to: &str) {
+        let from = from.as_ref();
         let dest = self.tftp_root().join(to);
         fs::create_dir_all(dest.parent().expect("a file")).expect("create the loader's folder");
-        fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", dest.display()));
+        fs::copy(from, &dest)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), dest.display()));
     }
 
-    /// Writes `text` to `rel`, relative to the TFTP root: the dummy kernels.
-    pub fn write(&self, rel: &str, text: &str) {
+    /// Writes `text` to `rel`, relative to the TFTP root: the dummy kernels, [`pxe_program`].
+    pub fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
         let dest = self.tftp_root().join(rel);
         fs::create_dir_all(dest.parent().expect("a file")).expect("create the file's folder");
         fs::write(&dest, text).expect("write into the TFTP root");
