@@ -4,7 +4,7 @@
 //! says as up to date, whatever its comments. When in doubt two files differ: a file taken
 //! for up to date that is not would hide drift, one rewritten for nothing costs a reload.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{bail, Result};
 
@@ -219,10 +219,17 @@ pub fn differences(source: &[Directive], rendered: &[Directive], shown: &str) ->
         .iter()
         .filter(|d| d.option == "dhcp-host")
         .all(|d| simple_host(d.value.as_deref().unwrap_or_default()).is_some());
+    // dnsmasq takes quotes out before it reads tags and fields: a quoted line may be read as
+    // something its text does not show, so the lines of its option all stay in place.
+    let quoted: BTreeSet<&str> = source
+        .iter()
+        .filter(|d| d.value.as_deref().is_some_and(|v| v.contains('"')))
+        .map(|d| d.option.as_str())
+        .collect();
     let ordered = |ds: &[Directive]| {
         let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for d in ds {
-            if let Some(key) = order_key(d, simple) {
+            if let Some(key) = order_key(d, simple, &quoted) {
                 by_key.entry(key).or_default().push(d.text());
             }
         }
@@ -250,15 +257,19 @@ pub fn differences(source: &[Directive], rendered: &[Directive], shown: &str) ->
 /// nothing. The options pxectl writes itself, which have no alias and share no list with
 /// another option, each have a group of their own and so may move against other lines; a
 /// tagged `dhcp-boot` line (`tag:` or `net:`) beats an untagged one wherever it is, so the
-/// two kinds are apart. Every other option is in one group, `other`, whatever its name:
+/// two kinds are apart. Every other option is in one group, `other`, whatever its name (and
+/// so are the options of `quoted`, which have a line with a quote):
 /// `dhcp-option` and `dhcp-option-force` share a list, as do `server` and `local`, and
 /// `domain` and `domain-suffix` are one option.
-fn order_key(d: &Directive, simple_hosts: bool) -> Option<String> {
+fn order_key(d: &Directive, simple_hosts: bool, quoted: &BTreeSet<&str>) -> Option<String> {
     let option = d.option.as_str();
     if SETS.contains(&option) {
         return None;
     }
     let value = d.value.as_deref().unwrap_or_default();
+    if quoted.contains(option) {
+        return Some("other".into());
+    }
     Some(match option {
         "dhcp-boot" if tagged(value) => "tagged `dhcp-boot`".into(),
         "dhcp-boot" => "untagged `dhcp-boot`".into(),
@@ -285,10 +296,9 @@ pub fn tagged(value: &str) -> bool {
 fn simple_host(value: &str) -> Option<MacAddr> {
     let mut fields = value.split(',');
     let first = fields.next()?;
-    let mac = first
-        .parse::<MacAddr>()
-        .ok()
-        .filter(|_| first.len() == 17)?;
+    // dnsmasq reads a field as a hardware address only with colons (`52-54-...` is a name).
+    let colons = first.len() == 17 && first.as_bytes().get(2) == Some(&b':');
+    let mac = first.parse::<MacAddr>().ok().filter(|_| colons)?;
     fields
         .all(|f| f.starts_with("set:") || !(f.contains([':', '*']) || f == "ignore"))
         .then_some(mac)
@@ -406,7 +416,16 @@ mod tests {
         for [a, b] in free {
             assert!(same_order(&[a, b], &[b, a]), "{a} / {b}");
         }
-        let bound: [[&str; 2]; 10] = [
+        let bound: [[&str; 2]; 12] = [
+            // A MAC written with dashes is a host name to dnsmasq; a quoted tag is a tag.
+            [
+                "dhcp-host=52:54:00:00:00:01,10.0.0.1,web1",
+                "dhcp-host=52-54-00-00-00-20,10.0.0.60,web1",
+            ],
+            [
+                "dhcp-boot=tag:efi,/grubx64.efi",
+                "dhcp-boot=\"\"tag:efi,/other.efi",
+            ],
             // A later `dhcp-host` for the same machine wins; which machine a line names is
             // not always its first field.
             [
