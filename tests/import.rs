@@ -12,13 +12,14 @@ use std::process::Command;
 use common::{assert_same_tree, assert_text, have, prerequisite, repo, tree, verified, Env, Run};
 
 /// The setups that import, by fixture name, with the tree each is under.
-const SETUPS: [(&str, &str); 6] = [
+const SETUPS: [(&str, &str); 7] = [
     ("portacluster", "tests/fixtures/portacluster"),
     ("lab", "tests/fixtures/import/lab"),
     ("debian-netboot", "tests/fixtures/import/debian-netboot"),
     ("hostsfile-ethers", "tests/fixtures/import/hostsfile-ethers"),
     ("uefi-grub", "tests/fixtures/import/uefi-grub"),
     ("mixed-loaders", "tests/fixtures/import/mixed-loaders"),
+    ("uefi-only", "tests/fixtures/import/uefi-only"),
 ];
 
 /// `pxectl --root ROOT import ARGS`, with the description path `<dir>/cluster.yaml` as
@@ -440,6 +441,19 @@ const FORMS: &[Form] = &[
         says: "import: `roles.normal` guessed: every node is on the installer or rescue; the first other profile",
     },
     Form {
+        name: "a hand-written GRUB profile in a UEFI-only setup",
+        setup: "tests/fixtures/import/uefi-only",
+        edit: |env| {
+            fs::write(
+                env.at("/srv/www/tftp/grub/ubuntu.cfg"),
+                "menuentry ubuntu {\n  linux /ubuntu/vmlinuz root=/dev/sda2 ro\n  initrd /ubuntu/initrd\n}\n",
+            )
+            .unwrap();
+        },
+        code: 1,
+        says: "  /srv/www/tftp/grub/ubuntu.cfg: not a profile in the form pxectl writes, which only pxelinux's can be kept as written; describe it by hand",
+    },
+    Form {
         name: "a second line for a node's MAC, which dnsmasq reads last",
         setup: LAB,
         edit: |env| {
@@ -675,11 +689,11 @@ fn bad_input_is_refused_clearly_and_nothing_is_written() {
             "error: `/etc/dnsmasq.conf` has no `tftp-root=`, so import cannot find `pxelinux.cfg/`; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`\n",
         ),
         (
-            "no pxelinux.cfg/ (a UEFI-only setup)",
+            "no loader's folder",
             Box::new(|env: &Env| {
                 fs::remove_dir_all(env.at("/srv/public/pxe/pxelinux.cfg")).unwrap();
             }),
-            "error: the TFTP root `/srv/public/pxe` has no folder `pxelinux.cfg/` (looked at `<root>/srv/public/pxe/pxelinux.cfg`); import reads the profiles from pxelinux's files, so a setup without pxelinux (UEFI only) cannot be imported: describe it by hand (docs/configuration.md)\n",
+            "error: the TFTP root `/srv/public/pxe` has no loader's folder (`pxelinux.cfg/`, `grub/`, `ipxe/`...); import reads the profiles and per-MAC links from them\n",
         ),
     ];
     for (what, spoil, message) in cases {

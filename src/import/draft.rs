@@ -27,6 +27,10 @@ pub struct Draft {
     /// dnsmasq's lines sending clients to their loaders, at their lines, while `loaders` is
     /// not settled.
     pub boot_rules: Vec<(usize, String)>,
+    /// The folder the profiles and links were read from (`<tftp root>/pxelinux.cfg`...), and
+    /// its default entry's name.
+    pub folder: PathBuf,
+    pub default_entry: String,
     /// Why a key has its value, by key path: a comment on its line.
     pub guesses: BTreeMap<&'static str, String>,
     /// What was guessed or kept verbatim, for stderr.
@@ -220,10 +224,10 @@ impl Draft {
     pub fn yaml(&self) -> String {
         let mut out = Yaml::default();
         out.line(&format!(
-            "# Imported by `pxectl import` from {}, {} and {}/pxelinux.cfg/.",
+            "# Imported by `pxectl import` from {}, {} and {}/.",
             self.paths.dnsmasq_conf.display(),
             self.paths.nginx_conf.display(),
-            self.paths.tftp_root.display()
+            self.folder.display()
         ));
         out.line("# Lines marked `guessed` are guesses: check them (docs/import.md).");
         self.server_and_paths(&mut out);
@@ -306,7 +310,9 @@ impl Draft {
         if dhcp.read_ethers {
             out.line("  read_ethers: true");
         }
-        out.line(&format!("  boot_file: {}", plain(&dhcp.boot_file)));
+        if !dhcp.boot_file.is_empty() {
+            out.line(&format!("  boot_file: {}", plain(&dhcp.boot_file)));
+        }
         if let Some(file) = &dhcp.hostsfile {
             out.line("  hosts: hostsfile");
             out.line(&format!("  hostsfile: {}", plain(file)));
@@ -356,8 +362,13 @@ impl Draft {
         }
         if let Some(p) = &roles.default {
             out.line(&format!(
-                "{:<27}# pxelinux.cfg/default links to it",
-                format!("  default: {}", plain(p))
+                "{:<27}# {}/{} links to it",
+                format!("  default: {}", plain(p)),
+                self.folder
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy(),
+                self.default_entry
             ));
         }
         for (key, hosts) in [("reservations", &self.reservations), ("nodes", &self.nodes)] {

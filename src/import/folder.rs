@@ -149,10 +149,69 @@ pub struct Modelled {
     pub prompt: bool,
 }
 
-/// What a profile file says in pxectl's terms: one label booting a `LINUX` kernel (or
-/// `LOCALBOOT 0`); none for anything else (menus, `KERNEL`, `IPAPPEND`, comments), which is
-/// kept verbatim. Whether pxectl renders it byte for byte is for the round trip to tell.
-pub fn model(text: &str) -> Option<Modelled> {
+/// What `loader`'s profile file for profile `name` says in pxectl's terms; none when it is
+/// not in the form pxectl writes. Whether pxectl renders it byte for byte is for the round
+/// trip to tell.
+pub fn model(loader: Loader, name: &str, text: &str) -> Option<Modelled> {
+    let linux = |kernel: &str, initrd: Option<&str>, append: &str| Modelled {
+        label: name.to_string(),
+        kernel: Some(kernel.to_string()),
+        initrd: initrd.map(str::to_string),
+        append: (!append.is_empty()).then(|| append.to_string()),
+        timeout: 10,
+        prompt: false,
+    };
+    let local = || Modelled {
+        label: name.to_string(),
+        timeout: 10,
+        ..Modelled::default()
+    };
+    let (mut kernel, mut initrd) = (None, None);
+    match loader {
+        Loader::Pxelinux | Loader::SyslinuxEfi => return model_pxelinux(text),
+        // templates/grub-profile.tera
+        Loader::Grub => {
+            for line in text.lines() {
+                match line.split_once(' ') {
+                    _ if line == format!("set profile={name}") || line == "boot" => {}
+                    _ if line == format!("echo pxectl: {name}") => {}
+                    Some(("linux", rest)) if kernel.is_none() => kernel = Some(rest),
+                    Some(("initrd", rest)) if initrd.is_none() => initrd = Some(rest),
+                    _ if text.contains("\tchainloader $efi\n") => return Some(local()),
+                    _ => return None,
+                }
+            }
+        }
+        // templates/ipxe-profile.tera
+        Loader::Ipxe => {
+            for line in text.lines() {
+                match line.split_once(' ') {
+                    _ if line == "#!ipxe" || line == "boot" => {}
+                    Some(("kernel", rest)) if kernel.is_none() => kernel = Some(rest),
+                    Some(("initrd", rest)) if initrd.is_none() => {
+                        initrd = Some(rest.strip_prefix("--name initrd ")?);
+                    }
+                    _ if line.starts_with("iseq ${platform} pcbios && sanboot") => {
+                        return Some(local())
+                    }
+                    _ => return None,
+                }
+            }
+            let (k, rest) = kernel?.split_once(' ').unwrap_or((kernel?, ""));
+            let rest = match initrd {
+                Some(_) => rest.strip_prefix("initrd=initrd").map(str::trim_start)?,
+                None => rest,
+            };
+            return Some(linux(k, initrd, rest));
+        }
+    }
+    let (k, append) = kernel?.split_once(' ').unwrap_or((kernel?, ""));
+    Some(linux(k, initrd, append))
+}
+
+/// A pxelinux profile file: one label booting a `LINUX` kernel (or `LOCALBOOT 0`); none for
+/// anything else (menus, `KERNEL`, `IPAPPEND`, comments), which is kept verbatim.
+fn model_pxelinux(text: &str) -> Option<Modelled> {
     let mut m = Modelled {
         timeout: 10,
         ..Modelled::default()
@@ -189,8 +248,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn grub_and_ipxe_profiles_in_pxectls_form_are_modelled() {
+        let want = |initrd: Option<&str>, append: Option<&str>| Modelled {
+            label: "u".into(),
+            kernel: Some("/k".into()),
+            initrd: initrd.map(Into::into),
+            append: append.map(Into::into),
+            timeout: 10,
+            prompt: false,
+        };
+        let grub = "set profile=u\necho pxectl: u\nlinux /k root=/dev/sda2 ro\ninitrd /i\nboot\n";
+        assert_eq!(
+            model(Loader::Grub, "u", grub),
+            Some(want(Some("/i"), Some("root=/dev/sda2 ro")))
+        );
+        let ipxe =
+            "#!ipxe\nkernel /k initrd=initrd root=/dev/sda2 ro\ninitrd --name initrd /i\nboot\n";
+        assert_eq!(
+            model(Loader::Ipxe, "u", ipxe),
+            Some(want(Some("/i"), Some("root=/dev/sda2 ro")))
+        );
+        assert_eq!(
+            model(Loader::Ipxe, "u", "#!ipxe\nkernel /k\nboot\n"),
+            Some(want(None, None))
+        );
+        for (loader, text) in [
+            (Loader::Grub, "menuentry u {\n  linux /k\n}\n"),
+            (
+                Loader::Grub,
+                "set profile=other\necho pxectl: other\nlinux /k\nboot\n",
+            ),
+            (Loader::Ipxe, "#!ipxe\nchain http://10.0.0.1/x.efi\n"),
+            (Loader::Ipxe, "#!ipxe\nkernel /k\ninitrd /i\nboot\n"),
+        ] {
+            assert_eq!(model(loader, "u", text), None, "{text}");
+        }
+    }
+
+    #[test]
     fn one_label_booting_linux_is_modelled() {
-        let m = model("PROMPT 0\nTIMEOUT 10\nDEFAULT arch\n\nLABEL arch\n\tLINUX /k\n\tAPPEND root=/dev/sda2 rw\n").unwrap();
+        let m = model(Loader::Pxelinux, "arch", "PROMPT 0\nTIMEOUT 10\nDEFAULT arch\n\nLABEL arch\n\tLINUX /k\n\tAPPEND root=/dev/sda2 rw\n").unwrap();
         assert_eq!(
             m,
             Modelled {
@@ -213,7 +310,7 @@ mod tests {
             "DEFAULT a\nLABEL a\n\tLINUX /k\n\tIPAPPEND 2\n",
             "DEFAULT b\nLABEL a\n\tLINUX /k\n",
         ] {
-            assert_eq!(model(text), None, "{text}");
+            assert_eq!(model(Loader::Pxelinux, "x", text), None, "{text}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! `pxectl import`: a hand-made setup (dnsmasq.conf, nginx.conf, `pxelinux.cfg/`) read into a
+//! `pxectl import`: a hand-made setup (dnsmasq.conf, nginx.conf, the loaders' folders) read into a
 //! description, proved by rendering that description into a scratch folder and comparing it
 //! with the setup (the round trip).
 
@@ -157,7 +157,9 @@ struct Setup {
     nginx: nginx::Nginx,
     dnsmasq_conf: PathBuf,
     tftp_root: PathBuf,
-    /// `pxelinux.cfg/`.
+    /// The loader whose folder the profiles are read from: pxelinux's when there is one.
+    primary: Loader,
+    /// Its folder.
     folder: folder::Folder,
     /// The other loaders' folders that exist.
     others: Vec<(Loader, folder::Folder)>,
@@ -196,24 +198,24 @@ impl Setup {
             bail!("`{dnsmasq_shown}` has no `tftp-root=`, so import cannot find `pxelinux.cfg/`; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`");
         };
         let tftp_root = PathBuf::from(tftp_root);
-        let real_dir = Loader::Pxelinux.dir_in(&tftp_root);
-        let dir = host(&real_dir)?;
-        if !dir.is_dir() {
-            bail!(
-                "the TFTP root `{}` has no folder `pxelinux.cfg/` (looked at `{}`); import reads the profiles from pxelinux's files, so a setup without pxelinux (UEFI only) cannot be imported: describe it by hand (docs/configuration.md)",
-                tftp_root.display(),
-                dir.display()
-            );
-        }
-        let folder = folder::read(Loader::Pxelinux, &dir, &real_dir, &tftp_root)?;
-        let mut others = Vec::new();
-        for loader in Loader::ALL.into_iter().filter(|l| *l != Loader::Pxelinux) {
+        // The profiles come from `pxelinux.cfg/`, else (a UEFI-only setup) from the first
+        // other loader's folder there is.
+        let mut folders = Vec::new();
+        for loader in Loader::ALL {
             let real = loader.dir_in(&tftp_root);
             let dir = host(&real)?;
             if dir.is_dir() {
-                others.push((loader, folder::read(loader, &dir, &real, &tftp_root)?));
+                folders.push((loader, folder::read(loader, &dir, &real, &tftp_root)?));
             }
         }
+        if folders.is_empty() {
+            bail!(
+                "the TFTP root `{}` has no loader's folder (`pxelinux.cfg/`, `grub/`, `ipxe/`...); import reads the profiles and per-MAC links from them",
+                tftp_root.display()
+            );
+        }
+        let (primary, folder) = folders.remove(0);
+        let others = folders;
         let hostsfile = match directives.iter().find(|d| d.option == "dhcp-hostsfile") {
             Some(d) if d.value.as_deref().unwrap_or_default().is_empty() => bail!(
                 "{dnsmasq_shown}:{}: `dhcp-hostsfile=` names no file; give the path of the hosts file, or remove the line, and import again",
@@ -237,6 +239,7 @@ impl Setup {
             nginx,
             dnsmasq_conf: req.dnsmasq_conf.to_path_buf(),
             tftp_root,
+            primary,
             folder,
             others,
             hostsfile,
@@ -245,7 +248,11 @@ impl Setup {
 
     /// The description the setup reads as, with what was guessed.
     fn draft(&self) -> Result<Draft> {
-        let mut d = Draft::default();
+        let mut d = Draft {
+            folder: self.primary.dir_in(&self.tftp_root),
+            default_entry: self.primary.default_entry(),
+            ..Draft::default()
+        };
         d.paths.dnsmasq_conf.clone_from(&self.dnsmasq_conf);
         d.paths.nginx_conf.clone_from(&self.nginx_conf);
         d.paths.tftp_root.clone_from(&self.tftp_root);
@@ -292,7 +299,7 @@ impl Setup {
                     d.dhcp.hostsfile = Some(v.to_string());
                     true
                 }
-                _ if !self.others.is_empty() && loaders::is_boot_rule(dir) => {
+                _ if self.many_loaders() && loaders::is_boot_rule(dir) => {
                     d.boot_rules.push((dir.line, dir.text()));
                     true
                 }
@@ -334,15 +341,30 @@ impl Setup {
         self.http(&mut d);
         self.server_address(&mut d, &hosts, mask)?;
         self.hosts_and_roles(&mut d, hosts);
+        self.profiles(&mut d);
+        d.problems.extend(self.folder.problems.iter().cloned());
+        Ok(d)
+    }
+
+    /// The profiles, from the files of the loader read first: modelled, kept verbatim (only
+    /// pxelinux's), or a problem.
+    fn profiles(&self, d: &mut Draft) {
+        let dir = self.primary.dir_in(&self.tftp_root);
         for (name, text) in &self.folder.profiles {
-            let profile = match folder::model(text) {
+            let profile = match folder::model(self.primary, name, text) {
                 Some(m) => Profile::Modelled(m.with_url(&d.http_url())),
-                None => Profile::Verbatim(text.clone()),
+                None if self.primary == Loader::Pxelinux => Profile::Verbatim(text.clone()),
+                None => {
+                    d.problems.push(format!(
+                        "{}/{}: not a profile in the form pxectl writes, which only pxelinux's can be kept as written; describe it by hand",
+                        dir.display(),
+                        self.primary.file(name)
+                    ));
+                    continue;
+                }
             };
             d.profiles.insert(name.clone(), profile);
         }
-        d.problems.extend(self.folder.problems.iter().cloned());
-        Ok(d)
     }
 
     /// Problems with forms of the lines pxectl needs (one interface, one boot file, a range)
@@ -398,6 +420,11 @@ impl Setup {
                 at(dir)
             ));
         }
+    }
+
+    /// Whether the setup serves more than pxelinux.
+    fn many_loaders(&self) -> bool {
+        self.primary != Loader::Pxelinux || !self.others.is_empty()
     }
 
     /// The domain of the first reservation named with one (none when every reservation has a
@@ -506,7 +533,7 @@ impl Setup {
     /// Per-MAC links pxectl cannot describe: orphans, and links to no profile.
     fn stale_links(&self, d: &mut Draft, hosts: &[Host]) {
         let known: BTreeSet<MacAddr> = hosts.iter().map(|h| h.mac).collect();
-        let dir = Loader::Pxelinux.dir_in(&self.tftp_root);
+        let dir = self.primary.dir_in(&self.tftp_root);
         let dir = dir.display();
         for (mac, target) in &self.folder.entries {
             if !known.contains(mac) {
@@ -678,7 +705,7 @@ impl Setup {
     /// `loaders` whose boot lines are the setup's, tried from the most usual; when none is,
     /// the lines are kept verbatim and the other loaders' folders left alone.
     fn settle_loaders(&self, draft: &mut Draft) -> Result<()> {
-        if draft.boot_rules.is_empty() && self.others.is_empty() {
+        if draft.boot_rules.is_empty() && !self.many_loaders() {
             return Ok(());
         }
         let rules: Vec<String> = draft.boot_rules.iter().map(|(_, r)| r.clone()).collect();
@@ -694,10 +721,10 @@ impl Setup {
                     .map(Directive::text)
                     .collect();
                 if rendered == rules {
-                    let folders: Vec<String> = self
-                        .others
-                        .iter()
-                        .map(|(l, _)| format!("{}/", l.dir()))
+                    let folders: Vec<String> = std::iter::once(self.primary)
+                        .chain(self.others.iter().map(|(l, _)| *l))
+                        .filter(|l| *l != Loader::Pxelinux)
+                        .map(|l| format!("{}/", l.dir()))
                         .collect();
                     draft.guess(
                         "loaders",
@@ -749,8 +776,11 @@ impl Setup {
     fn first_unrendered_profile(&self, draft: &Draft, rendered: &Rendered) -> Option<String> {
         draft.profiles.iter().find_map(|(name, p)| {
             let modelled = matches!(p, Profile::Modelled(_));
-            let file = rendered.pxelinux_profiles().and_then(|p| p.get(name));
-            (modelled && file != self.folder.profiles.get(name)).then(|| name.clone())
+            let file = rendered
+                .profiles_of(Loader::Pxelinux)
+                .and_then(|p| p.get(name));
+            let pxelinux = self.primary == Loader::Pxelinux;
+            (pxelinux && modelled && file != self.folder.profiles.get(name)).then(|| name.clone())
         })
     }
 
@@ -786,7 +816,7 @@ impl Setup {
                     continue;
                 }
             };
-            if *loader != Loader::Pxelinux {
+            if *loader != self.primary {
                 out.extend(src.problems.iter().cloned());
             }
             for (mac, target) in &src.entries {
@@ -807,7 +837,7 @@ impl Setup {
 
     /// The folder of `loader` as found.
     fn source_folder(&self, loader: Loader) -> Option<&folder::Folder> {
-        if loader == Loader::Pxelinux {
+        if loader == self.primary {
             return Some(&self.folder);
         }
         self.others
@@ -846,7 +876,7 @@ impl Setup {
                 loader.dispatcher().unwrap_or_default()
             ));
         }
-        if src.default != ren.default && (loader != Loader::Pxelinux || src.default.is_some()) {
+        if src.default != ren.default && (loader != self.primary || src.default.is_some()) {
             out.push(format!(
                 "{dir}/{}: links to `{}`, would link to `{}`",
                 loader.default_entry(),
@@ -864,7 +894,7 @@ impl Setup {
                 // Equal, or a switched node: render leaves the link alone. A link to no
                 // profile is in the folder's problems.
                 Some(t) if *t == target || draft.profiles.contains_key(*t) => {}
-                Some(t) if loader != Loader::Pxelinux => out.push(format!(
+                Some(t) if loader != self.primary => out.push(format!(
                     "{dir}/{}: links to `{t}`, which is no described profile",
                     loader.entry(*mac)
                 )),
@@ -968,11 +998,11 @@ impl Rendered {
         })
     }
 
-    /// The profiles rendered for pxelinux.
-    fn pxelinux_profiles(&self) -> Option<&BTreeMap<String, String>> {
+    /// The profiles rendered for `loader`.
+    fn profiles_of(&self, loader: Loader) -> Option<&BTreeMap<String, String>> {
         self.folders
             .iter()
-            .find(|(l, _)| *l == Loader::Pxelinux)
+            .find(|(l, _)| *l == loader)
             .map(|(_, f)| &f.profiles)
     }
 }
