@@ -32,6 +32,29 @@ pub struct Directive {
 }
 
 impl Directive {
+    /// A directive as dnsmasq reads it: a `dhcp-host`'s MAC addresses in lower case (dnsmasq
+    /// reads them as numbers).
+    fn new(line: usize, option: &str, value: Option<String>) -> Self {
+        let value = match value {
+            Some(v) if option == "dhcp-host" && v.bytes().any(|b| b.is_ascii_uppercase()) => {
+                let fields: Vec<String> = v
+                    .split(',')
+                    .map(|f| match f.parse::<MacAddr>() {
+                        Ok(_) if f.len() == 17 && f.contains(':') => f.to_ascii_lowercase(),
+                        _ => f.to_string(),
+                    })
+                    .collect();
+                Some(fields.join(","))
+            }
+            other => other,
+        };
+        Self {
+            line,
+            option: option.to_string(),
+            value,
+        }
+    }
+
     /// As a dnsmasq.conf line, spacing normalised.
     pub fn text(&self) -> String {
         match &self.value {
@@ -138,31 +161,6 @@ pub fn read_line(raw: &str) -> std::result::Result<&str, &'static str> {
         i += 1;
     }
     Ok(raw.trim_matches(is_space))
-}
-
-impl Directive {
-    /// A directive as dnsmasq reads it: a `dhcp-host`'s MAC addresses in lower case (dnsmasq
-    /// reads them as numbers).
-    fn new(line: usize, option: &str, value: Option<String>) -> Self {
-        let value = match value {
-            Some(v) if option == "dhcp-host" && v.bytes().any(|b| b.is_ascii_uppercase()) => {
-                let fields: Vec<String> = v
-                    .split(',')
-                    .map(|f| match f.parse::<MacAddr>() {
-                        Ok(_) if f.len() == 17 && f.contains(':') => f.to_ascii_lowercase(),
-                        _ => f.to_string(),
-                    })
-                    .collect();
-                Some(fields.join(","))
-            }
-            other => other,
-        };
-        Self {
-            line,
-            option: option.to_string(),
-            value,
-        }
-    }
 }
 
 /// Whether dnsmasq reads `found` as it reads `planned`. A file with an include, a line
