@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use crate::description::{HostsMode, OnFailure};
 use crate::loader::{Arch, Choice, Loader};
@@ -321,18 +321,28 @@ impl Cluster {
     /// The TFTP root's URL on nginx (`http.url` and the TFTP root's path in the web root,
     /// like `http://192.168.10.10/pxe`); none when the TFTP root is outside the web root.
     pub fn tftp_url(&self) -> Option<String> {
-        let inside = self
-            .paths
-            .tftp_root
-            .strip_prefix(&self.paths.web_root)
-            .ok()?;
-        let mut url = self.http.url.clone();
-        for part in inside {
-            url.push('/');
-            url.push_str(&part.to_string_lossy());
-        }
-        Some(url)
+        url_of_dir(&self.http.url, &self.paths.web_root, &self.paths.tftp_root)
     }
+}
+
+/// nginx's base URL (`http.url`) for `host` (an address) and `port`.
+pub fn http_url(host: &str, port: u16) -> String {
+    if port == 80 {
+        format!("http://{host}")
+    } else {
+        format!("http://{host}:{port}")
+    }
+}
+
+/// The URL of `dir` on nginx, whose web root `web_root` is at `base`; none when `dir` is
+/// outside the web root.
+pub fn url_of_dir(base: &str, web_root: &Path, dir: &Path) -> Option<String> {
+    let mut url = base.to_string();
+    for part in dir.strip_prefix(web_root).ok()? {
+        url.push('/');
+        url.push_str(&part.to_string_lossy());
+    }
+    Some(url)
 }
 
 /// A DHCP reservation that never PXE boots.

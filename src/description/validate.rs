@@ -748,11 +748,7 @@ impl Validator {
             Some(IpAddr::V6(a)) if !a.is_unspecified() => format!("[{a}]"),
             _ => server.address.to_string(),
         };
-        let url = if h.port == 80 {
-            format!("http://{host}")
-        } else {
-            format!("http://{host}:{}", h.port)
-        };
+        let url = crate::cluster::http_url(&host, h.port);
         ok.then_some(Http {
             server_names: names,
             listen_address,

@@ -201,23 +201,14 @@ impl Draft {
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
         };
-        if self.http.port == 80 {
-            format!("http://{host}")
-        } else {
-            format!("http://{host}:{}", self.http.port)
-        }
+        crate::cluster::http_url(&host, self.http.port)
     }
 
-    /// The TFTP root's URL on nginx, as [`crate::cluster::Cluster::tftp_url`] makes it.
+    /// The TFTP root's URL on nginx, as [`crate::cluster::Cluster::tftp_url`] makes it (the
+    /// base URL when the TFTP root is outside the web root).
     pub fn tftp_url(&self) -> String {
-        let mut url = self.http_url();
-        if let Ok(inside) = self.paths.tftp_root.strip_prefix(&self.paths.web_root) {
-            for part in inside {
-                url.push('/');
-                url.push_str(&part.to_string_lossy());
-            }
-        }
-        url
+        let (web, tftp) = (&self.paths.web_root, &self.paths.tftp_root);
+        crate::cluster::url_of_dir(&self.http_url(), web, tftp).unwrap_or_else(|| self.http_url())
     }
 
     /// The description as YAML.
