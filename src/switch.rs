@@ -137,19 +137,17 @@ pub fn plan<'a>(
                     if since.is_none() {
                         since = found.and_then(|f| f.since);
                     }
-                    let present =
-                        |file: &str| listing.get(file).is_some_and(|f| f.entry == Entry::File);
                     let target = loader.file(&stem);
                     StepEntry {
                         loader: *loader,
-                        path: dir.join(name),
-                        state: LinkState::of(
-                            found.map(|f| &f.entry),
+                        state: LinkState::listed(
+                            listing,
+                            &name,
                             *loader,
                             &node.normal_profile,
                             described,
-                            present,
                         ),
+                        path: dir.join(name),
                         there: found.is_some_and(|f| f.entry == Entry::Link(target.clone().into())),
                         target,
                     }

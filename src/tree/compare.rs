@@ -281,19 +281,15 @@ fn node_entries(
     let mut found = Vec::with_capacity(entries.len());
     let mut states = Vec::with_capacity(entries.len());
     for (k, link) in entries.iter().enumerate() {
-        let f = listings[k].remove(atomic::file_name(&link.path)?);
-        states.push(LinkState::of(
-            f.as_ref().map(|f| &f.entry),
+        let name = atomic::file_name(&link.path)?;
+        states.push(LinkState::listed(
+            &listings[k],
+            name,
             link.loader,
             normal,
             |p| plan.profiles.contains(p),
-            |file| {
-                listings[k]
-                    .get(file)
-                    .is_some_and(|f| f.entry == Entry::File)
-            },
         ));
-        found.push(f);
+        found.push(listings[k].remove(name));
     }
     let decision = LinkState::decision(
         states

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::scan::Entry;
+use super::scan::{Entry, Listing};
 use crate::loader::Loader;
 
 /// What stands at a node's per-MAC entry.
@@ -59,6 +59,25 @@ impl LinkState {
         } else {
             Self::Switched(name.to_string())
         }
+    }
+
+    /// Judges `loader`'s entry `name` of a node whose normal profile is `normal`, as its
+    /// folder's `listing` has it: [`Self::of`], a link's target present when the listing
+    /// holds a file of that name.
+    pub fn listed(
+        listing: &Listing,
+        name: &str,
+        loader: Loader,
+        normal: &str,
+        described: impl Fn(&str) -> bool,
+    ) -> Self {
+        Self::of(
+            listing.get(name).map(|f| &f.entry),
+            loader,
+            normal,
+            described,
+            |file| listing.get(file).is_some_and(|f| f.entry == Entry::File),
+        )
     }
 
     /// A node's entries (one per loader in use, in order) judged together: the first that is
