@@ -164,7 +164,7 @@ pub enum Command {
     Log(LogArgs),
     /// Follow the install callback log and flip finished nodes back (run it as a service)
     Watch(WatchArgs),
-    /// Describe a hand-made setup (dnsmasq.conf, nginx.conf, pxelinux.cfg/), proved by rendering it back
+    /// Describe a hand-made setup (dnsmasq.conf, nginx.conf, the loaders' folders), proved by rendering it back
     Import(ImportArgs),
     /// Print a shell's completion script, e.g. `pxectl completions bash > /etc/bash_completion.d/pxectl`
     Completions(CompletionsArgs),

@@ -454,6 +454,15 @@ const FORMS: &[Form] = &[
         says: "  /srv/www/tftp/grub/ubuntu.cfg: not a profile in the form pxectl writes, which only pxelinux's can be kept as written; describe it by hand",
     },
     Form {
+        name: "an orphan entry in a UEFI-only setup, named as GRUB names it",
+        setup: "tests/fixtures/import/uefi-only",
+        edit: |env| {
+            symlink("ubuntu.cfg", env.at("/srv/www/tftp/grub/01-52:54:00:ee:ee:ee.cfg")).unwrap();
+        },
+        code: 1,
+        says: "  /srv/www/tftp/grub/01-52:54:00:ee:ee:ee.cfg: an orphan link to `ubuntu`: no reservation names MAC `52:54:00:ee:ee:ee`; add a `dhcp-host=52:54:00:ee:ee:ee,NAME` line or remove the link",
+    },
+    Form {
         name: "a second line for a node's MAC, which dnsmasq reads last",
         setup: LAB,
         edit: |env| {
@@ -686,7 +695,7 @@ fn bad_input_is_refused_clearly_and_nothing_is_written() {
         (
             "no TFTP root",
             Box::new(|env: &Env| edit_dnsmasq_conf(env, "tftp-root=/srv/public/pxe\n", "")),
-            "error: `/etc/dnsmasq.conf` has no `tftp-root=`, so import cannot find `pxelinux.cfg/`; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`\n",
+            "error: `/etc/dnsmasq.conf` has no `tftp-root=`, so import cannot find the loaders' folders; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`\n",
         ),
         (
             "no loader's folder",

@@ -195,7 +195,7 @@ impl Setup {
             .find(|d| d.option == "tftp-root")
             .and_then(|d| d.value.clone())
         else {
-            bail!("`{dnsmasq_shown}` has no `tftp-root=`, so import cannot find `pxelinux.cfg/`; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`");
+            bail!("`{dnsmasq_shown}` has no `tftp-root=`, so import cannot find the loaders' folders; pxectl serves files by TFTP from dnsmasq: add `enable-tftp` and `tftp-root=PATH`");
         };
         let tftp_root = PathBuf::from(tftp_root);
         // The profiles come from `pxelinux.cfg/`, else (a UEFI-only setup) from the first
@@ -540,28 +540,29 @@ impl Setup {
                 if let Some(line) = self.unread_reservation(*mac) {
                     d.problems.push(format!(
                         "{dir}/{}: MAC `{}` has a reservation pxectl cannot describe ({line}), so its node is not described; pxectl writes `dhcp-host=MAC[,set:pxectl-LOADER[-sb]][,IP],NAME` (LOADER: auto, pxelinux, syslinux-efi, grub or ipxe): rewrite the line so and import again",
-                        mac.pxelinux_name(),
+                        self.primary.entry(*mac),
                         mac.colon()
                     ));
                     continue;
                 }
                 d.problems.push(format!(
                     "{dir}/{}: an orphan link to `{target}`: no reservation names MAC `{}`; add a `dhcp-host={},NAME` line or remove the link",
-                    mac.pxelinux_name(),
+                    self.primary.entry(*mac),
                     mac.colon(),
                     mac.colon()
                 ));
             } else if !self.folder.profiles.contains_key(target) {
                 d.problems.push(format!(
                     "{dir}/{}: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file",
-                    mac.pxelinux_name()
+                    self.primary.entry(*mac)
                 ));
             }
         }
         if let Some(target) = &self.folder.default {
             if !self.folder.profiles.contains_key(target) {
                 d.problems.push(format!(
-                    "{dir}/default: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file"
+                    "{dir}/{}: links to `{target}`, which is no profile file in `{dir}`; point it at a profile or add the file",
+                    self.primary.default_entry()
                 ));
             }
         }
