@@ -350,7 +350,7 @@ pub struct RenderArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub check: bool,
 
-    /// Remove per-MAC links whose MAC is no longer described
+    /// Remove orphan per-MAC links (MAC no longer described, or loader no longer in use) and profile files pxectl wrote that are no longer described
     #[arg(long)]
     pub prune: bool,
 

@@ -469,6 +469,7 @@ const HELP_FLAGS: &[(&str, &[&str])] = &[
     ("status", &["config", "root", "templates", "quiet", "color"]),
     ("log", &["config", "root", "color"]),
     ("watch", &["config", "root", "lock-timeout", "color"]),
+    ("import", &["root", "quiet", "color"]),
     ("completions", &[]),
     ("man", &[]),
 ];
@@ -485,6 +486,15 @@ fn each_command_helps_with_only_the_global_flags_that_apply_to_it() {
         "verbose",
         "color",
     ];
+    // Every command is in the table.
+    let mut commands: Vec<String> = pxectl::cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let mut listed: Vec<String> = HELP_FLAGS.iter().map(|(c, _)| c.to_string()).collect();
+    commands.sort();
+    listed.sort();
+    assert_eq!(commands, listed, "HELP_FLAGS lists every command");
     for (command, expected) in HELP_FLAGS {
         let help = env.run(&[command, "--help"]);
         help.expect(0);
