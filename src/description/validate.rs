@@ -837,16 +837,12 @@ impl Validator {
                 let initrd = p.initrd.as_ref().map(|s| expand("initrd", s, false));
                 let append = p.append.as_ref().map(|s| expand("append", s, true));
                 if p.chain.is_some() {
-                    self.push(
-                        Diagnostic::new(
-                            format!("{base}.chain"),
-                            format!(
-                                "`chain` has no use in profile {}, which boots a kernel",
-                                shown(name)
-                            ),
-                        )
-                        .on_key()
-                        .hint("remove it, or set `boot: chain`"),
+                    self.no_use(
+                        base,
+                        name,
+                        "chain",
+                        "boots a kernel",
+                        "remove it, or set `boot: chain`",
                     );
                 }
                 if kernel.is_none() {
@@ -910,26 +906,17 @@ impl Validator {
             ("append", &p.append),
             ("chain", if kind == "local" { &p.chain } else { &None }),
         ];
+        let which = if kind == "local" {
+            "boots the local disk"
+        } else {
+            "chains another boot program"
+        };
         let mut local_ok = true;
         for (field, value) in given {
             if value.is_some() {
                 local_ok = false;
-                self.push(
-                    Diagnostic::new(
-                        format!("{base}.{field}"),
-                        format!(
-                            "`{field}` has no use in profile {}, which {}",
-                            shown(name),
-                            if kind == "local" {
-                                "boots the local disk"
-                            } else {
-                                "chains another boot program"
-                            }
-                        ),
-                    )
-                    .on_key()
-                    .hint("remove it, or boot a kernel with `boot: linux`"),
-                );
+                let hint = "remove it, or boot a kernel with `boot: linux`";
+                self.no_use(base, name, field, which, hint);
             }
         }
         match (kind, chain) {
@@ -945,6 +932,21 @@ impl Validator {
             }
             _ => None,
         }
+    }
+
+    /// Key `field` of profile `name` (at `base`), which has no use in a profile that `which`.
+    fn no_use(&mut self, base: &str, name: &str, field: &str, which: &str, hint: &str) {
+        self.push(
+            Diagnostic::new(
+                format!("{base}.{field}"),
+                format!(
+                    "`{field}` has no use in profile {}, which {which}",
+                    shown(name)
+                ),
+            )
+            .on_key()
+            .hint(hint),
+        );
     }
 
     /// A profile given as its pxelinux file (`pxelinux:`): text alone, with no other key.
@@ -963,14 +965,8 @@ impl Validator {
         for (field, given) in others {
             if given {
                 ok = false;
-                self.push(
-                    Diagnostic::new(
-                        format!("{base}.{field}"),
-                        format!("`{field}` has no use in profile {}, which is given as its pxelinux file", shown(name)),
-                    )
-                    .on_key()
-                    .hint("remove it, or describe the profile with `kernel`, `initrd` and `append` instead of `pxelinux`"),
-                );
+                let hint = "remove it, or describe the profile with `kernel`, `initrd` and `append` instead of `pxelinux`";
+                self.no_use(base, name, field, "is given as its pxelinux file", hint);
             }
         }
         let bare_cr = text.split("\r\n").any(|part| part.contains('\r'));
