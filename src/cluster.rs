@@ -325,6 +325,16 @@ impl Cluster {
     }
 }
 
+/// The host in nginx's base URL: the address nginx listens on, else (none, or all
+/// addresses) the server's.
+pub fn http_host(listen: Option<std::net::IpAddr>, server: std::net::Ipv4Addr) -> String {
+    match listen {
+        Some(std::net::IpAddr::V4(a)) if !a.is_unspecified() => a.to_string(),
+        Some(std::net::IpAddr::V6(a)) if !a.is_unspecified() => format!("[{a}]"),
+        _ => server.to_string(),
+    }
+}
+
 /// nginx's base URL (`http.url`) for `host` (an address) and `port`.
 pub fn http_url(host: &str, port: u16) -> String {
     if port == 80 {

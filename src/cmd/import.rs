@@ -31,8 +31,9 @@ pub fn import(settings: &Settings, args: &ImportArgs, out: &mut dyn Write) -> Re
     })?;
     let mut err = anstream::stderr();
     if settings.verbosity > Verbosity::Quiet {
+        // Names and link targets read from the setup: escaped, like everything shown from disk.
         for note in &outcome.notes {
-            writeln!(err, "import: {note}")?;
+            writeln!(err, "import: {}", crate::output::escaped(note))?;
         }
     }
     if !outcome.differences.is_empty() {
@@ -41,7 +42,7 @@ pub fn import(settings: &Settings, args: &ImportArgs, out: &mut dyn Write) -> Re
             "import: the description would not render this setup, so nothing was written:"
         )?;
         for d in &outcome.differences {
-            writeln!(err, "  {d}")?;
+            writeln!(err, "  {}", crate::output::escaped(d))?;
         }
         return Ok(ExitCode::Differs);
     }

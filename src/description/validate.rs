@@ -743,11 +743,7 @@ impl Validator {
             },
         };
         let server = server?;
-        let host = match listen_address {
-            Some(IpAddr::V4(a)) if !a.is_unspecified() => a.to_string(),
-            Some(IpAddr::V6(a)) if !a.is_unspecified() => format!("[{a}]"),
-            _ => server.address.to_string(),
-        };
+        let host = crate::cluster::http_host(listen_address, server.address);
         let url = crate::cluster::http_url(&host, h.port);
         ok.then_some(Http {
             server_names: names,

@@ -193,14 +193,14 @@ impl Draft {
 
     /// The base URL booting machines use, as validation makes it.
     pub fn http_url(&self) -> String {
-        let host = match self.http.listen_address.as_deref() {
-            Some(a) if a != "0.0.0.0" && a != "*" => a.to_string(),
-            _ => self
-                .server
-                .address
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-        };
+        let listen = self.http.listen_address.as_deref().and_then(|a| {
+            a.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+        });
+        let server = self.server.address.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let host = crate::cluster::http_host(listen, server);
         crate::cluster::http_url(&host, self.http.port)
     }
 
