@@ -18,7 +18,9 @@ pub fn script(shell: clap_complete::Shell, out: &mut dyn Write) -> anyhow::Resul
     let name = shell.to_string();
     let shells = Shells::builtins();
     let completer = shells.completer(&name).ok_or_else(|| {
-        anyhow::anyhow!("no dynamic completions for `{name}`; use bash, zsh, fish, elvish or powershell")
+        anyhow::anyhow!(
+            "no dynamic completions for `{name}`; use bash, zsh, fish, elvish or powershell"
+        )
     })?;
     completer.write_registration(VAR, "pxectl", "pxectl", "pxectl", out)?;
     Ok(())

@@ -193,13 +193,15 @@ impl Draft {
 
     /// The base URL booting machines use, as validation makes it.
     pub fn http_url(&self) -> String {
-        let listen = self.http.listen_address.as_deref().and_then(|a| {
-            a.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse()
-                .ok()
-        });
-        let server = self.server.address.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let listen = self
+            .http
+            .listen_address
+            .as_deref()
+            .and_then(|a| a.trim_start_matches('[').trim_end_matches(']').parse().ok());
+        let server = self
+            .server
+            .address
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
         let host = crate::cluster::http_host(listen, server);
         crate::cluster::http_url(&host, self.http.port)
     }

@@ -263,15 +263,16 @@ impl Setup {
         let domain = self.domain();
         let mut seen = BTreeSet::new();
         self.unmodelled_forms(&mut d);
-        let untagged_boot = |dir: &Directive| {
-            dir.option == "dhcp-boot" && !dnsmasq::tagged(dir.value.as_deref().unwrap_or("tag:"))
+        // The boot file: the one untagged `dhcp-boot`, naming a file alone.
+        let boot_file = match self.untagged_boots()[..] {
+            [dir] => dir.value.as_deref().filter(|v| !v.contains(',')),
+            _ => None,
         };
-        let one_boot_file = self.directives.iter().filter(|d| untagged_boot(d)).count() == 1;
         for dir in &self.directives {
             let value = dir.value.as_deref();
             let first = seen.insert(dir.option.clone());
             let modelled = match (dir.option.as_str(), value) {
-                ("interface", Some(i)) if first && !i.contains([',', '"']) => {
+                ("interface", Some(i)) if first && one_interface(i) => {
                     d.server.interface = i.to_string();
                     true
                 }
@@ -289,9 +290,7 @@ impl Setup {
                     }
                     None => false,
                 },
-                ("dhcp-boot", Some(v))
-                    if one_boot_file && untagged_boot(dir) && !v.contains(',') =>
-                {
+                ("dhcp-boot", Some(v)) if Some(v) == boot_file => {
                     d.dhcp.boot_file = v.to_string();
                     true
                 }
@@ -377,7 +376,7 @@ impl Setup {
                 "{}: has no `interface=` line; pxectl's dnsmasq serves one interface: add `interface=NAME` and import again",
                 self.dnsmasq_shown
             )),
-            Some(dir) if dir.value.as_deref().is_none_or(|v| v.contains([',', '"'])) => {
+            Some(dir) if !dir.value.as_deref().is_some_and(one_interface) => {
                 d.problems.push(format!(
                     "{} is not one interface name as pxectl writes it: write `interface=NAME` (one name, no quotes) and import again",
                     at(dir)
@@ -385,9 +384,7 @@ impl Setup {
             }
             Some(_) => {}
         }
-        let untagged: Vec<&Directive> = of("dhcp-boot")
-            .filter(|dir| !dnsmasq::tagged(dir.value.as_deref().unwrap_or("tag:")))
-            .collect();
+        let untagged = self.untagged_boots();
         if untagged.len() > 1 {
             let lines: Vec<String> = untagged.iter().map(|dir| dir.line.to_string()).collect();
             d.problems.push(format!(
@@ -420,6 +417,16 @@ impl Setup {
                 at(dir)
             ));
         }
+    }
+
+    /// The untagged `dhcp-boot` lines: dnsmasq serves the last to clients no tagged one is for.
+    fn untagged_boots(&self) -> Vec<&Directive> {
+        self.directives
+            .iter()
+            .filter(|d| {
+                d.option == "dhcp-boot" && !dnsmasq::tagged(d.value.as_deref().unwrap_or("tag:"))
+            })
+            .collect()
     }
 
     /// Whether the setup serves more than pxelinux.
@@ -903,6 +910,11 @@ impl Setup {
             }
         }
     }
+}
+
+/// Whether an `interface=` value is one interface name, as pxectl writes it.
+fn one_interface(v: &str) -> bool {
+    !v.contains([',', '"'])
 }
 
 /// A dynamic range, the netmask of a static one, and the lease time.
