@@ -2,11 +2,10 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use crate::cli::{LogArgs, Settings};
 use crate::exit_codes::{ExitCode, UsageError};
@@ -87,11 +86,7 @@ fn follow(
     shown: &dyn Fn(&journal::Entry) -> bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("cannot install a signal handler")?;
-    }
+    let stop = crate::lifecycle::stop_on_signals()?;
     let mut journal = Follower::new(path, true);
     journal.begin()?;
     while !stop.load(Ordering::Relaxed) {

@@ -15,6 +15,17 @@ pub use watch::{WatchRequest, Watcher, POSITION_FILE, PRESENCE_FILE};
 use crate::cluster::Cluster;
 use crate::exit_codes::UsageError;
 
+/// A flag SIGTERM and SIGINT set: long-running commands (`watch`, `log -f`) stop at it.
+pub fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use anyhow::Context as _;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("cannot install a signal handler")?;
+    }
+    Ok(stop)
+}
+
 /// Fails unless the description has callbacks on.
 pub fn require_callbacks(cluster: &Cluster) -> Result<(), UsageError> {
     if cluster.lifecycle.callbacks {

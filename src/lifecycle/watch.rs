@@ -61,11 +61,7 @@ impl<'c> Watcher<'c> {
         let actor = Actor::new(req.cluster, req.layout, "watch");
         let state = actor.state().to_path_buf();
         let presence = hold_presence(&state)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            signal_hook::flag::register(signal, Arc::clone(&stop))
-                .context("cannot install a signal handler")?;
-        }
+        let stop = super::stop_on_signals()?;
         // Every writer of pxectl temporaries in the state folder holds the tree's lock while
         // it writes (the watcher's own position has a temporary of its own).
         if let Err(e) =
