@@ -349,38 +349,19 @@ fn progress_bars_show_on_a_terminal_but_never_with_quiet_or_json() {
     assert!(on_a_terminal(&env, &["render", "--no-verify"], 0, true).contains(bar));
 }
 
-/// A child killed and reaped when dropped, so a failed assertion leaves no process behind.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn log_follow_prints_entries_appended_after_it_started_until_stopped() {
-    use std::io::BufRead as _;
     let env = Env::example("portacluster");
     env.run(&["render", "-q"]).expect(0);
     env.run(&["reimage", "node3"]).expect(0);
-    let mut child = Reaped(
+    let mut child = common::Reaped(
         env.command(&["log", "-f", "node3"], true)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap(),
     );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            if tx.send(common::placeholder_times(&line.unwrap())).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = child.stdout_lines(common::placeholder_times);
     let next = || rx.recv_timeout(std::time::Duration::from_secs(10));
     assert_eq!(
         next().as_deref(),

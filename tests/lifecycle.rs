@@ -804,28 +804,19 @@ fn render_refuses_to_write_a_config_through_a_link_to_the_watchers_files() {
 
 #[test]
 fn reimage_wait_on_a_terminal_shows_what_it_switched_before_the_wait_ends() {
-    use std::io::BufRead as _;
     let (env, base) = setup();
     // stderr on a terminal: the progress bar is drawn there, and stdout is a pipe.
     let pty = nix::pty::openpty(None, None).unwrap();
     let mut terminal = fs::File::from(pty.master);
     std::thread::spawn(move || std::io::copy(&mut terminal, &mut std::io::sink()));
-    let mut child = Reaped(
+    let mut child = common::Reaped(
         env.command(&["reimage", "--wait", "--timeout", "60s", "n1"], false)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(pty.slave))
             .spawn()
             .unwrap(),
     );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = child.stdout_lines(str::to_string);
     let next = || rx.recv_timeout(Duration::from_secs(10));
     assert_eq!(next().as_deref(), Ok("n1  local -> install"));
     assert_eq!(next().as_deref(), Ok("reimage: 1 switched, 0 already"));
@@ -840,14 +831,4 @@ fn reimage_wait_on_a_terminal_shows_what_it_switched_before_the_wait_ends() {
     assert_eq!(next().as_deref(), Ok("reimage: all 1 node done"));
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
     assert_eq!(link(&base, 1), "local");
-}
-
-/// A child killed and reaped when dropped, so a failed assertion leaves no process behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

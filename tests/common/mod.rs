@@ -517,3 +517,30 @@ impl Drop for HeldLock {
         let _ = self.0.wait();
     }
 }
+
+/// A child killed and reaped when dropped, so a failed assertion leaves no process behind.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reaped {
+    /// The child's stdout lines as they come, each through `map`, read on a thread.
+    pub fn stdout_lines(&mut self, map: fn(&str) -> String) -> std::sync::mpsc::Receiver<String> {
+        use std::io::BufRead as _;
+        let stdout = self.0.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                if tx.send(map(&line.unwrap())).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+}
