@@ -43,8 +43,8 @@ pub fn import(req: &Request<'_>) -> Result<Outcome> {
     let setup = Setup::read(req)?;
     let mut draft = setup.draft()?;
     setup.settle_loaders(&mut draft)?;
-    // Each pass may keep one more thing verbatim; a profile or nginx.conf kept verbatim renders
-    // the same, so this ends.
+    // A pass keeps verbatim what did not render the same (profiles, nginx.conf); what is kept
+    // verbatim renders the same, so the second pass is the last.
     loop {
         let yaml = draft.yaml();
         let rendered = match render(&yaml)? {
@@ -55,16 +55,20 @@ pub fn import(req: &Request<'_>) -> Result<Outcome> {
                 return Ok(draft.outcome(yaml, differences));
             }
         };
-        if let Some(name) = setup.first_unrendered_profile(&draft, &rendered) {
-            draft.keep_verbatim(&name, &setup.folder.profiles[&name]);
-            continue;
+        let unrendered = setup.unrendered_profiles(&draft, &rendered);
+        let nginx_differs =
+            draft.http.managed && rendered.nginx.as_deref() != Some(setup.nginx_text.as_str());
+        for name in &unrendered {
+            draft.keep_verbatim(name, &setup.folder.profiles[name]);
         }
-        if draft.http.managed && rendered.nginx.as_deref() != Some(setup.nginx_text.as_str()) {
+        if nginx_differs {
             draft.http.managed = false;
             draft.notes.push(format!(
                 "{}: not what pxectl renders; kept as yours with `http.managed: false` (pxectl will not render, verify or reload it)",
                 req.nginx_conf.display()
             ));
+        }
+        if nginx_differs || !unrendered.is_empty() {
             continue;
         }
         let differences = setup.differences(&draft, &rendered);
@@ -127,6 +131,22 @@ fn under_root(real: &Path, root: Option<&Path>) -> Result<PathBuf> {
         }
     }
     Ok(path)
+}
+
+/// The dnsmasq.conf the description `yaml` plans, without writing anything; none when the
+/// description is invalid.
+fn planned_dnsmasq(yaml: &str) -> Result<Option<String>> {
+    let Ok(cluster) = crate::description::parse(yaml, Path::new(".")) else {
+        return Ok(None);
+    };
+    let layout = Layout::new(&cluster, None);
+    let templates = crate::templates::Templates::load(None)?;
+    let plan = crate::plan::build(&cluster, &layout, &templates)?;
+    Ok(plan
+        .files
+        .into_iter()
+        .find(|f| f.kind == crate::plan::FileKind::DnsmasqConf)
+        .map(|f| f.contents))
 }
 
 /// A text file of the setup: readable, UTF-8 and free of control characters but tab, CR and
@@ -721,8 +741,8 @@ impl Setup {
         let nodes: Vec<Choice> = nodes.into_iter().collect();
         for candidate in loaders::candidates(&rules, &draft.tftp_url(), &nodes) {
             draft.loaders = Some(candidate);
-            if let Ok(rendered) = render(&draft.yaml())? {
-                let boot = dnsmasq::parse(&rendered.dnsmasq, "")?;
+            if let Some(planned) = planned_dnsmasq(&draft.yaml())? {
+                let boot = dnsmasq::parse(&planned, "")?;
                 let rendered: Vec<String> = boot
                     .iter()
                     .filter(|d| loaders::is_boot_rule(d))
@@ -780,16 +800,24 @@ impl Setup {
         }
     }
 
-    /// The first modelled profile whose rendering differs from its file.
-    fn first_unrendered_profile(&self, draft: &Draft, rendered: &Rendered) -> Option<String> {
-        draft.profiles.iter().find_map(|(name, p)| {
-            let modelled = matches!(p, Profile::Modelled(_));
-            let file = rendered
-                .profiles_of(Loader::Pxelinux)
-                .and_then(|p| p.get(name));
-            let pxelinux = self.primary == Loader::Pxelinux;
-            (pxelinux && modelled && file != self.folder.profiles.get(name)).then(|| name.clone())
-        })
+    /// The modelled profiles whose rendering differs from their file.
+    fn unrendered_profiles(&self, draft: &Draft, rendered: &Rendered) -> Vec<String> {
+        // Only pxelinux's files can be kept as written.
+        let Some(files) = rendered
+            .profiles_of(Loader::Pxelinux)
+            .filter(|_| self.primary == Loader::Pxelinux)
+        else {
+            return Vec::new();
+        };
+        draft
+            .profiles
+            .iter()
+            .filter(|(name, p)| {
+                matches!(p, Profile::Modelled(_))
+                    && files.get(*name) != self.folder.profiles.get(*name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// How the rendered tree differs from the setup.
