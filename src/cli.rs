@@ -8,6 +8,9 @@ use clap_complete::ArgValueCandidates;
 
 use crate::output::Verbosity;
 
+/// The description read when neither `--config` nor `PXECTL_CONFIG` names one.
+pub const DEFAULT_CONFIG: &str = "/etc/pxectl/cluster.yaml";
+
 /// Describe a PXE boot service (dnsmasq, nginx, pxelinux) in one YAML file and manage it.
 #[derive(Debug, Parser)]
 #[command(
@@ -24,7 +27,7 @@ pub struct Cli {
         global = true,
         env = "PXECTL_CONFIG",
         value_name = "PATH",
-        default_value = "/etc/pxectl/cluster.yaml"
+        default_value = DEFAULT_CONFIG
     )]
     pub config: PathBuf,
 

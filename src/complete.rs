@@ -80,5 +80,5 @@ fn config() -> PathBuf {
         .try_get_matches_from(words)
         .ok()
         .and_then(|m| m.get_one::<PathBuf>("config").cloned())
-        .unwrap_or_else(|| PathBuf::from("/etc/pxectl/cluster.yaml"))
+        .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_CONFIG))
 }

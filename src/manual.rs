@@ -13,18 +13,18 @@ use crate::exit_codes::ExitCode;
 const CONFIGURATION: &str = include_str!("../docs/configuration.md");
 
 /// The name `pxectl man PAGE` takes for pxectl-cluster(5).
-pub const CLUSTER: &str = "cluster";
+const CLUSTER: &str = "cluster";
 
 /// Variables read that are no flag's `env`.
 const ENVIRONMENT: &[(&str, &str)] = &[
     ("NO_COLOR", "When set and not empty, no colour (unless `--color always`)."),
     ("PXECTL_TIMINGS", "When `1`, print on stderr how long each phase of a run took and the memory after it."),
     ("SUDO_USER", "Recorded in the journal as the user who switched, before the name of the user id pxectl runs as."),
-    ("COMPLETE", "Set by the shell completion scripts: when `bash`, `zsh` or `fish`, pxectl prints completions instead of running."),
+    ("COMPLETE", "Set by the shell completion scripts: when it names a shell, pxectl prints completions instead of running."),
 ];
 
 const FILES: &[(&str, &str)] = &[
-    ("/etc/pxectl/cluster.yaml", "The cluster description (pxectl-cluster(5)), unless `--config` or `PXECTL_CONFIG` names another."),
+    (crate::cli::DEFAULT_CONFIG, "The cluster description (pxectl-cluster(5)), unless `--config` or `PXECTL_CONFIG` names another."),
     ("/var/lib/pxectl/lock", "The lock of the commands that change the tree (the folder is `paths.state_dir`)."),
     ("/var/lib/pxectl/journal.jsonl", "The journal of switches that `pxectl log` prints."),
     ("/etc/dnsmasq.conf, /etc/nginx/nginx.conf, /srv/public/pxe", "What `render` writes, by default (`paths` in pxectl-cluster(5))."),
