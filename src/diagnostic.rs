@@ -100,7 +100,7 @@ impl fmt::Display for DisplayDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::output::{paint, style};
         let d = self.diag;
-        writeln!(f, "{} {}", paint(style::ERROR, "error:"), d.message)?;
+        writeln!(f, "{} {}", crate::output::error_label(), d.message)?;
         write!(f, "  {} {}", paint(style::NOTE, "-->"), self.file.display())?;
         if let Some(pos) = d.position {
             write!(f, ":{}:{}", pos.line, pos.column)?;

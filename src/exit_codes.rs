@@ -44,7 +44,7 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
     }
     if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
         return (
-            format!("{}{} {err:#}\n", invalid.report(), error_label()),
+            format!("{}{} {err:#}\n", invalid.report(), crate::output::error_label()),
             ExitCode::Invalid,
         );
     }
@@ -56,7 +56,7 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
             .map(String::as_str)
             .chain(["nothing was changed"])
         {
-            text.extend([&error_label(), " ", p, "\n"]);
+            text.extend([&crate::output::error_label(), " ", p, "\n"]);
         }
         return (text, ExitCode::Invalid);
     }
@@ -69,12 +69,7 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
     } else {
         ExitCode::Failure
     };
-    (format!("{} {err:#}\n", error_label()), code)
-}
-
-/// `error:`, styled.
-fn error_label() -> String {
-    crate::output::paint(crate::output::style::ERROR, "error:")
+    (format!("{} {err:#}\n", crate::output::error_label()), code)
 }
 
 impl From<ExitCode> for std::process::ExitCode {

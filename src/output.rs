@@ -26,6 +26,11 @@ pub fn paint(style: anstyle::Style, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
+/// `error:`, styled, as every error line starts.
+pub fn error_label() -> String {
+    paint(style::ERROR, "error:")
+}
+
 /// Prints `warning: <message>` on stderr.
 pub fn warn(message: &str) {
     anstream::eprintln!("{} {message}", paint(style::WARNING, "warning:"));

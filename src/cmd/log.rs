@@ -70,7 +70,9 @@ pub fn log(settings: &Settings, args: &LogArgs, out: &mut dyn Write) -> Result<E
     }
     let read = journal::read(&layout.state_dir)?;
     for line in &read.skipped {
-        eprintln!("warning: journal line {line} is not an entry (an interrupted write?); skipped");
+        crate::output::warn(&format!(
+            "journal line {line} is not an entry (an interrupted write?); skipped"
+        ));
     }
     for e in read.entries.iter().filter(|e| shown(e)) {
         print_entry(e, args.json, out)?;
@@ -95,8 +97,8 @@ fn follow(
             match serde_json::from_slice::<journal::Entry>(line) {
                 Ok(e) if shown(&e) => print_entry(&e, json, out)?,
                 Ok(_) => {}
-                Err(_) => eprintln!(
-                    "warning: a journal line is not an entry (an interrupted write?); skipped"
+                Err(_) => crate::output::warn(
+                    "a journal line is not an entry (an interrupted write?); skipped",
                 ),
             }
         }

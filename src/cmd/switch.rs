@@ -113,11 +113,11 @@ pub fn switch(
     };
     for d in &done {
         if let Some(moved) = &d.displaced {
-            eprintln!(
-                "warning: node `{}`: a folder stood where its link belongs; it was moved to `{}`",
+            crate::output::warn(&format!(
+                "node `{}`: a folder stood where its link belongs; it was moved to `{}`",
                 d.node,
                 moved.display()
-            );
+            ));
         }
     }
     writeln!(

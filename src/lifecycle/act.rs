@@ -92,7 +92,7 @@ impl<'c> Actor<'c> {
         let cb = match callback::parse(line, &self.cluster.lifecycle.prefix) {
             Ok(cb) => cb,
             Err(why) => {
-                eprintln!("warning: ignored a callback log line: {why}");
+                crate::output::warn(&format!("ignored a callback log line: {why}"));
                 return Ok(None);
             }
         };
@@ -163,13 +163,15 @@ impl<'c> Actor<'c> {
                 Err(e) => {
                     failures += 1;
                     if failures >= 3 {
-                        eprintln!(
-                            "warning: could not act on a callback ({}): {e:#}; skipped",
+                        crate::output::warn(&format!(
+                            "could not act on a callback ({}): {e:#}; skipped",
                             crate::output::escaped(&String::from_utf8_lossy(line))
-                        );
+                        ));
                         return Ok(None);
                     }
-                    eprintln!("warning: could not act on a callback: {e:#}; trying again");
+                    crate::output::warn(&format!(
+                        "could not act on a callback: {e:#}; trying again"
+                    ));
                 }
             }
             pause(Duration::from_secs(1), stop);
@@ -196,11 +198,11 @@ fn patient_lock(state: &Path, lock_timeout: Duration, stop: &dyn Fn() -> bool) -
                     bail!("the lock `{}` is busy", state.join(lock::FILE).display());
                 }
                 if !warned && start.elapsed() >= lock_timeout {
-                    eprintln!(
-                        "warning: another pxectl has held the lock `{}` for {}; the callback waits for it",
+                    crate::output::warn(&format!(
+                        "another pxectl has held the lock `{}` for {}; the callback waits for it",
                         state.join(lock::FILE).display(),
                         humantime::format_duration(lock_timeout)
-                    );
+                    ));
                     warned = true;
                 }
             }
@@ -218,10 +220,10 @@ pub(super) fn pause(d: Duration, stop: &dyn Fn() -> bool) {
 }
 
 fn ignored(cb: &Callback, why: &str) {
-    eprintln!(
-        "warning: callback `{}` for `{}` from {}: {why}; nothing changed",
+    crate::output::warn(&format!(
+        "callback `{}` for `{}` from {}: {why}; nothing changed",
         cb.outcome.word(),
         cb.node,
         cb.client
-    );
+    ));
 }

@@ -49,10 +49,10 @@ fn words<const N: usize>(line: &str) -> Option<[&str; N]> {
 
 fn warn_too_long(n: usize) {
     if n > 0 {
-        eprintln!(
-            "warning: skipped {} longer than {} bytes",
+        crate::output::warn(&format!(
+            "skipped {} longer than {} bytes",
             crate::output::plural(n, "callback log line", "callback log lines"),
             follow::MAX_LINE
-        );
+        ));
     }
 }

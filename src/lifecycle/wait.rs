@@ -296,7 +296,9 @@ impl Patience {
         actor
             .handle_patiently(line, self.lock_timeout, &|| Instant::now() >= self.deadline)
             .unwrap_or_else(|e| {
-                eprintln!("warning: the time ran out before a callback could be acted on: {e:#}");
+                crate::output::warn(&format!(
+                    "the time ran out before a callback could be acted on: {e:#}"
+                ));
                 None
             })
     }

@@ -67,7 +67,9 @@ impl<'c> Watcher<'c> {
         if let Err(e) =
             lock::acquire(&state, req.lock_timeout).and_then(|_lock| crate::tree::sweep(&state))
         {
-            eprintln!("warning: cannot remove the temporaries a killed run left: {e:#}");
+            crate::output::warn(&format!(
+                "cannot remove the temporaries a killed run left: {e:#}"
+            ));
         }
         let mut follower = Follower::new(&req.cluster.lifecycle.log, req.from_start);
         let position_file = state.join(POSITION_FILE);
@@ -77,7 +79,7 @@ impl<'c> Watcher<'c> {
                 .and_then(|t| Position::parse(&t))
             {
                 if let Some(warning) = follower.resume(&saved)? {
-                    eprintln!("warning: {warning}");
+                    crate::output::warn(&warning);
                 }
             }
         }
@@ -106,7 +108,7 @@ impl<'c> Watcher<'c> {
             let polled = match self.follower.poll() {
                 Ok(p) => p,
                 Err(e) => {
-                    eprintln!("warning: {e:#}; trying again");
+                    crate::output::warn(&format!("{e:#}; trying again"));
                     self.pause(Duration::from_secs(1));
                     continue;
                 }
@@ -129,7 +131,7 @@ impl<'c> Watcher<'c> {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        eprintln!("warning: stopping before acting on a callback: {e:#}; the next watcher reads it again");
+                        crate::output::warn(&format!("stopping before acting on a callback: {e:#}; the next watcher reads it again"));
                         self.save(before.as_ref());
                         return Ok(());
                     }
@@ -159,14 +161,14 @@ impl<'c> Watcher<'c> {
     fn save_current(&self) {
         match self.follower.position() {
             Ok(p) => self.save(p.as_ref()),
-            Err(e) => eprintln!("warning: cannot save the watcher's position: {e:#}"),
+            Err(e) => crate::output::warn(&format!("cannot save the watcher's position: {e:#}")),
         }
     }
 
     fn save(&self, position: Option<&Position>) {
         let Some(position) = position else { return };
         if let Err(e) = write_position(&self.position_file, position) {
-            eprintln!("warning: cannot save the watcher's position: {e:#}");
+            crate::output::warn(&format!("cannot save the watcher's position: {e:#}"));
         }
     }
 }

@@ -177,10 +177,10 @@ pub fn sweep(dir: &Path) -> Result<usize> {
 
 /// Warns about an entry named like a temporary that pxectl did not create.
 pub fn warn_foreign_temp(path: &Path) {
-    eprintln!(
-        "warning: `{}` is named like a pxectl temporary but is not one (not a file or link); left alone: remove it by hand",
+    crate::output::warn(&format!(
+        "`{}` is named like a pxectl temporary but is not one (not a file or link); left alone: remove it by hand",
         crate::output::escaped(&path.to_string_lossy())
-    );
+    ));
 }
 
 /// `f` over `items` on every core (for thousands of independent syscalls), in order.
