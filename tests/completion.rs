@@ -135,6 +135,7 @@ fn fish_completes_described_names() {
         .args(["completions", "fish"])
         .output()
         .unwrap();
+    assert!(printed.status.success(), "{printed:?}");
     std::fs::write(&script, printed.stdout).unwrap();
     let complete = |line: &str| {
         let out = Command::new("fish")
