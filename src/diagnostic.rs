@@ -63,28 +63,6 @@ impl Diagnostic {
         self
     }
 
-    /// The offending value in the description `root` (its key, for a problem with a key), as
-    /// JSON; none when the key path is not in it (a missing key).
-    pub fn value_in(&self, root: &serde_yaml::Value) -> Option<serde_json::Value> {
-        let mut value = root;
-        let mut key = None;
-        for segment in self.path.split('.').filter(|s| !s.is_empty()) {
-            let mut parts = segment.split('[');
-            let name = parts.next().unwrap_or_default();
-            if !name.is_empty() {
-                key = Some(name);
-                value = value.get(name)?;
-            }
-            for index in parts {
-                value = value.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
-            }
-        }
-        if self.on_key {
-            return key.map(|k| serde_json::Value::String(k.to_string()));
-        }
-        serde_json::to_value(value).ok()
-    }
-
     /// Formats the diagnostic for a terminal, naming `file`.
     pub fn display<'a>(&'a self, file: &'a Path) -> impl fmt::Display + 'a {
         DisplayDiagnostic { diag: self, file }
@@ -123,6 +101,8 @@ impl fmt::Display for DisplayDiagnostic<'_> {
 #[error("{} has {} {}; nothing was written", file.display(), diagnostics.len(), if diagnostics.len() == 1 { "problem" } else { "problems" })]
 pub struct InvalidDescription {
     pub file: PathBuf,
+    /// The text that was checked (what `validate --json` reads the offending values from).
+    pub text: String,
     pub diagnostics: Vec<Diagnostic>,
 }
 

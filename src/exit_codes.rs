@@ -44,7 +44,11 @@ pub fn for_error(err: &anyhow::Error) -> (String, ExitCode) {
     }
     if let Some(invalid) = err.downcast_ref::<InvalidDescription>() {
         return (
-            format!("{}{} {err:#}\n", invalid.report(), crate::output::error_label()),
+            format!(
+                "{}{} {err:#}\n",
+                invalid.report(),
+                crate::output::error_label()
+            ),
             ExitCode::Invalid,
         );
     }

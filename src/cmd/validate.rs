@@ -86,15 +86,12 @@ struct Problem {
 impl Report {
     fn invalid(invalid: &InvalidDescription) -> Self {
         let file = invalid.file.display().to_string();
-        // The values are read again from the text: a problem records only where it is.
-        let text = std::fs::read_to_string(&invalid.file).unwrap_or_default();
-        let values: Option<serde_yaml::Value> = serde_yaml::from_str(&text).ok();
-        let problem = |d: &Diagnostic| Problem {
+        let problem = |(d, value): (&Diagnostic, Option<serde_json::Value>)| Problem {
             file: file.clone(),
             line: d.position.map(|p| p.line),
             column: d.position.map(|p| p.column),
             path: d.path.clone(),
-            value: values.as_ref().and_then(|v| d.value_in(v)),
+            value,
             message: d.message.clone(),
             hint: d.hint.clone(),
             note: d.note.clone(),
@@ -103,7 +100,12 @@ impl Report {
             file: file.clone(),
             valid: false,
             counts: None,
-            problems: invalid.diagnostics.iter().map(problem).collect(),
+            problems: invalid
+                .diagnostics
+                .iter()
+                .zip(crate::description::offending_values(invalid))
+                .map(problem)
+                .collect(),
         }
     }
 }

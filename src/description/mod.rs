@@ -55,6 +55,45 @@ fn located(mut d: Diagnostic, spans: &Spans) -> Diagnostic {
     d
 }
 
+/// Each problem's offending value in the text checked (its key, for a problem with a key),
+/// as JSON; none where the key path is not in it (a missing key) or the text is no YAML.
+pub fn offending_values(invalid: &InvalidDescription) -> Vec<Option<serde_json::Value>> {
+    let root: Option<serde_yaml::Value> = serde_yaml::from_str(&invalid.text).ok();
+    invalid
+        .diagnostics
+        .iter()
+        .map(|d| root.as_ref().and_then(|r| value_in(d, r)))
+        .collect()
+}
+
+/// Whether YAML reads `s`, written plain, back as the string `s`.
+pub fn reads_as_string(s: &str) -> bool {
+    serde_yaml::from_str::<serde_yaml::Value>(s).ok()
+        == Some(serde_yaml::Value::String(s.to_string()))
+}
+
+/// The offending value in the description `root` (its key, for a problem with a key), as
+/// JSON; none when the key path is not in it (a missing key).
+fn value_in(d: &Diagnostic, root: &serde_yaml::Value) -> Option<serde_json::Value> {
+    let mut value = root;
+    let mut key = None;
+    for segment in d.path.split('.').filter(|s| !s.is_empty()) {
+        let mut parts = segment.split('[');
+        let name = parts.next().unwrap_or_default();
+        if !name.is_empty() {
+            key = Some(name);
+            value = value.get(name)?;
+        }
+        for index in parts {
+            value = value.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    if d.on_key {
+        return key.map(|k| serde_json::Value::String(k.to_string()));
+    }
+    serde_json::to_value(value).ok()
+}
+
 /// Reads, parses and checks the description at `path`.
 pub fn from_file(path: &Path) -> Result<Cluster> {
     let text = read(path)?;
@@ -67,6 +106,7 @@ fn check(path: &Path, text: &str) -> Result<Cluster> {
     parse(text, base).map_err(|diagnostics| {
         InvalidDescription {
             file: path.to_path_buf(),
+            text: text.to_string(),
             diagnostics,
         }
         .into()

@@ -512,9 +512,11 @@ impl Yaml {
 /// `s` as a YAML scalar in block context: plain when YAML reads it back as the same string,
 /// else double-quoted (JSON's quoting is YAML's).
 fn plain(s: &str) -> String {
-    let same = serde_yaml::from_str::<serde_yaml::Value>(s).ok()
-        == Some(serde_yaml::Value::String(s.to_string()));
-    if same && !s.contains(" #") && !s.contains(": ") && s.trim() == s {
+    if crate::description::reads_as_string(s)
+        && !s.contains(" #")
+        && !s.contains(": ")
+        && s.trim() == s
+    {
         s.to_string()
     } else {
         serde_json::to_string(s).unwrap_or_default()
