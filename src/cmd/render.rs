@@ -32,6 +32,12 @@ fn run(
     reload: Option<bool>,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
+    if args.json && !(args.check || args.dry_run) {
+        return Err(UsageError(
+            "`--json` reports what would change: give it with `--check` or `--dry-run`".into(),
+        )
+        .into());
+    }
     let loaded = super::load(settings)?;
     let (cluster, layout) = (&loaded.cluster, &loaded.layout);
     let reload = reload.map(|live| Reach::new(layout, live));
@@ -40,12 +46,6 @@ fn run(
     let plan = loaded.plan(settings)?;
     let verbosity = settings.verbosity;
 
-    if args.json && !(args.check || args.dry_run) {
-        return Err(UsageError(
-            "`--json` reports what would change: give it with `--check` or `--dry-run`".into(),
-        )
-        .into());
-    }
     if args.check || args.dry_run {
         let cmp = tree::compare(&plan, layout, false, args.prune)?;
         if !args.check {
