@@ -278,35 +278,27 @@ impl Validator {
         };
         let loader = match own_loader {
             Some(l) => Some(l),
-            None => self
-                .groups_value(
-                    i,
-                    n,
-                    groups,
-                    "loader",
-                    |g| g.loader,
-                    |l| l.map_or("auto", Loader::key).to_string(),
-                )
-                .unwrap_or_else(|| {
-                    ok = false;
-                    None
-                }),
+            None => self.groups_value(
+                i,
+                n,
+                groups,
+                "loader",
+                |g| g.loader,
+                |l| l.map_or("auto", Loader::key).to_string(),
+                &mut ok,
+            ),
         };
         let secure_boot = match n.secure_boot {
             Some(sb) => Some((sb, Origin::Node(i))),
-            None => self
-                .groups_value(
-                    i,
-                    n,
-                    groups,
-                    "secure_boot",
-                    |g| g.secure_boot,
-                    |sb| sb.to_string(),
-                )
-                .unwrap_or_else(|| {
-                    ok = false;
-                    None
-                }),
+            None => self.groups_value(
+                i,
+                n,
+                groups,
+                "secure_boot",
+                |g| g.secure_boot,
+                |sb| sb.to_string(),
+                &mut ok,
+            ),
         };
         let normal = match &n.normal_profile {
             Some(p) => {
@@ -321,11 +313,8 @@ impl Validator {
                     "normal_profile",
                     |g| g.normal_profile,
                     str::to_string,
+                    &mut ok,
                 )
-                .unwrap_or_else(|| {
-                    ok = false;
-                    None
-                })
                 .map_or(raw.roles.normal.as_str(), |(p, _)| p),
         };
         let extra = match &n.append {
@@ -335,11 +324,15 @@ impl Validator {
                 Some((n.name.as_str(), a.as_str(), path.to_string()))
             }
             None => self
-                .groups_value(i, n, groups, "append", |g| g.append, str::to_string)
-                .unwrap_or_else(|| {
-                    ok = false;
-                    None
-                })
+                .groups_value(
+                    i,
+                    n,
+                    groups,
+                    "append",
+                    |g| g.append,
+                    str::to_string,
+                    &mut ok,
+                )
                 .map(|(a, at)| {
                     let Origin::Group(g) = at else {
                         unreachable!("a group's value")
@@ -367,8 +360,9 @@ impl Validator {
     }
 
     /// The value node `i`'s declared groups give `field`, with the first group setting it;
-    /// `None` (reported) when two of them give different values.
-    #[allow(clippy::option_option)]
+    /// none when none does, or (reported, and `ok` cleared) when two of them give different
+    /// values.
+    #[allow(clippy::too_many_arguments)]
     fn groups_value<'a, T: PartialEq + Copy>(
         &mut self,
         i: usize,
@@ -377,10 +371,11 @@ impl Validator {
         field: &str,
         get: impl Fn(&Group<'a>) -> Option<T>,
         show: impl Fn(T) -> String,
-    ) -> Option<Option<(T, Origin<'a>)>> {
+        ok: &mut bool,
+    ) -> Option<(T, Origin<'a>)> {
         let mut found: Option<(T, &'a str)> = None;
         if groups.is_empty() {
-            return Some(None);
+            return None;
         }
         for (g, name) in n.groups.iter().enumerate() {
             let Some(value) = groups.get(name.as_str()).and_then(&get) else {
@@ -402,12 +397,13 @@ impl Validator {
                             "set `{field}` on the node itself, or make the groups agree"
                         )),
                     );
+                    *ok = false;
                     return None;
                 }
                 Some(_) => {}
             }
         }
-        Some(found.map(|(v, g)| (v, Origin::Group(g))))
+        found.map(|(v, g)| (v, Origin::Group(g)))
     }
 
     /// What the loaders in use cannot do: Secure Boot without GRUB, a missing loader file,
