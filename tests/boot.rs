@@ -346,7 +346,7 @@ fn ipxe_fetches(tftp: &[&str], http: &[&str], entry: &str, last: Option<&str>) -
 fn ipxe_done(f: &Fetched, goal: Goal<'_>) -> bool {
     match goal {
         Goal::Kernel(_) => said_done(f),
-        Goal::LocalDisk => firmware_went_on(f),
+        Goal::LocalDisk => efi_program_started_from_disk(f),
         Goal::Chained(_) => efi_program_started_from_network(f),
     }
 }

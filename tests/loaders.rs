@@ -230,7 +230,8 @@ fn without_a_default_profile_the_dispatchers_only_say_nothing_booted() {
          exit\n\
          :default\n\
          :failed\n\
-         echo pxectl: no profile booted\n",
+         echo pxectl: no profile booted\n\
+         exit 1\n",
     );
 }
 
@@ -271,7 +272,7 @@ fn ipxe_gets_scripts_fetching_kernels_over_http_and_a_boot_ipxe_that_picks_the_n
     expect(
         &files,
         "ipxe/disk.ipxe",
-        "#!ipxe\niseq ${platform} pcbios && sanboot --no-describe --drive 0x80 || exit\n",
+        "#!ipxe\niseq ${platform} pcbios && sanboot --no-describe --drive 0x80 || exit 1\n",
     );
     expect(
         &files,
@@ -284,7 +285,8 @@ fn ipxe_gets_scripts_fetching_kernels_over_http_and_a_boot_ipxe_that_picks_the_n
          chain http://10.0.0.1/pxe/ipxe/default.ipxe || goto failed\n\
          exit\n\
          :failed\n\
-         echo pxectl: no profile booted\n",
+         echo pxectl: no profile booted\n\
+         exit 1\n",
     );
 }
 
