@@ -6,11 +6,12 @@
 //! first item, with `- `. A guess of that kind can be wrong only inside a quoted scalar or a
 //! flow collection that spans lines (a block scalar or a plain one ends at a line that is not
 //! indented more), and then the piece that opens it is left unclosed and refused. The rest
-//! of the file is read with one stand-in item in the list's place, which must come back as
-//! the only node: that proves the `nodes:` line is the top-level key and the list ends where
-//! it was cut. Anchors in the list (which could redefine one the rest of the file uses), line
-//! breaks other than `\n` and directives read the file whole, and so does any refusal, so
-//! every problem is still reported at its place by the whole read.
+//! of the file is read with one stand-in item in the list's place, named anew for every read,
+//! which must come back as the only node: that proves the `nodes:` line is the top-level key
+//! and the list ends where it was cut. Anchors in the list (which could redefine one the rest
+//! of the file uses), line breaks other than `\n`, byte order marks and directives read the
+//! file whole, and so does any refusal, so every problem is still reported at its place by
+//! the whole read.
 
 use super::model::{RawDescription, RawNode};
 
@@ -21,13 +22,10 @@ const PIECE: usize = if cfg!(test) { 64 } else { 1024 };
 /// pieces saves little time and, with two threads' heaps, takes more memory.
 const LARGE: usize = if cfg!(test) { 16 << 10 } else { 4 << 20 };
 
-/// The stand-in item's name; the list read must hold exactly this one.
-const STAND_IN: &str = "<the nodes list, read in pieces>";
-
 /// The description in `text` with its node list read in pieces, or `None` (read it whole).
 pub fn read(text: &str) -> Option<RawDescription> {
     if text.len() < LARGE
-        || text.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}'])
+        || text.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}', '\u{feff}'])
         || text.lines().any(|l| l.starts_with('%'))
     {
         return None;
@@ -41,10 +39,16 @@ pub fn read(text: &str) -> Option<RawDescription> {
     {
         return None;
     }
+    // The stand-in's name is new to every read, so that no file can hold it under another
+    // spelling of the `nodes` key (`"nodes":`) while the `nodes:` line is inside a quote.
+    let stand_in = format!(
+        "pxectl stand-in {:016x}",
+        std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), text.len())
+    );
     let mut rest: String = lines[..list.starts[0]].concat();
     rest.push_str(&" ".repeat(list.indent));
     rest.push_str("- {name: '");
-    rest.push_str(STAND_IN);
+    rest.push_str(&stand_in);
     rest.push_str("', mac: ''}\n");
     rest.push_str(&lines[list.end..].concat());
 
@@ -76,7 +80,7 @@ pub fn read(text: &str) -> Option<RawDescription> {
         nodes.extend(other.join().ok()??);
         Some((raw?, nodes))
     })?;
-    if !matches!(&raw.nodes[..], [only] if only.name == STAND_IN && only.mac.is_empty()) {
+    if !matches!(&raw.nodes[..], [only] if only.name == stand_in && only.mac.is_empty()) {
         return None;
     }
     raw.nodes = nodes;
@@ -233,6 +237,12 @@ mod tests {
             ),
             ("Windows line ends", base.replace('\n', "\r\n")),
             ("a directive", format!("%YAML 1.2\n---\n{base}")),
+            // After a byte order mark, a directive is not at the start of its line.
+            (
+                "a directive after a byte order mark",
+                format!("\u{feff}%TAG !! tag:x:\n---\n{base}")
+                    .replace("rack1]}", "rack1], ip: !!null ~}"),
+            ),
             (
                 "a Unicode line break",
                 base.replacen("  - {name: n000003", "  - {name: n000003\u{2028}", 1),
@@ -255,6 +265,12 @@ mod tests {
                 base.replace("n000007,", "&a n000007,")
                     .replace("n000009,", "*a,"),
             ),
+            // The same, and the real `nodes` key spelt otherwise, holding a stand-in.
+            ("the key quoted, a stand-in forged", {
+                let (head, items) = base.split_once("nodes:\n").unwrap();
+                let (server, others) = head.split_once("eth0}\n").unwrap();
+                format!("{server}\"eth0\nnodes:\n{items}\"}}\n{others}\"nodes\": [{{name: 'pxectl stand-in 0000000000000000', mac: ''}}]\n")
+            }),
             // A quoted scalar opened in one piece and closed in the next.
             (
                 "a quote across pieces",
