@@ -19,7 +19,7 @@ use super::model::{RawDescription, RawNode};
 const PIECE: usize = if cfg!(test) { 64 } else { 1024 };
 
 /// Below this size (about 50,000 nodes) the file is read whole: at 10,000 nodes a read in
-/// pieces saves little time and, with two threads' heaps, takes more memory.
+/// pieces saved no time in the end and took more memory (docs/performance.md).
 const LARGE: usize = if cfg!(test) { 16 << 10 } else { 4 << 20 };
 
 /// The description in `text` with its node list read in pieces, or `None` (read it whole).
