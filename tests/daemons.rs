@@ -106,9 +106,7 @@ fn assert_broken_template_is_caught(template: &str, text: &str, daemon_says: &st
         )
     };
     let before_tree = served(&env);
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(tpl.join(template), text).unwrap();
+    let tpl = env.template(template, text);
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(3)
         .stderr_has("refused the rendered")
@@ -202,6 +200,13 @@ fn marked(text: &str, marker: &Path) -> String {
     )
 }
 
+/// [`marked`], but with `which` (`<daemon> <action>`) running `sh -c SCRIPT` instead.
+fn marked_but(text: &str, marker: &Path, which: &str, script: &str) -> String {
+    let action = which.split(' ').nth(1).unwrap();
+    let echo = format!("{action}: [sh, -c, 'echo {which} >> {}']", marker.display());
+    marked(text, marker).replace(&echo, &format!("{action}: [sh, -c, '{script}']"))
+}
+
 #[test]
 fn apply_reloads_exactly_what_each_change_needs() {
     let env = Env::new("");
@@ -281,18 +286,12 @@ fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
     let conf = env.at("/etc/nginx/nginx.conf");
     let good = fs::read_to_string(&conf).unwrap();
     // nginx's reload now fails every time.
-    let failing = marked(
+    env.write_config(&marked_but(
         &example().replace("autoindex: true", "autoindex: false"),
         &marker,
-    )
-    .replace(
-        &format!(
-            "reload: [sh, -c, 'echo nginx reload >> {}']",
-            marker.display()
-        ),
-        "reload: [sh, -c, 'echo no >&2; exit 1']",
-    );
-    env.write_config(&failing);
+        "nginx reload",
+        "echo no >&2; exit 1",
+    ));
     env.run(&["apply", "--live-daemons"])
         .expect(3)
         .stderr_has("cannot reload nginx")
@@ -304,6 +303,17 @@ fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
         good,
         "nginx.conf was not restored"
     );
+}
+
+/// A stand-in daemon: `sleep 30` (SIGHUP ends it), its pid written to `pid_file`; it passes
+/// the pid check where `sleep` is named as the daemon's binary.
+fn stand_in_daemon(pid_file: &Path) -> std::process::Child {
+    let daemon = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    fs::write(pid_file, format!("{}\n", daemon.id())).unwrap();
+    daemon
 }
 
 #[test]
@@ -333,11 +343,7 @@ fn pid_files_that_lie_are_refused() {
         .expect(3)
         .stderr_has("dnsmasq is not running");
     // A pid file naming some other process: never signalled.
-    let mut other = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    fs::write(&pid_file, format!("{}\n", other.id())).unwrap();
+    let mut other = stand_in_daemon(&pid_file);
     env.run(&["reload", "--live-daemons", "dnsmasq"])
         .expect(3)
         .stderr_has("which is `sleep`, not dnsmasq; refusing to signal it");
@@ -472,20 +478,14 @@ fn a_failed_reload_of_one_daemon_does_not_skip_the_other() {
     env.run(&["apply", "--live-daemons"]).expect(0);
     let _ = fs::remove_file(&marker);
     // dnsmasq's restart now fails; nginx must still be reloaded.
-    let text = marked(
+    env.write_config(&marked_but(
         &example()
             .replace("lease_time: 1h", "lease_time: 2h")
             .replace("autoindex: true", "autoindex: false"),
         &marker,
-    )
-    .replace(
-        &format!(
-            "restart: [sh, -c, 'echo dnsmasq restart >> {}']",
-            marker.display()
-        ),
-        "restart: [sh, -c, 'exit 1']",
-    );
-    env.write_config(&text);
+        "dnsmasq restart",
+        "exit 1",
+    ));
     env.run(&["apply", "--live-daemons"])
         .expect(3)
         .stderr_has("cannot restart dnsmasq");
@@ -496,12 +496,7 @@ fn a_failed_reload_of_one_daemon_does_not_skip_the_other() {
 fn a_pid_file_restart_whose_start_fails_is_retried_by_starting_only() {
     let env = Env::new("");
     let pid_file = env.dir.path().join("daemon.pid");
-    // A stand-in daemon: `sleep`, named as the binary so the pid check accepts it.
-    let mut daemon = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    let mut daemon = stand_in_daemon(&pid_file);
     let text = |lease: &str| {
         with_daemons(
             &example().replace("lease_time: 1h", lease),
@@ -710,12 +705,7 @@ fn under_root_apply_and_reload_leave_the_running_daemons_alone() {
 fn under_root_a_pid_file_daemon_is_signalled_only_with_live_daemons() {
     let env = Env::new("");
     let pid_file = env.dir.path().join("dnsmasq.pid");
-    // A stand-in daemon: `sleep`, named as the binary so the pid check accepts it; SIGHUP ends it.
-    let mut daemon = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    let mut daemon = stand_in_daemon(&pid_file);
     env.write_config(&with_daemons(
         &hostsfile_example(),
         &format!(
@@ -980,14 +970,11 @@ fn nginx_t_under_root_leaves_the_live_pid_file_alone() {
         return;
     }
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
     let template = fs::read_to_string(repo("templates/nginx.conf.tera")).unwrap();
-    fs::write(
-        tpl.join("nginx.conf.tera"),
+    let tpl = env.template(
+        "nginx.conf.tera",
         format!("pid /run/nginx.pid;\n{template}"),
-    )
-    .unwrap();
+    );
     let left = in_private_mounts(
         &env,
         &["/run"],

@@ -520,14 +520,11 @@ fn reset_verbose_lists_the_nodes_it_kept_and_why() {
 #[test]
 fn an_override_template_reading_the_environment_is_refused_at_its_line() {
     let env = Env::example("portacluster");
-    let dir = env.dir.path().join("tpl");
-    fs::create_dir(&dir).unwrap();
-    let template = dir.join("nginx.conf.tera");
-    fs::write(
-        &template,
+    let dir = env.template(
+        "nginx.conf.tera",
         "events {}\n{% if false %}# {{ get_env(name=\"DEPLOY_TOKEN\", default=\"none\") }}{% endif %}\n",
-    )
-    .unwrap();
+    );
+    let template = dir.join("nginx.conf.tera");
     for args in [&["render"][..], &["validate"]] {
         let mut args = args.to_vec();
         args.extend(["--templates", dir.to_str().unwrap()]);

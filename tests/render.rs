@@ -387,13 +387,10 @@ render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7
 #[test]
 fn templates_folder_replaces_built_ins_by_name() {
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(
-        tpl.join("nginx.conf.tera"),
+    let tpl = env.template(
+        "nginx.conf.tera",
         "# {{ server.fqdn }} on {{ http.listen }}\n",
-    )
-    .unwrap();
+    );
     // The stub is no valid nginx.conf: only `--no-verify` lets it through, with a warning.
     env.run(&[
         "render",
@@ -421,12 +418,7 @@ fn templates_folder_replaces_built_ins_by_name() {
 fn templates_key_is_relative_to_the_description() {
     let text = fs::read_to_string(repo("examples/portacluster.yaml")).unwrap();
     let env = Env::new(&format!("templates: tpl\n{text}"));
-    fs::create_dir(env.dir.path().join("tpl")).unwrap();
-    fs::write(
-        env.dir.path().join("tpl/dnsmasq.conf.tera"),
-        "interface={{ server.interface }}\n",
-    )
-    .unwrap();
+    env.template("dnsmasq.conf.tera", "interface={{ server.interface }}\n");
     env.run(&["render"]).expect(0);
     assert_eq!(
         fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(),
@@ -437,13 +429,10 @@ fn templates_key_is_relative_to_the_description() {
 #[test]
 fn a_template_error_names_template_line_and_variable() {
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(
-        tpl.join("dnsmasq.conf.tera"),
+    let tpl = env.template(
+        "dnsmasq.conf.tera",
         "interface={{ server.interface }}\ndhcp-boot={{ dhcp.bootfile }}\n",
-    )
-    .unwrap();
+    );
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(2)
         .stdout_is("")
@@ -594,10 +583,8 @@ fn a_config_link_to_pxectls_own_files_is_refused() {
 #[test]
 fn an_override_folder_loads_only_tera_files() {
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(tpl.join("nginx.conf.tera~"), "{{ broken").unwrap();
-    fs::write(tpl.join("README"), [0xff, 0xfe]).unwrap();
+    env.template("nginx.conf.tera~", "{{ broken");
+    let tpl = env.template("README", [0xff, 0xfe]);
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(0);
 }

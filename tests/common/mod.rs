@@ -72,6 +72,14 @@ impl Env {
         }
     }
 
+    /// Writes the template `tpl/NAME` (making the folder when missing); returns the folder.
+    pub fn template(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+        let tpl = self.dir.path().join("tpl");
+        fs::create_dir_all(&tpl).expect("create the template folder");
+        fs::write(tpl.join(name), text).expect("write a template");
+        tpl
+    }
+
     pub fn write_config(&self, yaml: &str) {
         fs::write(self.config(), yaml).expect("write description");
     }
