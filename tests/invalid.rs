@@ -131,9 +131,10 @@ fn an_out_of_range_duration_is_refused_before_anything_changes() {
     assert!(run.stdout().contains("render  node2"), "{}", run.stdout());
 }
 
-/// `pxectl --config cluster.yaml validate` in the fixture folder `case`: its exit status and
-/// stderr.
-fn validate_fixture(case: &str) -> (i32, String) {
+/// Asserts that `pxectl --config cluster.yaml validate` in the fixture folder `case` exits 2
+/// with `expected` as its whole stderr.
+#[track_caller]
+fn assert_refused(case: &str, expected: &str) {
     let out = Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
         .current_dir(repo(&format!("tests/fixtures/invalid/{case}")))
         .args(["--config", "cluster.yaml", "validate"])
@@ -142,19 +143,14 @@ fn validate_fixture(case: &str) -> (i32, String) {
         .env_remove("PXECTL_TEMPLATES")
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    assert_eq!(out.status.code(), Some(2), "{case}");
+    common::assert_text("output", &String::from_utf8_lossy(&out.stderr), expected);
 }
 
 #[test]
 fn unknown_keys_type_errors_duplicate_keys_and_semantic_problems_are_reported_together() {
-    let (code, stderr) = validate_fixture("every-kind-of-problem-at-once");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "every-kind-of-problem-at-once",
         r#"error: invalid type: string "maybe", expected a boolean
   --> cluster.yaml:8:16 (`dhcp.read_ethers`)
    = help: docs/configuration.md gives each key's type
@@ -208,11 +204,8 @@ error: cluster.yaml has 10 problems; nothing was written
 /// syntax, reserved name, loader folder and web root problems, and two groups that disagree.
 #[test]
 fn every_loader_problem_is_reported_with_its_place_note_and_hint() {
-    let (code, stderr) = validate_fixture("every-loader-problem-at-once");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "every-loader-problem-at-once",
         r#"error: the TFTP root `/srv/tftp` is not inside the web root `/srv/www`, but `ipxe` fetches its scripts and kernels from it by HTTP
   --> cluster.yaml:2:40 (`paths.tftp_root`)
    = note: `ipxe` is in use: set at `groups.rack2.loader`
@@ -284,11 +277,8 @@ error: cluster.yaml has 14 problems; nothing was written
 /// cap, reading it to report its problems ran past 3 GB within 30 s.
 #[test]
 fn an_alias_bomb_is_refused_at_the_alias_that_passes_the_cap() {
-    let (code, stderr) = validate_fixture("alias-bomb");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "alias-bomb",
         r"error: aliases (`*name`) expand the description past 1000000 values
   --> cluster.yaml:6:36 (`f[7]`)
    = help: alias fewer or smaller values, or write them out: a cluster description never needs this many
@@ -326,11 +316,8 @@ error: cluster.yaml has 1 problem; nothing was written
 
 #[test]
 fn a_tab_in_the_indentation_is_named() {
-    let (code, stderr) = validate_fixture("tab-in-indentation");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "tab-in-indentation",
         r"error: the indentation has a tab
   --> cluster.yaml:7:1
    = help: YAML indents with spaces only: replace the tab with spaces
