@@ -109,8 +109,7 @@ fn render_check_json_lists_each_change_and_problem() {
 "#,
         );
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
-    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-b9")).unwrap();
-    std::os::unix::fs::symlink("/etc/shadow", env.pxe("01-c0-3f-d5-60-e5-b9")).unwrap();
+    common::relink(env.pxe("01-c0-3f-d5-60-e5-b9"), "/etc/shadow");
     fs::write(env.pxe("rescue"), "edited by hand\n").unwrap();
     env.run(&["render", "--check", "--json"])
         .expect(1)
@@ -267,8 +266,7 @@ fn colour_is_always_or_never_as_asked_whatever_the_output_is() {
         .stdout_is("dry run: 5 files to write, 0 unchanged; 7 links to create, 0 to re-point, 0 to prune; nothing was written\n");
     env.run(&["render", "-q"]).expect(0);
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
-    fs::remove_file(env.pxe("default")).unwrap();
-    std::os::unix::fs::symlink("rescue", env.pxe("default")).unwrap();
+    common::relink(env.pxe("default"), "rescue");
     fs::write(env.pxe("rescue"), "edited\n").unwrap();
     env.run(&["render", "--check", "--color", "always"])
         .expect(1)

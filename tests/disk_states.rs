@@ -20,8 +20,7 @@ fn rendered() -> Env {
 fn text_read_from_disk_is_printed_escaped() {
     let env = rendered();
     let link = env.pxe("01-c0-3f-d5-60-e5-a1");
-    fs::remove_file(&link).unwrap();
-    symlink("evil\x1b[2J\x07\nproblem: 0 problems", &link).unwrap();
+    common::relink(&link, "evil\x1b[2J\x07\nproblem: 0 problems");
     let orphan = env.pxe("01-aa-bb-cc-dd-ee-ff");
     symlink("x\x1b]0;title\x07", &orphan).unwrap();
     for args in [
@@ -149,15 +148,13 @@ fn log_prints_the_journal_escaped() {
 fn the_default_target_and_a_config_destination_are_printed_escaped() {
     let env = rendered();
     let default = env.pxe("default");
-    fs::remove_file(&default).unwrap();
-    symlink("in\x1b[31mRED\x07", &default).unwrap();
+    common::relink(&default, "in\x1b[31mRED\x07");
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
     let nginx = env.at("/etc/nginx/nginx.conf");
     let dest = env.at("/srv/public/x\x1b[31mEVIL\nfake line");
     fs::copy(&nginx, &dest).unwrap();
     fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    fs::remove_file(&nginx).unwrap();
-    symlink(&dest, &nginx).unwrap();
+    common::relink(&nginx, &dest);
     for args in [
         &["status"][..],
         &["render", "--check"],

@@ -92,8 +92,7 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     // A crash between two renames: GRUB's entry, not flipped yet, still says arch-linux, as
     // it did before the switch.
     let grub = env.at("/srv/public/pxe/grub/01-c0:3f:d5:60:e5:b9.cfg");
-    fs::remove_file(&grub).unwrap();
-    std::os::unix::fs::symlink("arch-linux.cfg", &grub).unwrap();
+    common::relink(&grub, "arch-linux.cfg");
     common::set_mtime(&grub, "2026-01-02T03:04:05Z");
     env.run(&["-q", "status"]).expect(1).stdout_is(
         "problem: node3: its entries do not all point where they should (pxelinux `installer`, grub `arch-linux.cfg`, ipxe `installer.ipxe`): \
@@ -120,8 +119,7 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     );
     // A hand edit is the newest entry: render takes it for the last switch. A switch repairs
     // the node either way.
-    fs::remove_file(&grub).unwrap();
-    std::os::unix::fs::symlink("rescue.cfg", &grub).unwrap();
+    common::relink(&grub, "rescue.cfg");
     env.run(&["render", "--dry-run"])
         .expect(0)
         .stdout_has(&format!(

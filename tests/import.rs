@@ -339,8 +339,7 @@ fn a_menu_file_as_default_is_a_difference_with_the_way_out() {
 fn grubs_folder_is_read_and_must_agree_with_pxelinuxs() {
     let env = copied("tests/fixtures/import/uefi-grub");
     let grub = env.at("/srv/tftp/grub");
-    fs::remove_file(grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
-    symlink("disk.cfg", grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
+    common::relink(grub.join("01-3c:fd:fe:aa:00:02.cfg"), "disk.cfg");
     fs::write(grub.join("grub.cfg"), "configfile $prefix/menu.cfg\n").unwrap();
     let run = import(&env, &env.root(), &[]);
     run.expect(1).stdout_is("");
@@ -430,8 +429,7 @@ const FORMS: &[Form] = &[
         edit: |env| {
             for mac in ["01-52-54-00-a1-00-01", "01-52-54-00-a1-00-02"] {
                 let link = env.at(&format!("/srv/tftp/pxelinux.cfg/{mac}"));
-                fs::remove_file(&link).unwrap();
-                symlink("ubuntu-install", &link).unwrap();
+                common::relink(&link, "ubuntu-install");
             }
         },
         code: 0,
@@ -525,8 +523,7 @@ const FORMS: &[Form] = &[
         setup: LAB,
         edit: |env| {
             let link = env.at("/srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01");
-            fs::remove_file(&link).unwrap();
-            symlink("./ubuntu", &link).unwrap();
+            common::relink(&link, "./ubuntu");
         },
         code: 1,
         says: "  /srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01: a link to `./ubuntu`, which pxectl writes as `ubuntu`: re-point it (`ln -sfn ubuntu 01-52-54-00-a1-00-01`) and import again",
@@ -536,8 +533,7 @@ const FORMS: &[Form] = &[
         setup: LAB,
         edit: |env| {
             let conf = env.at("/etc/dnsmasq.conf");
-            fs::remove_file(&conf).unwrap();
-            symlink("/etc/dnsmasq.real", &conf).unwrap();
+            common::relink(&conf, "/etc/dnsmasq.real");
         },
         code: 3,
         says: "error: `<root>/etc/dnsmasq.conf` is a link to `/etc/dnsmasq.real`, which import would read on this machine, outside `--root` `<root>`; make the link relative, or copy what it points at into the tree, and import again",
@@ -681,8 +677,7 @@ fn bad_input_is_refused_clearly_and_nothing_is_written() {
             "a link escaping the TFTP root",
             Box::new(|env: &Env| {
                 let link = env.at("/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1");
-                fs::remove_file(&link).unwrap();
-                symlink("../../../../etc/shadow", &link).unwrap();
+                common::relink(&link, "../../../../etc/shadow");
             }),
             "error: /srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1 links to `../../../../etc/shadow`, outside the TFTP root `/srv/public/pxe`: a TFTP client could not follow it; remove the link or point it at a profile in `/srv/public/pxe/pxelinux.cfg`, then import again\n",
         ),

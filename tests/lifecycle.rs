@@ -746,8 +746,7 @@ fn render_refuses_to_write_a_config_through_a_link_to_the_watchers_files() {
     for name in ["watch.lock", "watch.pos"] {
         let state_file = base.join("state").join(name);
         fs::write(&state_file, "kept\n").unwrap();
-        fs::remove_file(&conf).unwrap();
-        std::os::unix::fs::symlink(&state_file, &conf).unwrap();
+        common::relink(&conf, &state_file);
         env.run_live(&["render"])
             .expect(3)
             .stderr_has("which pxectl manages otherwise");

@@ -222,8 +222,7 @@ render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 
 fn a_switched_link_is_left_alone() {
     let env = rendered();
     let link = env.pxe(NODE3);
-    fs::remove_file(&link).unwrap();
-    symlink("installer", &link).unwrap();
+    common::relink(&link, "installer");
     let before = identities(&env.root());
     env.run(&["-v", "render"])
         .expect(0)
@@ -241,8 +240,7 @@ render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7
 fn a_missing_link_is_created_and_default_is_repointed() {
     let env = rendered();
     fs::remove_file(env.pxe(NODE3)).unwrap();
-    fs::remove_file(env.pxe("default")).unwrap();
-    symlink("rescue", env.pxe("default")).unwrap();
+    common::relink(env.pxe("default"), "rescue");
     env.run(&["render"])
         .expect(0)
         .stdout_is(
@@ -293,8 +291,7 @@ fn a_node_link_to_a_file_outside_is_reported_never_followed() {
     let secret = env.dir.path().join("shadow");
     fs::write(&secret, "root:secret\n").unwrap();
     let link = env.pxe(NODE3);
-    fs::remove_file(&link).unwrap();
-    symlink(&secret, &link).unwrap();
+    common::relink(&link, &secret);
     env.run(&["render"])
         .expect(0)
         .stdout_is("render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 6 unchanged\n")
@@ -330,8 +327,7 @@ fn a_config_link_pointing_outside_the_roots_is_refused() {
     let outside = env.dir.path().join("elsewhere.conf");
     fs::write(&outside, "keep\n").unwrap();
     let conf = env.at("/etc/dnsmasq.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(&outside, &conf).unwrap();
+    common::relink(&conf, &outside);
     env.run(&["render"])
         .expect(3)
         .stdout_is("")
@@ -345,8 +341,7 @@ fn a_config_link_into_the_state_folder_is_written_through() {
     let real = env.at("/var/lib/pxectl/dnsmasq.conf");
     fs::write(&real, "old\n").unwrap();
     let conf = env.at("/etc/dnsmasq.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(&real, &conf).unwrap();
+    common::relink(&conf, &real);
     let run = env.run(&["render"]);
     run.expect(0);
     if verifiers() {
@@ -529,8 +524,7 @@ fn quiet_prints_only_the_summary() {
 fn a_profile_that_links_to_another_profile_is_replaced_not_written_through() {
     let env = rendered();
     let installer = fs::read_to_string(env.pxe("installer")).unwrap();
-    fs::remove_file(env.pxe("rescue")).unwrap();
-    symlink("installer", env.pxe("rescue")).unwrap();
+    common::relink(env.pxe("rescue"), "installer");
     env.run(&["render"])
         .expect(0)
         .stdout_is(
@@ -561,8 +555,7 @@ fn a_config_link_to_pxectls_own_files_is_refused() {
     let journal = env.at("/var/lib/pxectl/journal.jsonl");
     fs::write(&journal, "").unwrap();
     let conf = env.at("/etc/nginx/nginx.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(&journal, &conf).unwrap();
+    common::relink(&conf, &journal);
     env.run(&["render"]).expect(3).stdout_is("").stderr_is(
         "error: `<root>/etc/nginx/nginx.conf` is a link to `<root>/var/lib/pxectl/journal.jsonl`, \
              which pxectl manages otherwise (another rendered file, pxelinux.cfg/, or its own \
@@ -570,8 +563,7 @@ fn a_config_link_to_pxectls_own_files_is_refused() {
     );
     assert_eq!(fs::read_to_string(&journal).unwrap(), "");
     let conf = env.at("/etc/dnsmasq.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(env.pxe("installer"), &conf).unwrap();
+    common::relink(&conf, env.pxe("installer"));
     env.run(&["render"]).expect(3).stdout_is("").stderr_is(
         "error: `<root>/etc/dnsmasq.conf` is a link to \
          `<root>/srv/public/pxe/pxelinux.cfg/installer`, which pxectl manages otherwise \

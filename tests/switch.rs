@@ -368,10 +368,8 @@ fn status_reports_every_kind_of_problem_and_exits_1() {
     let secret = env.dir.path().join("shadow");
     fs::write(&secret, "x").unwrap();
     fs::remove_file(env.pxe(N1)).unwrap(); // no link
-    fs::remove_file(env.pxe(N3)).unwrap();
-    symlink(&secret, env.pxe(N3)).unwrap(); // escapes
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("ubuntu", env.pxe(N5)).unwrap(); // not described
+    common::relink(env.pxe(N3), &secret); // escapes
+    common::relink(env.pxe(N5), "ubuntu"); // not described
     let n2 = env.pxe("01-c0-3f-d5-60-cd-8b");
     fs::remove_file(&n2).unwrap();
     fs::write(&n2, "hand edit").unwrap(); // not a link
@@ -429,8 +427,7 @@ problem: profile file `rescue` does not exist; `pxectl render` writes it
 ")
         .stderr_is("");
     // A link to a described profile whose file is gone dangles.
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("rescue", env.pxe(N5)).unwrap();
+    common::relink(env.pxe(N5), "rescue");
     env.pin_link_times();
     env.run(&["status", "node5"])
         .expect(1)
@@ -453,8 +450,7 @@ fn a_hostile_link_or_folder_is_replaced_never_followed() {
     let shadow_before = fs::symlink_metadata(shadow)
         .ok()
         .map(|m| (m.len(), m.modified().unwrap()));
-    fs::remove_file(env.pxe(N3)).unwrap();
-    symlink(shadow, env.pxe(N3)).unwrap();
+    common::relink(env.pxe(N3), shadow);
     env.pin_link_times();
     env.run(&["status", "node3"])
         .expect(1)
@@ -561,8 +557,7 @@ fn a_linked_lock_or_journal_is_never_followed() {
     let victim = env.dir.path().join("victim");
     fs::write(&victim, "precious data\n").unwrap();
     let lock = env.at("/var/lib/pxectl/lock");
-    fs::remove_file(&lock).unwrap();
-    symlink(&victim, &lock).unwrap();
+    common::relink(&lock, &victim);
     env.run(&["reimage", "node1"])
         .expect(3)
         .stdout_is("")
@@ -582,10 +577,8 @@ fn a_linked_lock_or_journal_is_never_followed() {
 #[test]
 fn reset_older_than_never_keeps_a_fresh_hostile_link() {
     let env = rendered();
-    fs::remove_file(env.pxe(N1)).unwrap();
-    symlink("/etc/shadow", env.pxe(N1)).unwrap();
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("ubuntu", env.pxe(N5)).unwrap();
+    common::relink(env.pxe(N1), "/etc/shadow");
+    common::relink(env.pxe(N5), "ubuntu");
     env.run(&["reimage", "node3"]).expect(0);
     env.run(&["reset", "--all", "--older-than", "2h"])
         .expect(0)
@@ -603,8 +596,7 @@ reset: 2 switched, 3 already, 1 switched less than 2h ago (kept)
 #[test]
 fn a_link_to_no_usable_profile_is_not_counted_as_switched() {
     let env = rendered();
-    fs::remove_file(env.pxe(N1)).unwrap();
-    symlink("/etc/shadow", env.pxe(N1)).unwrap();
+    common::relink(env.pxe(N1), "/etc/shadow");
     let json: serde_json::Value =
         serde_json::from_str(&env.run(&["status", "--json", "node1"]).expect(1).stdout()).unwrap();
     assert_eq!(json["nodes"][0]["switched"], false);
@@ -696,8 +688,7 @@ fn troubled() -> Env {
     let env = rendered();
     env.run(&["reimage", "node3"]).expect(0);
     fs::remove_file(env.pxe(N1)).unwrap();
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("rescue", env.pxe(N5)).unwrap();
+    common::relink(env.pxe(N5), "rescue");
     fs::remove_file(env.pxe("rescue")).unwrap();
     symlink("installer", env.pxe("01-aa-bb-cc-dd-ee-ff")).unwrap();
     env.pin_link_times();

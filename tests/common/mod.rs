@@ -119,6 +119,12 @@ impl Env {
     }
 }
 
+/// Replaces the file or link at `path` with a link to `target`.
+pub fn relink(path: impl AsRef<Path>, target: impl AsRef<Path>) {
+    fs::remove_file(&path).expect("remove a file to relink");
+    std::os::unix::fs::symlink(target, path).expect("create a link");
+}
+
 /// Whether a test's prerequisite holds. When it does not, the test is skipped with the reason
 /// printed (to the real stderr, past the harness's capture) — or, under `CI=true`, it fails.
 #[track_caller]
