@@ -379,15 +379,6 @@ fn a_unit_that_does_not_exist_is_a_clear_error() {
     );
 }
 
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
@@ -409,7 +400,7 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     }
     let env = Env::new("");
     let base = env.dir.path();
-    let port = free_port();
+    let port = common::free_port();
     let pid_file = base.join("nginx.pid");
     let description = |autoindex: bool| {
         format!(
@@ -427,8 +418,7 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     env.write_config(&description(true));
     fs::create_dir_all(base.join("public")).unwrap();
     fs::write(base.join("public/hello.txt"), "hello\n").unwrap();
-    fs::create_dir_all(base.join("etc/nginx")).unwrap();
-    fs::copy("/etc/nginx/mime.types", base.join("etc/nginx/mime.types")).unwrap();
+    common::write_mime_types(base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("nginx -t`: ok");

@@ -368,14 +368,9 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
     }
     let env = Env::new("");
     let base = env.dir.path().to_path_buf();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     env.write_config(&description(&base, port, true));
-    fs::create_dir_all(base.join("etc/nginx")).unwrap();
-    fs::copy("/etc/nginx/mime.types", base.join("etc/nginx/mime.types")).unwrap();
+    common::write_mime_types(&base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("nginx -t`: ok");

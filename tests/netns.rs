@@ -224,13 +224,7 @@ fn dnsmasq_from_the_rendered_config_serves_dhcp_and_tftp_and_picks_up_changes() 
     let (lab, sv, cv, start) = Lab::new(&base);
 
     env.write_config(&description(&base, &sv, false, &start));
-    // nginx.conf includes mime.types from its own folder, as on a real host.
-    fs::create_dir_all(base.join("etc/nginx")).unwrap();
-    fs::write(
-        base.join("etc/nginx/mime.types"),
-        "types {\n    text/plain txt;\n}\n",
-    )
-    .unwrap();
+    common::write_mime_types(&base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("dnsmasq --test`: ok");

@@ -359,13 +359,7 @@ impl BootLab {
         static LABS: AtomicU32 = AtomicU32::new(0);
         let base = env.dir.path().to_path_buf();
         env.write_config(&format!("{}{description}", lab_description(&base)));
-        // nginx.conf includes mime.types from its own folder, as on a real host.
-        fs::create_dir_all(base.join("etc/nginx")).expect("create nginx's folder");
-        fs::write(
-            base.join("etc/nginx/mime.types"),
-            "types {\n    text/plain txt;\n}\n",
-        )
-        .expect("write mime.types");
+        super::write_mime_types(&base);
         env.run_live(&["render"])
             .expect(0)
             .stdout_has("dnsmasq --test`: ok")

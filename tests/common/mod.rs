@@ -166,6 +166,23 @@ impl Drop for StopByPidFile {
     }
 }
 
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("a bound address").port()
+}
+
+/// Writes `etc/nginx/mime.types` under `base`: nginx.conf includes it from its own folder, as
+/// on a real host.
+pub fn write_mime_types(base: &Path) {
+    fs::create_dir_all(base.join("etc/nginx")).expect("create nginx's folder");
+    fs::write(
+        base.join("etc/nginx/mime.types"),
+        "types {\n    text/plain txt;\n}\n",
+    )
+    .expect("write mime.types");
+}
+
 /// Starts nginx on the rendered config `conf`, with its pid file and error log in `scratch`;
 /// the guard stops it by pid.
 pub fn start_nginx(conf: &Path, scratch: &Path) -> StopByPidFile {
