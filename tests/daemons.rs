@@ -424,12 +424,11 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
         .stdout_has("nginx -t`: ok");
 
     let _stop = common::start_nginx(&base.join("etc/nginx/nginx.conf"), base);
-    let deadline = Instant::now() + Duration::from_secs(5);
     let mut page = None;
-    while page.is_none() && Instant::now() < deadline {
+    common::eventually(5, || {
         page = http_get(port, "/").filter(|p| p.starts_with("HTTP/1.1 200"));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        page.is_some()
+    });
     let page = page.expect("nginx did not answer on its loopback port");
     assert!(
         page.contains("hello.txt"),
@@ -442,12 +441,11 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     env.run_live(&["apply"])
         .expect(0)
         .stdout_has("reload nginx: SIGHUP to pid");
-    let deadline = Instant::now() + Duration::from_secs(5);
     let mut status = String::new();
-    while !status.starts_with("HTTP/1.1 403") && Instant::now() < deadline {
+    common::eventually(5, || {
         status = http_get(port, "/").unwrap_or_default();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        status.starts_with("HTTP/1.1 403")
+    });
     assert!(
         status.starts_with("HTTP/1.1 403"),
         "nginx still lists the folder after the reload:\n{status}"
@@ -735,10 +733,7 @@ fn under_root_a_pid_file_daemon_is_signalled_only_with_live_daemons() {
         run.stdout(),
         format!("reload dnsmasq: SIGHUP to pid {}\n", daemon.id())
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while daemon.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::eventually(5, || daemon.try_wait().unwrap().is_some());
     assert!(
         daemon.try_wait().unwrap().is_some(),
         "`--live-daemons` did not signal the daemon"

@@ -118,16 +118,12 @@ impl Background {
     /// Waits until `cond` holds (up to 10 s).
     #[track_caller]
     fn until(&self, what: &str, cond: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !cond() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n--- stdout\n{}\n--- stderr\n{}",
-                self.stdout(),
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            common::eventually(10, cond),
+            "timed out waiting for {what}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
     }
 
     fn sigterm(&self) {
@@ -409,10 +405,7 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
         nix::sys::signal::Signal::SIGUSR1,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !base.join("callbacks.log").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::eventually(5, || base.join("callbacks.log").exists());
     // A forged callback for n2 from the wrong address does nothing; the real one works.
     assert_eq!(curl("127.0.0.1", "/pxectl/done/n2"), "204");
     assert_eq!(curl("127.0.0.12", "/pxectl/done/n2"), "204");

@@ -8,7 +8,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use common::{have, is_root, prerequisite, Env};
 
@@ -83,29 +82,14 @@ impl Lab {
     /// Starts dnsmasq by `start` and waits for its pid file; returns the pid.
     fn start_dnsmasq(&self, start: &[String]) -> String {
         run(Command::new(&start[0]).args(&start[1..]));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::eventually(5, || self.pid_file.exists());
         fs::read_to_string(&self.pid_file).expect("dnsmasq wrote no pid file")
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if let Some(pid) = fs::read_to_string(&self.pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
+        drop(common::StopByPidFile(self.pid_file.clone()));
         for ns in [&self.server, &self.client] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }

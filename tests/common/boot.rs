@@ -417,11 +417,10 @@ impl BootLab {
             .arg(format!("--log-facility={}", self.dnsmasq_log().display()))
             .args(["--port=0", "--user=root", "--log-dhcp", "--enable-ra"])
             .arg(format!("--dhcp-range=::,constructor:{BRIDGE},ra-only")));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(pid_file.exists(), "dnsmasq wrote no pid file");
+        assert!(
+            super::eventually(5, || pid_file.exists()),
+            "dnsmasq wrote no pid file"
+        );
     }
 
     /// `program` run inside the namespace.
