@@ -47,15 +47,10 @@ fn every_rendered_config_passes_the_real_dnsmasq_and_nginx() {
     }
     // The golden reference tree itself.
     let golden = repo("tests/fixtures/portacluster/etc");
-    let out = std::process::Command::new("dnsmasq")
-        .args(["--test", "-C"])
-        .arg(golden.join("dnsmasq.conf"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        std::process::Command::new("dnsmasq")
+            .args(["--test", "-C"])
+            .arg(golden.join("dnsmasq.conf")),
     );
     let scratch = tempfile::tempdir().unwrap();
     fs::copy(
@@ -64,17 +59,12 @@ fn every_rendered_config_passes_the_real_dnsmasq_and_nginx() {
     )
     .unwrap();
     std::os::unix::fs::symlink("/etc/nginx/mime.types", scratch.path().join("mime.types")).unwrap();
-    let out = std::process::Command::new("nginx")
-        .args(["-t", "-q", "-e", "stderr", "-p"])
-        .arg(scratch.path())
-        .arg("-c")
-        .arg(scratch.path().join("nginx.conf"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        std::process::Command::new("nginx")
+            .args(["-t", "-q", "-e", "stderr", "-p"])
+            .arg(scratch.path())
+            .arg("-c")
+            .arg(scratch.path().join("nginx.conf")),
     );
     assert_eq!(seen, 3);
 }

@@ -6,26 +6,16 @@ mod common;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{have, is_root, prerequisite, Env};
+use common::{have, is_root, prerequisite, run_ok, Env};
 
 const NODE1: &str = "02:00:00:aa:00:01";
 const NODE2: &str = "02:00:00:aa:00:02";
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
+    run_ok(Command::new("ip").args(args));
 }
 
 /// Two namespaces joined by a veth pair, and a dnsmasq in the first; all removed when dropped,
@@ -81,7 +71,7 @@ impl Lab {
 
     /// Starts dnsmasq by `start` and waits for its pid file; returns the pid.
     fn start_dnsmasq(&self, start: &[String]) -> String {
-        run(Command::new(&start[0]).args(&start[1..]));
+        run_ok(Command::new(&start[0]).args(&start[1..]));
         common::eventually(5, || self.pid_file.exists());
         fs::read_to_string(&self.pid_file).expect("dnsmasq wrote no pid file")
     }

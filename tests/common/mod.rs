@@ -161,6 +161,18 @@ impl Drop for StopByPidFile {
     }
 }
 
+/// Runs `cmd`, asserting that it succeeds (its stderr shown when not): its output.
+#[track_caller]
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Polls `cond` every 20 ms for up to `secs` seconds: whether it came to hold.
 pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
