@@ -390,50 +390,30 @@ fn log_follow_prints_entries_appended_after_it_started_until_stopped() {
     assert_eq!(stderr, "");
 }
 
+/// Every global flag, by long name.
+const GLOBALS: &[&str] = &[
+    "config",
+    "root",
+    "templates",
+    "lock-timeout",
+    "quiet",
+    "verbose",
+    "color",
+];
+
+/// The global flags of the commands that switch nodes.
+const SWITCHES: &[&str] = &["config", "root", "lock-timeout", "quiet", "color"];
+
 /// The global flags each command's help lists, by long name.
 const HELP_FLAGS: &[(&str, &[&str])] = &[
-    (
-        "render",
-        &[
-            "config",
-            "root",
-            "templates",
-            "lock-timeout",
-            "quiet",
-            "verbose",
-            "color",
-        ],
-    ),
-    (
-        "apply",
-        &[
-            "config",
-            "root",
-            "templates",
-            "lock-timeout",
-            "quiet",
-            "verbose",
-            "color",
-        ],
-    ),
+    ("render", GLOBALS),
+    ("apply", GLOBALS),
     ("reload", &["config", "root", "color"]),
     ("validate", &["config", "templates", "quiet", "color"]),
-    (
-        "reimage",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
-    (
-        "boot-normal",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
-    (
-        "rescue",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
-    (
-        "boot",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
+    ("reimage", SWITCHES),
+    ("boot-normal", SWITCHES),
+    ("rescue", SWITCHES),
+    ("boot", SWITCHES),
     (
         "reset",
         &[
@@ -456,15 +436,6 @@ const HELP_FLAGS: &[(&str, &[&str])] = &[
 #[test]
 fn each_command_helps_with_only_the_global_flags_that_apply_to_it() {
     let env = Env::example("portacluster");
-    let globals = [
-        "config",
-        "root",
-        "templates",
-        "lock-timeout",
-        "quiet",
-        "verbose",
-        "color",
-    ];
     // Every command is in the table.
     let mut commands: Vec<String> = pxectl::cli::command()
         .get_subcommands()
@@ -477,7 +448,7 @@ fn each_command_helps_with_only_the_global_flags_that_apply_to_it() {
     for (command, expected) in HELP_FLAGS {
         let help = env.run(&[command, "--help"]);
         help.expect(0);
-        let listed: Vec<&str> = globals
+        let listed: Vec<&str> = GLOBALS
             .iter()
             .copied()
             .filter(|flag| {
