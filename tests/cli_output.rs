@@ -70,11 +70,8 @@ fn validate_json_lists_every_problem_with_its_place_value_and_hint() {
 #[test]
 fn validate_json_of_a_valid_description_counts_what_it_renders() {
     let env = Env::example("portacluster");
-    env.run(&["validate", "--json"])
-        .expect(0)
-        .stderr_is("")
-        .stdout_is(
-            r#"{
+    env.run(&["validate", "--json"]).succeeds_with(
+        r#"{
   "file": "<dir>/cluster.yaml",
   "valid": true,
   "counts": {
@@ -87,18 +84,15 @@ fn validate_json_of_a_valid_description_counts_what_it_renders() {
   "problems": []
 }
 "#,
-        );
+    );
 }
 
 #[test]
 fn render_check_json_lists_each_change_and_problem() {
     let env = Env::example("portacluster");
     env.run(&["render", "-q"]).expect(0);
-    env.run(&["render", "--check", "--json"])
-        .expect(0)
-        .stderr_is("")
-        .stdout_is(
-            r#"{
+    env.run(&["render", "--check", "--json"]).succeeds_with(
+        r#"{
   "changes": [],
   "problems": [],
   "reloads": [],
@@ -107,7 +101,7 @@ fn render_check_json_lists_each_change_and_problem() {
   "differs": false
 }
 "#,
-        );
+    );
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
     common::relink(env.pxe("01-c0-3f-d5-60-e5-b9"), "/etc/shadow");
     fs::write(env.pxe("rescue"), "edited by hand\n").unwrap();

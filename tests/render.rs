@@ -87,13 +87,10 @@ fn rendered_files_are_world_readable() {
 fn a_second_render_rewrites_nothing() {
     let env = rendered();
     let before = identities(&env.root());
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
+    env.run(&["render"]).succeeds_with(
+        "render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
              7 unchanged\n",
-        )
-        .stderr_is("");
+    );
     assert_eq!(before, identities(&env.root()), "inodes or mtimes changed");
 }
 
@@ -101,9 +98,7 @@ fn a_second_render_rewrites_nothing() {
 fn check_passes_on_a_fresh_render_and_fails_on_drift() {
     let env = rendered();
     env.run(&["render", "--check"])
-        .expect(0)
-        .stdout_is("check: up to date (5 files, 7 links)\n")
-        .stderr_is("");
+        .succeeds_with("check: up to date (5 files, 7 links)\n");
     fs::write(env.at("/etc/dnsmasq.conf"), "hand edit\n").unwrap();
     let before = identities(&env.root());
     env.run(&["render", "--check"])
@@ -203,15 +198,12 @@ chmod  <root>/srv/public/pxe/pxelinux.cfg/installer (600 -> 644)
 check: the disk differs from `<dir>/cluster.yaml`: 1 file to write, 4 unchanged; 0 links to create, 0 to re-point, 0 to prune, 0 problems
 ")
         .stderr_is("");
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render"]).succeeds_with(
+        "\
 chmod  <root>/srv/public/pxe/pxelinux.cfg/installer (600 -> 644)
 render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
         0o644
@@ -225,12 +217,10 @@ fn a_switched_link_is_left_alone() {
     common::relink(&link, "installer");
     let before = identities(&env.root());
     env.run(&["-v", "render"])
-        .expect(0)
-        .stdout_is("\
+        .succeeds_with("\
 keep   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> installer (node `node3` was switched; render never undoes a switch)
 render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged (1 switched node left alone)
-")
-        .stderr_is("");
+");
     assert_eq!(fs::read_link(&link).unwrap(), Path::new("installer"));
     assert_eq!(before, identities(&env.root()));
     env.run(&["render", "--check"]).expect(0);
@@ -241,16 +231,13 @@ fn a_missing_link_is_created_and_default_is_repointed() {
     let env = rendered();
     fs::remove_file(env.pxe(NODE3)).unwrap();
     common::relink(env.pxe("default"), "rescue");
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render"]).succeeds_with(
+        "\
 relink <root>/srv/public/pxe/pxelinux.cfg/default -> installer (was a link to `rescue`)
 link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux
 render: 0 files written, 5 unchanged; 1 link created, 1 re-pointed, 0 pruned, 5 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         fs::read_link(env.pxe(NODE3)).unwrap(),
         Path::new("arch-linux")
@@ -272,15 +259,12 @@ fn orphan_links_are_reported_and_pruned_on_request() {
         .stderr_is("warning: `<root>/srv/public/pxe/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff` is a link for a MAC that no node has; `pxectl render --prune` removes it\n");
     assert!(fs::symlink_metadata(&orphan).is_ok());
     env.run(&["render", "--check"]).expect(1);
-    env.run(&["render", "--prune"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render", "--prune"]).succeeds_with(
+        "\
 prune  <root>/srv/public/pxe/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff (was a link to `installer`)
 render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 1 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert!(fs::symlink_metadata(&orphan).is_err());
     env.run(&["render", "--check"]).expect(0);
 }
@@ -367,15 +351,12 @@ fn stale_temporaries_are_removed_under_the_lock() {
     let env = rendered();
     let stale = env.pxe(".pxectl.tmp.999.0");
     symlink("installer", &stale).unwrap();
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render"]).succeeds_with(
+        "\
 removed 1 temporary file left by an interrupted run
 render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert!(fs::symlink_metadata(&stale).is_err());
 }
 
@@ -478,9 +459,7 @@ fn a_missing_description_says_how_to_point_at_one() {
 fn validate_checks_without_writing() {
     let env = Env::example("portacluster");
     env.run(&["validate"])
-        .expect(0)
-        .stdout_is("<dir>/cluster.yaml: valid (6 nodes, 2 reservations, 3 profiles, 5 files and 7 links to render)\n")
-        .stderr_is("");
+        .succeeds_with("<dir>/cluster.yaml: valid (6 nodes, 2 reservations, 3 profiles, 5 files and 7 links to render)\n");
     assert!(common::tree(&env.root()).is_empty());
 }
 
@@ -525,15 +504,12 @@ fn a_profile_that_links_to_another_profile_is_replaced_not_written_through() {
     let env = rendered();
     let installer = fs::read_to_string(env.pxe("installer")).unwrap();
     common::relink(env.pxe("rescue"), "installer");
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render"]).succeeds_with(
+        "\
 write  <root>/srv/public/pxe/pxelinux.cfg/rescue (changed)
 render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         fs::read_to_string(env.pxe("installer")).unwrap(),
         installer,
@@ -607,11 +583,8 @@ fn render_journals_the_links_it_creates_and_prunes() {
     assert_eq!(last["mac"], "aa:bb:cc:dd:ee:ff");
     assert_eq!(last["from"], "installer");
     assert_eq!(last["to"], serde_json::Value::Null);
-    env.run(&["log"])
-        .with_times()
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["log"]).with_times().succeeds_with(
+        "\
 <time>  tester  render  node1  (no link) -> arch-linux
 <time>  tester  render  node2  (no link) -> arch-linux
 <time>  tester  render  node3  (no link) -> arch-linux
@@ -620,8 +593,7 @@ fn render_journals_the_links_it_creates_and_prunes() {
 <time>  tester  render  node6  (no link) -> arch-linux
 <time>  tester  render --prune  (orphan)  installer -> (removed)
 ",
-        )
-        .stderr_is("");
+    );
 }
 
 /// A hand edit of the `arch-linux` profile and a new node `node7` in the description.
@@ -685,17 +657,12 @@ fn diff_shows_then_writes_a_hand_edited_profile_and_a_new_node() {
     edit_profile_and_add_node(&env);
     let verify = verified("/etc/dnsmasq.conf", "dnsmasq");
     env.run(&["render", "--diff", "--dry-run"])
-        .expect(0)
-        .stdout_is(&format!(
-            "{verify}{DIFF}dry run: 2 files to write, 3 unchanged; 1 link to create, 0 to re-point, \
+        .succeeds_with(&format!(
+        "{verify}{DIFF}dry run: 2 files to write, 3 unchanged; 1 link to create, 0 to re-point, \
              0 to prune; nothing was written\n"
-        ))
-        .stderr_is("");
-    env.run(&["render", "--diff"])
-        .expect(0)
-        .stdout_is(&format!(
-            "{verify}{DIFF}render: 2 files written, 3 unchanged; 1 link created, 0 re-pointed, \
+    ));
+    env.run(&["render", "--diff"]).succeeds_with(&format!(
+        "{verify}{DIFF}render: 2 files written, 3 unchanged; 1 link created, 0 re-pointed, \
              0 pruned, 7 unchanged\n"
-        ))
-        .stderr_is("");
+    ));
 }

@@ -337,6 +337,12 @@ impl Run {
         self
     }
 
+    /// Asserts exit status 0, `expected` as the whole stdout and nothing on stderr.
+    #[track_caller]
+    pub fn succeeds_with(&self, expected: &str) -> &Self {
+        self.expect(0).stdout_is(expected).stderr_is("")
+    }
+
     /// Asserts the exit status, showing both streams when it is not `code`.
     #[track_caller]
     pub fn expect(&self, code: i32) -> &Self {
