@@ -86,8 +86,7 @@ fn the_hostsfile_mode_renders_a_hosts_file_dnsmasq_reads() {
 
 /// Renders the example with `template` replaced, expecting the daemon to refuse it.
 fn assert_broken_template_is_caught(template: &str, text: &str, daemon_says: &str) {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     let before = identities(&env.root());
     let served = |env: &Env| {
         (

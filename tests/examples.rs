@@ -59,8 +59,7 @@ fn pxectl_args(line: &str) -> Vec<String> {
 
 /// Runs an example's pxectl command on a rendered portacluster with one stale and one fresh switch.
 fn run_reset_example(args: &[String], origin: &Path) {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     env.run(&["reimage", "node3", "node5"]).expect(0);
     let stale = env.pxe("01-c0-3f-d5-60-e5-b9");
     let old = std::time::SystemTime::now() - Duration::from_secs(3 * 3600);

@@ -26,8 +26,7 @@ fn every_invalid_description_is_refused_with_its_place_and_nothing_is_touched() 
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         // A tree rendered from a valid description, which the invalid one must not touch.
-        let env = Env::example("portacluster");
-        env.run(&["render"]).expect(0);
+        let env = Env::rendered();
         let before_tree = tree(&env.root());
         let before_ids = identities(&env.root());
 
@@ -344,12 +343,6 @@ fn duplicate_profiles_in_flow_style_are_refused_naming_both_places() {
     );
 }
 
-fn rendered() -> Env {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
-    env
-}
-
 #[test]
 fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
     if !prerequisite(
@@ -358,7 +351,7 @@ fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
     ) {
         return;
     }
-    let env = rendered();
+    let env = Env::rendered();
     // `nobody` must reach the description and the tree, not write the state folder.
     fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let state = env.at("/var/lib/pxectl");
@@ -392,7 +385,7 @@ fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
 
 /// The `user` of the last journal entry after `reimage node2` run with `env`.
 fn journal_user(set: &[(&str, &str)]) -> String {
-    let env = rendered();
+    let env = Env::rendered();
     let mut cmd = env.command(&["reimage", "node2"], true);
     cmd.env_remove("USER").env_remove("SUDO_USER");
     for (k, v) in set {
@@ -418,7 +411,7 @@ fn the_journal_names_the_user_by_uid_or_sudo_user_not_by_the_user_variable() {
 
 #[test]
 fn a_link_name_pasted_from_the_link_folder_names_its_node() {
-    let env = rendered();
+    let env = Env::rendered();
     let run = env.run(&["reimage", "01-C0-3F-D5-60-CD-8B"]);
     run.expect(0);
     common::assert_text(
@@ -444,7 +437,7 @@ fn a_range_without_the_names_zero_padding_suggests_it() {
 
 #[test]
 fn a_reservation_given_as_a_target_is_called_a_reservation() {
-    let env = rendered();
+    let env = Env::rendered();
     let run = env.run(&["reimage", "switch", "00-C0-B7-B6-6A-4C"]);
     run.expect(2);
     common::assert_text("output", 
@@ -474,7 +467,7 @@ fn validate_counts_in_the_singular_when_there_is_one() {
 
 #[test]
 fn reset_verbose_lists_the_nodes_it_kept_and_why() {
-    let env = rendered();
+    let env = Env::rendered();
     env.run(&["reimage", "node1", "node2"]).expect(0);
     // node1 was switched two hours ago, node2 ten minutes ago.
     let set_age = |link: &str, age: u64| -> String {

@@ -31,12 +31,6 @@ link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-6f-18 -> arch-linux
 link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9e -> arch-linux
 ";
 
-fn rendered() -> Env {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
-    env
-}
-
 #[test]
 fn reproduces_the_reference_setup_byte_for_byte() {
     let env = Env::example("portacluster");
@@ -72,7 +66,7 @@ fn reproduces_the_reference_setup_byte_for_byte() {
 
 #[test]
 fn rendered_files_are_world_readable() {
-    let env = rendered();
+    let env = Env::rendered();
     for f in [
         "/etc/dnsmasq.conf",
         "/etc/nginx/nginx.conf",
@@ -85,7 +79,7 @@ fn rendered_files_are_world_readable() {
 
 #[test]
 fn a_second_render_rewrites_nothing() {
-    let env = rendered();
+    let env = Env::rendered();
     let before = identities(&env.root());
     env.run(&["render"]).succeeds_with(
         "render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
@@ -96,7 +90,7 @@ fn a_second_render_rewrites_nothing() {
 
 #[test]
 fn check_passes_on_a_fresh_render_and_fails_on_drift() {
-    let env = rendered();
+    let env = Env::rendered();
     env.run(&["render", "--check"])
         .succeeds_with("check: up to date (5 files, 7 links)\n");
     fs::write(env.at("/etc/dnsmasq.conf"), "hand edit\n").unwrap();
@@ -144,7 +138,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
 
 #[test]
 fn diff_shows_unified_diffs() {
-    let env = rendered();
+    let env = Env::rendered();
     let conf = env.at("/etc/nginx/nginx.conf");
     let old = fs::read_to_string(&conf).unwrap();
     fs::write(
@@ -188,7 +182,7 @@ write  <root>/etc/nginx/nginx.conf (changed)
 
 #[test]
 fn a_0600_file_is_made_world_readable_without_rewriting() {
-    let env = rendered();
+    let env = Env::rendered();
     let f = env.pxe("installer");
     fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
     env.run(&["render", "--check"])
@@ -212,7 +206,7 @@ render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 
 
 #[test]
 fn a_switched_link_is_left_alone() {
-    let env = rendered();
+    let env = Env::rendered();
     let link = env.pxe(NODE3);
     common::relink(&link, "installer");
     let before = identities(&env.root());
@@ -228,7 +222,7 @@ render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7
 
 #[test]
 fn a_missing_link_is_created_and_default_is_repointed() {
-    let env = rendered();
+    let env = Env::rendered();
     fs::remove_file(env.pxe(NODE3)).unwrap();
     common::relink(env.pxe("default"), "rescue");
     env.run(&["render"]).succeeds_with(
@@ -250,7 +244,7 @@ render: 0 files written, 5 unchanged; 1 link created, 1 re-pointed, 0 pruned, 5 
 
 #[test]
 fn orphan_links_are_reported_and_pruned_on_request() {
-    let env = rendered();
+    let env = Env::rendered();
     let orphan = env.pxe("01-aa-bb-cc-dd-ee-ff");
     symlink("installer", &orphan).unwrap();
     env.run(&["render"])
@@ -271,7 +265,7 @@ render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 1 pruned, 7
 
 #[test]
 fn a_node_link_to_a_file_outside_is_reported_never_followed() {
-    let env = rendered();
+    let env = Env::rendered();
     let secret = env.dir.path().join("shadow");
     fs::write(&secret, "root:secret\n").unwrap();
     let link = env.pxe(NODE3);
@@ -287,7 +281,7 @@ fn a_node_link_to_a_file_outside_is_reported_never_followed() {
 
 #[test]
 fn a_folder_or_file_where_a_link_belongs_is_reported() {
-    let env = rendered();
+    let env = Env::rendered();
     let link = env.pxe(NODE3);
     fs::remove_file(&link).unwrap();
     fs::create_dir(&link).unwrap();
@@ -307,7 +301,7 @@ fn a_folder_or_file_where_a_link_belongs_is_reported() {
 
 #[test]
 fn a_config_link_pointing_outside_the_roots_is_refused() {
-    let env = rendered();
+    let env = Env::rendered();
     let outside = env.dir.path().join("elsewhere.conf");
     fs::write(&outside, "keep\n").unwrap();
     let conf = env.at("/etc/dnsmasq.conf");
@@ -321,7 +315,7 @@ fn a_config_link_pointing_outside_the_roots_is_refused() {
 
 #[test]
 fn a_config_link_into_the_state_folder_is_written_through() {
-    let env = rendered();
+    let env = Env::rendered();
     let real = env.at("/var/lib/pxectl/dnsmasq.conf");
     fs::write(&real, "old\n").unwrap();
     let conf = env.at("/etc/dnsmasq.conf");
@@ -348,7 +342,7 @@ fn a_config_link_into_the_state_folder_is_written_through() {
 
 #[test]
 fn stale_temporaries_are_removed_under_the_lock() {
-    let env = rendered();
+    let env = Env::rendered();
     let stale = env.pxe(".pxectl.tmp.999.0");
     symlink("installer", &stale).unwrap();
     env.run(&["render"]).succeeds_with(
@@ -501,7 +495,7 @@ fn quiet_prints_only_the_summary() {
 
 #[test]
 fn a_profile_that_links_to_another_profile_is_replaced_not_written_through() {
-    let env = rendered();
+    let env = Env::rendered();
     let installer = fs::read_to_string(env.pxe("installer")).unwrap();
     common::relink(env.pxe("rescue"), "installer");
     env.run(&["render"]).succeeds_with(
@@ -527,7 +521,7 @@ render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 
 
 #[test]
 fn a_config_link_to_pxectls_own_files_is_refused() {
-    let env = rendered();
+    let env = Env::rendered();
     let journal = env.at("/var/lib/pxectl/journal.jsonl");
     fs::write(&journal, "").unwrap();
     let conf = env.at("/etc/nginx/nginx.conf");
@@ -559,7 +553,7 @@ fn an_override_folder_loads_only_tera_files() {
 
 #[test]
 fn render_journals_the_links_it_creates_and_prunes() {
-    let env = rendered();
+    let env = Env::rendered();
     let read = || -> Vec<serde_json::Value> {
         fs::read_to_string(env.at("/var/lib/pxectl/journal.jsonl"))
             .unwrap()
@@ -637,7 +631,7 @@ link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9f -> arch-linux
 
 #[test]
 fn check_diff_shows_a_hand_edited_profile_and_a_new_node() {
-    let env = rendered();
+    let env = Env::rendered();
     edit_profile_and_add_node(&env);
     env.run(&["render", "--check", "--diff"])
         .expect(1)
@@ -653,7 +647,7 @@ fn diff_shows_then_writes_a_hand_edited_profile_and_a_new_node() {
     if !verifiers() {
         return;
     }
-    let env = rendered();
+    let env = Env::rendered();
     edit_profile_and_add_node(&env);
     let verify = verified("/etc/dnsmasq.conf", "dnsmasq");
     env.run(&["render", "--diff", "--dry-run"])

@@ -135,8 +135,7 @@ fn status_and_check_agree_on_every_disk_state() {
         verdict,
     } in ROWS
     {
-        let env = Env::example("portacluster");
-        env.run(&["render"]).expect(0);
+        let env = Env::rendered();
         change(&env);
         let status = env.run(&["status"]);
         let check = env.run(&["render", "--check"]);

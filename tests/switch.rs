@@ -18,8 +18,7 @@ const N5: &str = "01-c0-3f-d5-60-6f-18";
 
 /// The example, rendered, with an empty journal (render's own entries are tested in render.rs).
 fn rendered() -> Env {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     fs::remove_file(env.at("/var/lib/pxectl/journal.jsonl")).unwrap();
     env
 }
@@ -585,8 +584,7 @@ fn status_json_into_a_closed_pipe_is_not_an_error() {
 /// is seen at once.
 #[test]
 fn status_and_switches_see_an_edit_of_the_description_at_once() {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     // An edit without render: a new node, and node3 renamed.
     let text = std::fs::read_to_string(env.config()).unwrap();
     let edited = text.replace("name: node3", "name: node9");
@@ -618,8 +616,7 @@ error: nothing was changed
 /// under the lock: `--dry-run` leaves them.
 #[test]
 fn a_switch_removes_stale_temporaries_and_a_dry_run_does_not() {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     let stale = env.pxe(".pxectl.tmp.999.0");
     std::os::unix::fs::symlink("installer", &stale).unwrap();
     env.run(&["reimage", "--dry-run", "node1"]).expect(0);

@@ -38,6 +38,13 @@ impl Env {
         Self::new(&fs::read_to_string(repo(&format!("examples/{name}.yaml"))).expect("example"))
     }
 
+    /// The portacluster example, rendered.
+    pub fn rendered() -> Self {
+        let env = Self::example("portacluster");
+        env.run(&["render"]).expect(0);
+        env
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("cluster.yaml")
     }
