@@ -40,8 +40,7 @@ fn text_read_from_disk_is_printed_escaped() {
         "`01-c0-3f-d5-60-e5-a1` points at `evil\\u{1b}[2J\\u{7}\\nproblem: 0 problems`",
     );
     // JSON stays JSON: the target as read, escaped by JSON's own rules.
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json"]).stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).json();
     assert_eq!(
         json["nodes"][0]["link"],
         "evil\x1b[2J\x07\nproblem: 0 problems"
@@ -85,9 +84,7 @@ fn a_removed_profile_is_a_leftover_until_pruned() {
     assert_eq!(render.stderr(), warning);
     assert!(rescue.is_file(), "render alone keeps it");
     env.run(&["render", "--check"]).expect(1);
-    let status = env.run(&["status", "--json"]);
-    status.expect(1);
-    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(1).json();
     assert_eq!(json["files"][0]["kind"], "leftover");
     assert_eq!(json["problem_count"], 1);
 
@@ -167,8 +164,7 @@ fn the_default_target_and_a_config_destination_are_printed_escaped() {
         }
     }
     // JSON stays JSON: the target as read.
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json"]).stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).json();
     assert_eq!(json["nodes"][0]["profile"], "in\x1b[31mRED\x07", "{json}");
     assert_eq!(json["files"][0]["path"], dest.to_str().unwrap(), "{json}");
 }
@@ -204,9 +200,7 @@ fn a_folder_where_a_profile_belongs_stops_render_before_any_change() {
     fs::remove_file(env.pxe("rescue")).unwrap();
     fs::create_dir(env.pxe("rescue")).unwrap();
     env.run(&["render", "--check"]).expect(1);
-    let status = env.run(&["status", "--json"]);
-    status.expect(1);
-    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(1).json();
     assert_eq!(json["profiles"][0]["kind"], "not-a-file");
     // Something to change besides: render still changes nothing.
     fs::write(env.at("/etc/dnsmasq.conf"), "# hand edit\n").unwrap();

@@ -200,9 +200,7 @@ fn a_nodes_own_loader_is_read_from_its_tag_and_a_foreign_tag_is_reported() {
             "{entry}"
         );
     }
-    let status = env.run(&["status", "--json"]);
-    status.expect(0);
-    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(0).json();
     let edge1 = json["nodes"]
         .as_array()
         .unwrap()

@@ -309,8 +309,7 @@ node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -  
 6 nodes, 1 switched (*), 0 problems
 ",
         );
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json", "node3"]).stdout()).unwrap();
+    let json = env.run(&["status", "--json", "node3"]).json();
     let n = &json["nodes"][0];
     assert_eq!(json["nodes"].as_array().unwrap().len(), 1);
     assert_eq!(n["name"], "node3");
@@ -335,8 +334,7 @@ fn status_reports_every_kind_of_problem_and_exits_1() {
     fs::remove_file(env.pxe("rescue")).unwrap(); // profile missing
     fs::write(env.pxe("installer"), "edited").unwrap(); // profile differs
     symlink("installer", env.pxe("01-aa-bb-cc-dd-ee-ff")).unwrap(); // orphan
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json"]).expect(1).stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(1).json();
     let kinds = |name: &str| -> Vec<String> {
         json["nodes"]
             .as_array()
@@ -548,8 +546,7 @@ reset: 2 switched, 3 already, 1 switched less than 2h ago (kept)
 fn a_link_to_no_usable_profile_is_not_counted_as_switched() {
     let env = rendered();
     common::relink(env.pxe(N1), "/etc/shadow");
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json", "node1"]).expect(1).stdout()).unwrap();
+    let json = env.run(&["status", "--json", "node1"]).expect(1).json();
     assert_eq!(json["nodes"][0]["switched"], false);
     assert_eq!(json["nodes"][0]["profile"], serde_json::Value::Null);
 }

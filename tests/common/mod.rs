@@ -307,6 +307,11 @@ impl Run {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
 
+    /// Its stdout, parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout()).expect("stdout is JSON")
+    }
+
     /// Whole-output comparisons of this run print UTC times as `<time>`: for output that
     /// shows when something happened (`log`).
     pub fn with_times(mut self) -> Self {
