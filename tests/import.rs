@@ -426,8 +426,7 @@ const FORMS: &[Form] = &[
         setup: LAB,
         edit: |env| {
             for mac in ["01-52-54-00-a1-00-01", "01-52-54-00-a1-00-02"] {
-                let link = env.at(&format!("/srv/tftp/pxelinux.cfg/{mac}"));
-                common::relink(&link, "ubuntu-install");
+                common::relink(env.at(&format!("/srv/tftp/pxelinux.cfg/{mac}")), "ubuntu-install");
             }
         },
         code: 0,
@@ -519,20 +518,14 @@ const FORMS: &[Form] = &[
     Form {
         name: "a per-MAC link to its profile by `./`",
         setup: LAB,
-        edit: |env| {
-            let link = env.at("/srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01");
-            common::relink(&link, "./ubuntu");
-        },
+        edit: |env| common::relink(env.at("/srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01"), "./ubuntu"),
         code: 1,
         says: "  /srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01: a link to `./ubuntu`, which pxectl writes as `ubuntu`: re-point it (`ln -sfn ubuntu 01-52-54-00-a1-00-01`) and import again",
     },
     Form {
         name: "dnsmasq.conf as an absolute link (a path on the boot server, not here)",
         setup: LAB,
-        edit: |env| {
-            let conf = env.at("/etc/dnsmasq.conf");
-            common::relink(&conf, "/etc/dnsmasq.real");
-        },
+        edit: |env| common::relink(env.at("/etc/dnsmasq.conf"), "/etc/dnsmasq.real"),
         code: 3,
         says: "error: `<root>/etc/dnsmasq.conf` is a link to `/etc/dnsmasq.real`, which import would read on this machine, outside `--root` `<root>`; make the link relative, or copy what it points at into the tree, and import again",
     },
