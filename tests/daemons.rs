@@ -722,9 +722,8 @@ fn under_root_a_pid_file_daemon_is_signalled_only_with_live_daemons() {
         run.stdout(),
         format!("reload dnsmasq: SIGHUP to pid {}\n", daemon.id())
     );
-    common::eventually(5, || daemon.try_wait().unwrap().is_some());
     assert!(
-        daemon.try_wait().unwrap().is_some(),
+        common::eventually(5, || daemon.try_wait().unwrap().is_some()),
         "`--live-daemons` did not signal the daemon"
     );
 }
