@@ -70,11 +70,8 @@ fn validate_json_lists_every_problem_with_its_place_value_and_hint() {
 #[test]
 fn validate_json_of_a_valid_description_counts_what_it_renders() {
     let env = Env::example("portacluster");
-    env.run(&["validate", "--json"])
-        .expect(0)
-        .stderr_is("")
-        .stdout_is(
-            r#"{
+    env.run(&["validate", "--json"]).succeeds_with(
+        r#"{
   "file": "<dir>/cluster.yaml",
   "valid": true,
   "counts": {
@@ -87,18 +84,15 @@ fn validate_json_of_a_valid_description_counts_what_it_renders() {
   "problems": []
 }
 "#,
-        );
+    );
 }
 
 #[test]
 fn render_check_json_lists_each_change_and_problem() {
     let env = Env::example("portacluster");
     env.run(&["render", "-q"]).expect(0);
-    env.run(&["render", "--check", "--json"])
-        .expect(0)
-        .stderr_is("")
-        .stdout_is(
-            r#"{
+    env.run(&["render", "--check", "--json"]).succeeds_with(
+        r#"{
   "changes": [],
   "problems": [],
   "reloads": [],
@@ -107,10 +101,9 @@ fn render_check_json_lists_each_change_and_problem() {
   "differs": false
 }
 "#,
-        );
+    );
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
-    fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-b9")).unwrap();
-    std::os::unix::fs::symlink("/etc/shadow", env.pxe("01-c0-3f-d5-60-e5-b9")).unwrap();
+    common::relink(env.pxe("01-c0-3f-d5-60-e5-b9"), "/etc/shadow");
     fs::write(env.pxe("rescue"), "edited by hand\n").unwrap();
     env.run(&["render", "--check", "--json"])
         .expect(1)
@@ -267,8 +260,7 @@ fn colour_is_always_or_never_as_asked_whatever_the_output_is() {
         .stdout_is("dry run: 5 files to write, 0 unchanged; 7 links to create, 0 to re-point, 0 to prune; nothing was written\n");
     env.run(&["render", "-q"]).expect(0);
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
-    fs::remove_file(env.pxe("default")).unwrap();
-    std::os::unix::fs::symlink("rescue", env.pxe("default")).unwrap();
+    common::relink(env.pxe("default"), "rescue");
     fs::write(env.pxe("rescue"), "edited\n").unwrap();
     env.run(&["render", "--check", "--color", "always"])
         .expect(1)
@@ -392,50 +384,30 @@ fn log_follow_prints_entries_appended_after_it_started_until_stopped() {
     assert_eq!(stderr, "");
 }
 
+/// Every global flag, by long name.
+const GLOBALS: &[&str] = &[
+    "config",
+    "root",
+    "templates",
+    "lock-timeout",
+    "quiet",
+    "verbose",
+    "color",
+];
+
+/// The global flags of the commands that switch nodes.
+const SWITCHES: &[&str] = &["config", "root", "lock-timeout", "quiet", "color"];
+
 /// The global flags each command's help lists, by long name.
 const HELP_FLAGS: &[(&str, &[&str])] = &[
-    (
-        "render",
-        &[
-            "config",
-            "root",
-            "templates",
-            "lock-timeout",
-            "quiet",
-            "verbose",
-            "color",
-        ],
-    ),
-    (
-        "apply",
-        &[
-            "config",
-            "root",
-            "templates",
-            "lock-timeout",
-            "quiet",
-            "verbose",
-            "color",
-        ],
-    ),
+    ("render", GLOBALS),
+    ("apply", GLOBALS),
     ("reload", &["config", "root", "color"]),
     ("validate", &["config", "templates", "quiet", "color"]),
-    (
-        "reimage",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
-    (
-        "boot-normal",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
-    (
-        "rescue",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
-    (
-        "boot",
-        &["config", "root", "lock-timeout", "quiet", "color"],
-    ),
+    ("reimage", SWITCHES),
+    ("boot-normal", SWITCHES),
+    ("rescue", SWITCHES),
+    ("boot", SWITCHES),
     (
         "reset",
         &[
@@ -458,15 +430,6 @@ const HELP_FLAGS: &[(&str, &[&str])] = &[
 #[test]
 fn each_command_helps_with_only_the_global_flags_that_apply_to_it() {
     let env = Env::example("portacluster");
-    let globals = [
-        "config",
-        "root",
-        "templates",
-        "lock-timeout",
-        "quiet",
-        "verbose",
-        "color",
-    ];
     // Every command is in the table.
     let mut commands: Vec<String> = pxectl::cli::command()
         .get_subcommands()
@@ -479,7 +442,7 @@ fn each_command_helps_with_only_the_global_flags_that_apply_to_it() {
     for (command, expected) in HELP_FLAGS {
         let help = env.run(&[command, "--help"]);
         help.expect(0);
-        let listed: Vec<&str> = globals
+        let listed: Vec<&str> = GLOBALS
             .iter()
             .copied()
             .filter(|flag| {

@@ -40,11 +40,7 @@ fn path_with_pxectl() -> String {
 /// with `PXECTL_CONFIG` set to `config` when given.
 fn complete(line: &str, config: Option<&std::path::Path>) -> String {
     let binary = assert_cmd::cargo::cargo_bin("pxectl");
-    let script = Command::new(&binary)
-        .args(["completions", "bash"])
-        .output()
-        .unwrap();
-    assert!(script.status.success());
+    let script = common::run_ok(Command::new(&binary).args(["completions", "bash"]));
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(
@@ -63,13 +59,7 @@ for c in "${COMPREPLY[@]}"; do printf '%s\n' "$c"; done"#,
     if let Some(config) = config {
         cmd.env("PXECTL_CONFIG", config);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(common::run_ok(&mut cmd).stdout).unwrap()
 }
 
 #[test]
@@ -131,25 +121,16 @@ fn fish_completes_described_names() {
     let env = env();
     let binary = assert_cmd::cargo::cargo_bin("pxectl");
     let script = env.dir.path().join("pxectl.fish");
-    let printed = Command::new(&binary)
-        .args(["completions", "fish"])
-        .output()
-        .unwrap();
-    assert!(printed.status.success(), "{printed:?}");
+    let printed = common::run_ok(Command::new(&binary).args(["completions", "fish"]));
     std::fs::write(&script, printed.stdout).unwrap();
     let complete = |line: &str| {
-        let out = Command::new("fish")
-            .arg("--no-config")
-            .arg("-c")
-            .arg(format!("source {}; complete -C'{line}'", script.display()))
-            .env("PATH", path_with_pxectl())
-            .env("PXECTL_CONFIG", env.config())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::run_ok(
+            Command::new("fish")
+                .arg("--no-config")
+                .arg("-c")
+                .arg(format!("source {}; complete -C'{line}'", script.display()))
+                .env("PATH", path_with_pxectl())
+                .env("PXECTL_CONFIG", env.config()),
         );
         String::from_utf8(out.stdout).unwrap()
     };

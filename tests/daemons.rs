@@ -47,15 +47,10 @@ fn every_rendered_config_passes_the_real_dnsmasq_and_nginx() {
     }
     // The golden reference tree itself.
     let golden = repo("tests/fixtures/portacluster/etc");
-    let out = std::process::Command::new("dnsmasq")
-        .args(["--test", "-C"])
-        .arg(golden.join("dnsmasq.conf"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        std::process::Command::new("dnsmasq")
+            .args(["--test", "-C"])
+            .arg(golden.join("dnsmasq.conf")),
     );
     let scratch = tempfile::tempdir().unwrap();
     fs::copy(
@@ -64,17 +59,12 @@ fn every_rendered_config_passes_the_real_dnsmasq_and_nginx() {
     )
     .unwrap();
     std::os::unix::fs::symlink("/etc/nginx/mime.types", scratch.path().join("mime.types")).unwrap();
-    let out = std::process::Command::new("nginx")
-        .args(["-t", "-q", "-e", "stderr", "-p"])
-        .arg(scratch.path())
-        .arg("-c")
-        .arg(scratch.path().join("nginx.conf"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        std::process::Command::new("nginx")
+            .args(["-t", "-q", "-e", "stderr", "-p"])
+            .arg(scratch.path())
+            .arg("-c")
+            .arg(scratch.path().join("nginx.conf")),
     );
     assert_eq!(seen, 3);
 }
@@ -96,8 +86,7 @@ fn the_hostsfile_mode_renders_a_hosts_file_dnsmasq_reads() {
 
 /// Renders the example with `template` replaced, expecting the daemon to refuse it.
 fn assert_broken_template_is_caught(template: &str, text: &str, daemon_says: &str) {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     let before = identities(&env.root());
     let served = |env: &Env| {
         (
@@ -106,9 +95,7 @@ fn assert_broken_template_is_caught(template: &str, text: &str, daemon_says: &st
         )
     };
     let before_tree = served(&env);
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(tpl.join(template), text).unwrap();
+    let tpl = env.template(template, text);
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(3)
         .stderr_has("refused the rendered")
@@ -202,6 +189,13 @@ fn marked(text: &str, marker: &Path) -> String {
     )
 }
 
+/// [`marked`], but with `which` (`<daemon> <action>`) running `sh -c SCRIPT` instead.
+fn marked_but(text: &str, marker: &Path, which: &str, script: &str) -> String {
+    let action = which.split(' ').nth(1).unwrap();
+    let echo = format!("{action}: [sh, -c, 'echo {which} >> {}']", marker.display());
+    marked(text, marker).replace(&echo, &format!("{action}: [sh, -c, '{script}']"))
+}
+
 #[test]
 fn apply_reloads_exactly_what_each_change_needs() {
     let env = Env::new("");
@@ -281,18 +275,12 @@ fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
     let conf = env.at("/etc/nginx/nginx.conf");
     let good = fs::read_to_string(&conf).unwrap();
     // nginx's reload now fails every time.
-    let failing = marked(
+    env.write_config(&marked_but(
         &example().replace("autoindex: true", "autoindex: false"),
         &marker,
-    )
-    .replace(
-        &format!(
-            "reload: [sh, -c, 'echo nginx reload >> {}']",
-            marker.display()
-        ),
-        "reload: [sh, -c, 'echo no >&2; exit 1']",
-    );
-    env.write_config(&failing);
+        "nginx reload",
+        "echo no >&2; exit 1",
+    ));
     env.run(&["apply", "--live-daemons"])
         .expect(3)
         .stderr_has("cannot reload nginx")
@@ -304,6 +292,17 @@ fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
         good,
         "nginx.conf was not restored"
     );
+}
+
+/// A stand-in daemon: `sleep 30` (SIGHUP ends it), its pid written to `pid_file`; it passes
+/// the pid check where `sleep` is named as the daemon's binary.
+fn stand_in_daemon(pid_file: &Path) -> std::process::Child {
+    let daemon = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    fs::write(pid_file, format!("{}\n", daemon.id())).unwrap();
+    daemon
 }
 
 #[test]
@@ -333,11 +332,7 @@ fn pid_files_that_lie_are_refused() {
         .expect(3)
         .stderr_has("dnsmasq is not running");
     // A pid file naming some other process: never signalled.
-    let mut other = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    fs::write(&pid_file, format!("{}\n", other.id())).unwrap();
+    let mut other = stand_in_daemon(&pid_file);
     env.run(&["reload", "--live-daemons", "dnsmasq"])
         .expect(3)
         .stderr_has("which is `sleep`, not dnsmasq; refusing to signal it");
@@ -373,15 +368,6 @@ fn a_unit_that_does_not_exist_is_a_clear_error() {
     );
 }
 
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
@@ -403,7 +389,7 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     }
     let env = Env::new("");
     let base = env.dir.path();
-    let port = free_port();
+    let port = common::free_port();
     let pid_file = base.join("nginx.pid");
     let description = |autoindex: bool| {
         format!(
@@ -421,19 +407,17 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     env.write_config(&description(true));
     fs::create_dir_all(base.join("public")).unwrap();
     fs::write(base.join("public/hello.txt"), "hello\n").unwrap();
-    fs::create_dir_all(base.join("etc/nginx")).unwrap();
-    fs::copy("/etc/nginx/mime.types", base.join("etc/nginx/mime.types")).unwrap();
+    common::write_mime_types(base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("nginx -t`: ok");
 
     let _stop = common::start_nginx(&base.join("etc/nginx/nginx.conf"), base);
-    let deadline = Instant::now() + Duration::from_secs(5);
     let mut page = None;
-    while page.is_none() && Instant::now() < deadline {
+    common::eventually(5, || {
         page = http_get(port, "/").filter(|p| p.starts_with("HTTP/1.1 200"));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        page.is_some()
+    });
     let page = page.expect("nginx did not answer on its loopback port");
     assert!(
         page.contains("hello.txt"),
@@ -446,12 +430,11 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     env.run_live(&["apply"])
         .expect(0)
         .stdout_has("reload nginx: SIGHUP to pid");
-    let deadline = Instant::now() + Duration::from_secs(5);
     let mut status = String::new();
-    while !status.starts_with("HTTP/1.1 403") && Instant::now() < deadline {
+    common::eventually(5, || {
         status = http_get(port, "/").unwrap_or_default();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        status.starts_with("HTTP/1.1 403")
+    });
     assert!(
         status.starts_with("HTTP/1.1 403"),
         "nginx still lists the folder after the reload:\n{status}"
@@ -472,20 +455,14 @@ fn a_failed_reload_of_one_daemon_does_not_skip_the_other() {
     env.run(&["apply", "--live-daemons"]).expect(0);
     let _ = fs::remove_file(&marker);
     // dnsmasq's restart now fails; nginx must still be reloaded.
-    let text = marked(
+    env.write_config(&marked_but(
         &example()
             .replace("lease_time: 1h", "lease_time: 2h")
             .replace("autoindex: true", "autoindex: false"),
         &marker,
-    )
-    .replace(
-        &format!(
-            "restart: [sh, -c, 'echo dnsmasq restart >> {}']",
-            marker.display()
-        ),
-        "restart: [sh, -c, 'exit 1']",
-    );
-    env.write_config(&text);
+        "dnsmasq restart",
+        "exit 1",
+    ));
     env.run(&["apply", "--live-daemons"])
         .expect(3)
         .stderr_has("cannot restart dnsmasq");
@@ -496,12 +473,7 @@ fn a_failed_reload_of_one_daemon_does_not_skip_the_other() {
 fn a_pid_file_restart_whose_start_fails_is_retried_by_starting_only() {
     let env = Env::new("");
     let pid_file = env.dir.path().join("daemon.pid");
-    // A stand-in daemon: `sleep`, named as the binary so the pid check accepts it.
-    let mut daemon = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    let mut daemon = stand_in_daemon(&pid_file);
     let text = |lease: &str| {
         with_daemons(
             &example().replace("lease_time: 1h", lease),
@@ -710,12 +682,7 @@ fn under_root_apply_and_reload_leave_the_running_daemons_alone() {
 fn under_root_a_pid_file_daemon_is_signalled_only_with_live_daemons() {
     let env = Env::new("");
     let pid_file = env.dir.path().join("dnsmasq.pid");
-    // A stand-in daemon: `sleep`, named as the binary so the pid check accepts it; SIGHUP ends it.
-    let mut daemon = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    let mut daemon = stand_in_daemon(&pid_file);
     env.write_config(&with_daemons(
         &hostsfile_example(),
         &format!(
@@ -755,12 +722,8 @@ fn under_root_a_pid_file_daemon_is_signalled_only_with_live_daemons() {
         run.stdout(),
         format!("reload dnsmasq: SIGHUP to pid {}\n", daemon.id())
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while daemon.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
     assert!(
-        daemon.try_wait().unwrap().is_some(),
+        common::eventually(5, || daemon.try_wait().unwrap().is_some()),
         "`--live-daemons` did not signal the daemon"
     );
 }
@@ -980,14 +943,11 @@ fn nginx_t_under_root_leaves_the_live_pid_file_alone() {
         return;
     }
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
     let template = fs::read_to_string(repo("templates/nginx.conf.tera")).unwrap();
-    fs::write(
-        tpl.join("nginx.conf.tera"),
+    let tpl = env.template(
+        "nginx.conf.tera",
         format!("pid /run/nginx.pid;\n{template}"),
-    )
-    .unwrap();
+    );
     let left = in_private_mounts(
         &env,
         &["/run"],

@@ -8,20 +8,13 @@ use std::os::unix::fs::symlink;
 
 use common::Env;
 
-fn rendered() -> Env {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
-    env
-}
-
 /// A link target holding ESC, BEL and a newline is printed escaped by every command that
 /// shows it: no terminal escape, no fake line.
 #[test]
 fn text_read_from_disk_is_printed_escaped() {
-    let env = rendered();
+    let env = Env::rendered();
     let link = env.pxe("01-c0-3f-d5-60-e5-a1");
-    fs::remove_file(&link).unwrap();
-    symlink("evil\x1b[2J\x07\nproblem: 0 problems", &link).unwrap();
+    common::relink(&link, "evil\x1b[2J\x07\nproblem: 0 problems");
     let orphan = env.pxe("01-aa-bb-cc-dd-ee-ff");
     symlink("x\x1b]0;title\x07", &orphan).unwrap();
     for args in [
@@ -47,8 +40,7 @@ fn text_read_from_disk_is_printed_escaped() {
         "`01-c0-3f-d5-60-e5-a1` points at `evil\\u{1b}[2J\\u{7}\\nproblem: 0 problems`",
     );
     // JSON stays JSON: the target as read, escaped by JSON's own rules.
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json"]).stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).json();
     assert_eq!(
         json["nodes"][0]["link"],
         "evil\x1b[2J\x07\nproblem: 0 problems"
@@ -58,7 +50,7 @@ fn text_read_from_disk_is_printed_escaped() {
 /// A folder named like one of pxectl's temporaries is not pxectl's: it blocks nothing.
 #[test]
 fn a_folder_named_like_a_temporary_blocks_nothing() {
-    let env = rendered();
+    let env = Env::rendered();
     let evil = env.pxe(".pxectl.tmp.evil");
     fs::create_dir(&evil).unwrap();
     let etc_evil = env.at("/etc/.pxectl.tmp.evil");
@@ -75,7 +67,7 @@ fn a_folder_named_like_a_temporary_blocks_nothing() {
 /// `status` report it, `render --prune` removes it.
 #[test]
 fn a_removed_profile_is_a_leftover_until_pruned() {
-    let env = rendered();
+    let env = Env::rendered();
     let text = fs::read_to_string(env.config()).unwrap();
     let start = text.find("  rescue:\n").unwrap();
     let end = text.find("roles:").unwrap();
@@ -92,9 +84,7 @@ fn a_removed_profile_is_a_leftover_until_pruned() {
     assert_eq!(render.stderr(), warning);
     assert!(rescue.is_file(), "render alone keeps it");
     env.run(&["render", "--check"]).expect(1);
-    let status = env.run(&["status", "--json"]);
-    status.expect(1);
-    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(1).json();
     assert_eq!(json["files"][0]["kind"], "leftover");
     assert_eq!(json["problem_count"], 1);
 
@@ -115,7 +105,7 @@ fn a_removed_profile_is_a_leftover_until_pruned() {
 /// A file of an operator's own in pxelinux.cfg/ was never written by pxectl: not a leftover.
 #[test]
 fn an_operators_own_file_is_not_a_leftover() {
-    let env = rendered();
+    let env = Env::rendered();
     fs::write(env.pxe("menu.c32.cfg"), "# mine\n").unwrap();
     env.run(&["render", "--check"]).expect(0);
     env.run(&["status"]).expect(0);
@@ -127,7 +117,7 @@ fn an_operators_own_file_is_not_a_leftover() {
 /// release) is printed escaped by `log`.
 #[test]
 fn log_prints_the_journal_escaped() {
-    let env = rendered();
+    let env = Env::rendered();
     let journal = env.at("/var/lib/pxectl/journal.jsonl");
     let mut text = fs::read_to_string(&journal).unwrap_or_default();
     text.push_str(r#"{"time":"2026-11-25T10:00:00Z","user":"root","command":"reimage","node":"node1\u001b[2J","mac":"c0:3f:d5:60:e5:a1","from":"a\nfake","to":"installer"}"#);
@@ -147,17 +137,15 @@ fn log_prints_the_journal_escaped() {
 /// config link's destination in render's lines: both from disk, both escaped.
 #[test]
 fn the_default_target_and_a_config_destination_are_printed_escaped() {
-    let env = rendered();
+    let env = Env::rendered();
     let default = env.pxe("default");
-    fs::remove_file(&default).unwrap();
-    symlink("in\x1b[31mRED\x07", &default).unwrap();
+    common::relink(&default, "in\x1b[31mRED\x07");
     fs::remove_file(env.pxe("01-c0-3f-d5-60-e5-a1")).unwrap();
     let nginx = env.at("/etc/nginx/nginx.conf");
     let dest = env.at("/srv/public/x\x1b[31mEVIL\nfake line");
     fs::copy(&nginx, &dest).unwrap();
     fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    fs::remove_file(&nginx).unwrap();
-    symlink(&dest, &nginx).unwrap();
+    common::relink(&nginx, &dest);
     for args in [
         &["status"][..],
         &["render", "--check"],
@@ -176,8 +164,7 @@ fn the_default_target_and_a_config_destination_are_printed_escaped() {
         }
     }
     // JSON stays JSON: the target as read.
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json"]).stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).json();
     assert_eq!(json["nodes"][0]["profile"], "in\x1b[31mRED\x07", "{json}");
     assert_eq!(json["files"][0]["path"], dest.to_str().unwrap(), "{json}");
 }
@@ -187,7 +174,7 @@ fn the_default_target_and_a_config_destination_are_printed_escaped() {
 /// never touched.
 #[test]
 fn leftovers_are_known_by_path_not_by_name() {
-    let env = rendered();
+    let env = Env::rendered();
     let text = fs::read_to_string(env.config()).unwrap();
     let start = text.find("  rescue:\n").unwrap();
     let end = text.find("roles:").unwrap();
@@ -209,13 +196,11 @@ fn leftovers_are_known_by_path_not_by_name() {
 /// refuses before changing anything.
 #[test]
 fn a_folder_where_a_profile_belongs_stops_render_before_any_change() {
-    let env = rendered();
+    let env = Env::rendered();
     fs::remove_file(env.pxe("rescue")).unwrap();
     fs::create_dir(env.pxe("rescue")).unwrap();
     env.run(&["render", "--check"]).expect(1);
-    let status = env.run(&["status", "--json"]);
-    status.expect(1);
-    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(1).json();
     assert_eq!(json["profiles"][0]["kind"], "not-a-file");
     // Something to change besides: render still changes nothing.
     fs::write(env.at("/etc/dnsmasq.conf"), "# hand edit\n").unwrap();

@@ -33,31 +33,27 @@ fn entries(env: &Env, mac: &str) -> Vec<String> {
     .collect()
 }
 
+/// What [`entries`] lists when all of `mac`'s entries point at `profile`.
+fn all_at(mac: &str, profile: &str) -> Vec<String> {
+    let hyphens = mac.replace(':', "-");
+    vec![
+        format!("pxelinux.cfg/01-{hyphens} -> {profile}"),
+        format!("grub/01-{mac}.cfg -> {profile}.cfg"),
+        format!("ipxe/{hyphens}.ipxe -> {profile}.ipxe"),
+    ]
+}
+
 const NODE3: &str = "c0:3f:d5:60:e5:b9";
 
 #[test]
 fn every_switch_flips_all_of_a_nodes_entries_and_logs_it_once() {
     let env = Env::new(&every_loader(""));
     env.run(&["-q", "render"]).expect(0);
-    assert_eq!(
-        entries(&env, NODE3),
-        [
-            "pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux",
-            "grub/01-c0:3f:d5:60:e5:b9.cfg -> arch-linux.cfg",
-            "ipxe/c0-3f-d5-60-e5-b9.ipxe -> arch-linux.ipxe",
-        ]
-    );
+    assert_eq!(entries(&env, NODE3), all_at(NODE3, "arch-linux"));
     env.run(&["reimage", "node3"])
         .expect(0)
         .stdout_is("node3  arch-linux -> installer\nreimage: 1 switched, 0 already\n");
-    assert_eq!(
-        entries(&env, NODE3),
-        [
-            "pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> installer",
-            "grub/01-c0:3f:d5:60:e5:b9.cfg -> installer.cfg",
-            "ipxe/c0-3f-d5-60-e5-b9.ipxe -> installer.ipxe",
-        ]
-    );
+    assert_eq!(entries(&env, NODE3), all_at(NODE3, "installer"));
     env.run(&["reimage", "node3"])
         .expect(0)
         .stdout_is("node3  installer (already)\nreimage: 0 switched, 1 already\n");
@@ -96,8 +92,7 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     // A crash between two renames: GRUB's entry, not flipped yet, still says arch-linux, as
     // it did before the switch.
     let grub = env.at("/srv/public/pxe/grub/01-c0:3f:d5:60:e5:b9.cfg");
-    fs::remove_file(&grub).unwrap();
-    std::os::unix::fs::symlink("arch-linux.cfg", &grub).unwrap();
+    common::relink(&grub, "arch-linux.cfg");
     common::set_mtime(&grub, "2026-01-02T03:04:05Z");
     env.run(&["-q", "status"]).expect(1).stdout_is(
         "problem: node3: its entries do not all point where they should (pxelinux `installer`, grub `arch-linux.cfg`, ipxe `installer.ipxe`): \
@@ -124,8 +119,7 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
     );
     // A hand edit is the newest entry: render takes it for the last switch. A switch repairs
     // the node either way.
-    fs::remove_file(&grub).unwrap();
-    std::os::unix::fs::symlink("rescue.cfg", &grub).unwrap();
+    common::relink(&grub, "rescue.cfg");
     env.run(&["render", "--dry-run"])
         .expect(0)
         .stdout_has(&format!(
@@ -133,14 +127,7 @@ fn entries_that_disagree_are_a_problem_that_render_or_the_next_switch_repairs() 
             env.pxe("01-c0-3f-d5-60-e5-b9").display()
         ));
     env.run(&["-q", "boot-normal", "node3"]).expect(0);
-    assert_eq!(
-        entries(&env, NODE3),
-        [
-            "pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux",
-            "grub/01-c0:3f:d5:60:e5:b9.cfg -> arch-linux.cfg",
-            "ipxe/c0-3f-d5-60-e5-b9.ipxe -> arch-linux.ipxe",
-        ]
-    );
+    assert_eq!(entries(&env, NODE3), all_at(NODE3, "arch-linux"));
     env.run(&["render", "--check"]).expect(0);
 }
 
@@ -172,14 +159,7 @@ fn extra_kernel_arguments_of_a_group_or_a_node_follow_it_through_every_switch() 
     assert!(!fs::read_to_string(pxe.join("pxelinux.cfg/arch-linux"))
         .unwrap()
         .contains("console"));
-    assert_eq!(
-        entries(&env, NODE3),
-        [
-            "pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux@node3",
-            "grub/01-c0:3f:d5:60:e5:b9.cfg -> arch-linux@node3.cfg",
-            "ipxe/c0-3f-d5-60-e5-b9.ipxe -> arch-linux@node3.ipxe",
-        ]
-    );
+    assert_eq!(entries(&env, NODE3), all_at(NODE3, "arch-linux@node3"));
     env.run(&["rescue", "node1", "node3"]).expect(0).stdout_is(
         "node1  arch-linux -> rescue\nnode3  arch-linux -> rescue\nrescue: 2 switched, 0 already\n",
     );
@@ -200,11 +180,7 @@ fn extra_kernel_arguments_of_a_group_or_a_node_follow_it_through_every_switch() 
     env.run(&["-q", "render", "--prune"]).expect(0);
     assert_eq!(
         entries(&env, "c0:3f:d5:60:e5:a1"),
-        [
-            "pxelinux.cfg/01-c0-3f-d5-60-e5-a1 -> rescue",
-            "grub/01-c0:3f:d5:60:e5:a1.cfg -> rescue.cfg",
-            "ipxe/c0-3f-d5-60-e5-a1.ipxe -> rescue.ipxe",
-        ]
+        all_at("c0:3f:d5:60:e5:a1", "rescue")
     );
     assert!(!pxe.join("pxelinux.cfg/rescue@rack1").exists());
     env.run(&["render", "--check"]).expect(0);
@@ -240,14 +216,7 @@ fn a_loader_out_of_use_leaves_orphans_that_never_come_back_as_switches() {
     common::set_mtime(&env.pxe("01-c0-3f-d5-60-e5-b9"), "2026-01-02T03:04:05Z");
     env.write_config(&text);
     env.run(&["-q", "render"]).expect(0);
-    assert_eq!(
-        entries(&env, NODE3),
-        [
-            "pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux",
-            "grub/01-c0:3f:d5:60:e5:b9.cfg -> arch-linux.cfg",
-            "ipxe/c0-3f-d5-60-e5-b9.ipxe -> arch-linux.ipxe",
-        ]
-    );
+    assert_eq!(entries(&env, NODE3), all_at(NODE3, "arch-linux"));
     // And `--prune` removes a loader's entries once it is out of use.
     env.write_config(&uefi);
     env.run(&["-q", "render", "--prune"]).expect(0);

@@ -59,8 +59,7 @@ fn pxectl_args(line: &str) -> Vec<String> {
 
 /// Runs an example's pxectl command on a rendered portacluster with one stale and one fresh switch.
 fn run_reset_example(args: &[String], origin: &Path) {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     env.run(&["reimage", "node3", "node5"]).expect(0);
     let stale = env.pxe("01-c0-3f-d5-60-e5-b9");
     let old = std::time::SystemTime::now() - Duration::from_secs(3 * 3600);
@@ -174,12 +173,9 @@ fn the_watch_unit_runs_a_working_watcher_that_stops_on_sigterm() {
     )
     .unwrap();
     let link = env.pxe("01-c0-3f-d5-60-e5-a1");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while fs::read_link(&link).unwrap() != Path::new("arch-linux")
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::eventually(10, || {
+        fs::read_link(&link).unwrap() == Path::new("arch-linux")
+    });
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = child.wait().unwrap();

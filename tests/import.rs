@@ -36,11 +36,14 @@ fn import(env: &Env, root: &Path, args: &[&str]) -> Run {
     env.finish(&mut cmd)
 }
 
-/// A copy of the tree at `from` (links kept as links) as `env`'s output root.
-fn copy_setup(env: &Env, from: &Path) {
-    for entry in walkdir::WalkDir::new(from).min_depth(1) {
+/// A [`scratch`] folder whose output root is a copy of the setup at the repository path
+/// `tree` (links kept as links).
+fn copied(tree: &str) -> Env {
+    let env = scratch();
+    let from = repo(tree);
+    for entry in walkdir::WalkDir::new(&from).min_depth(1) {
         let entry = entry.unwrap();
-        let to = env.root().join(entry.path().strip_prefix(from).unwrap());
+        let to = env.root().join(entry.path().strip_prefix(&from).unwrap());
         if entry.path_is_symlink() {
             symlink(fs::read_link(entry.path()).unwrap(), &to).unwrap();
         } else if entry.file_type().is_dir() {
@@ -49,6 +52,19 @@ fn copy_setup(env: &Env, from: &Path) {
             fs::copy(entry.path(), &to).unwrap();
         }
     }
+    env
+}
+
+/// `pxectl import -o <dir>/cluster.yaml` of `env`'s output root.
+fn import_to_config(env: &Env) -> Run {
+    import(env, &env.root(), &["-o", &env.config().to_string_lossy()])
+}
+
+/// [`copied`], imported to `<dir>/cluster.yaml`.
+fn imported(tree: &str) -> Env {
+    let env = copied(tree);
+    import_to_config(&env).expect(0);
+    env
 }
 
 /// A scratch folder without a description: import writes `<dir>/cluster.yaml`.
@@ -117,9 +133,7 @@ fn the_reference_description_says_what_the_hand_written_example_says() {
 
 #[test]
 fn render_check_passes_right_after_importing_the_reference_tree() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/portacluster"));
-    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    let env = imported("tests/fixtures/portacluster");
     env.run(&["render", "--check"])
         .expect(0)
         .stdout_is("check: up to date (5 files, 7 links)\n");
@@ -128,12 +142,9 @@ fn render_check_passes_right_after_importing_the_reference_tree() {
 #[test]
 fn check_passes_right_after_every_import_and_render_leaves_the_hand_made_files_alone() {
     for (name, tree) in &SETUPS[1..] {
-        let env = scratch();
-        copy_setup(&env, &repo(tree));
+        let env = copied(tree);
         let before = tree_of(&env);
-        import(&env, &env.root(), &["-o", &env.config().to_string_lossy()])
-            .expect(0)
-            .stdout_is("");
+        import_to_config(&env).expect(0).stdout_is("");
         // dnsmasq.conf (and the hosts file) differ from what pxectl writes by comments and
         // order only: as dnsmasq reads them, they are up to date.
         let check = env.run(&["render", "--check"]);
@@ -158,9 +169,7 @@ fn check_passes_right_after_every_import_and_render_leaves_the_hand_made_files_a
 
 #[test]
 fn a_hand_made_dnsmasq_conf_is_written_in_pxectls_layout_when_its_meaning_changes() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/lab"));
-    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    let env = imported("tests/fixtures/import/lab");
     // A comment more is no change; a directive more is.
     edit_dnsmasq_conf(&env, "", "# checked by Ana\n");
     env.run(&["render", "--check"]).expect(0);
@@ -176,10 +185,9 @@ fn a_hand_made_dnsmasq_conf_is_written_in_pxectls_layout_when_its_meaning_change
 
 #[test]
 fn a_nodes_own_loader_is_read_from_its_tag_and_a_foreign_tag_is_reported() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/mixed-loaders"));
+    let env = copied("tests/fixtures/import/mixed-loaders");
     // Flipped like any node, in every loader's folder.
-    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    import_to_config(&env).expect(0);
     env.run(&["boot-normal", "edge1"]).expect(0);
     for (entry, target) in [
         ("/srv/www/tftp/pxelinux.cfg/01-9c-6b-00-10-00-03", "ubuntu"),
@@ -192,9 +200,7 @@ fn a_nodes_own_loader_is_read_from_its_tag_and_a_foreign_tag_is_reported() {
             "{entry}"
         );
     }
-    let status = env.run(&["status", "--json"]);
-    status.expect(0);
-    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(0).json();
     let edge1 = json["nodes"]
         .as_array()
         .unwrap()
@@ -204,8 +210,7 @@ fn a_nodes_own_loader_is_read_from_its_tag_and_a_foreign_tag_is_reported() {
 
     // A tag pxectl does not write: the reservation cannot be described, and import says which
     // line and how to write it.
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/mixed-loaders"));
+    let env = copied("tests/fixtures/import/mixed-loaders");
     edit_dnsmasq_conf(&env, "set:pxectl-ipxe,10.40", "set:edge,10.40");
     let run = import(&env, &env.root(), &[]);
     run.expect(1).stdout_is("");
@@ -233,9 +238,7 @@ fn the_imported_dnsmasq_conf_with_its_extra_lines_passes_dnsmasq_test() {
     if !prerequisite(have("dnsmasq"), "dnsmasq is not installed") {
         return;
     }
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/lab"));
-    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    let env = imported("tests/fixtures/import/lab");
     // render verifies a new dnsmasq.conf with `dnsmasq --test` before installing it (the
     // hand-made one means the same, so it is removed to have it written).
     fs::remove_file(env.at("/etc/dnsmasq.conf")).unwrap();
@@ -258,9 +261,7 @@ fn the_imported_dnsmasq_conf_with_its_extra_lines_passes_dnsmasq_test() {
 
 #[test]
 fn a_verbatim_profile_is_switched_to_like_any_other() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/debian-netboot"));
-    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    let env = imported("tests/fixtures/import/debian-netboot");
     env.run(&["boot", "--profile", "debian-menu", "build1"])
         .expect(0);
     assert_eq!(
@@ -276,12 +277,11 @@ fn a_verbatim_profile_is_switched_to_like_any_other() {
 
 #[test]
 fn a_profile_with_windows_line_ends_is_kept_byte_for_byte() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/lab"));
+    let env = copied("tests/fixtures/import/lab");
     let memtest = env.at("/srv/tftp/pxelinux.cfg/memtest");
     let crlf = fs::read_to_string(&memtest).unwrap().replace('\n', "\r\n");
     fs::write(&memtest, &crlf).unwrap();
-    let run = import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]);
+    let run = import_to_config(&env);
     run.expect(0);
     let description = fs::read_to_string(env.config()).unwrap();
     assert!(
@@ -296,9 +296,7 @@ fn a_profile_with_windows_line_ends_is_kept_byte_for_byte() {
 
 #[test]
 fn nginx_conf_left_alone_is_neither_rendered_nor_reloaded() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/lab"));
-    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    let env = imported("tests/fixtures/import/lab");
     fs::write(env.at("/etc/nginx/nginx.conf"), "# the operator's own\n").unwrap();
     env.run(&["render", "--no-verify"]).expect(0);
     assert_eq!(
@@ -326,8 +324,7 @@ fn links_to_a_missing_profile_and_orphan_macs_are_reported_not_invented() {
 
 #[test]
 fn a_menu_file_as_default_is_a_difference_with_the_way_out() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/debian-netboot"));
+    let env = copied("tests/fixtures/import/debian-netboot");
     let dir = env.at("/srv/tftp/pxelinux.cfg");
     fs::remove_file(dir.join("default")).unwrap();
     fs::copy(dir.join("debian-menu"), dir.join("default")).unwrap();
@@ -338,11 +335,9 @@ fn a_menu_file_as_default_is_a_difference_with_the_way_out() {
 
 #[test]
 fn grubs_folder_is_read_and_must_agree_with_pxelinuxs() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/uefi-grub"));
+    let env = copied("tests/fixtures/import/uefi-grub");
     let grub = env.at("/srv/tftp/grub");
-    fs::remove_file(grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
-    symlink("disk.cfg", grub.join("01-3c:fd:fe:aa:00:02.cfg")).unwrap();
+    common::relink(grub.join("01-3c:fd:fe:aa:00:02.cfg"), "disk.cfg");
     fs::write(grub.join("grub.cfg"), "configfile $prefix/menu.cfg\n").unwrap();
     let run = import(&env, &env.root(), &[]);
     run.expect(1).stdout_is("");
@@ -362,8 +357,7 @@ fn grubs_folder_is_read_and_must_agree_with_pxelinuxs() {
 
 #[test]
 fn boot_lines_no_loaders_setting_renders_are_kept_and_their_folders_left_alone() {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/import/uefi-grub"));
+    let env = copied("tests/fixtures/import/uefi-grub");
     edit_dnsmasq_conf(&env, "dhcp-match=set:efi-x64,option:client-arch,9\n", "");
     let run = import(&env, &env.root(), &[]);
     run.expect(0);
@@ -432,9 +426,7 @@ const FORMS: &[Form] = &[
         setup: LAB,
         edit: |env| {
             for mac in ["01-52-54-00-a1-00-01", "01-52-54-00-a1-00-02"] {
-                let link = env.at(&format!("/srv/tftp/pxelinux.cfg/{mac}"));
-                fs::remove_file(&link).unwrap();
-                symlink("ubuntu-install", &link).unwrap();
+                common::relink(env.at(&format!("/srv/tftp/pxelinux.cfg/{mac}")), "ubuntu-install");
             }
         },
         code: 0,
@@ -526,22 +518,14 @@ const FORMS: &[Form] = &[
     Form {
         name: "a per-MAC link to its profile by `./`",
         setup: LAB,
-        edit: |env| {
-            let link = env.at("/srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01");
-            fs::remove_file(&link).unwrap();
-            symlink("./ubuntu", &link).unwrap();
-        },
+        edit: |env| common::relink(env.at("/srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01"), "./ubuntu"),
         code: 1,
         says: "  /srv/tftp/pxelinux.cfg/01-52-54-00-a1-00-01: a link to `./ubuntu`, which pxectl writes as `ubuntu`: re-point it (`ln -sfn ubuntu 01-52-54-00-a1-00-01`) and import again",
     },
     Form {
         name: "dnsmasq.conf as an absolute link (a path on the boot server, not here)",
         setup: LAB,
-        edit: |env| {
-            let conf = env.at("/etc/dnsmasq.conf");
-            fs::remove_file(&conf).unwrap();
-            symlink("/etc/dnsmasq.real", &conf).unwrap();
-        },
+        edit: |env| common::relink(env.at("/etc/dnsmasq.conf"), "/etc/dnsmasq.real"),
         code: 3,
         says: "error: `<root>/etc/dnsmasq.conf` is a link to `/etc/dnsmasq.real`, which import would read on this machine, outside `--root` `<root>`; make the link relative, or copy what it points at into the tree, and import again",
     },
@@ -569,10 +553,9 @@ const FORMS: &[Form] = &[
 fn hand_made_forms_are_read_as_dnsmasq_reads_them_or_refused_at_their_line() {
     let mut failures = Vec::new();
     for form in FORMS {
-        let env = scratch();
-        copy_setup(&env, &repo(form.setup));
+        let env = copied(form.setup);
         (form.edit)(&env);
-        let run = import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]);
+        let run = import_to_config(&env);
         let stderr = run.placeholders(&run.stderr());
         let written = env.config().exists();
         if run.code() != form.code
@@ -594,8 +577,7 @@ fn hand_made_forms_are_read_as_dnsmasq_reads_them_or_refused_at_their_line() {
 
 #[test]
 fn render_check_sees_two_lines_for_one_option_swapped() {
-    let env = scratch();
-    copy_setup(&env, &repo(LAB));
+    let env = copied(LAB);
     // dnsmasq keeps one list for both: the later line wins.
     let second = "dhcp-option-force=option:router,10.20.0.254\n";
     edit_dnsmasq_conf(
@@ -603,7 +585,7 @@ fn render_check_sees_two_lines_for_one_option_swapped() {
         "dhcp-option=option:router,10.20.0.1\n",
         &format!("dhcp-option=option:router,10.20.0.1\n{second}"),
     );
-    import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]).expect(0);
+    import_to_config(&env).expect(0);
     env.run(&["render", "--check"]).expect(0);
     // dnsmasq hands out the last router given: swapped, it is another one.
     edit_dnsmasq_conf(&env, second, "");
@@ -636,10 +618,9 @@ fn the_output_file_is_never_replaced_without_force() {
 /// A copy of the reference tree broken by `spoil`, imported with `-o`: the exit status and
 /// stderr, and whether the description was written.
 fn spoiled(spoil: impl FnOnce(&Env)) -> (Run, bool) {
-    let env = scratch();
-    copy_setup(&env, &repo("tests/fixtures/portacluster"));
+    let env = copied("tests/fixtures/portacluster");
     spoil(&env);
-    let run = import(&env, &env.root(), &["-o", &env.config().to_string_lossy()]);
+    let run = import_to_config(&env);
     let written = env.config().exists();
     (run, written)
 }
@@ -687,8 +668,7 @@ fn bad_input_is_refused_clearly_and_nothing_is_written() {
             "a link escaping the TFTP root",
             Box::new(|env: &Env| {
                 let link = env.at("/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1");
-                fs::remove_file(&link).unwrap();
-                symlink("../../../../etc/shadow", &link).unwrap();
+                common::relink(&link, "../../../../etc/shadow");
             }),
             "error: /srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-a1 links to `../../../../etc/shadow`, outside the TFTP root `/srv/public/pxe`: a TFTP client could not follow it; remove the link or point it at a profile in `/srv/public/pxe/pxelinux.cfg`, then import again\n",
         ),

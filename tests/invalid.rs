@@ -26,8 +26,7 @@ fn every_invalid_description_is_refused_with_its_place_and_nothing_is_touched() 
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         // A tree rendered from a valid description, which the invalid one must not touch.
-        let env = Env::example("portacluster");
-        env.run(&["render"]).expect(0);
+        let env = Env::rendered();
         let before_tree = tree(&env.root());
         let before_ids = identities(&env.root());
 
@@ -131,9 +130,10 @@ fn an_out_of_range_duration_is_refused_before_anything_changes() {
     assert!(run.stdout().contains("render  node2"), "{}", run.stdout());
 }
 
-/// `pxectl --config cluster.yaml validate` in the fixture folder `case`: its exit status and
-/// stderr.
-fn validate_fixture(case: &str) -> (i32, String) {
+/// Asserts that `pxectl --config cluster.yaml validate` in the fixture folder `case` exits 2
+/// with `expected` as its whole stderr.
+#[track_caller]
+fn assert_refused(case: &str, expected: &str) {
     let out = Command::new(assert_cmd::cargo::cargo_bin("pxectl"))
         .current_dir(repo(&format!("tests/fixtures/invalid/{case}")))
         .args(["--config", "cluster.yaml", "validate"])
@@ -142,19 +142,14 @@ fn validate_fixture(case: &str) -> (i32, String) {
         .env_remove("PXECTL_TEMPLATES")
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    assert_eq!(out.status.code(), Some(2), "{case}");
+    common::assert_text("output", &String::from_utf8_lossy(&out.stderr), expected);
 }
 
 #[test]
 fn unknown_keys_type_errors_duplicate_keys_and_semantic_problems_are_reported_together() {
-    let (code, stderr) = validate_fixture("every-kind-of-problem-at-once");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "every-kind-of-problem-at-once",
         r#"error: invalid type: string "maybe", expected a boolean
   --> cluster.yaml:8:16 (`dhcp.read_ethers`)
    = help: docs/configuration.md gives each key's type
@@ -208,11 +203,8 @@ error: cluster.yaml has 10 problems; nothing was written
 /// syntax, reserved name, loader folder and web root problems, and two groups that disagree.
 #[test]
 fn every_loader_problem_is_reported_with_its_place_note_and_hint() {
-    let (code, stderr) = validate_fixture("every-loader-problem-at-once");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "every-loader-problem-at-once",
         r#"error: the TFTP root `/srv/tftp` is not inside the web root `/srv/www`, but `ipxe` fetches its scripts and kernels from it by HTTP
   --> cluster.yaml:2:40 (`paths.tftp_root`)
    = note: `ipxe` is in use: set at `groups.rack2.loader`
@@ -284,11 +276,8 @@ error: cluster.yaml has 14 problems; nothing was written
 /// cap, reading it to report its problems ran past 3 GB within 30 s.
 #[test]
 fn an_alias_bomb_is_refused_at_the_alias_that_passes_the_cap() {
-    let (code, stderr) = validate_fixture("alias-bomb");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "alias-bomb",
         r"error: aliases (`*name`) expand the description past 1000000 values
   --> cluster.yaml:6:36 (`f[7]`)
    = help: alias fewer or smaller values, or write them out: a cluster description never needs this many
@@ -326,11 +315,8 @@ error: cluster.yaml has 1 problem; nothing was written
 
 #[test]
 fn a_tab_in_the_indentation_is_named() {
-    let (code, stderr) = validate_fixture("tab-in-indentation");
-    assert_eq!(code, 2);
-    common::assert_text(
-        "output",
-        &stderr,
+    assert_refused(
+        "tab-in-indentation",
         r"error: the indentation has a tab
   --> cluster.yaml:7:1
    = help: YAML indents with spaces only: replace the tab with spaces
@@ -357,12 +343,6 @@ fn duplicate_profiles_in_flow_style_are_refused_naming_both_places() {
     );
 }
 
-fn rendered() -> Env {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
-    env
-}
-
 #[test]
 fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
     if !prerequisite(
@@ -371,7 +351,7 @@ fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
     ) {
         return;
     }
-    let env = rendered();
+    let env = Env::rendered();
     // `nobody` must reach the description and the tree, not write the state folder.
     fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let state = env.at("/var/lib/pxectl");
@@ -405,7 +385,7 @@ fn a_user_who_cannot_write_the_state_folder_is_told_it_needs_root() {
 
 /// The `user` of the last journal entry after `reimage node2` run with `env`.
 fn journal_user(set: &[(&str, &str)]) -> String {
-    let env = rendered();
+    let env = Env::rendered();
     let mut cmd = env.command(&["reimage", "node2"], true);
     cmd.env_remove("USER").env_remove("SUDO_USER");
     for (k, v) in set {
@@ -431,7 +411,7 @@ fn the_journal_names_the_user_by_uid_or_sudo_user_not_by_the_user_variable() {
 
 #[test]
 fn a_link_name_pasted_from_the_link_folder_names_its_node() {
-    let env = rendered();
+    let env = Env::rendered();
     let run = env.run(&["reimage", "01-C0-3F-D5-60-CD-8B"]);
     run.expect(0);
     common::assert_text(
@@ -457,7 +437,7 @@ fn a_range_without_the_names_zero_padding_suggests_it() {
 
 #[test]
 fn a_reservation_given_as_a_target_is_called_a_reservation() {
-    let env = rendered();
+    let env = Env::rendered();
     let run = env.run(&["reimage", "switch", "00-C0-B7-B6-6A-4C"]);
     run.expect(2);
     common::assert_text("output", 
@@ -487,7 +467,7 @@ fn validate_counts_in_the_singular_when_there_is_one() {
 
 #[test]
 fn reset_verbose_lists_the_nodes_it_kept_and_why() {
-    let env = rendered();
+    let env = Env::rendered();
     env.run(&["reimage", "node1", "node2"]).expect(0);
     // node1 was switched two hours ago, node2 ten minutes ago.
     let set_age = |link: &str, age: u64| -> String {
@@ -520,14 +500,11 @@ fn reset_verbose_lists_the_nodes_it_kept_and_why() {
 #[test]
 fn an_override_template_reading_the_environment_is_refused_at_its_line() {
     let env = Env::example("portacluster");
-    let dir = env.dir.path().join("tpl");
-    fs::create_dir(&dir).unwrap();
-    let template = dir.join("nginx.conf.tera");
-    fs::write(
-        &template,
+    let dir = env.template(
+        "nginx.conf.tera",
         "events {}\n{% if false %}# {{ get_env(name=\"DEPLOY_TOKEN\", default=\"none\") }}{% endif %}\n",
-    )
-    .unwrap();
+    );
+    let template = dir.join("nginx.conf.tera");
     for args in [&["render"][..], &["validate"]] {
         let mut args = args.to_vec();
         args.extend(["--templates", dir.to_str().unwrap()]);

@@ -54,6 +54,20 @@ fn callback(outcome: &str, node: &str, from: &str) -> Vec<u8> {
     format!("2026-11-25T12:00:00+00:00 {from} \"/pxectl/{outcome}/{node}\" 204\n").into_bytes()
 }
 
+/// Appends node `n`'s `done` callback, from its own address, to the callback log.
+fn done(base: &Path, n: u8) {
+    let (node, from) = (format!("n{n}"), format!("127.0.0.1{n}"));
+    append(&base.join("callbacks.log"), &callback("done", &node, &from));
+}
+
+/// logrotate's `copytruncate`: the log copied to `callbacks.log.1`, then emptied in place.
+fn copytruncate(base: &Path) {
+    let log = base.join("callbacks.log");
+    fs::copy(&log, base.join("callbacks.log.1")).unwrap();
+    let file = fs::OpenOptions::new().write(true).open(&log).unwrap();
+    file.set_len(0).unwrap();
+}
+
 /// A background pxectl whose output goes to files; killed when dropped.
 struct Background {
     child: Child,
@@ -85,37 +99,47 @@ impl Background {
     /// `pxectl watch` (with `args` before it), once it says it is following the log.
     fn watch(env: &Env, args: &[&str]) -> Self {
         let watch = Self::start(env, &[args, &["watch"]].concat());
-        watch.until("watch to start", || {
-            watch.stdout().contains("watch: following")
-        });
+        watch.until_stdout("watch to start", "watch: following");
         watch
+    }
+
+    /// Waits until its stdout holds `needle`.
+    #[track_caller]
+    fn until_stdout(&self, what: &str, needle: &str) {
+        self.until(what, || self.stdout().contains(needle));
+    }
+
+    /// Waits until its stderr holds `needle`.
+    #[track_caller]
+    fn until_stderr(&self, what: &str, needle: &str) {
+        self.until(what, || self.stderr().contains(needle));
     }
 
     /// Waits until `cond` holds (up to 10 s).
     #[track_caller]
     fn until(&self, what: &str, cond: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !cond() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n--- stdout\n{}\n--- stderr\n{}",
-                self.stdout(),
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            common::eventually(10, cond),
+            "timed out waiting for {what}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
     }
 
-    fn stop(self) -> (Option<i32>, String) {
+    fn sigterm(&self) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    }
+
+    fn stop(self) -> (Option<i32>, String, String) {
+        self.sigterm();
         self.finish()
     }
 
-    /// Waits for it to end by itself: its exit status and stdout.
-    fn finish(mut self) -> (Option<i32>, String) {
+    /// Waits for it to end by itself: its exit status, stdout and stderr.
+    fn finish(mut self) -> (Option<i32>, String, String) {
         let status = self.child.wait().unwrap();
-        (status.code(), self.stdout())
+        (status.code(), self.stdout(), self.stderr())
     }
 }
 
@@ -134,6 +158,24 @@ fn setup() -> (Env, PathBuf) {
     (env, base)
 }
 
+/// `reimage TARGETS`, an empty callback log, and a watcher (`pxectl ARGS watch`) following it.
+fn watching(targets: &[&str], args: &[&str]) -> (Env, PathBuf, PathBuf, Background) {
+    let (env, base) = setup();
+    env.run_live(&[&["reimage"], targets].concat()).expect(0);
+    let log = base.join("callbacks.log");
+    fs::write(&log, "").unwrap();
+    let watch = Background::watch(&env, args);
+    (env, base, log, watch)
+}
+
+/// Every node reimaging, and a watcher that has flipped n1 back.
+fn watching_after_n1() -> (Env, PathBuf, PathBuf, Background) {
+    let (env, base, log, watch) = watching(&["--all"], &[]);
+    done(&base, 1);
+    watch.until("n1", || link(&base, 1) == "local");
+    (env, base, log, watch)
+}
+
 fn journal(base: &Path) -> String {
     fs::read_to_string(base.join("state/journal.jsonl")).unwrap_or_default()
 }
@@ -143,17 +185,17 @@ fn watch_flips_a_finished_node_back_journals_failures_and_stops_on_sigterm() {
     let (env, base) = setup();
     env.run_live(&["reimage", "n1", "n3"]).expect(0);
     let log = base.join("callbacks.log");
-    append(&log, &callback("done", "n1", "127.0.0.11")); // before watch: not acted on
+    done(&base, 1); // before watch: not acted on
     let watch = Background::watch(&env, &[]);
     assert_eq!(link(&base, 1), "install", "an old callback was acted on");
-    append(&log, &callback("done", "n1", "127.0.0.11"));
+    done(&base, 1);
     watch.until("n1 to flip back", || link(&base, 1) == "local");
     append(&log, &callback("failed", "n3", "127.0.0.99"));
     watch.until("the failure to be journaled", || {
         journal(&base).contains("watch (install failed, left)")
     });
     assert_eq!(link(&base, 3), "install", "on_failure: leave changed n3");
-    let (code, out) = watch.stop();
+    let (code, out, _) = watch.stop();
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("n1  install -> local (install done, callback from 127.0.0.11)"),
@@ -180,12 +222,10 @@ fn hostile_and_foreign_callbacks_change_nothing_and_do_not_stop_the_watcher() {
     append(&log, &callback("done", "../../etc/passwd", "127.0.0.11"));
     append(&log, &callback("done", "n1/../n2", "127.0.0.11"));
     append(&log, &callback("done", "ghost", "127.0.0.11"));
-    append(&log, &callback("done", "n2", "127.0.0.12")); // not reimaging
+    done(&base, 2); // not reimaging
     append(&log, &callback("done", "n1", "127.0.0.99")); // wrong address for n1
     append(&log, b"total garbage\n");
-    watch.until("the warnings", || {
-        watch.stderr().contains("came from 127.0.0.99")
-    });
+    watch.until_stderr("the warnings", "came from 127.0.0.99");
     assert_eq!(link(&base, 1), "install");
     assert_eq!(link(&base, 2), "local");
     let err = watch.stderr();
@@ -200,7 +240,7 @@ fn hostile_and_foreign_callbacks_change_nothing_and_do_not_stop_the_watcher() {
         assert!(err.contains(expected), "stderr lacks {expected:?}:\n{err}");
     }
     // Still alive: a good callback works.
-    append(&log, &callback("done", "n1", "127.0.0.11"));
+    done(&base, 1);
     watch.until("n1 to flip back", || link(&base, 1) == "local");
     assert!(
         !journal(&base).contains(r#""command":"watch","node":"n2""#),
@@ -212,20 +252,14 @@ fn hostile_and_foreign_callbacks_change_nothing_and_do_not_stop_the_watcher() {
 
 #[test]
 fn watch_survives_rotation_by_rename_and_truncation() {
-    let (env, base) = setup();
-    env.run_live(&["reimage", "--all"]).expect(0);
-    let log = base.join("callbacks.log");
-    fs::write(&log, "").unwrap();
-    let watch = Background::watch(&env, &[]);
-    append(&log, &callback("done", "n1", "127.0.0.11"));
-    watch.until("n1", || link(&base, 1) == "local");
+    let (_env, base, log, watch) = watching_after_n1();
     // logrotate's `create`: rename, then a new file.
     fs::rename(&log, base.join("callbacks.log.1")).unwrap();
-    append(&log, &callback("done", "n2", "127.0.0.12"));
+    done(&base, 2);
     watch.until("n2 after rotation", || link(&base, 2) == "local");
     // logrotate's `copytruncate`.
     fs::write(&log, "").unwrap();
-    append(&log, &callback("done", "n3", "127.0.0.13"));
+    done(&base, 3);
     watch.until("n3 after truncation", || link(&base, 3) == "local");
     assert_eq!(watch.stop().0, Some(0));
 }
@@ -262,24 +296,19 @@ fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
         &env,
         &["reimage", "--wait", "--timeout", "3s", "n1", "n2", "n3"],
     );
-    wait.until("the wait to start", || {
-        wait.stdout().contains("waiting up to 3s")
-    });
+    wait.until_stdout("the wait to start", "waiting up to 3s");
     assert_eq!(link(&base, 1), "install");
     append(
         &base.join("access.log"),
         b"127.0.0.11 - - [25/Nov/2026:12:00:00 +0000] \"GET /i/vmlinuz HTTP/1.1\" 200 1\n",
     );
-    wait.until("n1 booting", || {
-        wait.stdout()
-            .contains("n1  booting (downloading from nginx)")
-    });
+    wait.until_stdout("n1 booting", "n1  booting (downloading from nginx)");
     // n2 is seen over TFTP; n3 has no fixed address, but dnsmasq leased it one.
     append(&base.join("dnsmasq.log"), b"Nov 25 12:00:00 dnsmasq-tftp[9]: sent /x/srv/pxe/pxelinux.cfg/01-02-00-00-00-00-02 to 127.0.0.12\n");
-    wait.until("n2 booting", || {
-        wait.stdout()
-            .contains("n2  booting (fetched its PXE config over TFTP)")
-    });
+    wait.until_stdout(
+        "n2 booting",
+        "n2  booting (fetched its PXE config over TFTP)",
+    );
     fs::write(
         base.join("leases"),
         "1764072000 02:00:00:00:00:03 127.0.0.53 n3 *\n",
@@ -289,21 +318,11 @@ fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
         &base.join("access.log"),
         b"127.0.0.53 - - [25/Nov/2026:12:00:01 +0000] \"GET /i/vmlinuz HTTP/1.1\" 200 1\n",
     );
-    wait.until("n3 booting", || {
-        wait.stdout()
-            .contains("n3  booting (downloading from nginx)")
-    });
-    append(
-        &base.join("callbacks.log"),
-        &callback("done", "n1", "127.0.0.11"),
-    );
-    append(
-        &base.join("callbacks.log"),
-        &callback("done", "n2", "127.0.0.12"),
-    );
-    let err = wait.err.clone();
-    let (code, out) = wait.finish();
-    assert_eq!(code, Some(1), "{out}\n{}", fs::read_to_string(err).unwrap());
+    wait.until_stdout("n3 booting", "n3  booting (downloading from nginx)");
+    done(&base, 1);
+    done(&base, 2);
+    let (code, out, err) = wait.finish();
+    assert_eq!(code, Some(1), "{out}\n{err}");
     assert!(
         out.contains("n1  done") && out.contains("n2  done"),
         "{out}"
@@ -327,18 +346,10 @@ fn reimage_wait_times_out_listing_the_node_that_did_not_call_back() {
 fn reimage_wait_exits_0_when_every_node_is_done() {
     let (env, base) = setup();
     let wait = Background::start(&env, &["reimage", "--wait", "--timeout", "30s", "n1", "n2"]);
-    wait.until("the wait to start", || {
-        wait.stdout().contains("waiting up to")
-    });
-    append(
-        &base.join("callbacks.log"),
-        &callback("done", "n2", "127.0.0.12"),
-    );
-    append(
-        &base.join("callbacks.log"),
-        &callback("done", "n1", "127.0.0.11"),
-    );
-    let (code, out) = wait.finish();
+    wait.until_stdout("the wait to start", "waiting up to");
+    done(&base, 2);
+    done(&base, 1);
+    let (code, out, _) = wait.finish();
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("reimage: all 2 nodes done"));
 }
@@ -353,14 +364,9 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
     }
     let env = Env::new("");
     let base = env.dir.path().to_path_buf();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     env.write_config(&description(&base, port, true));
-    fs::create_dir_all(base.join("etc/nginx")).unwrap();
-    fs::copy("/etc/nginx/mime.types", base.join("etc/nginx/mime.types")).unwrap();
+    common::write_mime_types(&base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("nginx -t`: ok");
@@ -399,10 +405,7 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
         nix::sys::signal::Signal::SIGUSR1,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !base.join("callbacks.log").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::eventually(5, || base.join("callbacks.log").exists());
     // A forged callback for n2 from the wrong address does nothing; the real one works.
     assert_eq!(curl("127.0.0.1", "/pxectl/done/n2"), "204");
     assert_eq!(curl("127.0.0.12", "/pxectl/done/n2"), "204");
@@ -419,31 +422,25 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
 
 /// `reimage TARGETS`, a watcher, the tree's lock held by another process, and n1's `done`
 /// callback waiting for it.
-fn waiting_for_the_lock(targets: &[&str]) -> (Env, PathBuf, PathBuf, Background, HeldLock) {
-    let (env, base) = setup();
-    env.run_live(&[&["reimage"], targets].concat()).expect(0);
-    let log = base.join("callbacks.log");
-    fs::write(&log, "").unwrap();
-    let watch = Background::watch(&env, &["--lock-timeout", "200ms"]);
+fn waiting_for_the_lock(targets: &[&str]) -> (Env, PathBuf, Background, HeldLock) {
+    let (env, base, _log, watch) = watching(targets, &["--lock-timeout", "200ms"]);
     let held = HeldLock::at(&base.join("state/lock"));
-    append(&log, &callback("done", "n1", "127.0.0.11"));
-    watch.until("the busy-lock warning", || {
-        watch.stderr().contains("the callback waits for it")
-    });
-    (env, base, log, watch, held)
+    done(&base, 1);
+    watch.until_stderr("the busy-lock warning", "the callback waits for it");
+    (env, base, watch, held)
 }
 
 #[test]
 fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
     // Someone holds the tree's lock for a while: the callback waits, it is not lost.
-    let (env, base, log, watch, held) = waiting_for_the_lock(&["--all"]);
+    let (env, base, watch, held) = waiting_for_the_lock(&["--all"]);
     assert_eq!(link(&base, 1), "install");
     held.release();
     watch.until("n1 after the lock is free", || link(&base, 1) == "local");
     assert_eq!(watch.stop().0, Some(0));
     // A callback while no watcher runs is acted on by the next one, which resumes where the
     // last stopped instead of at the end.
-    append(&log, &callback("done", "n2", "127.0.0.12"));
+    done(&base, 2);
     let watch = Background::start(&env, &["watch"]);
     watch.until("n2 after the restart", || link(&base, 2) == "local");
     assert_eq!(link(&base, 3), "install");
@@ -452,12 +449,10 @@ fn watch_waits_out_a_busy_lock_and_resumes_after_a_restart() {
 
 #[test]
 fn a_watcher_stopped_while_a_callback_waits_for_the_lock_leaves_it_to_the_next() {
-    let (env, base, _, watch, held) = waiting_for_the_lock(&["n1"]);
-    let err = watch.err.clone();
-    assert_eq!(watch.stop().0, Some(0));
-    assert!(fs::read_to_string(err)
-        .unwrap()
-        .contains("warning: stopping before acting on a callback: the lock `"),);
+    let (env, base, watch, held) = waiting_for_the_lock(&["n1"]);
+    let (code, _, err) = watch.stop();
+    assert_eq!(code, Some(0));
+    assert!(err.contains("warning: stopping before acting on a callback: the lock `"),);
     assert_eq!(link(&base, 1), "install");
     held.release();
     let watch = Background::watch(&env, &[]);
@@ -472,14 +467,14 @@ fn reimage_wait_with_a_watcher_counts_only_real_switches() {
     fs::write(&log, "").unwrap();
     let watch = Background::watch(&env, &[]);
     let wait = Background::start(&env, &["reimage", "--wait", "--timeout", "4s", "n1", "n2"]);
-    wait.until("the wait to start", || {
-        wait.stdout()
-            .contains("the running `pxectl watch` flips nodes back")
-    });
+    wait.until_stdout(
+        "the wait to start",
+        "the running `pxectl watch` flips nodes back",
+    );
     // A forged callback for n2 (wrong address) is ignored by the watcher, and not counted.
     append(&log, &callback("done", "n2", "127.0.0.99"));
-    append(&log, &callback("done", "n1", "127.0.0.11"));
-    let (code, out) = wait.finish();
+    done(&base, 1);
+    let (code, out, _) = wait.finish();
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("n1  done"), "{out}");
     assert!(out.contains("did not finish: n2 (waiting)"), "{out}");
@@ -505,22 +500,14 @@ fn reimage_wait_waits_out_a_busy_lock_instead_of_losing_the_callback() {
             "n1",
         ],
     );
-    wait.until("the wait to start", || {
-        wait.stdout().contains("waiting up to")
-    });
+    wait.until_stdout("the wait to start", "waiting up to");
     let held = HeldLock::at(&base.join("state/lock"));
-    append(
-        &base.join("callbacks.log"),
-        &callback("done", "n1", "127.0.0.11"),
-    );
-    wait.until("the busy-lock warning", || {
-        wait.stderr().contains("the callback waits for it")
-    });
+    done(&base, 1);
+    wait.until_stderr("the busy-lock warning", "the callback waits for it");
     assert_eq!(link(&base, 1), "install");
     held.release();
-    let err = wait.err.clone();
-    let (code, out) = wait.finish();
-    assert_eq!(code, Some(0), "{out}\n{}", fs::read_to_string(err).unwrap());
+    let (code, out, err) = wait.finish();
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert_eq!(
         out,
         "n1  local -> install\n\
@@ -550,11 +537,9 @@ fn text_from_the_callback_log_is_printed_with_control_characters_escaped() {
         &log,
         b"2026\x1b[31m\rfake 127.0.0.11 \"/pxectl/done/n1\" 204\n",
     );
-    watch.until("the callback to be given up", || {
-        watch.stderr().contains("; skipped")
-    });
-    assert_eq!(watch.stop().0, Some(0));
-    let err = fs::read_to_string(base.join("bg-watch.err")).unwrap();
+    watch.until_stderr("the callback to be given up", "; skipped");
+    let (code, _, err) = watch.stop();
+    assert_eq!(code, Some(0));
     assert!(
         err.contains("warning: ignored a callback log line: node name `n1\\u{1b}]0;pwned\\u{7}` is not a host name\n"),
         "{err}"
@@ -594,10 +579,7 @@ fn the_watchers_position_goes_through_a_temporary_render_leaves_alone() {
     );
     env.run_live(&["reimage", "n1"]).expect(0);
     let watch = Background::watch(&env, &[]);
-    append(
-        &base.join("callbacks.log"),
-        &callback("done", "n1", "127.0.0.11"),
-    );
+    done(&base, 1);
     watch.until("n1 to flip back", || link(&base, 1) == "local");
     assert_eq!(watch.stop().0, Some(0));
     assert_eq!(fs::read_to_string(&outside).unwrap(), "kept\n");
@@ -613,13 +595,7 @@ fn the_watchers_position_goes_through_a_temporary_render_leaves_alone() {
 
 /// A watcher that saw `n1`'s callback and was stopped, with the other nodes still reimaging.
 fn stopped_after_n1() -> (Env, PathBuf, PathBuf) {
-    let (env, base) = setup();
-    env.run_live(&["reimage", "--all"]).expect(0);
-    let log = base.join("callbacks.log");
-    fs::write(&log, "").unwrap();
-    let watch = Background::watch(&env, &[]);
-    append(&log, &callback("done", "n1", "127.0.0.11"));
-    watch.until("n1", || link(&base, 1) == "local");
+    let (env, base, log, watch) = watching_after_n1();
     assert_eq!(watch.stop().0, Some(0));
     (env, base, log)
 }
@@ -627,9 +603,9 @@ fn stopped_after_n1() -> (Env, PathBuf, PathBuf) {
 #[test]
 fn watch_finishes_a_log_rotated_by_rename_while_it_was_stopped() {
     let (env, base, log) = stopped_after_n1();
-    append(&log, &callback("done", "n2", "127.0.0.12"));
+    done(&base, 2);
     fs::rename(&log, base.join("callbacks.log.1")).unwrap();
-    append(&log, &callback("done", "n3", "127.0.0.13"));
+    done(&base, 3);
     let watch = Background::watch(&env, &[]);
     watch.until("n2 from the rotated file", || link(&base, 2) == "local");
     watch.until("n3 from the new file", || link(&base, 3) == "local");
@@ -639,16 +615,10 @@ fn watch_finishes_a_log_rotated_by_rename_while_it_was_stopped() {
 #[test]
 fn watch_finishes_a_log_rotated_by_copytruncate_while_it_was_stopped() {
     let (env, base, log) = stopped_after_n1();
-    append(&log, &callback("done", "n2", "127.0.0.12"));
-    fs::copy(&log, base.join("callbacks.log.1")).unwrap();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&log)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    done(&base, 2);
+    copytruncate(&base);
     // The new content grows past where the watcher stopped: still a truncation.
-    append(&log, &callback("done", "n3", "127.0.0.13"));
+    done(&base, 3);
     append(&log, &callback("done", "ghost", "127.0.0.13"));
     append(&log, &callback("done", "ghost", "127.0.0.13"));
     let watch = Background::watch(&env, &[]);
@@ -659,23 +629,11 @@ fn watch_finishes_a_log_rotated_by_copytruncate_while_it_was_stopped() {
 
 #[test]
 fn watch_reads_the_copy_of_a_log_truncated_under_it() {
-    let (env, base) = setup();
-    env.run_live(&["reimage", "--all"]).expect(0);
-    let log = base.join("callbacks.log");
-    fs::write(&log, "").unwrap();
-    let watch = Background::watch(&env, &[]);
-    append(&log, &callback("done", "n1", "127.0.0.11"));
-    watch.until("n1", || link(&base, 1) == "local");
+    let (_env, base, _log, watch) = watching_after_n1();
     // logrotate's `copytruncate` right after a callback, before the watcher's next poll.
-    append(&log, &callback("done", "n2", "127.0.0.12"));
-    fs::copy(&log, base.join("callbacks.log.1")).unwrap();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&log)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
-    append(&log, &callback("done", "n3", "127.0.0.13"));
+    done(&base, 2);
+    copytruncate(&base);
+    done(&base, 3);
     watch.until("n2 from the copy", || link(&base, 2) == "local");
     watch.until("n3 from the truncated file", || link(&base, 3) == "local");
     assert_eq!(watch.stop().0, Some(0));
@@ -683,13 +641,7 @@ fn watch_reads_the_copy_of_a_log_truncated_under_it() {
 
 #[test]
 fn watch_keeps_reading_a_renamed_log_until_its_writer_moves_on() {
-    let (env, base) = setup();
-    env.run_live(&["reimage", "--all"]).expect(0);
-    let log = base.join("callbacks.log");
-    fs::write(&log, "").unwrap();
-    let watch = Background::watch(&env, &[]);
-    append(&log, &callback("done", "n1", "127.0.0.11"));
-    watch.until("n1", || link(&base, 1) == "local");
+    let (_env, base, log, watch) = watching_after_n1();
     // logrotate's `create` without a reopen: the writer keeps appending to the renamed file,
     // however long the new one stays empty.
     let rotated = base.join("callbacks.log.1");
@@ -703,18 +655,12 @@ fn watch_keeps_reading_a_renamed_log_until_its_writer_moves_on() {
 
 #[test]
 fn watch_decides_before_taking_the_lock() {
-    let (env, base) = setup();
-    env.run_live(&["reimage", "n1"]).expect(0);
-    let log = base.join("callbacks.log");
-    fs::write(&log, "").unwrap();
-    let watch = Background::watch(&env, &[]);
+    let (_env, base, log, watch) = watching(&["n1"], &[]);
     let held = HeldLock::at(&base.join("state/lock"));
     // Callbacks that change nothing are answered while another pxectl holds the lock.
     append(&log, &callback("done", "ghost", "127.0.0.11"));
-    append(&log, &callback("done", "n2", "127.0.0.12"));
-    watch.until("the warnings", || {
-        watch.stderr().contains("node `n2` is not reimaging")
-    });
+    done(&base, 2);
+    watch.until_stderr("the warnings", "node `n2` is not reimaging");
     assert!(
         watch.stderr().contains("no node is named `ghost`"),
         "{}",
@@ -726,7 +672,7 @@ fn watch_decides_before_taking_the_lock() {
         watch.stderr()
     );
     // A callback that does change something waits for the lock.
-    append(&log, &callback("done", "n1", "127.0.0.11"));
+    done(&base, 1);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(link(&base, 1), "install");
     held.release();
@@ -745,11 +691,8 @@ fn watch_stops_promptly_on_sigterm_in_the_middle_of_a_large_log() {
     }
     fs::write(&log, &junk).unwrap();
     let watch = Background::start(&env, &["watch", "--from-start"]);
-    watch.until("the watcher to be busy", || {
-        watch.stderr().contains("no node is named `ghost")
-    });
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(watch.child.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    watch.until_stderr("the watcher to be busy", "no node is named `ghost");
+    watch.sigterm();
     let sent = Instant::now();
     let mut watch = watch;
     let status = loop {
@@ -791,8 +734,7 @@ fn render_refuses_to_write_a_config_through_a_link_to_the_watchers_files() {
     for name in ["watch.lock", "watch.pos"] {
         let state_file = base.join("state").join(name);
         fs::write(&state_file, "kept\n").unwrap();
-        fs::remove_file(&conf).unwrap();
-        std::os::unix::fs::symlink(&state_file, &conf).unwrap();
+        common::relink(&conf, &state_file);
         env.run_live(&["render"])
             .expect(3)
             .stderr_has("which pxectl manages otherwise");
@@ -824,10 +766,7 @@ fn reimage_wait_on_a_terminal_shows_what_it_switched_before_the_wait_ends() {
         child.0.try_wait().unwrap().is_none(),
         "the wait ended early"
     );
-    append(
-        &base.join("callbacks.log"),
-        &callback("done", "n1", "127.0.0.11"),
-    );
+    done(&base, 1);
     assert_eq!(next().as_deref(), Ok("reimage: all 1 node done"));
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
     assert_eq!(link(&base, 1), "local");

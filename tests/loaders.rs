@@ -118,9 +118,8 @@ LABEL disk
 #[test]
 fn bios_only_renders_pxelinux_alone_with_local_boot_and_no_loader_rules() {
     let files = render(&cluster(&[Arch::Bios]));
-    let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
-        names,
+        files.keys().collect::<Vec<_>>(),
         [
             "/etc/dnsmasq.conf",
             "/etc/nginx/nginx.conf",
@@ -161,9 +160,8 @@ fn syslinux_efi_gets_the_pxelinux_format_in_its_folder_with_absolute_paths() {
 #[test]
 fn grub_gets_a_config_per_profile_and_a_grub_cfg_that_picks_the_node_or_the_default() {
     let files = render(&cluster(&[Arch::EfiX64, Arch::EfiArm64]));
-    let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
-        names,
+        files.keys().collect::<Vec<_>>(),
         [
             "/etc/dnsmasq.conf",
             "/etc/nginx/nginx.conf",
@@ -238,9 +236,8 @@ fn without_a_default_profile_the_dispatchers_only_say_nothing_booted() {
 #[test]
 fn ipxe_gets_scripts_fetching_kernels_over_http_and_a_boot_ipxe_that_picks_the_node() {
     let files = render(&cluster(&[Arch::Bios, Arch::EfiX64, Arch::HttpX64]));
-    let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
-        names,
+        files.keys().collect::<Vec<_>>(),
         [
             "/etc/dnsmasq.conf",
             "/etc/nginx/nginx.conf",

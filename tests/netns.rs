@@ -6,27 +6,16 @@ mod common;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use common::{have, is_root, prerequisite, Env};
+use common::{have, is_root, prerequisite, run_ok, Env};
 
 const NODE1: &str = "02:00:00:aa:00:01";
 const NODE2: &str = "02:00:00:aa:00:02";
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
+    run_ok(Command::new("ip").args(args));
 }
 
 /// Two namespaces joined by a veth pair, and a dnsmasq in the first; all removed when dropped,
@@ -82,30 +71,15 @@ impl Lab {
 
     /// Starts dnsmasq by `start` and waits for its pid file; returns the pid.
     fn start_dnsmasq(&self, start: &[String]) -> String {
-        run(Command::new(&start[0]).args(&start[1..]));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        run_ok(Command::new(&start[0]).args(&start[1..]));
+        common::eventually(5, || self.pid_file.exists());
         fs::read_to_string(&self.pid_file).expect("dnsmasq wrote no pid file")
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if let Some(pid) = fs::read_to_string(&self.pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
+        drop(common::StopByPidFile(self.pid_file.clone()));
         for ns in [&self.server, &self.client] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
@@ -224,13 +198,7 @@ fn dnsmasq_from_the_rendered_config_serves_dhcp_and_tftp_and_picks_up_changes() 
     let (lab, sv, cv, start) = Lab::new(&base);
 
     env.write_config(&description(&base, &sv, false, &start));
-    // nginx.conf includes mime.types from its own folder, as on a real host.
-    fs::create_dir_all(base.join("etc/nginx")).unwrap();
-    fs::write(
-        base.join("etc/nginx/mime.types"),
-        "types {\n    text/plain txt;\n}\n",
-    )
-    .unwrap();
+    common::write_mime_types(&base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("dnsmasq --test`: ok");

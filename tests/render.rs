@@ -31,12 +31,6 @@ link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-6f-18 -> arch-linux
 link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9e -> arch-linux
 ";
 
-fn rendered() -> Env {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
-    env
-}
-
 #[test]
 fn reproduces_the_reference_setup_byte_for_byte() {
     let env = Env::example("portacluster");
@@ -72,7 +66,7 @@ fn reproduces_the_reference_setup_byte_for_byte() {
 
 #[test]
 fn rendered_files_are_world_readable() {
-    let env = rendered();
+    let env = Env::rendered();
     for f in [
         "/etc/dnsmasq.conf",
         "/etc/nginx/nginx.conf",
@@ -85,25 +79,20 @@ fn rendered_files_are_world_readable() {
 
 #[test]
 fn a_second_render_rewrites_nothing() {
-    let env = rendered();
+    let env = Env::rendered();
     let before = identities(&env.root());
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
+    env.run(&["render"]).succeeds_with(
+        "render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, \
              7 unchanged\n",
-        )
-        .stderr_is("");
+    );
     assert_eq!(before, identities(&env.root()), "inodes or mtimes changed");
 }
 
 #[test]
 fn check_passes_on_a_fresh_render_and_fails_on_drift() {
-    let env = rendered();
+    let env = Env::rendered();
     env.run(&["render", "--check"])
-        .expect(0)
-        .stdout_is("check: up to date (5 files, 7 links)\n")
-        .stderr_is("");
+        .succeeds_with("check: up to date (5 files, 7 links)\n");
     fs::write(env.at("/etc/dnsmasq.conf"), "hand edit\n").unwrap();
     let before = identities(&env.root());
     env.run(&["render", "--check"])
@@ -149,7 +138,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
 
 #[test]
 fn diff_shows_unified_diffs() {
-    let env = rendered();
+    let env = Env::rendered();
     let conf = env.at("/etc/nginx/nginx.conf");
     let old = fs::read_to_string(&conf).unwrap();
     fs::write(
@@ -193,7 +182,7 @@ write  <root>/etc/nginx/nginx.conf (changed)
 
 #[test]
 fn a_0600_file_is_made_world_readable_without_rewriting() {
-    let env = rendered();
+    let env = Env::rendered();
     let f = env.pxe("installer");
     fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
     env.run(&["render", "--check"])
@@ -203,15 +192,12 @@ chmod  <root>/srv/public/pxe/pxelinux.cfg/installer (600 -> 644)
 check: the disk differs from `<dir>/cluster.yaml`: 1 file to write, 4 unchanged; 0 links to create, 0 to re-point, 0 to prune, 0 problems
 ")
         .stderr_is("");
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render"]).succeeds_with(
+        "\
 chmod  <root>/srv/public/pxe/pxelinux.cfg/installer (600 -> 644)
 render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
         0o644
@@ -220,18 +206,15 @@ render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 
 
 #[test]
 fn a_switched_link_is_left_alone() {
-    let env = rendered();
+    let env = Env::rendered();
     let link = env.pxe(NODE3);
-    fs::remove_file(&link).unwrap();
-    symlink("installer", &link).unwrap();
+    common::relink(&link, "installer");
     let before = identities(&env.root());
     env.run(&["-v", "render"])
-        .expect(0)
-        .stdout_is("\
+        .succeeds_with("\
 keep   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> installer (node `node3` was switched; render never undoes a switch)
 render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged (1 switched node left alone)
-")
-        .stderr_is("");
+");
     assert_eq!(fs::read_link(&link).unwrap(), Path::new("installer"));
     assert_eq!(before, identities(&env.root()));
     env.run(&["render", "--check"]).expect(0);
@@ -239,20 +222,16 @@ render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7
 
 #[test]
 fn a_missing_link_is_created_and_default_is_repointed() {
-    let env = rendered();
+    let env = Env::rendered();
     fs::remove_file(env.pxe(NODE3)).unwrap();
-    fs::remove_file(env.pxe("default")).unwrap();
-    symlink("rescue", env.pxe("default")).unwrap();
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    common::relink(env.pxe("default"), "rescue");
+    env.run(&["render"]).succeeds_with(
+        "\
 relink <root>/srv/public/pxe/pxelinux.cfg/default -> installer (was a link to `rescue`)
 link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-e5-b9 -> arch-linux
 render: 0 files written, 5 unchanged; 1 link created, 1 re-pointed, 0 pruned, 5 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         fs::read_link(env.pxe(NODE3)).unwrap(),
         Path::new("arch-linux")
@@ -265,7 +244,7 @@ render: 0 files written, 5 unchanged; 1 link created, 1 re-pointed, 0 pruned, 5 
 
 #[test]
 fn orphan_links_are_reported_and_pruned_on_request() {
-    let env = rendered();
+    let env = Env::rendered();
     let orphan = env.pxe("01-aa-bb-cc-dd-ee-ff");
     symlink("installer", &orphan).unwrap();
     env.run(&["render"])
@@ -274,27 +253,23 @@ fn orphan_links_are_reported_and_pruned_on_request() {
         .stderr_is("warning: `<root>/srv/public/pxe/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff` is a link for a MAC that no node has; `pxectl render --prune` removes it\n");
     assert!(fs::symlink_metadata(&orphan).is_ok());
     env.run(&["render", "--check"]).expect(1);
-    env.run(&["render", "--prune"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render", "--prune"]).succeeds_with(
+        "\
 prune  <root>/srv/public/pxe/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff (was a link to `installer`)
 render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 1 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert!(fs::symlink_metadata(&orphan).is_err());
     env.run(&["render", "--check"]).expect(0);
 }
 
 #[test]
 fn a_node_link_to_a_file_outside_is_reported_never_followed() {
-    let env = rendered();
+    let env = Env::rendered();
     let secret = env.dir.path().join("shadow");
     fs::write(&secret, "root:secret\n").unwrap();
     let link = env.pxe(NODE3);
-    fs::remove_file(&link).unwrap();
-    symlink(&secret, &link).unwrap();
+    common::relink(&link, &secret);
     env.run(&["render"])
         .expect(0)
         .stdout_is("render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 6 unchanged\n")
@@ -306,7 +281,7 @@ fn a_node_link_to_a_file_outside_is_reported_never_followed() {
 
 #[test]
 fn a_folder_or_file_where_a_link_belongs_is_reported() {
-    let env = rendered();
+    let env = Env::rendered();
     let link = env.pxe(NODE3);
     fs::remove_file(&link).unwrap();
     fs::create_dir(&link).unwrap();
@@ -326,12 +301,11 @@ fn a_folder_or_file_where_a_link_belongs_is_reported() {
 
 #[test]
 fn a_config_link_pointing_outside_the_roots_is_refused() {
-    let env = rendered();
+    let env = Env::rendered();
     let outside = env.dir.path().join("elsewhere.conf");
     fs::write(&outside, "keep\n").unwrap();
     let conf = env.at("/etc/dnsmasq.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(&outside, &conf).unwrap();
+    common::relink(&conf, &outside);
     env.run(&["render"])
         .expect(3)
         .stdout_is("")
@@ -341,12 +315,11 @@ fn a_config_link_pointing_outside_the_roots_is_refused() {
 
 #[test]
 fn a_config_link_into_the_state_folder_is_written_through() {
-    let env = rendered();
+    let env = Env::rendered();
     let real = env.at("/var/lib/pxectl/dnsmasq.conf");
     fs::write(&real, "old\n").unwrap();
     let conf = env.at("/etc/dnsmasq.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(&real, &conf).unwrap();
+    common::relink(&conf, &real);
     let run = env.run(&["render"]);
     run.expect(0);
     if verifiers() {
@@ -369,31 +342,25 @@ fn a_config_link_into_the_state_folder_is_written_through() {
 
 #[test]
 fn stale_temporaries_are_removed_under_the_lock() {
-    let env = rendered();
+    let env = Env::rendered();
     let stale = env.pxe(".pxectl.tmp.999.0");
     symlink("installer", &stale).unwrap();
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["render"]).succeeds_with(
+        "\
 removed 1 temporary file left by an interrupted run
 render: 0 files written, 5 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert!(fs::symlink_metadata(&stale).is_err());
 }
 
 #[test]
 fn templates_folder_replaces_built_ins_by_name() {
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(
-        tpl.join("nginx.conf.tera"),
+    let tpl = env.template(
+        "nginx.conf.tera",
         "# {{ server.fqdn }} on {{ http.listen }}\n",
-    )
-    .unwrap();
+    );
     // The stub is no valid nginx.conf: only `--no-verify` lets it through, with a warning.
     env.run(&[
         "render",
@@ -421,12 +388,7 @@ fn templates_folder_replaces_built_ins_by_name() {
 fn templates_key_is_relative_to_the_description() {
     let text = fs::read_to_string(repo("examples/portacluster.yaml")).unwrap();
     let env = Env::new(&format!("templates: tpl\n{text}"));
-    fs::create_dir(env.dir.path().join("tpl")).unwrap();
-    fs::write(
-        env.dir.path().join("tpl/dnsmasq.conf.tera"),
-        "interface={{ server.interface }}\n",
-    )
-    .unwrap();
+    env.template("dnsmasq.conf.tera", "interface={{ server.interface }}\n");
     env.run(&["render"]).expect(0);
     assert_eq!(
         fs::read_to_string(env.at("/etc/dnsmasq.conf")).unwrap(),
@@ -437,13 +399,10 @@ fn templates_key_is_relative_to_the_description() {
 #[test]
 fn a_template_error_names_template_line_and_variable() {
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(
-        tpl.join("dnsmasq.conf.tera"),
+    let tpl = env.template(
+        "dnsmasq.conf.tera",
         "interface={{ server.interface }}\ndhcp-boot={{ dhcp.bootfile }}\n",
-    )
-    .unwrap();
+    );
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(2)
         .stdout_is("")
@@ -494,9 +453,7 @@ fn a_missing_description_says_how_to_point_at_one() {
 fn validate_checks_without_writing() {
     let env = Env::example("portacluster");
     env.run(&["validate"])
-        .expect(0)
-        .stdout_is("<dir>/cluster.yaml: valid (6 nodes, 2 reservations, 3 profiles, 5 files and 7 links to render)\n")
-        .stderr_is("");
+        .succeeds_with("<dir>/cluster.yaml: valid (6 nodes, 2 reservations, 3 profiles, 5 files and 7 links to render)\n");
     assert!(common::tree(&env.root()).is_empty());
 }
 
@@ -538,19 +495,15 @@ fn quiet_prints_only_the_summary() {
 
 #[test]
 fn a_profile_that_links_to_another_profile_is_replaced_not_written_through() {
-    let env = rendered();
+    let env = Env::rendered();
     let installer = fs::read_to_string(env.pxe("installer")).unwrap();
-    fs::remove_file(env.pxe("rescue")).unwrap();
-    symlink("installer", env.pxe("rescue")).unwrap();
-    env.run(&["render"])
-        .expect(0)
-        .stdout_is(
-            "\
+    common::relink(env.pxe("rescue"), "installer");
+    env.run(&["render"]).succeeds_with(
+        "\
 write  <root>/srv/public/pxe/pxelinux.cfg/rescue (changed)
 render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 unchanged
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         fs::read_to_string(env.pxe("installer")).unwrap(),
         installer,
@@ -568,12 +521,11 @@ render: 1 file written, 4 unchanged; 0 links created, 0 re-pointed, 0 pruned, 7 
 
 #[test]
 fn a_config_link_to_pxectls_own_files_is_refused() {
-    let env = rendered();
+    let env = Env::rendered();
     let journal = env.at("/var/lib/pxectl/journal.jsonl");
     fs::write(&journal, "").unwrap();
     let conf = env.at("/etc/nginx/nginx.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(&journal, &conf).unwrap();
+    common::relink(&conf, &journal);
     env.run(&["render"]).expect(3).stdout_is("").stderr_is(
         "error: `<root>/etc/nginx/nginx.conf` is a link to `<root>/var/lib/pxectl/journal.jsonl`, \
              which pxectl manages otherwise (another rendered file, pxelinux.cfg/, or its own \
@@ -581,8 +533,7 @@ fn a_config_link_to_pxectls_own_files_is_refused() {
     );
     assert_eq!(fs::read_to_string(&journal).unwrap(), "");
     let conf = env.at("/etc/dnsmasq.conf");
-    fs::remove_file(&conf).unwrap();
-    symlink(env.pxe("installer"), &conf).unwrap();
+    common::relink(&conf, env.pxe("installer"));
     env.run(&["render"]).expect(3).stdout_is("").stderr_is(
         "error: `<root>/etc/dnsmasq.conf` is a link to \
          `<root>/srv/public/pxe/pxelinux.cfg/installer`, which pxectl manages otherwise \
@@ -594,17 +545,15 @@ fn a_config_link_to_pxectls_own_files_is_refused() {
 #[test]
 fn an_override_folder_loads_only_tera_files() {
     let env = Env::example("portacluster");
-    let tpl = env.dir.path().join("tpl");
-    fs::create_dir(&tpl).unwrap();
-    fs::write(tpl.join("nginx.conf.tera~"), "{{ broken").unwrap();
-    fs::write(tpl.join("README"), [0xff, 0xfe]).unwrap();
+    env.template("nginx.conf.tera~", "{{ broken");
+    let tpl = env.template("README", [0xff, 0xfe]);
     env.run(&["render", "--templates", tpl.to_str().unwrap()])
         .expect(0);
 }
 
 #[test]
 fn render_journals_the_links_it_creates_and_prunes() {
-    let env = rendered();
+    let env = Env::rendered();
     let read = || -> Vec<serde_json::Value> {
         fs::read_to_string(env.at("/var/lib/pxectl/journal.jsonl"))
             .unwrap()
@@ -628,11 +577,8 @@ fn render_journals_the_links_it_creates_and_prunes() {
     assert_eq!(last["mac"], "aa:bb:cc:dd:ee:ff");
     assert_eq!(last["from"], "installer");
     assert_eq!(last["to"], serde_json::Value::Null);
-    env.run(&["log"])
-        .with_times()
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["log"]).with_times().succeeds_with(
+        "\
 <time>  tester  render  node1  (no link) -> arch-linux
 <time>  tester  render  node2  (no link) -> arch-linux
 <time>  tester  render  node3  (no link) -> arch-linux
@@ -641,8 +587,7 @@ fn render_journals_the_links_it_creates_and_prunes() {
 <time>  tester  render  node6  (no link) -> arch-linux
 <time>  tester  render --prune  (orphan)  installer -> (removed)
 ",
-        )
-        .stderr_is("");
+    );
 }
 
 /// A hand edit of the `arch-linux` profile and a new node `node7` in the description.
@@ -686,7 +631,7 @@ link   <root>/srv/public/pxe/pxelinux.cfg/01-c0-3f-d5-60-d0-9f -> arch-linux
 
 #[test]
 fn check_diff_shows_a_hand_edited_profile_and_a_new_node() {
-    let env = rendered();
+    let env = Env::rendered();
     edit_profile_and_add_node(&env);
     env.run(&["render", "--check", "--diff"])
         .expect(1)
@@ -702,21 +647,16 @@ fn diff_shows_then_writes_a_hand_edited_profile_and_a_new_node() {
     if !verifiers() {
         return;
     }
-    let env = rendered();
+    let env = Env::rendered();
     edit_profile_and_add_node(&env);
     let verify = verified("/etc/dnsmasq.conf", "dnsmasq");
     env.run(&["render", "--diff", "--dry-run"])
-        .expect(0)
-        .stdout_is(&format!(
-            "{verify}{DIFF}dry run: 2 files to write, 3 unchanged; 1 link to create, 0 to re-point, \
+        .succeeds_with(&format!(
+        "{verify}{DIFF}dry run: 2 files to write, 3 unchanged; 1 link to create, 0 to re-point, \
              0 to prune; nothing was written\n"
-        ))
-        .stderr_is("");
-    env.run(&["render", "--diff"])
-        .expect(0)
-        .stdout_is(&format!(
-            "{verify}{DIFF}render: 2 files written, 3 unchanged; 1 link created, 0 re-pointed, \
+    ));
+    env.run(&["render", "--diff"]).succeeds_with(&format!(
+        "{verify}{DIFF}render: 2 files written, 3 unchanged; 1 link created, 0 re-pointed, \
              0 pruned, 7 unchanged\n"
-        ))
-        .stderr_is("");
+    ));
 }

@@ -14,8 +14,7 @@ const N3: &str = "01-c0-3f-d5-60-e5-b9";
 
 /// Replaces node3's link by a link to `target`.
 fn relink(env: &Env, target: &str) {
-    fs::remove_file(env.pxe(N3)).unwrap();
-    symlink(target, env.pxe(N3)).unwrap();
+    common::relink(env.pxe(N3), target);
 }
 
 /// A state of the disk or the description, and the verdict both commands must give on it.
@@ -136,8 +135,7 @@ fn status_and_check_agree_on_every_disk_state() {
         verdict,
     } in ROWS
     {
-        let env = Env::example("portacluster");
-        env.run(&["render"]).expect(0);
+        let env = Env::rendered();
         change(&env);
         let status = env.run(&["status"]);
         let check = env.run(&["render", "--check"]);

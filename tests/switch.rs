@@ -18,8 +18,7 @@ const N5: &str = "01-c0-3f-d5-60-6f-18";
 
 /// The example, rendered, with an empty journal (render's own entries are tested in render.rs).
 fn rendered() -> Env {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     fs::remove_file(env.at("/var/lib/pxectl/journal.jsonl")).unwrap();
     env
 }
@@ -50,35 +49,27 @@ fn journal(env: &Env) -> Vec<serde_json::Value> {
 #[test]
 fn reimage_and_boot_normal_repoint_links_and_say_what_changed() {
     let env = rendered();
-    env.run(&["reimage", "node3"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["reimage", "node3"]).succeeds_with(
+        "\
 node3  arch-linux -> installer
 reimage: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(target(&env, N3), "installer");
     let before = identities(&env.root());
-    env.run(&["reimage", "node3"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["reimage", "node3"]).succeeds_with(
+        "\
 node3  installer (already)
 reimage: 0 switched, 1 already
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         before,
         identities(&env.root()),
         "an `already` node was touched"
     );
-    env.run(&["boot-normal", "--all"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["boot-normal", "--all"]).succeeds_with(
+        "\
 node1  arch-linux (already)
 node2  arch-linux (already)
 node3  installer -> arch-linux
@@ -87,32 +78,26 @@ node5  arch-linux (already)
 node6  arch-linux (already)
 boot-normal: 1 switched, 5 already
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(target(&env, N3), "arch-linux");
 }
 
 #[test]
 fn rescue_and_boot_any_profile() {
     let env = rendered();
-    env.run(&["rescue", "node1"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["rescue", "node1"]).succeeds_with(
+        "\
 node1  arch-linux -> rescue
 rescue: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+    );
     env.run(&["boot", "--profile", "installer", "node1"])
-        .expect(0)
-        .stdout_is(
+        .succeeds_with(
             "\
 node1  rescue -> installer
 boot: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+        );
     assert_eq!(target(&env, N1), "installer");
     env.run(&["boot", "--profile", "windows", "node1"])
         .expect(2)
@@ -131,37 +116,29 @@ fn targets_by_mac_range_and_group() {
     let env = Env::new(&text);
     env.run(&["render"]).expect(0);
     env.run(&["reimage", "C0-3F-D5-60-E5-A1", "node[3,4]"])
-        .expect(0)
-        .stdout_is(
+        .succeeds_with(
             "\
 node1  arch-linux -> installer
 node3  arch-linux -> installer
 node4  arch-linux -> installer
 reimage: 3 switched, 0 already
 ",
-        )
-        .stderr_is("");
+        );
     assert_eq!(target(&env, N1), "installer");
     assert_eq!(target(&env, N3), "installer");
-    env.run(&["rescue", "--group", "top"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["rescue", "--group", "top"]).succeeds_with(
+        "\
 node5  arch-linux -> rescue
 rescue: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(target(&env, N5), "rescue");
-    env.run(&["boot-normal", "c03f.d560.e5a1"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["boot-normal", "c03f.d560.e5a1"]).succeeds_with(
+        "\
 node1  installer -> arch-linux
 boot-normal: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+    );
 }
 
 #[test]
@@ -200,10 +177,8 @@ error: nothing was changed
 fn dry_run_changes_nothing() {
     let env = rendered();
     let before = identities(&env.root());
-    env.run(&["reimage", "--all", "--dry-run"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["reimage", "--all", "--dry-run"]).succeeds_with(
+        "\
 node1  arch-linux -> installer
 node2  arch-linux -> installer
 node3  arch-linux -> installer
@@ -212,8 +187,7 @@ node5  arch-linux -> installer
 node6  arch-linux -> installer
 reimage: 6 would switch, 0 already; dry run, nothing changed
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(before, identities(&env.root()));
 }
 
@@ -231,16 +205,12 @@ fn every_switch_is_journaled_and_log_filters() {
     assert_eq!(j[0]["to"], "installer");
     assert!(j[0]["time"].as_str().unwrap().ends_with('Z'));
     assert!(!j[0]["user"].as_str().unwrap().is_empty());
-    env.run(&["log", "node3"])
-        .with_times()
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["log", "node3"]).with_times().succeeds_with(
+        "\
 <time>  tester  reimage  node3  arch-linux -> installer
 <time>  tester  boot-normal  node3  installer -> arch-linux
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(
         env.run(&["log", "--since", "1h"]).stdout().lines().count(),
         3
@@ -260,12 +230,10 @@ fn every_switch_is_journaled_and_log_filters() {
     for mac in ["c0:3f:d5:60:6f:18", "01-c0-3f-d5-60-6f-18"] {
         env.run(&["log", "--json", mac])
             .with_times()
-            .expect(0)
-            .stdout_is(
+            .succeeds_with(
                 r#"{"time":"<time>","user":"tester","command":"reimage","node":"node5","mac":"c0:3f:d5:60:6f:18","from":"arch-linux","to":"installer"}
 "#,
-            )
-            .stderr_is("");
+            );
     }
 }
 
@@ -295,39 +263,32 @@ fn reset_older_than_puts_back_only_stale_switches() {
     age(&env.pxe(N3), Duration::from_secs(3 * 3600));
     let before = identities(&env.root());
     env.run(&["reset", "--all", "--older-than", "2h", "--dry-run"])
-        .expect(0)
-        .stdout_is(
+        .succeeds_with(
             "node3  installer -> arch-linux\n\
              reset: 1 would switch, 4 already; dry run, nothing changed, \
              1 switched less than 2h ago (kept)\n",
-        )
-        .stderr_is("");
+        );
     assert_eq!(
         before,
         identities(&env.root()),
         "--dry-run changed the tree"
     );
     env.run(&["reset", "--all", "--older-than", "2h"])
-        .expect(0)
-        .stdout_is(
+        .succeeds_with(
             "\
 node3  installer -> arch-linux
 reset: 1 switched, 4 already, 1 switched less than 2h ago (kept)
 ",
-        )
-        .stderr_is("");
+        );
     assert_eq!(target(&env, N3), "arch-linux");
     assert_eq!(target(&env, N5), "installer");
     assert_eq!(journal(&env).last().unwrap()["command"], "reset");
-    env.run(&["reset", "--all"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["reset", "--all"]).succeeds_with(
+        "\
 node5  installer -> arch-linux
 reset: 1 switched, 5 already
 ",
-        )
-        .stderr_is("");
+    );
 }
 
 #[test]
@@ -336,8 +297,7 @@ fn status_shows_who_boots_what_and_exits_0_when_clean() {
     env.run(&["reimage", "node3"]).expect(0);
     env.pin_link_times();
     env.run(&["status"])
-        .expect(0)
-        .stdout_is(
+        .succeeds_with(
             "\
 NODE   MAC                IP  BOOTS        SINCE                 NORMAL      GROUPS  LOADER  PROBLEMS
 node1  c0:3f:d5:60:e5:a1  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
@@ -348,10 +308,8 @@ node5  c0:3f:d5:60:6f:18  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -  
 node6  c0:3f:d5:60:d0:9e  -   arch-linux   2026-01-02T03:04:05Z  arch-linux  -       auto
 6 nodes, 1 switched (*), 0 problems
 ",
-        )
-        .stderr_is("");
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json", "node3"]).stdout()).unwrap();
+        );
+    let json = env.run(&["status", "--json", "node3"]).json();
     let n = &json["nodes"][0];
     assert_eq!(json["nodes"].as_array().unwrap().len(), 1);
     assert_eq!(n["name"], "node3");
@@ -368,18 +326,15 @@ fn status_reports_every_kind_of_problem_and_exits_1() {
     let secret = env.dir.path().join("shadow");
     fs::write(&secret, "x").unwrap();
     fs::remove_file(env.pxe(N1)).unwrap(); // no link
-    fs::remove_file(env.pxe(N3)).unwrap();
-    symlink(&secret, env.pxe(N3)).unwrap(); // escapes
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("ubuntu", env.pxe(N5)).unwrap(); // not described
+    common::relink(env.pxe(N3), &secret); // escapes
+    common::relink(env.pxe(N5), "ubuntu"); // not described
     let n2 = env.pxe("01-c0-3f-d5-60-cd-8b");
     fs::remove_file(&n2).unwrap();
     fs::write(&n2, "hand edit").unwrap(); // not a link
     fs::remove_file(env.pxe("rescue")).unwrap(); // profile missing
     fs::write(env.pxe("installer"), "edited").unwrap(); // profile differs
     symlink("installer", env.pxe("01-aa-bb-cc-dd-ee-ff")).unwrap(); // orphan
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json"]).expect(1).stdout()).unwrap();
+    let json = env.run(&["status", "--json"]).expect(1).json();
     let kinds = |name: &str| -> Vec<String> {
         json["nodes"]
             .as_array()
@@ -429,8 +384,7 @@ problem: profile file `rescue` does not exist; `pxectl render` writes it
 ")
         .stderr_is("");
     // A link to a described profile whose file is gone dangles.
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("rescue", env.pxe(N5)).unwrap();
+    common::relink(env.pxe(N5), "rescue");
     env.pin_link_times();
     env.run(&["status", "node5"])
         .expect(1)
@@ -453,8 +407,7 @@ fn a_hostile_link_or_folder_is_replaced_never_followed() {
     let shadow_before = fs::symlink_metadata(shadow)
         .ok()
         .map(|m| (m.len(), m.modified().unwrap()));
-    fs::remove_file(env.pxe(N3)).unwrap();
-    symlink(shadow, env.pxe(N3)).unwrap();
+    common::relink(env.pxe(N3), shadow);
     env.pin_link_times();
     env.run(&["status", "node3"])
         .expect(1)
@@ -465,15 +418,12 @@ problem: node3: `01-c0-3f-d5-60-e5-b9` points outside pxelinux.cfg/ (`/etc/shado
 1 node, 0 switched (*), 1 problem
 ")
         .stderr_is("");
-    env.run(&["boot-normal", "node3"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["boot-normal", "node3"]).succeeds_with(
+        "\
 node3  a link to `/etc/shadow` -> arch-linux
 boot-normal: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(target(&env, N3), "arch-linux");
     assert_eq!(
         shadow_before,
@@ -509,15 +459,12 @@ boot-normal: 1 switched, 0 already
     // A regular file (hand edit): replaced by the link.
     fs::remove_file(env.pxe(N1)).unwrap();
     fs::write(env.pxe(N1), "hand edit").unwrap();
-    env.run(&["rescue", "node1"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["rescue", "node1"]).succeeds_with(
+        "\
 node1  a regular file -> rescue
 rescue: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+    );
     assert_eq!(target(&env, N1), "rescue");
 }
 
@@ -561,8 +508,7 @@ fn a_linked_lock_or_journal_is_never_followed() {
     let victim = env.dir.path().join("victim");
     fs::write(&victim, "precious data\n").unwrap();
     let lock = env.at("/var/lib/pxectl/lock");
-    fs::remove_file(&lock).unwrap();
-    symlink(&victim, &lock).unwrap();
+    common::relink(&lock, &victim);
     env.run(&["reimage", "node1"])
         .expect(3)
         .stdout_is("")
@@ -582,31 +528,25 @@ fn a_linked_lock_or_journal_is_never_followed() {
 #[test]
 fn reset_older_than_never_keeps_a_fresh_hostile_link() {
     let env = rendered();
-    fs::remove_file(env.pxe(N1)).unwrap();
-    symlink("/etc/shadow", env.pxe(N1)).unwrap();
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("ubuntu", env.pxe(N5)).unwrap();
+    common::relink(env.pxe(N1), "/etc/shadow");
+    common::relink(env.pxe(N5), "ubuntu");
     env.run(&["reimage", "node3"]).expect(0);
     env.run(&["reset", "--all", "--older-than", "2h"])
-        .expect(0)
-        .stdout_is(
+        .succeeds_with(
             "\
 node1  a link to `/etc/shadow` -> arch-linux
 node5  ubuntu -> arch-linux
 reset: 2 switched, 3 already, 1 switched less than 2h ago (kept)
 ",
-        )
-        .stderr_is("");
+        );
     assert_eq!(target(&env, N3), "installer");
 }
 
 #[test]
 fn a_link_to_no_usable_profile_is_not_counted_as_switched() {
     let env = rendered();
-    fs::remove_file(env.pxe(N1)).unwrap();
-    symlink("/etc/shadow", env.pxe(N1)).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&env.run(&["status", "--json", "node1"]).expect(1).stdout()).unwrap();
+    common::relink(env.pxe(N1), "/etc/shadow");
+    let json = env.run(&["status", "--json", "node1"]).expect(1).json();
     assert_eq!(json["nodes"][0]["switched"], false);
     assert_eq!(json["nodes"][0]["profile"], serde_json::Value::Null);
 }
@@ -641,8 +581,7 @@ fn status_json_into_a_closed_pipe_is_not_an_error() {
 /// is seen at once.
 #[test]
 fn status_and_switches_see_an_edit_of_the_description_at_once() {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     // An edit without render: a new node, and node3 renamed.
     let text = std::fs::read_to_string(env.config()).unwrap();
     let edited = text.replace("name: node3", "name: node9");
@@ -653,15 +592,12 @@ fn status_and_switches_see_an_edit_of_the_description_at_once() {
         stdout.contains("\"node9\"") && !stdout.contains("\"node3\""),
         "{stdout}"
     );
-    env.run(&["reimage", "node9"])
-        .expect(0)
-        .stdout_is(
-            "\
+    env.run(&["reimage", "node9"]).succeeds_with(
+        "\
 node9  arch-linux -> installer
 reimage: 1 switched, 0 already
 ",
-        )
-        .stderr_is("");
+    );
     env.run(&["reimage", "node3"])
         .expect(2)
         .stdout_is("")
@@ -677,8 +613,7 @@ error: nothing was changed
 /// under the lock: `--dry-run` leaves them.
 #[test]
 fn a_switch_removes_stale_temporaries_and_a_dry_run_does_not() {
-    let env = Env::example("portacluster");
-    env.run(&["render"]).expect(0);
+    let env = Env::rendered();
     let stale = env.pxe(".pxectl.tmp.999.0");
     std::os::unix::fs::symlink("installer", &stale).unwrap();
     env.run(&["reimage", "--dry-run", "node1"]).expect(0);
@@ -696,8 +631,7 @@ fn troubled() -> Env {
     let env = rendered();
     env.run(&["reimage", "node3"]).expect(0);
     fs::remove_file(env.pxe(N1)).unwrap();
-    fs::remove_file(env.pxe(N5)).unwrap();
-    symlink("rescue", env.pxe(N5)).unwrap();
+    common::relink(env.pxe(N5), "rescue");
     fs::remove_file(env.pxe("rescue")).unwrap();
     symlink("installer", env.pxe("01-aa-bb-cc-dd-ee-ff")).unwrap();
     env.pin_link_times();
@@ -780,17 +714,12 @@ fn each_switch_command_prints_one_line_per_node_and_a_summary() {
         let mut dry = args.to_vec();
         dry.push("--dry-run");
         env.run(&dry)
-            .expect(0)
-            .stdout_is(&format!("{lines}{dry_summary}"))
-            .stderr_is("");
+            .succeeds_with(&format!("{lines}{dry_summary}"));
         assert_eq!(
             before,
             common::identities(&env.root()),
             "{dry:?} changed the tree"
         );
-        env.run(args)
-            .expect(0)
-            .stdout_is(&format!("{lines}{summary}"))
-            .stderr_is("");
+        env.run(args).succeeds_with(&format!("{lines}{summary}"));
     }
 }

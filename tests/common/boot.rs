@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{have, is_root, prerequisite, start_nginx_in, Env, StopByPidFile};
+use super::{have, is_root, prerequisite, run_ok, start_nginx_in, Env, StopByPidFile};
 
 /// The boot server's address on the namespace's bridge; clients get addresses beside it.
 pub const SERVER: &str = "10.78.0.1";
@@ -109,28 +109,32 @@ fn efi_files() -> &'static (PathBuf, PathBuf) {
         )
         .expect("write the EFI program's grub.cfg");
         let program = dir.join("bootx64.efi");
-        run(Command::new("grub-mkstandalone")
-            .args(["-O", "x86_64-efi", "--modules=part_msdos"])
-            .args([
-                "--install-modules=normal echo",
-                "--locales=",
-                "--fonts=",
-                "--themes=",
-            ])
-            .arg("-o")
-            .arg(&program)
-            .arg(format!("boot/grub/grub.cfg={}", config.display())));
+        run_ok(
+            Command::new("grub-mkstandalone")
+                .args(["-O", "x86_64-efi", "--modules=part_msdos"])
+                .args([
+                    "--install-modules=normal echo",
+                    "--locales=",
+                    "--fonts=",
+                    "--themes=",
+                ])
+                .arg("-o")
+                .arg(&program)
+                .arg(format!("boot/grub/grub.cfg={}", config.display())),
+        );
         // A 2 MiB FAT file system, then the disk: the partition table, the partition at 1 MiB.
         let esp = dir.join("esp.img");
         let image = esp.display().to_string();
-        run(Command::new("mformat").args([
+        run_ok(Command::new("mformat").args([
             "-i", &image, "-C", "-T", "4096", "-h", "64", "-s", "32", "::",
         ]));
-        run(Command::new("mmd").args(["-i", &image, "::/EFI", "::/EFI/BOOT"]));
-        run(Command::new("mcopy")
-            .args(["-i", &image])
-            .arg(&program)
-            .arg("::/EFI/BOOT/BOOTX64.EFI"));
+        run_ok(Command::new("mmd").args(["-i", &image, "::/EFI", "::/EFI/BOOT"]));
+        run_ok(
+            Command::new("mcopy")
+                .args(["-i", &image])
+                .arg(&program)
+                .arg("::/EFI/BOOT/BOOTX64.EFI"),
+        );
         let esp = fs::read(&esp).expect("read the EFI system partition");
         let sectors = u32::try_from(esp.len() / 512).expect("a small partition");
         let mut disk = vec![0; 1 << 20];
@@ -329,15 +333,6 @@ fn lab_description(base: &Path) -> String {
     )
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A network namespace with a bridge (the server's address) and a tap for QEMU, and the real
 /// dnsmasq and nginx in it, started from the configs pxectl rendered. Everything is stopped by
 /// pid and the namespace deleted when dropped, even when the test fails.
@@ -359,13 +354,7 @@ impl BootLab {
         static LABS: AtomicU32 = AtomicU32::new(0);
         let base = env.dir.path().to_path_buf();
         env.write_config(&format!("{}{description}", lab_description(&base)));
-        // nginx.conf includes mime.types from its own folder, as on a real host.
-        fs::create_dir_all(base.join("etc/nginx")).expect("create nginx's folder");
-        fs::write(
-            base.join("etc/nginx/mime.types"),
-            "types {\n    text/plain txt;\n}\n",
-        )
-        .expect("write mime.types");
+        super::write_mime_types(&base);
         env.run_live(&["render"])
             .expect(0)
             .stdout_has("dnsmasq --test`: ok")
@@ -382,8 +371,8 @@ impl BootLab {
             boots: AtomicU32::new(0),
         };
         let ns = lab.ns.clone();
-        let ip = |args: &[&str]| run(Command::new("ip").arg("-n").arg(&ns).args(args));
-        run(Command::new("ip").args(["netns", "add", &ns]));
+        let ip = |args: &[&str]| run_ok(Command::new("ip").arg("-n").arg(&ns).args(args));
+        run_ok(Command::new("ip").args(["netns", "add", &ns]));
         ip(&["link", "set", "lo", "up"]);
         ip(&["link", "add", BRIDGE, "type", "bridge"]);
         ip(&["addr", "add", &format!("{SERVER}/24"), "dev", BRIDGE]);
@@ -411,23 +400,23 @@ impl BootLab {
         self.dnsmasq.replace(None);
         let _ = fs::remove_file(&pid_file);
         self.dnsmasq.replace(Some(StopByPidFile(pid_file.clone())));
-        run(self
-            .exec("dnsmasq")
-            .arg("-C")
-            .arg(self.base.join("etc/dnsmasq.conf"))
-            .arg(format!("--pid-file={}", pid_file.display()))
-            .arg(format!(
-                "--dhcp-leasefile={}",
-                self.base.join("leases").display()
-            ))
-            .arg(format!("--log-facility={}", self.dnsmasq_log().display()))
-            .args(["--port=0", "--user=root", "--log-dhcp", "--enable-ra"])
-            .arg(format!("--dhcp-range=::,constructor:{BRIDGE},ra-only")));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(pid_file.exists(), "dnsmasq wrote no pid file");
+        run_ok(
+            self.exec("dnsmasq")
+                .arg("-C")
+                .arg(self.base.join("etc/dnsmasq.conf"))
+                .arg(format!("--pid-file={}", pid_file.display()))
+                .arg(format!(
+                    "--dhcp-leasefile={}",
+                    self.base.join("leases").display()
+                ))
+                .arg(format!("--log-facility={}", self.dnsmasq_log().display()))
+                .args(["--port=0", "--user=root", "--log-dhcp", "--enable-ra"])
+                .arg(format!("--dhcp-range=::,constructor:{BRIDGE},ra-only")),
+        );
+        assert!(
+            super::eventually(5, || pid_file.exists()),
+            "dnsmasq wrote no pid file"
+        );
     }
 
     /// `program` run inside the namespace.

@@ -38,6 +38,13 @@ impl Env {
         Self::new(&fs::read_to_string(repo(&format!("examples/{name}.yaml"))).expect("example"))
     }
 
+    /// The portacluster example, rendered.
+    pub fn rendered() -> Self {
+        let env = Self::example("portacluster");
+        env.run(&["render"]).expect(0);
+        env
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("cluster.yaml")
     }
@@ -70,6 +77,14 @@ impl Env {
                 set_mtime(&path, PINNED_TIME);
             }
         }
+    }
+
+    /// Writes the template `tpl/NAME` (making the folder when missing); returns the folder.
+    pub fn template(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+        let tpl = self.dir.path().join("tpl");
+        fs::create_dir_all(&tpl).expect("create the template folder");
+        fs::write(tpl.join(name), text).expect("write a template");
+        tpl
     }
 
     pub fn write_config(&self, yaml: &str) {
@@ -111,6 +126,12 @@ impl Env {
     }
 }
 
+/// Replaces the file or link at `path` with a link to `target`.
+pub fn relink(path: impl AsRef<Path>, target: impl AsRef<Path>) {
+    fs::remove_file(&path).expect("remove a file to relink");
+    std::os::unix::fs::symlink(target, path).expect("create a link");
+}
+
 /// Whether a test's prerequisite holds. When it does not, the test is skipped with the reason
 /// printed (to the real stderr, past the harness's capture) — or, under `CI=true`, it fails.
 #[track_caller]
@@ -142,14 +163,50 @@ impl Drop for StopByPidFile {
         {
             let pid = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            for _ in 0..500 {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            eventually(5, || !Path::new(&format!("/proc/{pid}")).exists());
         }
     }
+}
+
+/// Runs `cmd`, asserting that it succeeds (its stderr shown when not): its output.
+#[track_caller]
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Polls `cond` every 20 ms for up to `secs` seconds: whether it came to hold.
+pub fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener.local_addr().expect("a bound address").port()
+}
+
+/// Writes `etc/nginx/mime.types` under `base`: nginx.conf includes it from its own folder, as
+/// on a real host.
+pub fn write_mime_types(base: &Path) {
+    fs::create_dir_all(base.join("etc/nginx")).expect("create nginx's folder");
+    fs::write(
+        base.join("etc/nginx/mime.types"),
+        "types {\n    text/plain txt;\n}\n",
+    )
+    .expect("write mime.types");
 }
 
 /// Starts nginx on the rendered config `conf`, with its pid file and error log in `scratch`;
@@ -250,6 +307,11 @@ impl Run {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
 
+    /// Its stdout, parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout()).expect("stdout is JSON")
+    }
+
     /// Whole-output comparisons of this run print UTC times as `<time>`: for output that
     /// shows when something happened (`log`).
     pub fn with_times(mut self) -> Self {
@@ -285,6 +347,12 @@ impl Run {
     pub fn stderr_is(&self, expected: &str) -> &Self {
         assert_text("stderr", &self.placeholders(&self.stderr()), expected);
         self
+    }
+
+    /// Asserts exit status 0, `expected` as the whole stdout and nothing on stderr.
+    #[track_caller]
+    pub fn succeeds_with(&self, expected: &str) -> &Self {
+        self.expect(0).stdout_is(expected).stderr_is("")
     }
 
     /// Asserts the exit status, showing both streams when it is not `code`.
