@@ -190,6 +190,7 @@ fn marked(text: &str, marker: &Path) -> String {
 }
 
 /// [`marked`], but with `which` (`<daemon> <action>`) running `sh -c SCRIPT` instead.
+#[track_caller]
 fn marked_but(text: &str, marker: &Path, which: &str, script: &str) -> String {
     let action = which.split(' ').nth(1).unwrap();
     let echo = format!("{action}: [sh, -c, 'echo {which} >> {}']", marker.display());
@@ -296,6 +297,7 @@ fn a_failed_reload_restores_the_previous_files_and_reports_both_outcomes() {
 
 /// A stand-in daemon: `sleep 30` (SIGHUP ends it), its pid written to `pid_file`; it passes
 /// the pid check where `sleep` is named as the daemon's binary.
+#[track_caller]
 fn stand_in_daemon(pid_file: &Path) -> std::process::Child {
     let daemon = std::process::Command::new("sleep")
         .arg("30")
@@ -407,7 +409,7 @@ fn a_running_nginx_serves_the_rendered_config_and_reloads_on_apply() {
     env.write_config(&description(true));
     fs::create_dir_all(base.join("public")).unwrap();
     fs::write(base.join("public/hello.txt"), "hello\n").unwrap();
-    common::write_mime_types(base);
+    common::copy_mime_types(base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("nginx -t`: ok");

@@ -61,6 +61,7 @@ fn import_to_config(env: &Env) -> Run {
 }
 
 /// [`copied`], imported to `<dir>/cluster.yaml`.
+#[track_caller]
 fn imported(tree: &str) -> Env {
     let env = copied(tree);
     import_to_config(&env).expect(0);

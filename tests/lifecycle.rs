@@ -55,12 +55,14 @@ fn callback(outcome: &str, node: &str, from: &str) -> Vec<u8> {
 }
 
 /// Appends node `n`'s `done` callback, from its own address, to the callback log.
+#[track_caller]
 fn done(base: &Path, n: u8) {
     let (node, from) = (format!("n{n}"), format!("127.0.0.1{n}"));
     append(&base.join("callbacks.log"), &callback("done", &node, &from));
 }
 
 /// logrotate's `copytruncate`: the log copied to `callbacks.log.1`, then emptied in place.
+#[track_caller]
 fn copytruncate(base: &Path) {
     let log = base.join("callbacks.log");
     fs::copy(&log, base.join("callbacks.log.1")).unwrap();
@@ -159,6 +161,7 @@ fn setup() -> (Env, PathBuf) {
 }
 
 /// `reimage TARGETS`, an empty callback log, and a watcher (`pxectl ARGS watch`) following it.
+#[track_caller]
 fn watching(targets: &[&str], args: &[&str]) -> (Env, PathBuf, PathBuf, Background) {
     let (env, base) = setup();
     env.run_live(&[&["reimage"], targets].concat()).expect(0);
@@ -169,6 +172,7 @@ fn watching(targets: &[&str], args: &[&str]) -> (Env, PathBuf, PathBuf, Backgrou
 }
 
 /// Every node reimaging, and a watcher that has flipped n1 back.
+#[track_caller]
 fn watching_after_n1() -> (Env, PathBuf, PathBuf, Background) {
     let (env, base, log, watch) = watching(&["--all"], &[]);
     done(&base, 1);
@@ -366,7 +370,7 @@ fn an_installer_calling_a_real_nginx_with_curl_is_flipped_back() {
     let base = env.dir.path().to_path_buf();
     let port = common::free_port();
     env.write_config(&description(&base, port, true));
-    common::write_mime_types(&base);
+    common::copy_mime_types(&base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("nginx -t`: ok");

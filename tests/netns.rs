@@ -198,7 +198,7 @@ fn dnsmasq_from_the_rendered_config_serves_dhcp_and_tftp_and_picks_up_changes() 
     let (lab, sv, cv, start) = Lab::new(&base);
 
     env.write_config(&description(&base, &sv, false, &start));
-    common::write_mime_types(&base);
+    common::copy_mime_types(&base);
     env.run_live(&["render"])
         .expect(0)
         .stdout_has("dnsmasq --test`: ok");

@@ -354,7 +354,7 @@ impl BootLab {
         static LABS: AtomicU32 = AtomicU32::new(0);
         let base = env.dir.path().to_path_buf();
         env.write_config(&format!("{}{description}", lab_description(&base)));
-        super::write_mime_types(&base);
+        super::copy_mime_types(&base);
         env.run_live(&["render"])
             .expect(0)
             .stdout_has("dnsmasq --test`: ok")

@@ -39,6 +39,7 @@ impl Env {
     }
 
     /// The portacluster example, rendered.
+    #[track_caller]
     pub fn rendered() -> Self {
         let env = Self::example("portacluster");
         env.run(&["render"]).expect(0);
@@ -80,6 +81,7 @@ impl Env {
     }
 
     /// Writes the template `tpl/NAME` (making the folder when missing); returns the folder.
+    #[track_caller]
     pub fn template(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
         let tpl = self.dir.path().join("tpl");
         fs::create_dir_all(&tpl).expect("create the template folder");
@@ -127,6 +129,7 @@ impl Env {
 }
 
 /// Replaces the file or link at `path` with a link to `target`.
+#[track_caller]
 pub fn relink(path: impl AsRef<Path>, target: impl AsRef<Path>) {
     fs::remove_file(&path).expect("remove a file to relink");
     std::os::unix::fs::symlink(target, path).expect("create a link");
@@ -198,15 +201,13 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("a bound address").port()
 }
 
-/// Writes `etc/nginx/mime.types` under `base`: nginx.conf includes it from its own folder, as
-/// on a real host.
-pub fn write_mime_types(base: &Path) {
+/// Copies this machine's `/etc/nginx/mime.types` to `etc/nginx/` under `base`: nginx.conf
+/// includes it from its own folder, and nginx loads the whole list, as on a real host.
+#[track_caller]
+pub fn copy_mime_types(base: &Path) {
     fs::create_dir_all(base.join("etc/nginx")).expect("create nginx's folder");
-    fs::write(
-        base.join("etc/nginx/mime.types"),
-        "types {\n    text/plain txt;\n}\n",
-    )
-    .expect("write mime.types");
+    fs::copy("/etc/nginx/mime.types", base.join("etc/nginx/mime.types"))
+        .expect("copy nginx's mime.types (nginx is installed)");
 }
 
 /// Starts nginx on the rendered config `conf`, with its pid file and error log in `scratch`;
