@@ -92,6 +92,8 @@ pub struct StepEntry {
     pub target: String,
     /// Whether it has it already.
     pub there: bool,
+    /// Whether the target is a file in the folder (render has written it).
+    pub target_written: bool,
 }
 
 impl Step<'_> {
@@ -149,6 +151,9 @@ pub fn plan<'a>(
                         ),
                         path: dir.join(name),
                         there: found.is_some_and(|f| f.entry == Entry::Link(target.clone().into())),
+                        target_written: listing
+                            .get(&target)
+                            .is_some_and(|f| f.entry == Entry::File),
                         target,
                     }
                 })
@@ -162,6 +167,25 @@ pub fn plan<'a>(
             }
         })
         .collect())
+}
+
+/// Refuses a switch that would point an entry at a file render has not written yet (a
+/// profile added, a loader or extra kernel arguments added, since the last render): a
+/// missing file sends the machine to `default`, an installer.
+pub fn refuse_unwritten_targets(steps: &[Step<'_>]) -> Result<()> {
+    let unwritten = steps
+        .iter()
+        .filter(|s| !s.already())
+        .flat_map(|s| &s.entries)
+        .find(|e| !e.target_written);
+    if let Some(e) = unwritten {
+        anyhow::bail!(
+            "`{}/{}` does not exist yet, so switched nodes would boot `default` instead; run `pxectl render` first (nothing was switched)",
+            e.loader.dir(),
+            e.target
+        );
+    }
+    Ok(())
 }
 
 /// Splits the steps into those `only` asks for and the recent switches it keeps.

@@ -9,7 +9,7 @@ use crate::cli::{Settings, SwitchArgs};
 use crate::exit_codes::{ExitCode, UsageError};
 use crate::lock;
 use crate::output::{progress_bar, Verbosity};
-use crate::switch::{self, Destination, Only, Step};
+use crate::switch::{self, Destination, Only};
 use crate::targets::{self, Selection};
 
 /// One switching command, as the command line asked for it.
@@ -56,7 +56,7 @@ pub fn switch(
     // Under the lock, the one read of the link folder also removes a killed run's temporaries.
     let steps = switch::plan(&cluster, &layout, wanted(), lock.is_some())?;
     let (steps, kept) = switch::select(steps, only);
-    refuse_missing_profiles(&steps)?;
+    switch::refuse_unwritten_targets(&steps)?;
 
     let width = steps
         .iter()
@@ -156,25 +156,4 @@ fn kept_note(kept: usize, only: Only) -> String {
         }
         _ => String::new(),
     }
-}
-
-/// Refuses a switch that would point an entry at a file render has not written yet (a
-/// profile added, a loader or extra kernel arguments added, since the last render): a
-/// missing file sends the machine to `default`, an installer.
-fn refuse_missing_profiles(steps: &[Step<'_>]) -> Result<()> {
-    let mut seen = std::collections::BTreeSet::new();
-    for step in steps.iter().filter(|s| !s.already()) {
-        for e in &step.entries {
-            if seen.insert((e.loader, e.target.as_str()))
-                && !crate::tree::is_file(&e.path.with_file_name(&e.target))
-            {
-                anyhow::bail!(
-                    "`{}/{}` does not exist yet, so switched nodes would boot `default` instead; run `pxectl render` first (nothing was switched)",
-                    e.loader.dir(),
-                    e.target
-                );
-            }
-        }
-    }
-    Ok(())
 }

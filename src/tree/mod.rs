@@ -10,4 +10,4 @@ mod scan;
 pub use apply::{apply, Applied, NodeLinkChange};
 pub use compare::{compare, Change, Comparison, Finding, NodeLink, Old, WRITTEN};
 pub use link::{is_plain_name, LinkState};
-pub use scan::{entry_at, is_file, remove_temps, scan, sweep, Entry, Found, Listing};
+pub use scan::{remove_temps, scan, sweep, Entry, Found, Listing};

@@ -140,11 +140,6 @@ pub fn entry_at(path: &Path) -> Result<Option<Entry>> {
     }
 }
 
-/// Whether `path` itself is a regular file (a link to one is not).
-pub fn is_file(path: &Path) -> bool {
-    matches!(entry_at(path), Ok(Some(Entry::File)))
-}
-
 /// Removes the temporaries a killed pxectl left in `dir` (read into `listing`), from the
 /// folder and from the listing; the caller holds the lock. Only links and regular files are
 /// pxectl's: anything else named like a temporary is left alone with a warning, and never
